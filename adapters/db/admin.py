@@ -1,0 +1,144 @@
+"""Store set-up and administration: sources, API clients, thresholds versions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from adapters.db.repository import AuditRepository, ThresholdsRepository
+from adapters.db.tables import api_clients, sources
+
+ROLES = ("erp", "admin", "auditor")
+DEFAULT_SOURCE = "default"
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    id: int
+    name: str
+    role: str
+    source: str
+    signing_secret: str | None
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    client: ApiClient
+    key: str
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def ensure_source(
+    engine: Engine, name: str, kind: str, now: datetime, url: str | None = None
+) -> int:
+    with engine.begin() as conn:
+        found = conn.execute(select(sources.c.id).where(sources.c.name == name)).scalar()
+        if found is not None:
+            return int(found)
+        return int(
+            conn.execute(
+                insert(sources).values(name=name, kind=kind, url=url, settings={}, created_at=now)
+            ).inserted_primary_key[0]
+        )
+
+
+def ensure_thresholds(engine: Engine, document: Mapping[str, Any], now: datetime) -> int:
+    """Make `document` (from defaults + config file) the active version unless it already is.
+
+    A version created by an admin is never overwritten by the file; the file only seeds or
+    updates versions that came from the file.
+    """
+    with engine.begin() as conn:
+        repo = ThresholdsRepository(conn)
+        latest = repo.latest_document()
+        if latest is not None:
+            version, created_by, active = latest
+            if active == dict(document) or created_by != "config":
+                return version
+        return repo.add(document, "config", "thresholds from defaults and CREDITGATE_CONFIG", now)
+
+
+def add_thresholds(
+    engine: Engine, document: Mapping[str, Any], created_by: str, reason: str, now: datetime
+) -> int:
+    with engine.begin() as conn:
+        version = ThresholdsRepository(conn).add(document, created_by, reason, now)
+        AuditRepository(conn).record(
+            created_by, "thresholds_changed", f"thresholds:{version}", {"reason": reason}, now
+        )
+    return version
+
+
+def create_api_client(
+    engine: Engine,
+    name: str,
+    role: str,
+    now: datetime,
+    *,
+    source: str = DEFAULT_SOURCE,
+    signed: bool = False,
+    key: str | None = None,
+) -> IssuedKey:
+    """Create a client and return its key; only a hash of the key is stored.
+
+    :raises ValueError: for an unknown role, an unknown source or a name already taken.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if key is None:
+        key = f"cg_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "cg" or not parts[1] or len(parts[1]) > 16:
+        raise ValueError("API keys look like cg_<prefix>_<secret>")
+    prefix = parts[1]
+    secret = secrets.token_hex(32) if signed else None
+    with engine.begin() as conn:
+        source_id = conn.execute(select(sources.c.id).where(sources.c.name == source)).scalar()
+        if source_id is None:
+            raise ValueError(f"no source named {source!r}")
+        taken = conn.execute(select(api_clients.c.id).where(api_clients.c.name == name)).scalar()
+        if taken is not None:
+            raise ValueError(f"an API client named {name!r} already exists")
+        client_id = conn.execute(
+            insert(api_clients).values(
+                name=name,
+                role=role,
+                key_prefix=prefix,
+                key_hash=_hash(key),
+                signing_secret=secret,
+                source_id=source_id,
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        AuditRepository(conn).record(
+            "cli", "api_key_created", f"api_client:{name}", {"role": role, "source": source}, now
+        )
+    return IssuedKey(ApiClient(int(client_id), name, role, source, secret), key)
+
+
+def find_client(engine: Engine, key: str) -> ApiClient | None:
+    """The active client holding `key`, compared in constant time; None for any other key."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "cg":
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(api_clients, sources.c.name.label("source"))
+            .join(sources, sources.c.id == api_clients.c.source_id)
+            .where(api_clients.c.key_prefix == parts[1], api_clients.c.revoked_at.is_(None))
+        ).all()
+    digest = _hash(key)
+    for row in rows:
+        if hmac.compare_digest(row.key_hash, digest):
+            return ApiClient(row.id, row.name, row.role, row.source, row.signing_secret)
+    return None

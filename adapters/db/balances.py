@@ -1,0 +1,102 @@
+"""Keep customer and group running totals current with relative, atomic updates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from adapters.db.tables import customer_balances, customers, group_balances
+
+COLUMNS = ("open_invoices", "unapplied", "reserved")
+Delta = dict[str, Decimal]
+ZERO = Decimal(0)
+
+
+class BalanceDeltas:
+    """Collects changes per (customer, currency) and writes them in one batch.
+
+    Writes are `col = col + delta` upserts, never read-modify-write, so a sync and a gate decision
+    touching the same customer at once cannot lose each other's change.
+    """
+
+    def __init__(self) -> None:
+        self._deltas: dict[tuple[int, str], Delta] = defaultdict(
+            lambda: dict.fromkeys(COLUMNS, ZERO)
+        )
+
+    def add(self, customer_id: int, currency: str, column: str, amount: Decimal) -> None:
+        if amount:
+            self._deltas[(customer_id, currency)][column] += amount
+
+    def __bool__(self) -> bool:
+        return any(any(d.values()) for d in self._deltas.values())
+
+    def flush(self, conn: Connection) -> None:
+        if not self:
+            return
+        ids = {cid for cid, _ in self._deltas}
+        groups = _groups_of(conn, ids)
+        by_group: dict[tuple[int, str], Delta] = defaultdict(lambda: dict.fromkeys(COLUMNS, ZERO))
+        for (cid, cur), delta in self._deltas.items():
+            group_id = groups.get(cid)
+            if group_id is not None:
+                for col in COLUMNS:
+                    by_group[(group_id, cur)][col] += delta[col]
+        apply(conn, customer_balances, "customer_id", self._deltas)
+        apply(conn, group_balances, "group_id", by_group)
+        self._deltas.clear()
+
+
+def _groups_of(conn: Connection, customer_ids: Iterable[int]) -> dict[int, int | None]:
+    ids = list(customer_ids)
+    result: dict[int, int | None] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(
+            select(customers.c.id, customers.c.group_id).where(customers.c.id.in_(chunk))
+        )
+        result.update({r.id: r.group_id for r in rows})
+    return result
+
+
+def apply(
+    conn: Connection, table: Table, key: str, deltas: Mapping[tuple[int, str], Delta]
+) -> None:
+    """Upsert `col = col + delta` for every (owner, currency) row."""
+    rows = [
+        {key: owner, "currency": cur, **delta}
+        for (owner, cur), delta in deltas.items()
+        if any(delta.values())
+    ]
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[key, "currency"],
+        set_={col: table.c[col] + stmt.excluded[col] for col in COLUMNS},
+    )
+    conn.execute(stmt, rows)
+
+
+def move_group(
+    conn: Connection, customer_id: int, old_group: int | None, new_group: int | None
+) -> None:
+    """Carry a customer's totals from its old group to its new one."""
+    if old_group == new_group:
+        return
+    rows = conn.execute(
+        select(customer_balances).where(customer_balances.c.customer_id == customer_id)
+    ).all()
+    for sign, group_id in ((-1, old_group), (1, new_group)):
+        if group_id is None:
+            continue
+        deltas = {
+            (group_id, r.currency): {col: sign * getattr(r, col) for col in COLUMNS} for r in rows
+        }
+        apply(conn, group_balances, "group_id", deltas)

@@ -1,0 +1,92 @@
+"""Engines: SQLite tuned for the gate (WAL, busy timeout, locking writes) or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import DDL, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from adapters.db.tables import decisions, metadata
+
+READONLY = "creditgate_readonly"
+
+_APPEND_ONLY_SQLITE = [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {op.upper()} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
+    for table in ("decisions", "audit_events")
+    for op in ("update", "delete")
+]
+
+_APPEND_ONLY_PG = [
+    """CREATE OR REPLACE FUNCTION creditgate_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql""",
+    *(
+        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
+        for table in ("decisions", "audit_events")
+    ),
+]
+
+
+def make_engine(url: str, *, timeout: float = 2.0, **kwargs: Any) -> Engine:
+    """Create an engine; `timeout` bounds how long a call waits for a lock or a connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, timeout, **kwargs)
+    connect_args = {"connect_timeout": max(1, int(timeout))}
+    if parsed.get_driver_name() == "psycopg":
+        connect_args["options"] = f"-c lock_timeout={int(timeout * 1000)}"  # type: ignore[assignment]
+    return create_engine(
+        url, pool_pre_ping=True, pool_timeout=timeout, connect_args=connect_args, **kwargs
+    )
+
+
+def _sqlite_engine(url: str, timeout: float, **kwargs: Any) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": timeout}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred and late).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A writing transaction takes SQLite's write lock up front: two gate decisions can then
+        # never read the same balance and both reserve the last credit. Readers stay concurrent.
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def readonly(engine: Engine) -> Engine:
+    """The same pool, for transactions that only read (no write lock on SQLite)."""
+    return engine.execution_options(**{READONLY: True})
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table (if missing) and the triggers that keep the decision log append-only."""
+    metadata.create_all(engine)
+    statements = _APPEND_ONLY_SQLITE if engine.dialect.name == "sqlite" else _APPEND_ONLY_PG
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(DDL(statement))
+
+
+def drop_schema(engine: Engine) -> None:
+    metadata.drop_all(engine)
+
+
+def ping(engine: Engine) -> None:
+    """:raises sqlalchemy.exc.SQLAlchemyError: if the database does not answer."""
+    with readonly(engine).connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+__all__ = ["create_schema", "decisions", "make_engine", "ping", "readonly"]

@@ -1,0 +1,394 @@
+"""Repositories: translate rows to and from gating values for the gate's use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from adapters.db.balances import BalanceDeltas
+from adapters.db.tables import (
+    audit_events,
+    customer_balances,
+    customers,
+    decisions,
+    group_balances,
+    groups,
+    invoices,
+    orders,
+    sources,
+    thresholds_versions,
+)
+from gating.errors import OrderNotFound, SourceNotFound
+from gating.model import (
+    Balance,
+    Money,
+    Outcome,
+    OverdueInvoice,
+    OverdueSummary,
+    Party,
+    Thresholds,
+)
+from gating.money import quantize
+from gating.policy import thresholds_from_document
+from gating.ports import DecisionRecord, OrderRecord, SourceRecord
+
+ZERO = Decimal(0)
+
+
+class SourceRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, name: str) -> SourceRecord:
+        row = self.conn.execute(select(sources).where(sources.c.name == name)).first()
+        if row is None:
+            raise SourceNotFound(name)
+        return SourceRecord(row.id, row.name, row.kind, row.last_success_at)
+
+
+def _balances(conn: Connection, table: Any, key: str, owner: int) -> tuple[Balance, ...]:
+    rows = conn.execute(select(table).where(table.c[key] == owner).order_by(table.c.currency))
+    return tuple(
+        Balance(
+            r.currency,
+            quantize(r.open_invoices, r.currency),
+            quantize(r.unapplied, r.currency),
+            quantize(r.reserved, r.currency),
+        )
+        for r in rows
+    )
+
+
+def _limit(amount: Decimal | None, currency: str) -> Decimal | None:
+    return None if amount is None else quantize(amount, currency)
+
+
+class CustomerRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def position(self, source_id: int, ref: str) -> tuple[Party | None, Party | None]:
+        c, g = customers.alias("c"), groups.alias("g")
+        row = self.conn.execute(
+            select(
+                c.c.id,
+                c.c.name,
+                c.c.currency,
+                c.c.credit_limit,
+                c.c.on_hold,
+                c.c.hold_reason,
+                g.c.id.label("g_id"),
+                g.c.external_id.label("g_ref"),
+                g.c.name.label("g_name"),
+                g.c.currency.label("g_currency"),
+                g.c.credit_limit.label("g_limit"),
+                g.c.on_hold.label("g_on_hold"),
+                g.c.hold_reason.label("g_hold_reason"),
+            )
+            .select_from(c.outerjoin(g, c.c.group_id == g.c.id))
+            .where(c.c.source_id == source_id, c.c.external_id == ref)
+        ).first()
+        if row is None:
+            return None, None
+        customer = Party(
+            ref=ref,
+            name=row.name,
+            currency=row.currency,
+            credit_limit=_limit(row.credit_limit, row.currency),
+            on_hold=bool(row.on_hold),
+            hold_reason=row.hold_reason,
+            balances=_balances(self.conn, customer_balances, "customer_id", row.id),
+            key=row.id,
+        )
+        group = None
+        if row.g_id is not None:
+            group = Party(
+                ref=row.g_ref,
+                name=row.g_name,
+                currency=row.g_currency,
+                credit_limit=_limit(row.g_limit, row.g_currency),
+                on_hold=bool(row.g_on_hold),
+                hold_reason=row.g_hold_reason,
+                balances=_balances(self.conn, group_balances, "group_id", row.g_id),
+                key=row.g_id,
+            )
+        return customer, group
+
+    def _overdue_query(self, customer_key: int, due_before: date, tolerance: Decimal) -> Any:
+        i = invoices.c
+        return select(i.number, i.due_date, i.open_amount, i.currency).where(
+            i.customer_id == customer_key,
+            i.is_open.is_(True),
+            i.due_date < due_before,
+            i.open_amount > tolerance,
+        )
+
+    def overdue(
+        self, customer_key: int, due_before: date, tolerance: Decimal, cap: int
+    ) -> OverdueSummary:
+        query = self._overdue_query(customer_key, due_before, tolerance)
+        oldest = self.conn.execute(query.order_by(invoices.c.due_date).limit(1)).first()
+        if oldest is None:
+            return OverdueSummary()
+        # Count at most cap+1 rows: the answer stays as fast for 100,000 overdue invoices as for 2.
+        counted = self.conn.execute(
+            select(func.count()).select_from(query.limit(cap + 1).subquery())
+        ).scalar_one()
+        return OverdueSummary(
+            count=min(counted, cap),
+            oldest=_overdue_invoice(oldest),
+            capped=counted > cap,
+        )
+
+    def overdue_invoices(
+        self, customer_key: int, due_before: date, tolerance: Decimal, limit: int
+    ) -> list[OverdueInvoice]:
+        query = self._overdue_query(customer_key, due_before, tolerance)
+        rows = self.conn.execute(query.order_by(invoices.c.due_date, invoices.c.id).limit(limit))
+        return [_overdue_invoice(r) for r in rows]
+
+
+def _overdue_invoice(row: Any) -> OverdueInvoice:
+    return OverdueInvoice(
+        row.number, row.due_date, quantize(row.open_amount, row.currency), row.currency
+    )
+
+
+def _order(row: Any) -> OrderRecord:
+    return OrderRecord(
+        source_id=row.source_id,
+        order_id=row.external_id,
+        customer_ref=row.customer_ref,
+        amount=row.amount,
+        currency=row.currency,
+        reserved=row.reserved,
+        status=row.status,
+        last_decision_id=row.last_decision_id,
+        last_outcome=Outcome(row.last_outcome) if row.last_outcome else None,
+        customer_key=row.customer_id,
+        invoiced=row.invoiced,
+    )
+
+
+class OrderRepository:
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    def _row(self, source_id: int, order_id: str, *, for_update: bool = False) -> Any:
+        query = select(orders).where(
+            orders.c.source_id == source_id, orders.c.external_id == order_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        return self.conn.execute(query).first()
+
+    def get(self, source_id: int, order_id: str) -> OrderRecord | None:
+        row = self._row(source_id, order_id)
+        return None if row is None else _order(row)
+
+    def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]:
+        o = orders.c
+        rows = self.conn.execute(
+            select(o.currency, func.sum(o.reserved).label("reserved"))
+            .where(
+                o.source_id == source_id,
+                o.customer_ref == customer_ref,
+                o.customer_id.is_(None),
+                o.status == "open",
+            )
+            .group_by(o.currency)
+        )
+        return [Money(r.reserved, r.currency) for r in rows if r.reserved]
+
+    def expire_reservations(self, customer_key: int, now: datetime) -> int:
+        o = orders.c
+        rows = self.conn.execute(
+            select(o.id, o.currency, o.reserved).where(
+                o.customer_id == customer_key, o.status == "open", o.expires_at < now
+            )
+        ).all()
+        deltas = BalanceDeltas()
+        for r in rows:
+            deltas.add(customer_key, r.currency, "reserved", -r.reserved)
+            self.conn.execute(
+                update(orders)
+                .where(o.id == r.id)
+                .values(status="expired", reserved=ZERO, updated_at=now)
+            )
+        deltas.flush(self.conn)
+        return len(rows)
+
+    def record(
+        self,
+        source_id: int,
+        order_id: str,
+        customer_ref: str,
+        customer_key: int | None,
+        amount: Money,
+        reserve: Money | None,
+        decision_id: str,
+        outcome: Outcome,
+        expires_at: datetime | None,
+    ) -> None:
+        """Store the order at its latest terms, replacing whatever it reserved before."""
+        old = self._row(source_id, order_id, for_update=True)
+        deltas = BalanceDeltas()
+        invoiced = ZERO
+        if old is not None:
+            invoiced = old.invoiced if old.currency == amount.currency else ZERO
+            if old.customer_id is not None:
+                deltas.add(old.customer_id, old.currency, "reserved", -old.reserved)
+        reserved = ZERO if reserve is None else max(ZERO, reserve.amount - invoiced)
+        if customer_key is not None:
+            deltas.add(customer_key, amount.currency, "reserved", reserved)
+        values = {
+            "customer_ref": customer_ref,
+            "customer_id": customer_key,
+            "amount": amount.amount,
+            "currency": amount.currency,
+            "reserved": reserved,
+            "invoiced": invoiced,
+            "status": "open",
+            "last_decision_id": decision_id,
+            "last_outcome": outcome.value,
+            "expires_at": expires_at,
+            "updated_at": self.now,
+        }
+        if old is None:
+            self.conn.execute(
+                insert(orders).values(
+                    source_id=source_id, external_id=order_id, created_at=self.now, **values
+                )
+            )
+        else:
+            self.conn.execute(update(orders).where(orders.c.id == old.id).values(**values))
+        deltas.flush(self.conn)
+
+    def close(self, source_id: int, order_id: str, status: str) -> OrderRecord:
+        """Release the order's reservation; closing an already closed order changes nothing."""
+        row = self._row(source_id, order_id, for_update=True)
+        if row is None:
+            source = self.conn.execute(
+                select(sources.c.name).where(sources.c.id == source_id)
+            ).scalar_one()
+            raise OrderNotFound(source, order_id)
+        before = _order(row)
+        if row.status != "open":
+            return before
+        if row.customer_id is not None and row.reserved:
+            deltas = BalanceDeltas()
+            deltas.add(row.customer_id, row.currency, "reserved", -row.reserved)
+            deltas.flush(self.conn)
+        self.conn.execute(
+            update(orders)
+            .where(orders.c.id == row.id)
+            .values(status=status, reserved=ZERO, updated_at=self.now)
+        )
+        return before
+
+
+class DecisionRepository:
+    """Append-only: there is no update or delete here, and the database refuses them too."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, record: DecisionRecord) -> None:
+        self.conn.execute(
+            insert(decisions).values(
+                id=record.id,
+                source=record.source,
+                order_id=record.order_id,
+                customer_id=record.customer_id,
+                outcome=record.outcome.value,
+                reason_codes=",".join(record.reason_codes),
+                decided_at=record.decided_at,
+                thresholds_version=record.thresholds_version,
+                caller=record.caller,
+                previous_id=record.previous_id,
+                response=dict(record.response),
+                snapshot=dict(record.snapshot),
+            )
+        )
+
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        row = self.conn.execute(select(decisions).where(decisions.c.id == decision_id)).first()
+        if row is None:
+            return None
+        return DecisionRecord(
+            id=row.id,
+            source=row.source,
+            order_id=row.order_id,
+            customer_id=row.customer_id,
+            outcome=Outcome(row.outcome),
+            decided_at=row.decided_at,
+            thresholds_version=row.thresholds_version,
+            caller=row.caller,
+            response=row.response,
+            snapshot=row.snapshot,
+            previous_id=row.previous_id,
+            reason_codes=tuple(c for c in row.reason_codes.split(",") if c),
+        )
+
+
+_PARSED: dict[int, Thresholds] = {}
+
+
+class ThresholdsRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def active(self) -> Thresholds:
+        """The newest version; versions are immutable, so each is parsed once per process."""
+        version = self.conn.execute(select(func.max(thresholds_versions.c.version))).scalar()
+        if version is None:
+            return Thresholds()
+        if version not in _PARSED:
+            doc = self.conn.execute(
+                select(thresholds_versions.c.document).where(
+                    thresholds_versions.c.version == version
+                )
+            ).scalar_one()
+            _PARSED[version] = thresholds_from_document(doc, version)
+        return _PARSED[version]
+
+    def add(self, document: Mapping[str, Any], created_by: str, reason: str, at: datetime) -> int:
+        thresholds_from_document(document)  # refuse to store what cannot be used
+        version = (
+            self.conn.execute(select(func.max(thresholds_versions.c.version))).scalar() or 0
+        ) + 1
+        self.conn.execute(
+            insert(thresholds_versions).values(
+                version=version,
+                created_at=at,
+                created_by=created_by,
+                reason=reason,
+                document=dict(document),
+            )
+        )
+        return version
+
+    def latest_document(self) -> tuple[int, str, dict[str, Any]] | None:
+        row = self.conn.execute(
+            select(thresholds_versions).order_by(thresholds_versions.c.version.desc()).limit(1)
+        ).first()
+        return None if row is None else (row.version, row.created_by, row.document)
+
+
+class AuditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def record(
+        self, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
+    ) -> None:
+        self.conn.execute(
+            insert(audit_events).values(
+                occurred_at=at, actor=actor, action=action, subject=subject, details=dict(details)
+            )
+        )

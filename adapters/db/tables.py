@@ -1,0 +1,232 @@
+"""The database schema (SQLAlchemy Core tables); domain classes are never mapped onto it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from adapters.db.types import Money, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids stay plain INTEGER on SQLite so they alias ROWID and autoincrement.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("kind", String(30), nullable=False),
+    Column("url", String(500)),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("last_success_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("credit_limit", Money),
+    Column("currency", String(3), nullable=False),
+    Column("on_hold", Boolean, nullable=False, default=False),
+    Column("hold_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_id", "external_id"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("credit_limit", Money),
+    Column("currency", String(3), nullable=False),
+    Column("group_id", ForeignKey("groups.id")),
+    Column("on_hold", Boolean, nullable=False, default=False),
+    Column("hold_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_id", "external_id"),
+    Index(None, "group_id"),
+)
+
+# Running totals per customer and currency, changed in the same transaction as the rows they sum,
+# so a decision reads a handful of rows whatever the length of the customer's history.
+customer_balances = Table(
+    "customer_balances",
+    metadata,
+    Column("customer_id", ForeignKey("customers.id"), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("open_invoices", Money, nullable=False, default=0),
+    Column("unapplied", Money, nullable=False, default=0),
+    Column("reserved", Money, nullable=False, default=0),
+)
+
+group_balances = Table(
+    "group_balances",
+    metadata,
+    Column("group_id", ForeignKey("groups.id"), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("open_invoices", Money, nullable=False, default=0),
+    Column("unapplied", Money, nullable=False, default=0),
+    Column("reserved", Money, nullable=False, default=0),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("number", String(100), nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", Money, nullable=False),
+    Column("open_amount", Money, nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("order_ref", String(100)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_id", "external_id"),
+    # The overdue check: this customer's open invoices, oldest due first, is one index seek.
+    Index(None, "customer_id", "is_open", "due_date"),
+    Index(None, "source_id", "order_ref"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("unapplied_amount", Money, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_id", "external_id"),
+    Index(None, "customer_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("customer_ref", String(100), nullable=False),
+    Column("customer_id", ForeignKey("customers.id")),
+    Column("amount", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reserved", Money, nullable=False),
+    Column("invoiced", Money, nullable=False, default=0),
+    Column("status", String(20), nullable=False),
+    Column("last_decision_id", String(36)),
+    Column("last_outcome", String(20)),
+    Column("expires_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source_id", "external_id"),
+    Index(None, "customer_id", "status", "expires_at"),
+    Index(None, "source_id", "customer_ref"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("seq", Id, primary_key=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("source", String(100), nullable=False),
+    Column("order_id", String(100), nullable=False),
+    Column("customer_id", String(100), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("reason_codes", String(300), nullable=False),
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("thresholds_version", Integer, nullable=False),
+    Column("caller", String(100), nullable=False),
+    Column("previous_id", String(36)),
+    Column("response", JSON, nullable=False),
+    Column("snapshot", JSON, nullable=False),
+    Index(None, "source", "order_id"),
+    Index(None, "customer_id", "decided_at"),
+    Index(None, "decided_at"),
+)
+
+thresholds_versions = Table(
+    "thresholds_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("document", JSON, nullable=False),
+)
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(30), nullable=False),
+    Column("key_prefix", String(16), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("signing_secret", String(128)),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index(None, "occurred_at"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("source_id", ForeignKey("sources.id"), nullable=False),
+    Column("entity", String(30), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("status", String(20), nullable=False),
+    Column("read", Integer, nullable=False, default=0),
+    Column("written", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("errors", JSON, nullable=False, default=list),
+)

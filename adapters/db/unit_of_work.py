@@ -1,0 +1,123 @@
+"""Unit of work: one database transaction, rolled back unless committed (cosmicpython)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from adapters.db.engine import readonly
+from adapters.db.repository import (
+    AuditRepository,
+    CustomerRepository,
+    DecisionRepository,
+    OrderRepository,
+    SourceRepository,
+    ThresholdsRepository,
+)
+from adapters.db.tables import customers
+from gating.errors import Conflict, GateUnavailable
+
+
+def _lock_key(*parts: object) -> int:
+    """A stable signed 64-bit key for pg_advisory_xact_lock."""
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class SqlAlchemyUnitOfWork:
+    """Opens a connection and a transaction on enter; commits only when told to."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], *, read_only: bool = False):
+        self.engine = readonly(engine) if read_only else engine
+        self.clock = clock
+        self.conn: Connection | None = None
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        try:
+            conn = self.engine.connect()
+        except (OperationalError, PoolTimeout, DBAPIError) as exc:
+            raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
+        try:
+            conn.begin()
+        except (OperationalError, DBAPIError) as exc:
+            conn.close()
+            raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        self.conn = conn
+        now = self.clock()
+        self.sources = SourceRepository(conn)
+        self.customers = CustomerRepository(conn)
+        self.orders = OrderRepository(conn, now)
+        self.decisions = DecisionRepository(conn)
+        self.thresholds = ThresholdsRepository(conn)
+        self.audit = AuditRepository(conn)
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        assert self.conn is not None
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        except DBAPIError:
+            pass  # the connection is already gone; closing it below is all that is left
+        finally:
+            self.conn.close()
+            self.conn = None
+        # Translate store failures into domain errors so the web layer needs no SQLAlchemy.
+        if isinstance(exc, IntegrityError):
+            raise Conflict("a concurrent request changed the same record; retry it") from exc
+        if isinstance(exc, OperationalError | PoolTimeout) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        ):
+            raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
+
+    @property
+    def connection(self) -> Connection:
+        assert self.conn is not None, "use the unit of work in a with block"
+        return self.conn
+
+    def lock_customer(self, source_id: int, customer_ref: str) -> None:
+        """Serialize decisions for this customer and its group until the transaction ends.
+
+        SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+        PostgreSQL: transaction-scoped advisory locks, which hold across processes and hosts and
+        also cover customers not synced yet (no row to lock). Customer first, then group: every
+        caller takes them in that order, so they cannot deadlock.
+        """
+        conn = self.connection
+        if conn.dialect.name != "postgresql":
+            return
+        lock = text("SELECT pg_advisory_xact_lock(:key)")
+        conn.execute(lock, {"key": _lock_key("customer", source_id, customer_ref)})
+        group_id = conn.execute(
+            select(customers.c.group_id).where(
+                customers.c.source_id == source_id, customers.c.external_id == customer_ref
+            )
+        ).scalar()
+        if group_id is not None:
+            conn.execute(lock, {"key": _lock_key("group", group_id)})
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+
+def _short(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).splitlines()[0][:200]
+
+
+def unit_of_work_factory(
+    engine: Engine, clock: Callable[[], datetime], *, read_only: bool = False
+) -> Callable[[], Any]:
+    return lambda: SqlAlchemyUnitOfWork(engine, clock, read_only=read_only)

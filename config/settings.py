@@ -1,0 +1,116 @@
+"""Settings from CREDITGATE_* environment variables and an optional TOML file, parsed strictly."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "CREDITGATE_"
+
+
+class SettingsError(ValueError):
+    """A setting is wrong; the message names it and says what would be right."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///creditgate.db"
+    timezone: str = "UTC"
+    config_file: str | None = None
+    gate_timeout: float = 2.0
+    fail_safe_outcome: str = "review"
+    log_level: str = "INFO"
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    rates_reference: str = "USD"
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read settings once at startup.
+
+        :raises SettingsError: naming the variable at fault.
+        """
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = environ.get(PREFIX + name)
+            return default if value in (None, "") else value
+
+        timezone = get("TIMEZONE", "UTC")
+        assert timezone is not None
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"{PREFIX}TIMEZONE={timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+            ) from None
+        raw_timeout = get("GATE_TIMEOUT", "2")
+        try:
+            timeout = float(raw_timeout or "2")
+            if not 0 < timeout <= 60:
+                raise ValueError
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}GATE_TIMEOUT={raw_timeout!r} must be seconds between 0 and 60"
+            ) from None
+        fail_safe = get("FAIL_SAFE_OUTCOME", "review")
+        if fail_safe not in ("review", "blocked", "approved"):
+            raise SettingsError(f"{PREFIX}FAIL_SAFE_OUTCOME must be review, blocked or approved")
+        config_file = get("CONFIG")
+        file_values = load_config_file(config_file) if config_file else {}
+        return cls(
+            database_url=get("DATABASE_URL", cls.database_url) or cls.database_url,
+            timezone=timezone,
+            config_file=config_file,
+            gate_timeout=timeout,
+            fail_safe_outcome=fail_safe or "review",
+            log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+            **file_values,
+        )
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """Read [thresholds] and [rates] from a TOML file.
+
+    :raises SettingsError: if the file is missing, not TOML, or has unknown sections.
+    """
+    try:
+        with Path(path).open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"{PREFIX}CONFIG names {path!r}, which does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(doc) - {"thresholds", "rates"}
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown sections {sorted(unknown)}; use [thresholds], [rates]"
+        )
+    rates = dict(doc.get("rates", {}))
+    reference = rates.pop("reference", "USD")
+    parsed: dict[str, Decimal] = {}
+    for code, value in rates.items():
+        try:
+            if isinstance(value, float):
+                raise InvalidOperation
+            parsed[code] = Decimal(str(value))
+            if parsed[code] <= 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise SettingsError(
+                f"{path}: [rates] {code} = {value!r}: write rates as positive decimal strings "
+                f'("7.10"), never floats'
+            ) from None
+    return {
+        "thresholds": dict(doc.get("thresholds", {})),
+        "rates_reference": reference,
+        "rates": parsed,
+    }

@@ -1,0 +1,132 @@
+"""The `creditgate` command line: init-db, serve, demo, apikey, import."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from config.settings import Settings, SettingsError
+from config.wiring import Services, build_services
+from gating.errors import CreditgateError
+from gating.policy import InvalidThresholds
+
+
+def _services(database_url: str | None = None) -> Services:
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if database_url:
+        settings = Settings(**{**settings.__dict__, "database_url": database_url})
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    return build_services(settings)
+
+
+def _init(services: Services) -> int:
+    try:
+        return services.init_db()
+    except InvalidThresholds as exc:
+        raise click.ClickException(f"[thresholds] in CREDITGATE_CONFIG: {exc}") from None
+
+
+@click.group()
+def main() -> None:
+    """creditgate: gate sales orders on customer credit, beside your ERP."""
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create the database schema (safe to run again)."""
+    services = _services()
+    version = _init(services)
+    click.echo(f"database ready at {services.settings.database_url} (thresholds version {version})")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API (development server; use gunicorn 'wsgi:app' in production)."""
+    services = _services()
+    _init(services)
+    _run(services, host, port)
+
+
+def _run(services: Services, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from connector import create_app
+
+    click.echo(f"creditgate listening on http://{host}:{port}  (Ctrl+C to stop)")
+    run_simple(host, port, create_app(services), threaded=True, use_reloader=False)
+
+
+@main.group()
+def apikey() -> None:
+    """Manage API keys (the key is shown once; only its hash is stored)."""
+
+
+@apikey.command("create")
+@click.option("--role", required=True, type=click.Choice(["erp", "admin", "auditor"]))
+@click.option("--name", required=True, help="Who uses the key, e.g. 'erp-prod'.")
+@click.option("--source", default="default", show_default=True, help="The client's source.")
+@click.option("--signed", is_flag=True, help="Also issue an HMAC signing secret for the client.")
+def apikey_create(role: str, name: str, source: str, signed: bool) -> None:
+    services = _services()
+    _init(services)
+    try:
+        issued = services.create_api_client(name, role, source=source, signed=signed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"API key for {name} ({role}): {issued.key}")
+    if issued.client.signing_secret:
+        click.echo(f"signing secret: {issued.client.signing_secret}")
+    click.echo("Store it now: it cannot be shown again.", err=True)
+
+
+@main.command("import")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--source", default="default", show_default=True)
+def import_cmd(folder: Path, source: str) -> None:
+    """Load customers.csv, groups.csv, invoices.csv and payments.csv from FOLDER."""
+    services = _services()
+    _init(services)
+    try:
+        result = services.import_folder(folder, source)
+    except (FileNotFoundError, CreditgateError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, count in result.read.items():
+        click.echo(f"{name}: read {count}, written {result.written.get(name, 0)}")
+    for error in result.errors:
+        click.echo(f"skipped {error}", err=True)
+    click.echo(f"{result.skipped} row(s) skipped" if result.skipped else "no rows skipped")
+    if result.skipped:
+        sys.exit(3)
+
+
+@main.command()
+@click.option("--database", default="sqlite:///creditgate-demo.db", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
+def demo(database: str, host: str, port: int, no_serve: bool) -> None:
+    """Create a demo database with telling customers, print keys and curl lines, and serve."""
+    from connector.demo import prepare_demo
+
+    services = _services(database)
+    info: dict[str, Any] = prepare_demo(services)
+    base = f"http://{host}:{port}"
+    click.echo(info["summary"])
+    click.echo(f"\nERP key:     {info['erp_key']}\nauditor key: {info['auditor_key']}\n")
+    click.echo("Try these (each prints the decision and its reasons):\n")
+    for title, line in info["curls"](base):
+        click.echo(f"# {title}\n{line}\n")
+    if not no_serve:
+        _run(services, host, port)

@@ -1,0 +1,147 @@
+"""Demo data: a handful of customers in telling situations, loaded through the CSV import."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import tempfile
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from config.thresholds import thresholds_document
+
+DEMO_ERP_KEY = "cg_demoerp_try-me"
+DEMO_AUDITOR_KEY = "cg_demoaudit_try-me"
+
+DEMO_THRESHOLDS = {
+    "base_currency": "CNY",
+    "approval_tiers": [{"amount": "500000.00", "role": "credit_manager"}],
+}
+
+CUSTOMERS = [
+    # customer_id, name, credit_limit, currency, group_id, on_hold, hold_reason
+    ("C-100", "Healthy Trading Co.", "200000.00", "CNY", "", "false", ""),
+    ("C-200", "Near Limit Ltd.", "100000.00", "CNY", "", "false", ""),
+    ("C-300", "Slow Payer GmbH", "300000.00", "CNY", "", "false", ""),
+    ("C-400", "Disputed Goods Inc.", "150000.00", "CNY", "", "true", "delivery dispute"),
+    ("C-510", "Acme North", "400000.00", "CNY", "G-1", "false", ""),
+    ("C-520", "Acme South", "300000.00", "CNY", "G-1", "false", ""),
+    ("C-600", "Newly Opened Ltd.", "", "CNY", "", "false", ""),
+    ("C-700", "Big Buyer Corp.", "2000000.00", "CNY", "", "false", ""),
+]
+
+
+def _invoices(today: Any) -> list[tuple[str, ...]]:
+    def d(days: int) -> str:
+        return (today + timedelta(days=days)).isoformat()
+
+    return [
+        # invoice_id, customer_id, number, issue, due, currency, total, open, order_id
+        ("I-1001", "C-100", "INV-1001", d(-20), d(10), "CNY", "50000.00", "50000.00", ""),
+        ("I-1002", "C-100", "INV-1002", d(-80), d(-50), "CNY", "30000.00", "0.00", ""),
+        ("I-2001", "C-200", "INV-2001", d(-25), d(5), "CNY", "91000.00", "91000.00", ""),
+        ("I-3001", "C-300", "INV-3001", d(-75), d(-45), "CNY", "20000.00", "20000.00", ""),
+        ("I-3002", "C-300", "INV-3002", d(-61), d(-31), "CNY", "8000.00", "8000.00", ""),
+        ("I-3003", "C-300", "INV-3003", d(-60), d(-30), "CNY", "5000.00", "5000.00", ""),
+        ("I-5101", "C-510", "INV-5101", d(-10), d(20), "CNY", "300000.00", "300000.00", ""),
+        ("I-5201", "C-520", "INV-5201", d(-10), d(20), "CNY", "150000.00", "150000.00", ""),
+        ("I-5202", "C-520", "CN-5202", d(-5), d(-5), "CNY", "-2000.00", "-2000.00", ""),
+    ]
+
+
+def _payments(today: Any) -> list[tuple[str, ...]]:
+    return [("P-1", "C-100", (today - timedelta(days=2)).isoformat(), "CNY", "5000.00", "5000.00")]
+
+
+def _write(path: Path, header: str, rows: list[tuple[str, ...]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header.split(","))
+        writer.writerows(rows)
+
+
+def write_demo_csv(folder: Path, today: Any) -> None:
+    _write(
+        folder / "groups.csv",
+        "group_id,name,credit_limit,currency",
+        [("G-1", "Acme Holdings", "500000.00", "CNY")],
+    )
+    _write(
+        folder / "customers.csv",
+        "customer_id,name,credit_limit,currency,group_id,on_hold,hold_reason",
+        CUSTOMERS,
+    )
+    _write(
+        folder / "invoices.csv",
+        "invoice_id,customer_id,number,issue_date,due_date,currency,total,open_amount,order_id",
+        _invoices(today),
+    )
+    _write(
+        folder / "payments.csv",
+        "payment_id,customer_id,date,currency,amount,unapplied_amount",
+        _payments(today),
+    )
+
+
+ORDERS = [
+    ("approved: healthy customer", "SO-1", "C-100", "12500.00"),
+    ("blocked: pushes Near Limit Ltd. past its limit", "SO-2", "C-200", "12500.00"),
+    ("blocked: invoices overdue more than 30 days", "SO-3", "C-300", "1000.00"),
+    ("blocked: customer on hold", "SO-4", "C-400", "1000.00"),
+    ("blocked: group Acme Holdings over its group limit", "SO-5", "C-520", "100000.00"),
+    ("review: no credit limit set", "SO-6", "C-600", "1000.00"),
+    ("review: customer not synced yet", "SO-7", "C-999", "1000.00"),
+    ("review: above the 500,000 CNY approval tier", "SO-8", "C-700", "600000.00"),
+]
+
+
+def prepare_demo(services: Any) -> dict[str, Any]:
+    """Reset the demo database, load the demo CSVs and create keys; return what to print."""
+    services.reset_database()
+    services.init_db()
+    services.set_thresholds(
+        thresholds_document(DEMO_THRESHOLDS), "demo", "demo thresholds: CNY, one approval tier"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        write_demo_csv(Path(tmp), services.clock().date())
+        result = services.import_folder(Path(tmp))
+    if result.errors:
+        raise RuntimeError(f"demo data did not load: {[str(e) for e in result.errors]}")
+    # Fixed, public keys so the README's curl lines work as written. Demo database only.
+    erp = services.create_api_client("demo-erp", "erp", key=DEMO_ERP_KEY)
+    auditor = services.create_api_client("demo-auditor", "auditor", key=DEMO_AUDITOR_KEY)
+
+    def curls(base: str) -> list[tuple[str, str]]:
+        lines = []
+        for title, order_id, customer, amount in ORDERS:
+            body = json.dumps(
+                {"order_id": order_id, "customer_id": customer, "amount": amount, "currency": "CNY"}
+            )
+            lines.append((title, _curl(base + "/api/v1/gate/orders", erp.key, body)))
+        lines.append(
+            (
+                "auditor: C-300's credit position",
+                _curl(base + "/api/v1/customers/C-300/credit", auditor.key),
+            )
+        )
+        return lines
+
+    summary = (
+        f"Demo database ready: {services.settings.database_url}\n"
+        f"{sum(result.written.values())} records loaded "
+        f"({', '.join(f'{k} {v}' for k, v in result.written.items())})"
+    )
+    return {"summary": summary, "erp_key": erp.key, "auditor_key": auditor.key, "curls": curls}
+
+
+def _curl(url: str, key: str, body: str | None = None) -> str:
+    parts = ["curl", "-s", "-H", f"Authorization: Bearer {key}"]
+    if body is not None:
+        parts += ["-H", "Content-Type: application/json", "-d", body]
+    return " ".join(shlex.quote(p) for p in [*parts, url])
+
+
+Curls = Callable[[str], list[tuple[str, str]]]

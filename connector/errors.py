@@ -1,0 +1,78 @@
+"""Error responses: every client mistake is a 4xx with a JSON body naming the fields at fault."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from gating.errors import (
+    Conflict,
+    CreditgateError,
+    CurrencyRateMissing,
+    CustomerNotFound,
+    DecisionNotFound,
+    GateUnavailable,
+    OrderNotFound,
+    SourceNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _validation(err: ValidationError) -> Any:
+    messages = err.messages if isinstance(err.messages, dict) else {"_body": err.messages}
+    names = ", ".join(sorted(messages))
+    return jsonify(error_body("validation_failed", f"invalid fields: {names}", messages)), 422
+
+
+def _domain(err: CreditgateError) -> Any:
+    if isinstance(err, OrderNotFound | CustomerNotFound | DecisionNotFound):
+        return jsonify(error_body("not_found", str(err))), 404
+    code = "currency_rate_missing" if isinstance(err, CurrencyRateMissing) else "invalid"
+    if isinstance(err, SourceNotFound):
+        code = "unknown_source"
+    fields = {err.field: [str(err)]} if err.field else None
+    return jsonify(error_body(code, str(err), fields)), 422
+
+
+def _http(err: HTTPException) -> Any:
+    code = (err.name or "error").lower().replace(" ", "_")
+    response = jsonify(error_body(code, err.description or err.name))
+    response.status_code = err.code or 500
+    return response
+
+
+def _conflict(err: Conflict) -> Any:
+    return jsonify(error_body("conflict", str(err))), 409
+
+
+def _unavailable(err: GateUnavailable) -> Any:
+    log.warning("store unavailable: %s", err)
+    response = jsonify(error_body("unavailable", str(err)))
+    response.headers["Retry-After"] = "5"
+    return response, 503
+
+
+def _unexpected(err: Exception) -> Any:
+    log.exception("unhandled error")
+    return jsonify(error_body("internal_error", "internal error; see the server log")), 500
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ValidationError, _validation)
+    app.register_error_handler(CreditgateError, _domain)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(Conflict, _conflict)
+    app.register_error_handler(GateUnavailable, _unavailable)
+    app.register_error_handler(Exception, _unexpected)

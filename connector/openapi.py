@@ -1,0 +1,280 @@
+"""The OpenAPI 3.1 document for every endpoint, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from connector.auth import requires
+
+bp = Blueprint("openapi", __name__)
+
+_amount = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12500.00"]}
+_nullable_amount = {"oneOf": [_amount, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(_ref("Error"), "The body is not a JSON object"),
+    "401": _json(_ref("Error"), "Missing or unknown API key, or a bad or expired signature"),
+    "403": _json(_ref("Error"), "The key's role may not call this endpoint"),
+    "422": _json(_ref("Error"), "Invalid fields, each named under `fields`"),
+}
+_READ_ERRORS = {k: v for k, v in _ERRORS.items() if k in ("401", "403", "422")}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "array"}},
+        },
+    },
+    "GateOrder": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["order_id", "customer_id", "amount", "currency"],
+        "properties": {
+            "order_id": {"type": "string", "minLength": 1, "maxLength": 100},
+            "customer_id": {"type": "string", "minLength": 1, "maxLength": 100},
+            "amount": {"oneOf": [_amount, {"type": "number", "exclusiveMinimum": 0}]},
+            "currency": {"type": "string", "minLength": 3, "maxLength": 3, "examples": ["CNY"]},
+            "source": {"type": "string", "description": "defaults to the API client's source"},
+            "order_date": {"type": "string", "format": "date"},
+        },
+    },
+    "Reason": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {
+                "type": "string",
+                "enum": [
+                    "CUSTOMER_ON_HOLD",
+                    "OVERDUE_INVOICES",
+                    "CREDIT_LIMIT_EXCEEDED",
+                    "GROUP_LIMIT_EXCEEDED",
+                    "UNKNOWN_CUSTOMER",
+                    "NO_CREDIT_LIMIT",
+                    "STALE_DATA",
+                    "APPROVAL_REQUIRED",
+                    "GATE_UNAVAILABLE",
+                ],
+            },
+            "message": {"type": "string"},
+        },
+    },
+    "GateDecision": {
+        "type": "object",
+        "required": ["decision_id", "order_id", "outcome", "reasons", "customer", "decided_at"],
+        "properties": {
+            "decision_id": {"type": ["string", "null"]},
+            "order_id": {"type": "string"},
+            "outcome": {"type": "string", "enum": ["approved", "blocked", "review"]},
+            "reasons": {"type": "array", "items": _ref("Reason")},
+            "customer": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["id", "currency", "credit_limit", "exposure", "available"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "currency": {"type": "string"},
+                            "credit_limit": _nullable_amount,
+                            "exposure": _amount,
+                            "available": _nullable_amount,
+                        },
+                    },
+                ]
+            },
+            "decided_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "OrderEvent": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["event"],
+        "properties": {
+            "event": {"type": "string", "enum": ["cancelled", "invoiced"]},
+            "source": {"type": "string"},
+        },
+    },
+    "OrderEventResult": {
+        "type": "object",
+        "required": ["order_id", "event", "status", "released", "currency"],
+        "properties": {
+            "order_id": {"type": "string"},
+            "event": {"type": "string"},
+            "status": {"type": "string"},
+            "released": _amount,
+            "currency": {"type": "string"},
+        },
+    },
+    "CustomerCredit": {
+        "type": "object",
+        "required": [
+            "customer",
+            "currency",
+            "credit_limit",
+            "exposure",
+            "available",
+            "overdue_invoices",
+            "on_hold",
+        ],
+        "properties": {
+            "customer": {"type": "object"},
+            "currency": {"type": "string"},
+            "credit_limit": _nullable_amount,
+            "exposure": {
+                "type": "object",
+                "properties": {
+                    "open_invoices": _amount,
+                    "unapplied_payments": _amount,
+                    "reservations": _amount,
+                    "total": _amount,
+                },
+            },
+            "available": _nullable_amount,
+            "overdue_invoices": {"type": "array", "items": {"type": "object"}},
+            "overdue_days": {"type": "integer"},
+            "on_hold": {"type": "boolean"},
+            "hold_reason": {"type": ["string", "null"]},
+            "group": {"type": ["object", "null"]},
+            "last_synced_at": {"type": ["string", "null"]},
+            "thresholds_version": {"type": "integer"},
+        },
+    },
+    "DecisionRecord": {
+        "type": "object",
+        "required": ["decision_id", "outcome", "inputs", "rules", "thresholds_version", "caller"],
+        "properties": {
+            "decision_id": {"type": "string"},
+            "source": {"type": "string"},
+            "order_id": {"type": "string"},
+            "customer_id": {"type": "string"},
+            "outcome": {"type": "string"},
+            "reason_codes": {"type": "array", "items": {"type": "string"}},
+            "decided_at": {"type": "string", "format": "date-time"},
+            "thresholds_version": {"type": "integer"},
+            "caller": {"type": "string"},
+            "previous_decision_id": {"type": ["string", "null"]},
+            "response": _ref("GateDecision"),
+            "inputs": {"type": "object"},
+            "rules": {"type": "array", "items": {"type": "object"}},
+            "reserved": {"type": ["object", "null"]},
+        },
+    },
+}
+
+_source_param = {"name": "source", "in": "query", "required": False, "schema": {"type": "string"}}
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+PATHS: dict[str, Any] = {
+    "/api/v1/gate/orders": {
+        "post": {
+            "summary": "Gate a sales order (role erp)",
+            "description": (
+                "Decides the order and, when approved, reserves its amount. Retries are safe: "
+                "an approved order with the same amount and currency gets its decision back; a "
+                "blocked or review order is decided again on today's data."
+            ),
+            "security": [{"apiKey": []}],
+            "requestBody": {"required": True, **_json(_ref("GateOrder"), "The order")},
+            "responses": {
+                "200": _json(_ref("GateDecision"), "The decision, with every reason"),
+                **_ERRORS,
+                "409": _json(_ref("Error"), "A concurrent request changed the order; retry"),
+                "503": _json(
+                    _ref("GateDecision"), "The gate cannot decide now: the fail-safe outcome"
+                ),
+            },
+        }
+    },
+    "/api/v1/gate/orders/{order_id}/events": {
+        "post": {
+            "summary": "Tell the gate an order was cancelled or invoiced (role erp)",
+            "security": [{"apiKey": []}],
+            "parameters": [_path_param("order_id")],
+            "requestBody": {"required": True, **_json(_ref("OrderEvent"), "The event")},
+            "responses": {
+                "200": _json(_ref("OrderEventResult"), "The reservation was released"),
+                **_ERRORS,
+                "404": _json(_ref("Error"), "The order was never gated"),
+            },
+        }
+    },
+    "/api/v1/customers/{customer_id}/credit": {
+        "get": {
+            "summary": "A customer's credit position (roles admin, auditor)",
+            "security": [{"apiKey": []}],
+            "parameters": [_path_param("customer_id"), _source_param],
+            "responses": {
+                "200": _json(_ref("CustomerCredit"), "Limit, exposure, overdue, hold"),
+                **_READ_ERRORS,
+                "404": _json(_ref("Error"), "No such customer"),
+            },
+        }
+    },
+    "/api/v1/decisions/{decision_id}": {
+        "get": {
+            "summary": "One recorded decision with its full snapshot (roles admin, auditor)",
+            "security": [{"apiKey": []}],
+            "parameters": [_path_param("decision_id")],
+            "responses": {
+                "200": _json(_ref("DecisionRecord"), "The decision"),
+                **_READ_ERRORS,
+                "404": _json(_ref("Error"), "No such decision"),
+            },
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document (any valid key)",
+            "security": [{"apiKey": []}],
+            "responses": {"200": {"description": "OpenAPI 3.1"}, "401": _ERRORS["401"]},
+        }
+    },
+    "/healthz": {
+        "get": {
+            "summary": "Liveness and database state (no key needed)",
+            "security": [],
+            "responses": {
+                "200": {"description": "Up"},
+                "503": {"description": "The database does not answer"},
+            },
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "creditgate", "version": "1"},
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@bp.get("/api/v1/openapi.json")
+@requires("erp", "admin", "auditor")
+def openapi_json() -> Any:
+    return jsonify(document())

@@ -1,0 +1,67 @@
+"""Read endpoints for admins and auditors: a customer's credit position and recorded decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from connector.auth import requires
+from connector.schemas import CreditQuerySchema
+from gating.services import credit_position, get_decision
+
+bp = Blueprint("reads", __name__, url_prefix="/api/v1")
+_query = CreditQuerySchema()
+
+
+def _json_ready(value: Any) -> Any:
+    """Amounts as strings, dates as ISO 8601: never a float in an auditor's answer."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+@bp.get("/customers/<customer_id>/credit")
+@requires("admin", "auditor")
+def customer_credit(customer_id: str) -> Any:
+    args = _query.load(request.args.to_dict())
+    services = current_app.extensions["creditgate"]
+    position = credit_position(
+        args.get("source", g.client.source),
+        customer_id,
+        uow=services.read_uow(),
+        clock=services.clock,
+        rates=services.rates,
+    )
+    return jsonify(_json_ready(dict(position)))
+
+
+@bp.get("/decisions/<decision_id>")
+@requires("admin", "auditor")
+def decision(decision_id: str) -> Any:
+    services = current_app.extensions["creditgate"]
+    record = get_decision(decision_id, uow=services.read_uow())
+    return jsonify(
+        {
+            "decision_id": record.id,
+            "source": record.source,
+            "order_id": record.order_id,
+            "customer_id": record.customer_id,
+            "outcome": record.outcome.value,
+            "reason_codes": list(record.reason_codes),
+            "decided_at": record.decided_at.astimezone(services.settings.zone).isoformat(),
+            "thresholds_version": record.thresholds_version,
+            "caller": record.caller,
+            "previous_decision_id": record.previous_id,
+            "response": record.response,
+            "inputs": record.snapshot.get("inputs"),
+            "rules": record.snapshot.get("rules"),
+            "reserved": record.snapshot.get("reserved"),
+        }
+    )

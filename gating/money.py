@@ -1,0 +1,99 @@
+"""Exact money: ISO 4217 currencies, parsing, rounding and conversion with configured rates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from gating.errors import CurrencyRateMissing, InvalidAmount, UnknownCurrency
+
+# Active ISO 4217 codes and their minor units (digits after the decimal point).
+_MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN "
+        "BWP BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+        "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR "
+        "KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+        "MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD "
+        "SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD "
+        "TZS UAH USD UYU UZS VES VED WST XCD YER ZAR ZMW ZWG".split(),
+        2,
+    ),
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+}
+
+
+def minor_units(currency: str) -> int:
+    """Return the number of decimal places `currency` is kept in.
+
+    :raises UnknownCurrency: if the code is not an active ISO 4217 currency.
+    """
+    try:
+        return _MINOR_UNITS[currency]
+    except KeyError:
+        raise UnknownCurrency(currency) from None
+
+
+def is_currency(code: str) -> bool:
+    return code in _MINOR_UNITS
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round `amount` to the currency's minor unit, half up (the commercial convention)."""
+    exponent = Decimal(1).scaleb(-minor_units(currency))
+    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:
+    """Parse an exact amount; refuse floats, NaN, infinity and more decimals than the currency has.
+
+    :raises InvalidAmount: with a message fit to show the sender.
+    """
+    if isinstance(text, float):
+        raise InvalidAmount("amounts must be decimal strings, not floating-point numbers")
+    try:
+        amount = Decimal(text.strip()) if isinstance(text, str) else Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise InvalidAmount(f"{text!r} is not a decimal amount") from None
+    if not amount.is_finite():
+        raise InvalidAmount(f"{text!r} is not a finite amount")
+    places = minor_units(currency)
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > places and amount != quantize(amount, currency):
+        raise InvalidAmount(f"{currency} amounts have at most {places} decimal places")
+    return quantize(amount, currency)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Exchange rates against one reference currency: 1 unit of X = rates[X] units of reference."""
+
+    reference: str = "USD"
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def rate(self, currency: str) -> Decimal:
+        if currency == self.reference:
+            return Decimal(1)
+        try:
+            return self.rates[currency]
+        except KeyError:
+            raise CurrencyRateMissing(currency, self.reference) from None
+
+    def convert(self, amount: Decimal, from_currency: str, to_currency: str) -> Decimal:
+        """Convert and round to the target currency.
+
+        :raises CurrencyRateMissing: when either currency has no configured rate; never guesses.
+        """
+        if from_currency == to_currency:
+            return amount
+        converted = amount * self.rate(from_currency) / self.rate(to_currency)
+        return quantize(converted, to_currency)
+
+    def factor(self, from_currency: str, to_currency: str) -> Decimal:
+        """The multiplier used to convert, for the decision snapshot."""
+        if from_currency == to_currency:
+            return Decimal(1)
+        return self.rate(from_currency) / self.rate(to_currency)

@@ -1,0 +1,133 @@
+"""Ports: what the credit services need from a store and a clock, as Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from gating.model import Money, Outcome, OverdueInvoice, OverdueSummary, Party, Thresholds
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware, in the business time zone."""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    id: int
+    name: str
+    kind: str
+    last_success_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    source_id: int
+    order_id: str
+    customer_ref: str
+    amount: Decimal
+    currency: str
+    reserved: Decimal
+    status: str
+    last_decision_id: str | None
+    last_outcome: Outcome | None
+    customer_key: int | None = None
+    invoiced: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One recorded gate decision: the answer given and everything it was based on."""
+
+    id: str
+    source: str
+    order_id: str
+    customer_id: str
+    outcome: Outcome
+    decided_at: datetime
+    thresholds_version: int
+    caller: str
+    response: Mapping[str, Any]
+    snapshot: Mapping[str, Any]
+    previous_id: str | None = None
+    reason_codes: tuple[str, ...] = field(default=())
+
+
+class Sources(Protocol):
+    def get(self, name: str) -> SourceRecord: ...
+
+
+class Customers(Protocol):
+    def position(self, source_id: int, ref: str) -> tuple[Party | None, Party | None]: ...
+
+    def overdue(
+        self, customer_key: int, due_before: date, tolerance: Decimal, cap: int
+    ) -> OverdueSummary: ...
+
+    def overdue_invoices(
+        self, customer_key: int, due_before: date, tolerance: Decimal, limit: int
+    ) -> list[OverdueInvoice]:
+        """Open invoices due before `due_before`, oldest first, at most `limit`."""
+        ...
+
+
+class Orders(Protocol):
+    def get(self, source_id: int, order_id: str) -> OrderRecord | None: ...
+
+    def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]: ...
+
+    def expire_reservations(self, customer_key: int, now: datetime) -> int: ...
+
+    def record(
+        self,
+        source_id: int,
+        order_id: str,
+        customer_ref: str,
+        customer_key: int | None,
+        amount: Money,
+        reserve: Money | None,
+        decision_id: str,
+        outcome: Outcome,
+        expires_at: datetime | None,
+    ) -> None: ...
+
+    def close(self, source_id: int, order_id: str, status: str) -> OrderRecord: ...
+
+
+class Decisions(Protocol):
+    def add(self, record: DecisionRecord) -> None: ...
+
+    def get(self, decision_id: str) -> DecisionRecord | None: ...
+
+
+class ThresholdVersions(Protocol):
+    def active(self) -> Thresholds: ...
+
+
+class Audit(Protocol):
+    def record(
+        self, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    sources: Sources
+    customers: Customers
+    orders: Orders
+    decisions: Decisions
+    thresholds: ThresholdVersions
+    audit: Audit
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def lock_customer(self, source_id: int, customer_ref: str) -> None:
+        """Serialize decisions for one customer until commit or rollback, across processes."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

@@ -1,0 +1,289 @@
+"""Use cases: gate an order, apply an order event, read a customer's credit position."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from gating.errors import CustomerNotFound, DecisionNotFound
+from gating.model import (
+    ZERO,
+    Decision,
+    GateInput,
+    Money,
+    OrderRequest,
+    Outcome,
+    OverdueSummary,
+    Party,
+    Thresholds,
+)
+from gating.money import Rates
+from gating.ports import Clock, DecisionRecord, OrderRecord, UnitOfWork
+from gating.rules import days_overdue, decide, exposure_of, overdue_cutoff
+
+ORDER_EVENTS = ("cancelled", "invoiced")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    record: DecisionRecord
+    replayed: bool
+
+
+def gate_order(
+    order: OrderRequest, *, uow: UnitOfWork, clock: Clock, rates: Rates, caller: str
+) -> GateResult:
+    """Decide one order, reserve its amount when approved, and record the decision, atomically.
+
+    :raises SourceNotFound, CurrencyRateMissing: the caller's input cannot be decided.
+    """
+    now = clock()
+    with uow:
+        source = uow.sources.get(order.source)
+        uow.lock_customer(source.id, order.customer_id)
+        existing = uow.orders.get(source.id, order.order_id)
+        if existing is not None and _replayable(existing, order):
+            assert existing.last_decision_id is not None
+            previous = uow.decisions.get(existing.last_decision_id)
+            if previous is not None:
+                return GateResult(previous, replayed=True)
+        thresholds = uow.thresholds.active()
+        customer, group = uow.customers.position(source.id, order.customer_id)
+        key = customer.key if customer is not None else None
+        if key is not None and uow.orders.expire_reservations(key, now):
+            customer, group = uow.customers.position(source.id, order.customer_id)
+        inp = GateInput(
+            order=order,
+            customer=customer,
+            group=group,
+            overdue=_overdue(uow, customer, thresholds, now.date()),
+            last_synced_at=source.last_success_at,
+            previous_reservation=_held_by(existing),
+            trial_reserved=_trial_reserved(
+                uow, source.id, order, customer, existing, thresholds, rates
+            ),
+        )
+        decision = decide(inp, thresholds, rates, now)
+        record = _record(decision, order, now, thresholds, caller, existing)
+        uow.decisions.add(record)
+        expires = now + timedelta(days=thresholds.reservation_days)
+        uow.orders.record(
+            source.id,
+            order.order_id,
+            order.customer_id,
+            customer.key if customer else None,
+            Money(order.amount, order.currency),
+            decision.reserve,
+            record.id,
+            decision.outcome,
+            expires if decision.reserve else None,
+        )
+        uow.commit()
+        return GateResult(record, replayed=False)
+
+
+def _replayable(existing: OrderRecord, order: OrderRequest) -> bool:
+    """An approved, still-open order asked again with the same terms gets its decision back."""
+    return (
+        existing.status == "open"
+        and existing.last_outcome is Outcome.APPROVED
+        and existing.amount == order.amount
+        and existing.currency == order.currency
+        and existing.customer_ref == order.customer_id
+    )
+
+
+def _held_by(existing: OrderRecord | None) -> Money | None:
+    if existing is None or existing.reserved == ZERO:
+        return None
+    return Money(existing.reserved, existing.currency)
+
+
+def _overdue(
+    uow: UnitOfWork, customer: Party | None, th: Thresholds, today: date
+) -> OverdueSummary:
+    if customer is None or customer.key is None:
+        return OverdueSummary()
+    cutoff = overdue_cutoff(today, th.overdue_days)
+    return uow.customers.overdue(customer.key, cutoff, th.overdue_tolerance, th.overdue_count_cap)
+
+
+def _trial_reserved(
+    uow: UnitOfWork,
+    source_id: int,
+    order: OrderRequest,
+    customer: Party | None,
+    existing: OrderRecord | None,
+    th: Thresholds,
+    rates: Rates,
+) -> Decimal:
+    """What other approved orders of a not-yet-synced customer already hold of the trial amount."""
+    if customer is not None or th.trial_amount is None:
+        return ZERO
+    held = uow.orders.reserved_for_ref(source_id, order.customer_id)
+    total = sum((rates.convert(m.amount, m.currency, th.base_currency) for m in held), ZERO)
+    own = _held_by(existing)
+    if own is not None and existing is not None and existing.customer_ref == order.customer_id:
+        total -= rates.convert(own.amount, own.currency, th.base_currency)
+    return total
+
+
+def _record(
+    decision: Decision,
+    order: OrderRequest,
+    now: datetime,
+    th: Thresholds,
+    caller: str,
+    existing: OrderRecord | None,
+) -> DecisionRecord:
+    decision_id = str(uuid.uuid4())
+    view = decision.customer
+    response: dict[str, Any] = {
+        "decision_id": decision_id,
+        "order_id": order.order_id,
+        "outcome": decision.outcome.value,
+        "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
+        "customer": None
+        if view is None
+        else {
+            "id": view.id,
+            "currency": view.currency,
+            "credit_limit": None if view.credit_limit is None else str(view.credit_limit),
+            "exposure": str(view.exposure),
+            "available": None if view.available is None else str(view.available),
+        },
+        "decided_at": now.isoformat(),
+    }
+    snapshot = {
+        "inputs": dict(decision.inputs),
+        "rules": [
+            {
+                "code": v.code,
+                "tripped": v.tripped,
+                "outcome": v.outcome.value if v.outcome else None,
+                "message": v.message,
+                "figures": dict(v.figures),
+            }
+            for v in decision.verdicts
+        ],
+        "reserved": None
+        if decision.reserve is None
+        else {"amount": str(decision.reserve.amount), "currency": decision.reserve.currency},
+    }
+    return DecisionRecord(
+        id=decision_id,
+        source=order.source,
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        outcome=decision.outcome,
+        decided_at=now,
+        thresholds_version=th.version,
+        caller=caller,
+        response=response,
+        snapshot=snapshot,
+        previous_id=existing.last_decision_id if existing else None,
+        reason_codes=tuple(r.code for r in decision.reasons),
+    )
+
+
+def apply_order_event(
+    source_name: str, order_id: str, event: str, *, uow: UnitOfWork, clock: Clock, caller: str
+) -> OrderRecord:
+    """Release an order's reservation because the ERP cancelled or invoiced it (idempotent).
+
+    :raises OrderNotFound: if the order was never gated.
+    """
+    if event not in ORDER_EVENTS:
+        raise ValueError(f"unknown order event {event!r}")
+    now = clock()
+    with uow:
+        source = uow.sources.get(source_name)
+        closed = uow.orders.close(source.id, order_id, event)
+        uow.audit.record(
+            caller,
+            f"order_{event}",
+            f"order:{source_name}/{order_id}",
+            {"released": str(closed.reserved)},
+            now,
+        )
+        uow.commit()
+        return closed
+
+
+def get_decision(decision_id: str, *, uow: UnitOfWork) -> DecisionRecord:
+    """:raises DecisionNotFound:"""
+    with uow:
+        record = uow.decisions.get(decision_id)
+    if record is None:
+        raise DecisionNotFound(decision_id)
+    return record
+
+
+def credit_position(
+    source_name: str,
+    customer_ref: str,
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    rates: Rates,
+    overdue_limit: int = 100,
+) -> Mapping[str, Any]:
+    """The customer's limit, exposure breakdown, available credit, overdue invoices and hold state.
+
+    :raises CustomerNotFound, SourceNotFound:
+    """
+    today = clock().date()
+    with uow:
+        source = uow.sources.get(source_name)
+        thresholds = uow.thresholds.active()
+        customer, group = uow.customers.position(source.id, customer_ref)
+        if customer is None or customer.key is None:
+            raise CustomerNotFound(source_name, customer_ref)
+        cutoff = overdue_cutoff(today, thresholds.overdue_days)
+        overdue = uow.customers.overdue_invoices(
+            customer.key, today, thresholds.overdue_tolerance, overdue_limit
+        )
+    exposure = exposure_of(customer, rates)
+    limit = customer.credit_limit
+    return {
+        "customer": {"id": customer.ref, "name": customer.name, "source": source_name},
+        "currency": customer.currency,
+        "credit_limit": limit,
+        "exposure": {
+            "open_invoices": exposure.open_invoices,
+            "unapplied_payments": exposure.unapplied,
+            "reservations": exposure.reservations,
+            "total": exposure.total,
+        },
+        "available": None if limit is None else limit - exposure.total,
+        "overdue_invoices": [
+            {
+                "number": inv.number,
+                "due_date": inv.due_date,
+                "days_overdue": days_overdue(inv.due_date, today),
+                "open_amount": inv.open_amount,
+                "currency": inv.currency,
+                "blocking": inv.due_date < cutoff,
+            }
+            for inv in overdue
+        ],
+        "overdue_days": thresholds.overdue_days,
+        "on_hold": customer.on_hold,
+        "hold_reason": customer.hold_reason,
+        "group": None
+        if group is None
+        else {
+            "id": group.ref,
+            "name": group.name,
+            "currency": group.currency,
+            "credit_limit": group.credit_limit,
+            "exposure": exposure_of(group, rates).total,
+            "on_hold": group.on_hold,
+        },
+        "last_synced_at": source.last_success_at,
+        "thresholds_version": thresholds.version,
+    }
