@@ -80,7 +80,7 @@ class _Context:
         self.inp, self.th, self.rates, self.now = inp, th, rates, now
         self.today = now.date()
         order = inp.order
-        self.order_base = rates.convert(order.amount, order.currency, th.base_currency)
+        self._order_base: Decimal | None = None
         self.customer = inp.customer
         self.exposure: Exposure | None = None
         self.order_in_credit: Decimal | None = None
@@ -239,6 +239,8 @@ def check_stale(ctx: _Context) -> RuleVerdict:
 
 
 def check_approval_tiers(ctx: _Context) -> RuleVerdict:
+    if not ctx.th.approval_tiers:
+        return _ok(APPROVAL, "no approval tiers configured")
     exceeded = [t for t in ctx.th.approval_tiers if ctx.order_base > t.amount]
     base = ctx.th.base_currency
     if not exceeded:
@@ -317,7 +319,7 @@ def _inputs(ctx: _Context) -> dict[str, object]:
             "currency": inp.order.currency,
             "source": inp.order.source,
             "order_date": inp.order.order_date.isoformat() if inp.order.order_date else None,
-            "amount_in_base": str(ctx.order_base),
+            "amount_in_base": None if ctx._order_base is None else str(ctx._order_base),
         },
         "previous_reservation": (
             {

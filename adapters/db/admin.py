@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
 from adapters.db.tables import api_clients, sources
 
@@ -131,7 +132,7 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "cg":
         return None
-    with engine.connect() as conn:
+    with readonly(engine).connect() as conn:
         rows = conn.execute(
             select(api_clients, sources.c.name.label("source"))
             .join(sources, sources.c.id == api_clients.c.source_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -336,7 +337,7 @@ class DecisionRepository:
         )
 
 
-_PARSED: dict[int, Thresholds] = {}
+_PARSED: dict[str, Thresholds] = {}
 
 
 class ThresholdsRepository:
@@ -344,18 +345,22 @@ class ThresholdsRepository:
         self.conn = conn
 
     def active(self) -> Thresholds:
-        """The newest version; versions are immutable, so each is parsed once per process."""
-        version = self.conn.execute(select(func.max(thresholds_versions.c.version))).scalar()
-        if version is None:
+        """The newest version. Parsed documents are cached by content, so a process serving
+        several databases (tests, tenants) can never mix their versions up."""
+        row = self.conn.execute(
+            select(thresholds_versions.c.version, thresholds_versions.c.document)
+            .order_by(thresholds_versions.c.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
             return Thresholds()
-        if version not in _PARSED:
-            doc = self.conn.execute(
-                select(thresholds_versions.c.document).where(
-                    thresholds_versions.c.version == version
-                )
-            ).scalar_one()
-            _PARSED[version] = thresholds_from_document(doc, version)
-        return _PARSED[version]
+        key = f"{row.version}:{json.dumps(row.document, sort_keys=True)}"
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            if len(_PARSED) > 1000:
+                _PARSED.clear()
+            parsed = _PARSED[key] = thresholds_from_document(row.document, row.version)
+        return parsed
 
     def add(self, document: Mapping[str, Any], created_by: str, reason: str, at: datetime) -> int:
         thresholds_from_document(document)  # refuse to store what cannot be used

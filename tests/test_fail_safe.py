@@ -1,0 +1,72 @@
+"""The gate answers within a bounded time with the fail-safe outcome when the store cannot."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from config.settings import Settings
+from config.wiring import build_services
+from connector import create_app
+
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=ZoneInfo("UTC"))
+
+
+@pytest.fixture
+def gate(tmp_path):
+    path = tmp_path / "cg.db"
+    settings = Settings(database_url=f"sqlite:///{path}", gate_timeout=0.5)
+    services = build_services(settings, clock=lambda: NOW)
+    services.init_db()
+    issued = services.create_api_client("erp", "erp")
+    client = create_app(services).test_client()
+    headers = {"Authorization": f"Bearer {issued.key}"}
+    # Warm the key cache so the request below reaches the gate before touching the database.
+    client.get("/api/v1/openapi.json", headers=headers)
+    yield client, headers, path
+    services.engine.dispose()
+
+
+def _order(order_id):
+    return {"order_id": order_id, "customer_id": "C-1", "amount": "10.00", "currency": "CNY"}
+
+
+def test_locked_database_gets_503_with_fail_safe_outcome_within_the_timeout(gate):
+    client, headers, path = gate
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        started = time.monotonic()
+        response = client.post("/api/v1/gate/orders", json=_order("SO-1"), headers=headers)
+        elapsed = time.monotonic() - started
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["outcome"] == "review"
+    assert body["decision_id"] is None
+    assert [r["code"] for r in body["reasons"]] == ["GATE_UNAVAILABLE"]
+    assert response.headers["Retry-After"]
+    assert 0.4 <= elapsed < 2.0
+
+
+def test_gate_recovers_by_itself_once_the_database_is_free_and_nothing_was_recorded_twice(gate):
+    client, headers, path = gate
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    first = client.post("/api/v1/gate/orders", json=_order("SO-2"), headers=headers)
+    blocker.execute("ROLLBACK")
+    second = client.post("/api/v1/gate/orders", json=_order("SO-2"), headers=headers)
+    blocker.close()
+    assert first.status_code == 503
+    assert second.status_code == 200
+    assert second.get_json()["decision_id"]
+    count = sqlite3.connect(path).execute(
+        "SELECT count(*) FROM decisions WHERE order_id = 'SO-2'"
+    ).fetchone()[0]
+    assert count == 1
