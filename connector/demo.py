@@ -87,14 +87,43 @@ def write_demo_csv(folder: Path, today: Any) -> None:
 
 
 ORDERS = [
-    ("approved: healthy customer", "SO-1", "C-100", "12500.00"),
-    ("blocked: pushes Near Limit Ltd. past its limit", "SO-2", "C-200", "12500.00"),
-    ("blocked: invoices overdue more than 30 days", "SO-3", "C-300", "1000.00"),
-    ("blocked: customer on hold", "SO-4", "C-400", "1000.00"),
-    ("blocked: group Acme Holdings over its group limit", "SO-5", "C-520", "100000.00"),
-    ("review: no credit limit set", "SO-6", "C-600", "1000.00"),
-    ("review: customer not synced yet", "SO-7", "C-999", "1000.00"),
-    ("review: above the 500,000 CNY approval tier", "SO-8", "C-700", "600000.00"),
+    # what it shows, order_id, customer_id, amount (CNY), expected outcome, expected reason
+    ("a healthy customer", "SO-1", "C-100", "12500.00", "approved", None),
+    (
+        "pushes Near Limit Ltd. past its limit",
+        "SO-2",
+        "C-200",
+        "12500.00",
+        "blocked",
+        "CREDIT_LIMIT_EXCEEDED",
+    ),
+    (
+        "invoices overdue more than 30 days",
+        "SO-3",
+        "C-300",
+        "1000.00",
+        "blocked",
+        "OVERDUE_INVOICES",
+    ),
+    ("customer on hold", "SO-4", "C-400", "1000.00", "blocked", "CUSTOMER_ON_HOLD"),
+    (
+        "group Acme Holdings over its group limit",
+        "SO-5",
+        "C-520",
+        "100000.00",
+        "blocked",
+        "GROUP_LIMIT_EXCEEDED",
+    ),
+    ("no credit limit set", "SO-6", "C-600", "1000.00", "review", "NO_CREDIT_LIMIT"),
+    ("customer not synced yet", "SO-7", "C-999", "1000.00", "review", "UNKNOWN_CUSTOMER"),
+    (
+        "above the 500,000 CNY approval tier",
+        "SO-8",
+        "C-700",
+        "600000.00",
+        "review",
+        "APPROVAL_REQUIRED",
+    ),
 ]
 
 
@@ -116,11 +145,11 @@ def prepare_demo(services: Any) -> dict[str, Any]:
 
     def curls(base: str) -> list[tuple[str, str]]:
         lines = []
-        for title, order_id, customer, amount in ORDERS:
+        for what, order_id, customer, amount, outcome, _ in ORDERS:
             body = json.dumps(
                 {"order_id": order_id, "customer_id": customer, "amount": amount, "currency": "CNY"}
             )
-            lines.append((title, _curl(base + "/api/v1/gate/orders", erp.key, body)))
+            lines.append((f"{outcome}: {what}", _curl(base + "/api/v1/gate/orders", erp.key, body)))
         lines.append(
             (
                 "auditor: C-300's credit position",

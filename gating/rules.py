@@ -90,6 +90,15 @@ class _Context:
                 order.amount, order.currency, inp.customer.currency
             )
 
+    @property
+    def order_base(self) -> Decimal:
+        """The order in the thresholds' base currency, converted only when a rule needs it, so
+        a gate without tiers or trial amounts needs no rate for it."""
+        if self._order_base is None:
+            o = self.inp.order
+            self._order_base = self.rates.convert(o.amount, o.currency, self.th.base_currency)
+        return self._order_base
+
 
 def check_hold(ctx: _Context) -> RuleVerdict:
     c, g = ctx.inp.customer, ctx.inp.group

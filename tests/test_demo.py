@@ -1,0 +1,34 @@
+"""The demo shows what the README promises: each demo order gets its advertised outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from config.settings import Settings
+from config.wiring import build_services
+from connector import create_app
+from connector.demo import DEMO_AUDITOR_KEY, DEMO_ERP_KEY, ORDERS, prepare_demo
+
+
+def test_every_demo_order_gets_the_outcome_and_reason_the_demo_advertises(tmp_path):
+    clock = lambda: datetime(2026, 11, 22, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # noqa: E731
+    services = build_services(Settings(database_url=f"sqlite:///{tmp_path}/demo.db"), clock=clock)
+    info = prepare_demo(services)
+    client = create_app(services).test_client()
+    erp = {"Authorization": f"Bearer {DEMO_ERP_KEY}"}
+    seen = []
+    for _, order_id, customer, amount, outcome, reason in ORDERS:
+        body = {"order_id": order_id, "customer_id": customer, "amount": amount, "currency": "CNY"}
+        answer = client.post("/api/v1/gate/orders", json=body, headers=erp).get_json()
+        codes = [r["code"] for r in answer["reasons"]]
+        seen.append((order_id, answer["outcome"], codes))
+        assert answer["outcome"] == outcome, (order_id, answer)
+        assert codes == ([reason] if reason else []), (order_id, answer)
+    assert {o for _, o, _ in seen} == {"approved", "blocked", "review"}
+    assert len(info["curls"]("http://127.0.0.1:8000")) == len(ORDERS) + 1
+    auditor = {"Authorization": f"Bearer {DEMO_AUDITOR_KEY}"}
+    position = client.get("/api/v1/customers/C-300/credit", headers=auditor).get_json()
+    assert position["exposure"]["total"] == "33000.00"
+    assert [i["days_overdue"] for i in position["overdue_invoices"]] == [45, 31, 30]
+    services.engine.dispose()
