@@ -6,8 +6,8 @@ import csv
 import json
 import shlex
 import tempfile
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ CUSTOMERS = [
 ]
 
 
-def _invoices(today: Any) -> list[tuple[str, ...]]:
+def _invoices(today: date) -> list[tuple[str, ...]]:
     def d(days: int) -> str:
         return (today + timedelta(days=days)).isoformat()
 
@@ -52,18 +52,18 @@ def _invoices(today: Any) -> list[tuple[str, ...]]:
     ]
 
 
-def _payments(today: Any) -> list[tuple[str, ...]]:
+def _payments(today: date) -> list[tuple[str, ...]]:
     return [("P-1", "C-100", (today - timedelta(days=2)).isoformat(), "CNY", "5000.00", "5000.00")]
 
 
-def _write(path: Path, header: str, rows: list[tuple[str, ...]]) -> None:
+def _write(path: Path, header: str, rows: Sequence[Sequence[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(header.split(","))
         writer.writerows(rows)
 
 
-def write_demo_csv(folder: Path, today: Any) -> None:
+def write_demo_csv(folder: Path, today: date) -> None:
     _write(
         folder / "groups.csv",
         "group_id,name,credit_limit,currency",

@@ -49,7 +49,7 @@ def ensure_source(
         return int(
             conn.execute(
                 insert(sources).values(name=name, kind=kind, url=url, settings={}, created_at=now)
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
 
 
@@ -120,7 +120,7 @@ def create_api_client(
                 source_id=source_id,
                 created_at=now,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]
         AuditRepository(conn).record(
             "cli", "api_key_created", f"api_client:{name}", {"role": role, "source": source}, now
         )

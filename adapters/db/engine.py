@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DDL, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from adapters.db.tables import decisions, metadata
@@ -76,7 +76,7 @@ def create_schema(engine: Engine) -> None:
     statements = _APPEND_ONLY_SQLITE if engine.dialect.name == "sqlite" else _APPEND_ONLY_PG
     with engine.begin() as conn:
         for statement in statements:
-            conn.execute(DDL(statement))
+            conn.exec_driver_sql(statement)
 
 
 def drop_schema(engine: Engine) -> None:
