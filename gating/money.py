@@ -25,6 +25,11 @@ _MINOR_UNITS: dict[str, int] = {
 }
 
 
+# Every amount must fit the store: SQLite keeps 64-bit integers of 1/10,000 units (about
+# 9.2 × 10^14), PostgreSQL NUMERIC(20, 4). 14 digits before the point fit both, with room to sum.
+MAX_AMOUNT = Decimal(10) ** 14
+
+
 def minor_units(currency: str) -> int:
     """Return the number of decimal places `currency` is kept in.
 
@@ -62,9 +67,15 @@ def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:
     places = minor_units(currency)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)
-    if -exponent > places and amount != quantize(amount, currency):
+    try:
+        rounded = quantize(amount, currency)
+    except InvalidOperation:  # more digits than the decimal context keeps: not a real amount
+        raise InvalidAmount(f"{text!r} has too many digits to be an amount") from None
+    if -exponent > places and amount != rounded:
         raise InvalidAmount(f"{currency} amounts have at most {places} decimal places")
-    return quantize(amount, currency)
+    if abs(rounded) >= MAX_AMOUNT:
+        raise InvalidAmount(f"{text!r} is too large: at most 14 digits before the point")
+    return rounded
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ class Orders(Protocol):
 
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]: ...
 
-    def expire_reservations(self, customer_key: int, now: datetime) -> int: ...
+    def expire_reservations(self, source_id: int, customer_ref: str, now: datetime) -> int:
+        """Release lapsed reservations of this customer (synced or not) and of its group."""
+        ...
 
     def record(
         self,

@@ -45,6 +45,8 @@ def gate_order(
     with uow:
         source = uow.sources.get(order.source)
         uow.lock_customer(source.id, order.customer_id)
+        # Lapsed reservations go first, so neither a replay nor a decision counts them.
+        uow.orders.expire_reservations(source.id, order.customer_id, now)
         existing = uow.orders.get(source.id, order.order_id)
         if existing is not None and _replayable(existing, order):
             assert existing.last_decision_id is not None
@@ -53,16 +55,13 @@ def gate_order(
                 return GateResult(previous, replayed=True)
         thresholds = uow.thresholds.active()
         customer, group = uow.customers.position(source.id, order.customer_id)
-        key = customer.key if customer is not None else None
-        if key is not None and uow.orders.expire_reservations(key, now):
-            customer, group = uow.customers.position(source.id, order.customer_id)
         inp = GateInput(
             order=order,
             customer=customer,
             group=group,
             overdue=_overdue(uow, customer, thresholds, now.date()),
             last_synced_at=source.last_success_at,
-            previous_reservation=_held_by(existing),
+            previous_reservation=_held_by(existing, order.customer_id),
             trial_reserved=_trial_reserved(
                 uow, source.id, order, customer, existing, thresholds, rates
             ),
@@ -97,8 +96,9 @@ def _replayable(existing: OrderRecord, order: OrderRequest) -> bool:
     )
 
 
-def _held_by(existing: OrderRecord | None) -> Money | None:
-    if existing is None or existing.reserved == ZERO:
+def _held_by(existing: OrderRecord | None, customer_ref: str) -> Money | None:
+    """What the order already reserves for this customer (nothing if it was another's)."""
+    if existing is None or existing.reserved == ZERO or existing.customer_ref != customer_ref:
         return None
     return Money(existing.reserved, existing.currency)
 
@@ -126,7 +126,7 @@ def _trial_reserved(
         return ZERO
     held = uow.orders.reserved_for_ref(source_id, order.customer_id)
     total = sum((rates.convert(m.amount, m.currency, th.base_currency) for m in held), ZERO)
-    own = _held_by(existing)
+    own = _held_by(existing, order.customer_id)
     if own is not None and existing is not None and existing.customer_ref == order.customer_id:
         total -= rates.convert(own.amount, own.currency, th.base_currency)
     return total

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from adapters.db.balances import BalanceDeltas
 from adapters.db.tables import (
@@ -206,16 +206,24 @@ class OrderRepository:
         )
         return [Money(r.reserved, r.currency) for r in rows if r.reserved]
 
-    def expire_reservations(self, customer_key: int, now: datetime) -> int:
-        o = orders.c
+    def expire_reservations(self, source_id: int, customer_ref: str, now: datetime) -> int:
+        o, c = orders.c, customers.c
+        whose = o.customer_ref == customer_ref
+        group_id = self.conn.execute(
+            select(c.group_id).where(c.source_id == source_id, c.external_id == customer_ref)
+        ).scalar()
+        if group_id is not None:
+            members = select(c.id).where(c.group_id == group_id).scalar_subquery()
+            whose = or_(whose, o.customer_id.in_(members))
         rows = self.conn.execute(
-            select(o.id, o.currency, o.reserved).where(
-                o.customer_id == customer_key, o.status == "open", o.expires_at < now
+            select(o.id, o.customer_id, o.currency, o.reserved).where(
+                o.source_id == source_id, whose, o.status == "open", o.expires_at < now
             )
         ).all()
         deltas = BalanceDeltas()
         for r in rows:
-            deltas.add(customer_key, r.currency, "reserved", -r.reserved)
+            if r.customer_id is not None:
+                deltas.add(r.customer_id, r.currency, "reserved", -r.reserved)
             self.conn.execute(
                 update(orders)
                 .where(o.id == r.id)

@@ -1,0 +1,555 @@
+"""In-memory fakes of the gating ports: a second, simple implementation of the store; a clock."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from gating.errors import OrderNotFound, SourceNotFound
+from gating.model import (
+    Balance,
+    Money,
+    Outcome,
+    OverdueInvoice,
+    OverdueSummary,
+    Party,
+    Thresholds,
+)
+from gating.ports import (
+    Audit,
+    Customers,
+    DecisionRecord,
+    Decisions,
+    OrderRecord,
+    Orders,
+    SourceRecord,
+    Sources,
+    ThresholdVersions,
+)
+
+ZERO = Decimal("0")
+COLUMNS = ("open_invoices", "unapplied", "reserved")
+
+
+class FixedClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        assert now.tzinfo is not None, "the business clock is timezone-aware"
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows: what the fake "database" keeps. Mutable, private to the fake.
+
+
+@dataclass
+class GroupRow:
+    key: int
+    ref: str
+    name: str
+    currency: str
+    credit_limit: Decimal | None
+    on_hold: bool = False
+    hold_reason: str | None = None
+
+
+@dataclass
+class CustomerRow:
+    key: int
+    source_id: int
+    ref: str
+    name: str
+    currency: str
+    credit_limit: Decimal | None
+    group_key: int | None = None
+    on_hold: bool = False
+    hold_reason: str | None = None
+
+
+@dataclass
+class InvoiceRow:
+    customer_key: int
+    number: str
+    due_date: date
+    currency: str
+    open_amount: Decimal
+
+    @property
+    def is_open(self) -> bool:
+        return self.open_amount > ZERO
+
+
+@dataclass
+class OrderRow:
+    source_id: int
+    order_id: str
+    customer_ref: str
+    customer_key: int | None
+    amount: Decimal
+    currency: str
+    reserved: Decimal
+    invoiced: Decimal
+    status: str
+    last_decision_id: str | None
+    last_outcome: Outcome | None
+    expires_at: datetime | None
+
+    def as_record(self) -> OrderRecord:
+        return OrderRecord(
+            source_id=self.source_id,
+            order_id=self.order_id,
+            customer_ref=self.customer_ref,
+            amount=self.amount,
+            currency=self.currency,
+            reserved=self.reserved,
+            status=self.status,
+            last_decision_id=self.last_decision_id,
+            last_outcome=self.last_outcome,
+            customer_key=self.customer_key,
+            invoiced=self.invoiced,
+        )
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, Any]
+    at: datetime
+
+
+@dataclass
+class StoreState:
+    sources: dict[str, SourceRecord] = field(default_factory=dict)
+    groups: dict[int, GroupRow] = field(default_factory=dict)
+    customers: dict[int, CustomerRow] = field(default_factory=dict)
+    customer_balances: dict[tuple[int, str], dict[str, Decimal]] = field(default_factory=dict)
+    group_balances: dict[tuple[int, str], dict[str, Decimal]] = field(default_factory=dict)
+    invoices: list[InvoiceRow] = field(default_factory=list)
+    orders: dict[tuple[int, str], OrderRow] = field(default_factory=dict)
+    decisions: dict[str, DecisionRecord] = field(default_factory=dict)
+    thresholds: list[Thresholds] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
+    next_key: int = 1
+
+    def new_key(self) -> int:
+        key, self.next_key = self.next_key, self.next_key + 1
+        return key
+
+    def add_delta(self, customer_key: int, currency: str, column: str, amount: Decimal) -> None:
+        """`col = col + amount` on the customer's and its group's row in that currency."""
+        if not amount:
+            return
+        rows = [self.customer_balances.setdefault((customer_key, currency), _zeros())]
+        group_key = self.customers[customer_key].group_key
+        if group_key is not None:
+            rows.append(self.group_balances.setdefault((group_key, currency), _zeros()))
+        for row in rows:
+            row[column] += amount
+
+    def customer_by_ref(self, source_id: int, ref: str) -> CustomerRow | None:
+        for row in self.customers.values():
+            if row.source_id == source_id and row.ref == ref:
+                return row
+        return None
+
+
+def _zeros() -> dict[str, Decimal]:
+    return dict.fromkeys(COLUMNS, ZERO)
+
+
+def _balances(
+    table: Mapping[tuple[int, str], Mapping[str, Decimal]], owner: int
+) -> tuple[Balance, ...]:
+    return tuple(
+        Balance(cur, row["open_invoices"], row["unapplied"], row["reserved"])
+        for (key, cur), row in sorted(table.items(), key=lambda item: item[0][1])
+        if key == owner
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Repositories: each reads and writes the unit of work's working copy.
+
+
+class FakeSources:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def get(self, name: str) -> SourceRecord:
+        try:
+            return self._uow.state.sources[name]
+        except KeyError:
+            raise SourceNotFound(name) from None
+
+
+class FakeCustomers:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def position(self, source_id: int, ref: str) -> tuple[Party | None, Party | None]:
+        state = self._uow.state
+        row = state.customer_by_ref(source_id, ref)
+        if row is None:
+            return None, None
+        customer = Party(
+            ref=row.ref,
+            name=row.name,
+            currency=row.currency,
+            credit_limit=row.credit_limit,
+            on_hold=row.on_hold,
+            hold_reason=row.hold_reason,
+            balances=_balances(state.customer_balances, row.key),
+            key=row.key,
+        )
+        if row.group_key is None:
+            return customer, None
+        g = state.groups[row.group_key]
+        group = Party(
+            ref=g.ref,
+            name=g.name,
+            currency=g.currency,
+            credit_limit=g.credit_limit,
+            on_hold=g.on_hold,
+            hold_reason=g.hold_reason,
+            balances=_balances(state.group_balances, g.key),
+            key=g.key,
+        )
+        return customer, group
+
+    def _overdue(self, customer_key: int, due_before: date, tolerance: Decimal) -> list[InvoiceRow]:
+        found = [
+            inv
+            for inv in self._uow.state.invoices
+            if inv.customer_key == customer_key
+            and inv.is_open
+            and inv.due_date < due_before
+            and inv.open_amount > tolerance
+        ]
+        return sorted(found, key=lambda inv: inv.due_date)  # stable: ties keep insertion order
+
+    def overdue(
+        self, customer_key: int, due_before: date, tolerance: Decimal, cap: int
+    ) -> OverdueSummary:
+        found = self._overdue(customer_key, due_before, tolerance)
+        if not found:
+            return OverdueSummary()
+        return OverdueSummary(
+            count=min(len(found), cap), oldest=_overdue_invoice(found[0]), capped=len(found) > cap
+        )
+
+    def overdue_invoices(
+        self, customer_key: int, due_before: date, tolerance: Decimal, limit: int
+    ) -> list[OverdueInvoice]:
+        found = self._overdue(customer_key, due_before, tolerance)
+        return [_overdue_invoice(inv) for inv in found[:limit]]
+
+
+def _overdue_invoice(inv: InvoiceRow) -> OverdueInvoice:
+    return OverdueInvoice(inv.number, inv.due_date, inv.open_amount, inv.currency)
+
+
+class FakeOrders:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def get(self, source_id: int, order_id: str) -> OrderRecord | None:
+        row = self._uow.state.orders.get((source_id, order_id))
+        return None if row is None else row.as_record()
+
+    def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]:
+        totals: dict[str, Decimal] = {}
+        for row in self._uow.state.orders.values():
+            if (
+                row.source_id == source_id
+                and row.customer_ref == customer_ref
+                and row.customer_key is None
+                and row.status == "open"
+            ):
+                totals[row.currency] = totals.get(row.currency, ZERO) + row.reserved
+        return [Money(amount, cur) for cur, amount in sorted(totals.items()) if amount]
+
+    def expire_reservations(self, source_id: int, customer_ref: str, now: datetime) -> int:
+        state = self._uow.state
+        me = state.customer_by_ref(source_id, customer_ref)
+        group_key = me.group_key if me is not None else None
+        siblings = {
+            c.key for c in state.customers.values() if group_key and c.group_key == group_key
+        }
+        expired = [
+            row
+            for row in state.orders.values()
+            if row.source_id == source_id
+            and (row.customer_ref == customer_ref or row.customer_key in siblings)
+            and row.status == "open"
+            and row.expires_at is not None
+            and row.expires_at < now
+        ]
+        for row in expired:
+            if row.customer_key is not None:
+                state.add_delta(row.customer_key, row.currency, "reserved", -row.reserved)
+            row.status, row.reserved = "expired", ZERO
+        return len(expired)
+
+    def record(
+        self,
+        source_id: int,
+        order_id: str,
+        customer_ref: str,
+        customer_key: int | None,
+        amount: Money,
+        reserve: Money | None,
+        decision_id: str,
+        outcome: Outcome,
+        expires_at: datetime | None,
+    ) -> None:
+        state = self._uow.state
+        old = state.orders.get((source_id, order_id))
+        invoiced = ZERO
+        if old is not None:
+            invoiced = old.invoiced if old.currency == amount.currency else ZERO
+            if old.customer_key is not None:
+                state.add_delta(old.customer_key, old.currency, "reserved", -old.reserved)
+        reserved = ZERO if reserve is None else max(ZERO, reserve.amount - invoiced)
+        if customer_key is not None:
+            state.add_delta(customer_key, amount.currency, "reserved", reserved)
+        state.orders[(source_id, order_id)] = OrderRow(
+            source_id=source_id,
+            order_id=order_id,
+            customer_ref=customer_ref,
+            customer_key=customer_key,
+            amount=amount.amount,
+            currency=amount.currency,
+            reserved=reserved,
+            invoiced=invoiced,
+            status="open",
+            last_decision_id=decision_id,
+            last_outcome=outcome,
+            expires_at=expires_at,
+        )
+
+    def close(self, source_id: int, order_id: str, status: str) -> OrderRecord:
+        state = self._uow.state
+        row = state.orders.get((source_id, order_id))
+        if row is None:
+            name = next(s.name for s in state.sources.values() if s.id == source_id)
+            raise OrderNotFound(name, order_id)
+        before = row.as_record()
+        if row.status != "open":
+            return before
+        if row.customer_key is not None:
+            state.add_delta(row.customer_key, row.currency, "reserved", -row.reserved)
+        row.status, row.reserved = status, ZERO
+        return before
+
+
+class FakeDecisions:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, record: DecisionRecord) -> None:
+        decisions = self._uow.state.decisions
+        assert record.id not in decisions, "decisions are append-only"
+        decisions[record.id] = record
+
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        return self._uow.state.decisions.get(decision_id)
+
+
+class FakeThresholds:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def active(self) -> Thresholds:
+        versions = self._uow.state.thresholds
+        return versions[-1] if versions else Thresholds()
+
+
+class FakeAudit:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def record(
+        self, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
+    ) -> None:
+        self._uow.state.audit.append(AuditEvent(actor, action, subject, dict(details), at))
+
+
+# ---------------------------------------------------------------------------------------------
+# The store (committed state, plus set-up helpers standing in for the sync) and the unit of work.
+
+
+class FakeStore:
+    """The committed state. Set-up helpers write to it directly, as a committed sync would."""
+
+    def __init__(self) -> None:
+        self.state = StoreState()
+        self.write_lock = threading.Lock()  # one writer at a time, like SQLite's BEGIN IMMEDIATE
+        self.commits = 0
+        self.locked: list[tuple[int, str]] = []
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def add_source(
+        self, name: str, last_success_at: datetime | None = None, kind: str = "tryton"
+    ) -> SourceRecord:
+        record = SourceRecord(self.state.new_key(), name, kind, last_success_at)
+        self.state.sources[name] = record
+        return record
+
+    def add_group(
+        self, ref: str, *, currency: str, credit_limit: str | None, name: str = ""
+    ) -> int:
+        key = self.state.new_key()
+        limit = None if credit_limit is None else Decimal(credit_limit)
+        self.state.groups[key] = GroupRow(key, ref, name or ref, currency, limit)
+        return key
+
+    def add_customer(
+        self,
+        source: str,
+        ref: str,
+        *,
+        currency: str,
+        credit_limit: str | None,
+        group: str | None = None,
+        name: str = "",
+    ) -> int:
+        key = self.state.new_key()
+        self.state.customers[key] = CustomerRow(
+            key=key,
+            source_id=self.state.sources[source].id,
+            ref=ref,
+            name=name or ref,
+            currency=currency,
+            credit_limit=None if credit_limit is None else Decimal(credit_limit),
+            group_key=None if group is None else self._group(group).key,
+        )
+        return key
+
+    def add_invoice(
+        self, source: str, customer: str, number: str, *, due: str, open_amount: str, currency: str
+    ) -> None:
+        row = self._customer(source, customer)
+        amount = Decimal(open_amount)
+        self.state.invoices.append(
+            InvoiceRow(row.key, number, date.fromisoformat(due), currency, amount)
+        )
+        self.state.add_delta(row.key, currency, "open_invoices", amount)
+
+    def add_unapplied_payment(
+        self, source: str, customer: str, *, amount: str, currency: str
+    ) -> None:
+        row = self._customer(source, customer)
+        self.state.add_delta(row.key, currency, "unapplied", Decimal(amount))
+
+    def set_credit_limit(self, source: str, customer: str, credit_limit: str | None) -> None:
+        row = self._customer(source, customer)
+        row.credit_limit = None if credit_limit is None else Decimal(credit_limit)
+
+    def put_on_hold(self, source: str, customer: str, reason: str) -> None:
+        row = self._customer(source, customer)
+        row.on_hold, row.hold_reason = True, reason
+
+    def set_thresholds(self, thresholds: Thresholds) -> None:
+        self.state.thresholds.append(thresholds)
+
+    def mark_synced(self, source: str, at: datetime) -> None:
+        old = self.state.sources[source]
+        self.state.sources[source] = SourceRecord(old.id, old.name, old.kind, at)
+
+    # -- inspection -----------------------------------------------------------------------
+
+    def customer_balance(self, source: str, customer: str, currency: str) -> Balance:
+        row = self._customer(source, customer)
+        return _balance(self.state.customer_balances, row.key, currency)
+
+    def group_balance(self, group: str, currency: str) -> Balance:
+        return _balance(self.state.group_balances, self._group(group).key, currency)
+
+    def order(self, source: str, order_id: str) -> OrderRecord | None:
+        row = self.state.orders.get((self.state.sources[source].id, order_id))
+        return None if row is None else row.as_record()
+
+    def order_expires_at(self, source: str, order_id: str) -> datetime | None:
+        return self.state.orders[(self.state.sources[source].id, order_id)].expires_at
+
+    @property
+    def decisions(self) -> list[DecisionRecord]:
+        return list(self.state.decisions.values())
+
+    @property
+    def audit(self) -> list[AuditEvent]:
+        return list(self.state.audit)
+
+    def _customer(self, source: str, ref: str) -> CustomerRow:
+        row = self.state.customer_by_ref(self.state.sources[source].id, ref)
+        assert row is not None, f"no customer {ref} in {source}"
+        return row
+
+    def _group(self, ref: str) -> GroupRow:
+        return next(g for g in self.state.groups.values() if g.ref == ref)
+
+
+def _balance(
+    table: Mapping[tuple[int, str], Mapping[str, Decimal]], key: int, currency: str
+) -> Balance:
+    row = table.get((key, currency), _zeros())
+    return Balance(currency, row["open_invoices"], row["unapplied"], row["reserved"])
+
+
+class FakeUnitOfWork:
+    """One transaction over a FakeStore: works on a private copy, published only by commit()."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self._state: StoreState | None = None
+        # Typed as the ports, so mypy checks this fake against gating.ports.UnitOfWork.
+        self.sources: Sources = FakeSources(self)
+        self.customers: Customers = FakeCustomers(self)
+        self.orders: Orders = FakeOrders(self)
+        self.decisions: Decisions = FakeDecisions(self)
+        self.thresholds: ThresholdVersions = FakeThresholds(self)
+        self.audit: Audit = FakeAudit(self)
+        self.committed = False
+
+    @property
+    def state(self) -> StoreState:
+        assert self._state is not None, "use the unit of work in a with block"
+        return self._state
+
+    def __enter__(self) -> FakeUnitOfWork:
+        assert self._state is None, "the fake unit of work does not nest"
+        self.store.write_lock.acquire()
+        self._state = copy.deepcopy(self.store.state)
+        self.committed = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._state = None  # whatever was not committed is rolled back
+        self.store.write_lock.release()
+
+    def lock_customer(self, source_id: int, customer_ref: str) -> None:
+        assert self._state is not None, "locks are taken inside a transaction"
+        self.store.locked.append((source_id, customer_ref))
+
+    def commit(self) -> None:
+        self.store.state = copy.deepcopy(self.state)
+        self.store.commits += 1
+        self.committed = True
+
+    def rollback(self) -> None:
+        self._state = copy.deepcopy(self.store.state)

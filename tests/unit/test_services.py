@@ -1,0 +1,648 @@
+"""The gate's use cases over the in-memory store: reservations, replays, amendments, events."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from gating.errors import (
+    CurrencyRateMissing,
+    DecisionNotFound,
+    OrderNotFound,
+    SourceNotFound,
+)
+from gating.model import Balance, OrderRequest, Outcome, Thresholds
+from gating.money import Rates
+from gating.ports import OrderRecord
+from gating.services import (
+    GateResult,
+    apply_order_event,
+    credit_position,
+    gate_order,
+    get_decision,
+)
+from tests.fakes import FakeStore, FakeUnitOfWork, FixedClock
+
+SHANGHAI = timezone(timedelta(hours=8))
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=SHANGHAI)
+RATES = Rates("USD", {"CNY": Decimal("0.125"), "EUR": Decimal("1.25")})
+TH = Thresholds(version=3)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    """C-42: limit 100000.00 CNY, 60000.00 CNY invoiced (due mid-2027), in group G-1
+    (limit 120000.00 CNY) with C-43, who has a limit of 100000.00 CNY and owes nothing."""
+    store = FakeStore()
+    store.add_source("erp", last_success_at=NOW - timedelta(hours=1))
+    store.set_thresholds(TH)
+    store.add_group("G-1", currency="CNY", credit_limit="120000.00", name="Acme Holding")
+    store.add_customer("erp", "C-42", currency="CNY", credit_limit="100000.00", group="G-1")
+    store.add_customer("erp", "C-43", currency="CNY", credit_limit="100000.00", group="G-1")
+    store.add_invoice(
+        "erp", "C-42", "INV-100", due="2027-06-30", open_amount="60000.00", currency="CNY"
+    )
+    return store
+
+
+def gate(
+    store: FakeStore,
+    clock: FixedClock,
+    order_id: str,
+    amount: str,
+    currency: str = "CNY",
+    customer: str = "C-42",
+) -> GateResult:
+    request = OrderRequest("erp", order_id, customer, Decimal(amount), currency)
+    return gate_order(
+        request, uow=FakeUnitOfWork(store), clock=clock, rates=RATES, caller="client:erp"
+    )
+
+
+def event(store: FakeStore, clock: FixedClock, order_id: str, name: str) -> OrderRecord:
+    return apply_order_event(
+        "erp", order_id, name, uow=FakeUnitOfWork(store), clock=clock, caller="client:erp"
+    )
+
+
+def reserved(store: FakeStore, customer: str = "C-42", currency: str = "CNY") -> Decimal:
+    return store.customer_balance("erp", customer, currency).reserved
+
+
+def group_reserved(store: FakeStore, currency: str = "CNY") -> Decimal:
+    return store.group_balance("G-1", currency).reserved
+
+
+def shown(result: GateResult) -> tuple[str, str]:
+    """(exposure, available) as the response shows them."""
+    customer = result.record.response["customer"]
+    return customer["exposure"], customer["available"]
+
+
+def codes(result: GateResult) -> list[str]:
+    return [r["code"] for r in result.record.response["reasons"]]
+
+
+# --- reservations -------------------------------------------------------------------------
+
+
+def test_an_approved_order_reserves_its_amount_and_the_next_order_sees_it(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    first = gate(store, clock, "SO-1", "30000.00")
+    second = gate(store, clock, "SO-2", "10000.01")
+    third = gate(store, clock, "SO-3", "10000.00")
+
+    assert first.record.outcome is Outcome.APPROVED
+    assert shown(first) == ("90000.00", "10000.00")
+    assert second.record.outcome is Outcome.BLOCKED
+    assert codes(second) == ["CREDIT_LIMIT_EXCEEDED"]
+    assert shown(second) == ("90000.00", "10000.00")  # a blocked order is not included
+    assert third.record.outcome is Outcome.APPROVED
+    assert shown(third) == ("100000.00", "0.00")
+    assert reserved(store) == Decimal("40000.00")
+    assert group_reserved(store) == Decimal("40000.00")
+
+
+def test_a_blocked_order_reserves_nothing(store: FakeStore, clock: FixedClock) -> None:
+    result = gate(store, clock, "SO-1", "40000.01")
+
+    assert result.record.outcome is Outcome.BLOCKED
+    assert reserved(store) == Decimal("0")
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert order.reserved == Decimal("0")
+    assert order.last_outcome is Outcome.BLOCKED
+
+
+def test_an_order_in_another_currency_reserves_in_that_currency(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    first = gate(store, clock, "SO-1", "3750.00", "USD")  # 30000.00 CNY
+    second = gate(store, clock, "SO-2", "10000.01")
+
+    assert shown(first) == ("90000.00", "10000.00")
+    assert store.customer_balance("erp", "C-42", "USD") == Balance(
+        "USD", Decimal("0"), Decimal("0"), Decimal("3750.00")
+    )
+    assert second.record.outcome is Outcome.BLOCKED
+
+
+def test_a_sibling_in_the_group_sees_the_reservation_against_the_group_limit(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")  # group: 60000 + 30000 = 90000 of 120000
+
+    over = gate(store, clock, "SO-2", "30000.01", customer="C-43")
+    within = gate(store, clock, "SO-3", "30000.00", customer="C-43")
+
+    assert over.record.outcome is Outcome.BLOCKED
+    assert codes(over) == ["GROUP_LIMIT_EXCEEDED"]
+    assert shown(over) == ("0.00", "100000.00")  # C-43 itself is far from its own limit
+    assert within.record.outcome is Outcome.APPROVED
+    assert group_reserved(store) == Decimal("60000.00")
+    assert reserved(store, "C-43") == Decimal("30000.00")
+
+
+def test_two_orders_racing_for_the_last_credit_cannot_both_pass(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    start = threading.Barrier(2)
+    results: dict[str, Outcome] = {}
+
+    def race(order_id: str) -> None:
+        start.wait()
+        results[order_id] = gate(store, clock, order_id, "40000.00").record.outcome
+
+    threads = [threading.Thread(target=race, args=(o,)) for o in ("SO-A", "SO-B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(results.values()) == [Outcome.APPROVED, Outcome.BLOCKED]
+    assert reserved(store) == Decimal("40000.00")
+
+
+def test_gating_locks_the_customer_before_deciding(store: FakeStore, clock: FixedClock) -> None:
+    gate(store, clock, "SO-1", "100.00")
+
+    assert store.locked == [(store.state.sources["erp"].id, "C-42")]
+
+
+# --- retries and amendments ---------------------------------------------------------------
+
+
+def test_replaying_an_approved_order_returns_the_same_decision_and_reserves_once(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    first = gate(store, clock, "SO-1", "30000.00")
+    clock.advance(minutes=5)
+    again = gate(store, clock, "SO-1", "30000.0")  # the same amount, written differently
+
+    assert again.replayed is True
+    assert again.record.id == first.record.id
+    assert again.record.response == first.record.response
+    assert len(store.decisions) == 1
+    assert reserved(store) == Decimal("30000.00")
+    assert group_reserved(store) == Decimal("30000.00")
+
+
+def test_the_same_amount_in_another_currency_is_decided_again(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    first = gate(store, clock, "SO-1", "3750.00")
+    second = gate(store, clock, "SO-1", "3750.00", "USD")  # 30000.00 CNY
+
+    assert second.replayed is False
+    assert second.record.id != first.record.id
+    assert second.record.previous_id == first.record.id
+    assert second.record.outcome is Outcome.APPROVED
+    assert shown(second) == ("90000.00", "10000.00")  # the CNY reservation was replaced
+    assert reserved(store, currency="CNY") == Decimal("0")
+    assert reserved(store, currency="USD") == Decimal("3750.00")
+
+
+def test_a_blocked_order_retried_after_its_limit_is_raised_is_approved_and_linked(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    first = gate(store, clock, "SO-1", "50000.00")  # 110000 > 100000
+    store.set_credit_limit("erp", "C-42", "150000.00")
+    clock.advance(hours=2)
+    second = gate(store, clock, "SO-1", "50000.00")
+
+    assert first.record.outcome is Outcome.BLOCKED
+    assert second.replayed is False
+    assert second.record.outcome is Outcome.APPROVED
+    assert second.record.id != first.record.id
+    assert second.record.previous_id == first.record.id
+    assert second.record.decided_at == NOW + timedelta(hours=2)
+    assert shown(second) == ("110000.00", "40000.00")
+    assert reserved(store) == Decimal("50000.00")
+    assert [d.id for d in store.decisions] == [first.record.id, second.record.id]
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert order.last_decision_id == second.record.id
+
+
+def test_a_blocked_order_retried_unchanged_is_recorded_again_and_linked(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    first = gate(store, clock, "SO-1", "50000.00")
+    second = gate(store, clock, "SO-1", "50000.00")
+    third = gate(store, clock, "SO-1", "50000.00")
+
+    assert [r.record.outcome for r in (first, second, third)] == [Outcome.BLOCKED] * 3
+    assert not second.replayed
+    assert second.record.previous_id == first.record.id
+    assert third.record.previous_id == second.record.id
+    assert len(store.decisions) == 3
+
+
+def test_an_amendment_with_a_new_amount_replaces_the_reservation(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    first = gate(store, clock, "SO-1", "30000.00")
+    amended = gate(store, clock, "SO-1", "40000.00")  # 60000 + 40000, not + 30000 + 40000
+
+    assert amended.record.outcome is Outcome.APPROVED
+    assert amended.record.previous_id == first.record.id
+    assert shown(amended) == ("100000.00", "0.00")
+    assert reserved(store) == Decimal("40000.00")
+    assert group_reserved(store) == Decimal("40000.00")
+
+
+def test_an_amendment_that_is_blocked_releases_the_old_reservation(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    amended = gate(store, clock, "SO-1", "50000.00")
+
+    assert amended.record.outcome is Outcome.BLOCKED
+    assert shown(amended) == ("60000.00", "40000.00")
+    assert reserved(store) == Decimal("0")
+    assert group_reserved(store) == Decimal("0")
+
+
+def test_an_order_moved_to_another_customer_does_not_lower_the_new_customers_exposure(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.add_customer("erp", "C-77", currency="CNY", credit_limit="100000.00")
+    store.add_invoice(
+        "erp", "C-77", "INV-700", due="2026-12-20", open_amount="90000.00", currency="CNY"
+    )
+    gate(store, clock, "SO-1", "30000.00")  # approved for C-42
+
+    moved = gate(store, clock, "SO-1", "30000.00", customer="C-77")
+
+    # C-77 never held SO-1's 30000: 90000 + 30000 = 120000 is over its limit.
+    assert moved.record.outcome is Outcome.BLOCKED
+    assert shown(moved) == ("90000.00", "10000.00")
+    assert reserved(store, "C-42") == Decimal("0")
+    assert reserved(store, "C-77") == Decimal("0")
+
+
+# --- order events -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cancelled", "invoiced"])
+def test_an_order_event_releases_the_reservation_and_is_idempotent(
+    store: FakeStore, clock: FixedClock, name: str
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+
+    first = event(store, clock, "SO-1", name)
+    second = event(store, clock, "SO-1", name)
+    after = gate(store, clock, "SO-2", "40000.00")  # the released credit is available again
+
+    assert first.reserved == Decimal("30000.00")  # what it held before
+    assert second.reserved == Decimal("0")
+    assert second.status == name
+    assert [e.details for e in store.audit] == [{"released": "30000.00"}, {"released": "0"}]
+    assert store.audit[0].action == f"order_{name}"
+    assert store.audit[0].subject == "order:erp/SO-1"
+    assert after.record.outcome is Outcome.APPROVED
+    assert reserved(store) == Decimal("40000.00")
+    assert group_reserved(store) == Decimal("40000.00")
+
+
+def test_an_event_for_a_blocked_order_closes_it_without_touching_balances(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    gate(store, clock, "SO-2", "50000.00")  # blocked
+
+    event(store, clock, "SO-2", "cancelled")
+
+    order = store.order("erp", "SO-2")
+    assert order is not None
+    assert order.status == "cancelled"
+    assert reserved(store) == Decimal("30000.00")
+
+
+def test_an_event_for_an_order_never_gated_raises_order_not_found(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    with pytest.raises(OrderNotFound, match="no order 'SO-404' has been gated for source 'erp'"):
+        event(store, clock, "SO-404", "cancelled")
+
+    assert store.commits == 0
+    assert store.audit == []
+
+
+def test_an_unknown_event_is_refused(store: FakeStore, clock: FixedClock) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+
+    with pytest.raises(ValueError, match="unknown order event 'shipped'"):
+        event(store, clock, "SO-1", "shipped")
+
+    assert reserved(store) == Decimal("30000.00")
+
+
+# --- overdue invoices through the store ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("due", "outcome"),
+    [("2026-10-23", Outcome.APPROVED), ("2026-10-22", Outcome.BLOCKED)],  # 30 and 31 days
+)
+def test_the_store_finds_invoices_31_days_overdue_but_not_30(
+    store: FakeStore, clock: FixedClock, due: str, outcome: Outcome
+) -> None:
+    store.add_invoice("erp", "C-42", "INV-77", due=due, open_amount="100.00", currency="CNY")
+
+    result = gate(store, clock, "SO-1", "100.00")
+
+    assert result.record.outcome is outcome
+
+
+def test_overdue_invoices_at_or_below_the_tolerance_do_not_block(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(Thresholds(version=4, overdue_tolerance=Decimal("5.00")))
+    store.add_invoice("erp", "C-42", "INV-1", due="2026-10-08", open_amount="5.00", currency="CNY")
+    store.add_invoice("erp", "C-42", "INV-0", due="2026-09-01", open_amount="0", currency="CNY")
+
+    within = gate(store, clock, "SO-1", "100.00")
+    store.add_invoice("erp", "C-42", "INV-2", due="2026-10-20", open_amount="5.01", currency="CNY")
+    above = gate(store, clock, "SO-2", "100.00")
+
+    assert within.record.outcome is Outcome.APPROVED
+    assert above.record.outcome is Outcome.BLOCKED
+    assert above.record.response["reasons"] == [
+        {
+            "code": "OVERDUE_INVOICES",
+            "message": "1 invoice overdue more than 30 days (oldest INV-2, 33 days)",
+        }
+    ]
+    assert above.record.thresholds_version == 4
+
+
+@pytest.mark.parametrize(
+    ("cap", "message"),
+    [
+        (5, "3 invoices overdue more than 30 days (oldest INV-1, 52 days)"),
+        (2, "2+ invoices overdue more than 30 days (oldest INV-1, 52 days)"),
+    ],
+)
+def test_the_overdue_reason_names_the_oldest_invoice_and_caps_the_count(
+    store: FakeStore, clock: FixedClock, cap: int, message: str
+) -> None:
+    store.set_thresholds(Thresholds(version=4, overdue_count_cap=cap))
+    for number, due in (("INV-3", "2026-10-15"), ("INV-1", "2026-10-01"), ("INV-2", "2026-10-10")):
+        store.add_invoice("erp", "C-42", number, due=due, open_amount="10.00", currency="CNY")
+
+    result = gate(store, clock, "SO-1", "100.00")
+
+    assert result.record.response["reasons"][0]["message"] == message
+
+
+# --- expiry, trial amounts, staleness -----------------------------------------------------------
+
+
+def test_expired_reservations_stop_counting(store: FakeStore, clock: FixedClock) -> None:
+    store.set_thresholds(Thresholds(version=4, reservation_days=60, max_data_age_hours=None))
+    gate(store, clock, "SO-1", "30000.00")
+    assert store.order_expires_at("erp", "SO-1") == NOW + timedelta(days=60)
+
+    clock.advance(days=60)  # exactly at expiry it still counts
+    still = gate(store, clock, "SO-2", "10000.01")
+    clock.advance(seconds=1)
+    lapsed = gate(store, clock, "SO-3", "10000.01")
+
+    assert still.record.outcome is Outcome.BLOCKED
+    assert lapsed.record.outcome is Outcome.APPROVED
+    assert shown(lapsed) == ("70000.01", "29999.99")
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert (order.status, order.reserved) == ("expired", Decimal("0"))
+    assert reserved(store) == Decimal("10000.01")
+    assert group_reserved(store) == Decimal("10000.01")
+
+
+def test_a_siblings_expired_reservation_stops_counting_against_the_group(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(Thresholds(version=4, reservation_days=60, max_data_age_hours=None))
+    gate(store, clock, "SO-1", "30000.00")  # C-42: group 60000 + 30000 = 90000 of 120000
+    clock.advance(days=61)
+
+    result = gate(store, clock, "SO-2", "30000.01", customer="C-43")
+
+    assert result.record.outcome is Outcome.APPROVED  # group 60000 + 30000.01
+
+
+def test_an_amendment_after_its_reservation_expired_does_not_discount_it_again(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(Thresholds(version=4, reservation_days=60, max_data_age_hours=None))
+    gate(store, clock, "SO-1", "30000.00")
+    clock.advance(days=61)
+
+    amended = gate(store, clock, "SO-1", "45000.00")
+
+    # The expired 30000 no longer counts, and must not be subtracted a second time:
+    # 60000 + 45000 = 105000 is over the limit.
+    assert amended.record.outcome is Outcome.BLOCKED
+    assert shown(amended) == ("60000.00", "40000.00")
+    assert reserved(store) == Decimal("0")
+
+
+def test_an_unknown_customer_is_approved_up_to_the_trial_amount_across_orders(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(Thresholds(version=4, trial_amount=Decimal("1000.00")))
+
+    first = gate(store, clock, "SO-1", "600.00", "USD", customer="C-NEW")
+    second = gate(store, clock, "SO-2", "3200.00", "CNY", customer="C-NEW")  # 400.00 USD
+    third = gate(store, clock, "SO-3", "0.01", "USD", customer="C-NEW")
+    amended = gate(store, clock, "SO-1", "500.00", "USD", customer="C-NEW")  # 500 + 400
+    fourth = gate(store, clock, "SO-4", "100.01", "USD", customer="C-NEW")
+
+    outcomes = [r.record.outcome for r in (first, second, third, amended, fourth)]
+    assert outcomes == [
+        Outcome.APPROVED,
+        Outcome.APPROVED,
+        Outcome.REVIEW,
+        Outcome.APPROVED,
+        Outcome.REVIEW,
+    ]
+    assert first.record.response["customer"] is None
+    assert codes(third) == ["UNKNOWN_CUSTOMER"]
+    assert third.record.snapshot["inputs"]["trial_reserved"] == "1000.00"
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert (order.reserved, order.customer_key) == (Decimal("500.00"), None)
+
+
+def test_an_unknown_customers_cancelled_order_frees_its_trial_amount(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(Thresholds(version=4, trial_amount=Decimal("1000.00")))
+    gate(store, clock, "SO-1", "1000.00", "USD", customer="C-NEW")
+
+    event(store, clock, "SO-1", "cancelled")
+    result = gate(store, clock, "SO-2", "1000.00", "USD", customer="C-NEW")
+
+    assert result.record.outcome is Outcome.APPROVED
+
+
+def test_an_unknown_customer_without_a_trial_amount_goes_to_review(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    result = gate(store, clock, "SO-1", "1.00", customer="C-NEW")
+
+    assert result.record.outcome is Outcome.REVIEW
+    assert codes(result) == ["UNKNOWN_CUSTOMER"]
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert order.reserved == Decimal("0")
+
+
+def test_a_source_that_never_synced_sends_orders_to_review(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.add_source("crm")
+    store.add_customer("crm", "Z-1", currency="CNY", credit_limit="1000.00")
+
+    result = gate_order(
+        OrderRequest("crm", "SO-1", "Z-1", Decimal("10.00"), "CNY"),
+        uow=FakeUnitOfWork(store),
+        clock=clock,
+        rates=RATES,
+        caller="client:crm",
+    )
+
+    assert result.record.outcome is Outcome.REVIEW
+    assert codes(result) == ["STALE_DATA"]
+
+
+# --- transactions and records -------------------------------------------------------------------
+
+
+def test_an_order_that_cannot_be_decided_leaves_nothing_behind(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    with pytest.raises(CurrencyRateMissing):
+        gate(store, clock, "SO-1", "100.00", "GBP")
+
+    assert store.commits == 0
+    assert store.order("erp", "SO-1") is None
+    assert store.decisions == []
+
+
+def test_an_order_for_an_unknown_source_is_refused(store: FakeStore, clock: FixedClock) -> None:
+    with pytest.raises(SourceNotFound):
+        gate_order(
+            OrderRequest("sap", "SO-1", "C-42", Decimal("1.00"), "CNY"),
+            uow=FakeUnitOfWork(store),
+            clock=clock,
+            rates=RATES,
+            caller="client:erp",
+        )
+
+
+def test_a_decision_is_recorded_with_its_response_and_snapshot(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    result = gate(store, clock, "SO-1", "30000.00")
+
+    record = get_decision(result.record.id, uow=FakeUnitOfWork(store))
+
+    assert record == result.record
+    assert record.caller == "client:erp"
+    assert record.thresholds_version == 3
+    assert record.reason_codes == ()
+    assert record.previous_id is None
+    assert record.response == {
+        "decision_id": record.id,
+        "order_id": "SO-1",
+        "outcome": "approved",
+        "reasons": [],
+        "customer": {
+            "id": "C-42",
+            "currency": "CNY",
+            "credit_limit": "100000.00",
+            "exposure": "90000.00",
+            "available": "10000.00",
+        },
+        "decided_at": "2026-11-22T09:30:00+08:00",
+    }
+    assert record.snapshot["reserved"] == {"amount": "30000.00", "currency": "CNY"}
+    assert record.snapshot["inputs"]["customer"]["exposure_before"]["total"] == "60000.00"
+
+
+def test_an_unknown_decision_id_raises_decision_not_found(store: FakeStore) -> None:
+    with pytest.raises(DecisionNotFound):
+        get_decision("no-such-id", uow=FakeUnitOfWork(store))
+
+
+def test_credit_position_shows_exposure_and_which_overdue_invoices_block(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "20000.00")  # approved before the overdue invoices arrive
+    store.add_invoice(
+        "erp", "C-42", "INV-1", due="2026-10-01", open_amount="500.00", currency="CNY"
+    )
+    store.add_invoice(
+        "erp", "C-42", "INV-2", due="2026-11-12", open_amount="250.00", currency="CNY"
+    )
+    store.add_unapplied_payment("erp", "C-42", amount="1000.00", currency="CNY")
+
+    position = credit_position("erp", "C-42", uow=FakeUnitOfWork(store), clock=clock, rates=RATES)
+
+    assert position["exposure"] == {
+        "open_invoices": Decimal("60750.00"),
+        "unapplied_payments": Decimal("1000.00"),
+        "reservations": Decimal("20000.00"),
+        "total": Decimal("79750.00"),
+    }
+    assert position["available"] == Decimal("20250.00")
+    assert [
+        (i["number"], i["days_overdue"], i["blocking"]) for i in position["overdue_invoices"]
+    ] == [("INV-1", 52, True), ("INV-2", 10, False)]
+
+
+def test_a_retried_approved_order_whose_reservation_lapsed_is_decided_again(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(Thresholds(version=4, reservation_days=60, max_data_age_hours=None))
+    first = gate(store, clock, "SO-1", "30000.00")
+    clock.advance(days=61)
+
+    again = gate(store, clock, "SO-1", "30000.00")
+
+    assert not again.replayed
+    assert again.record.id != first.record.id
+    assert again.record.previous_id == first.record.id
+    assert again.record.outcome is Outcome.APPROVED
+    assert reserved(store) == Decimal("30000.00")  # reserved once, afresh
+
+
+def test_an_unknown_customers_lapsed_trial_reservation_frees_the_trial_amount(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(
+        Thresholds(
+            version=4, trial_amount=Decimal("1000.00"), reservation_days=60, max_data_age_hours=None
+        )
+    )
+    gate(store, clock, "SO-1", "800.00", "USD", customer="C-NEW")
+    blocked_by_trial = gate(store, clock, "SO-2", "800.00", "USD", customer="C-NEW")
+    clock.advance(days=61)
+
+    later = gate(store, clock, "SO-3", "800.00", "USD", customer="C-NEW")
+
+    assert blocked_by_trial.record.outcome is Outcome.REVIEW
+    assert later.record.outcome is Outcome.APPROVED
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert (order.status, order.reserved) == ("expired", Decimal("0"))
