@@ -50,6 +50,9 @@ class FileBatch:
     payments: list[PaymentData] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
     read: dict[str, int] = field(default_factory=dict)
+    # (entity, record id) -> (file, line) of every good record, so a row the store skips later
+    # (unknown customer or group) is reported with its place in the file too.
+    lines: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
 
 
 def _text(row: dict[str, str], key: str, *, required: bool = True) -> str | None:
@@ -60,6 +63,8 @@ def _text(row: dict[str, str], key: str, *, required: bool = True) -> str | None
         return None
     if len(value) > 300:
         raise BadRow(f"{key} is longer than 300 characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise BadRow(f"{key} contains control characters")
     return value
 
 
@@ -234,6 +239,7 @@ def _read_file(path: Path, name: str, batch: FileBatch) -> None:
                 batch.errors.append(RecordError(ENTITY[name], record.ref, reason, path.name, line))
                 continue
             seen[record.ref] = line
+            batch.lines[(ENTITY[name], record.ref)] = (path.name, line)
             target.append(record)
     except (BadRow, UnicodeDecodeError, csv.Error) as exc:
         batch.errors.append(RecordError(ENTITY[name], None, f"file skipped: {exc}", path.name, 1))

@@ -59,7 +59,8 @@ def verify_signature(secret: str, header: str | None, body: bytes, now: float) -
         return f"this client signs its requests: send {SIGNATURE_HEADER}"
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     stamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not stamp.isdigit() or not given:
+    # ASCII digits only, and no more than a Unix time has: int() and float() must not choke.
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not given:
         return f"{SIGNATURE_HEADER} must look like t=<unix seconds>,v1=<hex HMAC-SHA256>"
     if abs(now - int(stamp)) > SIGNATURE_WINDOW:
         return "signature timestamp is outside the 5-minute window (replayed or clock skew)"

@@ -13,6 +13,7 @@ from connector.auth import requires
 from connector.schemas import GateOrderSchema, OrderEventSchema
 from gating.errors import GateUnavailable
 from gating.model import OrderRequest
+from gating.money import quantize
 from gating.services import apply_order_event, gate_order
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def json_body() -> Any:
         abort(400, description="send a JSON object as the request body")
     try:
         return json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         abort(400, description=f"the body is not valid JSON: {exc}")
 
 
@@ -104,12 +105,14 @@ def order_event(order_id: str) -> Any:
         clock=services.clock,
         caller=g.client.name,
     )
+    # In the currency's minor units either way: "0.00", never "0", when nothing was released.
+    released = quantize(before.reserved if before.status == "open" else Decimal(0), before.currency)
     return jsonify(
         {
             "order_id": order_id,
             "event": data["event"],
             "status": data["event"] if before.status == "open" else before.status,
-            "released": str(before.reserved if before.status == "open" else Decimal("0")),
+            "released": str(released),
             "currency": before.currency,
         }
     )

@@ -10,7 +10,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from gating.errors import InvalidAmount, UnknownCurrency
 from gating.money import is_currency, parse_amount
 
-_ref = validate.Length(min=1, max=100)
+# Identifiers are printable text: a control character (NUL above all) is refused here rather than
+# reaching a database that rejects it.
+_ref = validate.And(
+    validate.Length(min=1, max=100),
+    validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters"),
+)
 
 
 class GateOrderSchema(Schema):
@@ -24,23 +29,22 @@ class GateOrderSchema(Schema):
     source = fields.String(validate=_ref)
     order_date = fields.Date()
 
-    @validates_schema
+    # Runs even when other fields failed, so one answer names every bad field.
+    @validates_schema(skip_on_field_errors=False)
     def _money(self, data: dict[str, Any], **_: Any) -> None:
         currency, amount = data.get("currency"), data.get("amount")
-        if currency is None:
-            return
-        if not is_currency(currency):
-            raise ValidationError(
-                f"{currency!r} is not an ISO 4217 currency code", field_name="currency"
-            )
-        if amount is None:
-            return
-        try:
-            data["amount"] = parse_amount(amount, currency)
-        except (InvalidAmount, UnknownCurrency) as exc:
-            raise ValidationError(str(exc), field_name="amount") from None
-        if data["amount"] <= Decimal(0):
-            raise ValidationError("must be greater than zero", field_name="amount")
+        errors: dict[str, list[str]] = {}
+        if currency is not None and not is_currency(currency):
+            errors["currency"] = [f"{currency!r} is not an ISO 4217 currency code"]
+        elif currency is not None and amount is not None:
+            try:
+                data["amount"] = amount = parse_amount(amount, currency)
+            except (InvalidAmount, UnknownCurrency) as exc:
+                errors["amount"] = [str(exc)]
+        if amount is not None and "amount" not in errors and amount <= Decimal(0):
+            errors["amount"] = ["must be greater than zero"]
+        if errors:
+            raise ValidationError(errors)
 
 
 class OrderEventSchema(Schema):

@@ -66,7 +66,9 @@ def test_gate_recovers_by_itself_once_the_database_is_free_and_nothing_was_recor
     assert first.status_code == 503
     assert second.status_code == 200
     assert second.get_json()["decision_id"]
-    count = sqlite3.connect(path).execute(
-        "SELECT count(*) FROM decisions WHERE order_id = 'SO-2'"
-    ).fetchone()[0]
+    count = (
+        sqlite3.connect(path)
+        .execute("SELECT count(*) FROM decisions WHERE order_id = 'SO-2'")
+        .fetchone()[0]
+    )
     assert count == 1

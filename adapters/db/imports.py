@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, insert, select, update
 from adapters.db.loader import Loader, LoadReport
 from adapters.db.tables import sources, sync_runs
 from gating.errors import SourceNotFound
+from gating.records import RecordError
 
 
 class DbImportStore:
@@ -28,6 +30,7 @@ class DbImportStore:
             loader.invoices(batch.invoices)
             loader.payments(batch.payments)
             report = loader.finish()
+            report.errors = [_locate(e, batch) for e in report.errors]
             errors = [*batch.errors, *report.errors]
             conn.execute(
                 insert(sync_runs).values(
@@ -55,3 +58,11 @@ class DbImportStore:
                 update(sources).where(sources.c.id == source_id).values(last_success_at=now)
             )
         return report
+
+
+def _locate(error: RecordError, batch: Any) -> RecordError:
+    """Give a record the store skipped the file and line it came from, when it came from one."""
+    where = getattr(batch, "lines", {}).get((error.entity, error.record_id))
+    if where is None or error.file is not None:
+        return error
+    return replace(error, file=where[0], line=where[1])

@@ -1,0 +1,298 @@
+"""Shared fixtures for the API and integration tests: a real database, a fixed clock, a dataset.
+
+The database is a SQLite file in the test's tmp_path, or the database named by
+CREDITGATE_TEST_DATABASE_URL (emptied before each test) so the same tests can run on PostgreSQL.
+
+The dataset (today is 2026-11-22, thresholds in CNY, trial amount 5,000.00 CNY):
+
+| customer | limit | exposure | why it is there |
+| --- | --- | --- | --- |
+| C-100 | 200,000.00 CNY | 45,000.00 (50,000 open − 5,000 unapplied) | healthy |
+| C-200 | 100,000.00 CNY | 91,000.00 | 9,000.00 left |
+| C-300 | 300,000.00 CNY | 33,000.00 | INV-3001 45 and INV-3002 31 days overdue |
+| C-400 | 150,000.00 CNY | 0.00 | on hold: delivery dispute |
+| C-510 | 400,000.00 CNY | 300,000.00 | group G-1 (limit 500,000.00) |
+| C-520 | 300,000.00 CNY | 148,000.00 (150,000 − credit note 2,000) | group G-1: 448,000.00 in all |
+| C-600 | none | 0.00 | no credit limit |
+| C-800 | 10,000.00 CNY | 0.00 | the race |
+| C-900 | 10,000.00 USD | 0.00 | credit in another currency (1 USD = 7.10 CNY) |
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask.testing import FlaskClient
+
+from config.settings import Settings
+from config.wiring import Services, build_services
+from connector import create_app
+
+TEST_DATABASE_ENV = "CREDITGATE_TEST_DATABASE_URL"
+
+# 09:30 in Shanghai, 01:30 UTC: the same calendar day in both zones.
+NOW = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+TODAY = date(2026, 11, 22)
+
+THRESHOLDS = {"base_currency": "CNY", "trial_amount": "5000.00"}
+RATES = {"USD": Decimal("7.10"), "EUR": Decimal("7.80")}
+
+HEADERS = {
+    "groups": ("group_id", "name", "credit_limit", "currency"),
+    "customers": (
+        "customer_id",
+        "name",
+        "credit_limit",
+        "currency",
+        "group_id",
+        "on_hold",
+        "hold_reason",
+    ),
+    "invoices": (
+        "invoice_id",
+        "customer_id",
+        "number",
+        "issue_date",
+        "due_date",
+        "currency",
+        "total",
+        "open_amount",
+        "order_id",
+    ),
+    "payments": ("payment_id", "customer_id", "date", "currency", "amount", "unapplied_amount"),
+}
+
+
+def day(offset: int) -> str:
+    """An ISO date `offset` days from TODAY."""
+    return (TODAY + timedelta(days=offset)).isoformat()
+
+
+GROUPS = [
+    ("G-1", "Acme Holdings", "500000.00", "CNY"),
+    ("G-2", "Beta Holdings", "1000000.00", "CNY"),
+]
+CUSTOMERS = [
+    ("C-100", "Healthy Trading Co.", "200000.00", "CNY", "", "false", ""),
+    ("C-200", "Near Limit Ltd.", "100000.00", "CNY", "", "false", ""),
+    ("C-300", "Slow Payer GmbH", "300000.00", "CNY", "", "false", ""),
+    ("C-400", "Disputed Goods Inc.", "150000.00", "CNY", "", "true", "delivery dispute"),
+    ("C-510", "Acme North", "400000.00", "CNY", "G-1", "false", ""),
+    ("C-520", "Acme South", "300000.00", "CNY", "G-1", "false", ""),
+    ("C-600", "Newly Opened Ltd.", "", "CNY", "", "false", ""),
+    ("C-800", "Race Co.", "10000.00", "CNY", "", "false", ""),
+    ("C-900", "Dollar Buyer Inc.", "10000.00", "USD", "", "false", ""),
+]
+INVOICES = [
+    ("I-1001", "C-100", "INV-1001", day(-20), day(10), "CNY", "50000.00", "50000.00", ""),
+    ("I-1002", "C-100", "INV-1002", day(-80), day(-50), "CNY", "30000.00", "0.00", ""),
+    ("I-2001", "C-200", "INV-2001", day(-25), day(5), "CNY", "91000.00", "91000.00", ""),
+    ("I-3001", "C-300", "INV-3001", day(-75), day(-45), "CNY", "20000.00", "20000.00", ""),
+    ("I-3002", "C-300", "INV-3002", day(-61), day(-31), "CNY", "8000.00", "8000.00", ""),
+    ("I-3003", "C-300", "INV-3003", day(-60), day(-30), "CNY", "5000.00", "5000.00", ""),
+    ("I-5101", "C-510", "INV-5101", day(-10), day(20), "CNY", "300000.00", "300000.00", ""),
+    ("I-5201", "C-520", "INV-5201", day(-10), day(20), "CNY", "150000.00", "150000.00", ""),
+    ("I-5202", "C-520", "CN-5202", day(-5), day(-5), "CNY", "-2000.00", "-2000.00", ""),
+]
+PAYMENTS = [
+    ("P-1", "C-100", day(-2), "CNY", "5000.00", "5000.00"),
+    ("P-2", "C-200", day(-3), "CNY", "10000.00", "0.00"),
+]
+DATASET = {"groups": GROUPS, "customers": CUSTOMERS, "invoices": INVOICES, "payments": PAYMENTS}
+
+
+class FixedClock:
+    """A settable clock: `now` is the instant; calling it gives it in the business time zone."""
+
+    def __init__(self, now: datetime, zone: ZoneInfo) -> None:
+        assert now.tzinfo is not None
+        self.now = now
+        self.zone = zone
+
+    def __call__(self) -> datetime:
+        return self.now.astimezone(self.zone)
+
+    def advance(self, *, days: float = 0, hours: float = 0, seconds: float = 0) -> None:
+        self.now += timedelta(days=days, hours=hours, seconds=seconds)
+
+
+def write_csv(folder: Path, name: str, rows: Sequence[Sequence[str]], header: Sequence[str] = ()):
+    """Write `name`.csv with the standard header (or `header`) and `rows`; return the path."""
+    path = folder / f"{name}.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header or HEADERS[name])
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def csv_dir(tmp_path: Path) -> Callable[..., Path]:
+    """Make a fresh folder holding the given files: csv_dir(customers=[...], invoices=[...])."""
+    made = 0
+
+    def make(**files: Sequence[Sequence[str]]) -> Path:
+        nonlocal made
+        made += 1
+        folder = tmp_path / f"import-{made}"
+        folder.mkdir()
+        for name, rows in files.items():
+            write_csv(folder, name, rows)
+        return folder
+
+    return make
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override per test with @pytest.mark.parametrize("settings_overrides", [{...}])."""
+    return {}
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return os.environ.get(TEST_DATABASE_ENV) or f"sqlite:///{tmp_path}/cg.db"
+
+
+@pytest.fixture
+def settings(database_url: str, settings_overrides: Mapping[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "timezone": "UTC",
+        "thresholds": dict(THRESHOLDS),
+        "rates_reference": "CNY",
+        "rates": dict(RATES),
+        **settings_overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def clock(settings: Settings) -> FixedClock:
+    return FixedClock(NOW, settings.zone)
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
+    services = build_services(settings, clock=clock)
+    if os.environ.get(TEST_DATABASE_ENV):
+        services.reset_database()
+    services.init_db()
+    yield services
+    services.engine.dispose()
+
+
+@pytest.fixture
+def dataset_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    for name, rows in DATASET.items():
+        write_csv(folder, name, rows)
+    return folder
+
+
+@pytest.fixture
+def loaded(services: Services, dataset_dir: Path) -> Services:
+    """The services with the dataset imported (and nothing skipped)."""
+    result = services.import_folder(dataset_dir)
+    assert [str(e) for e in result.errors] == []
+    return services
+
+
+@dataclass
+class Keys:
+    erp: str
+    admin: str
+    auditor: str
+    signed_erp: str
+    signing_secret: str
+
+    def header(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}"}
+
+
+@pytest.fixture
+def keys(services: Services) -> Keys:
+    erp = services.create_api_client("erp-test", "erp")
+    admin = services.create_api_client("admin-test", "admin")
+    auditor = services.create_api_client("auditor-test", "auditor")
+    signed = services.create_api_client("erp-signed", "erp", signed=True)
+    assert signed.client.signing_secret
+    return Keys(
+        erp=erp.key,
+        admin=admin.key,
+        auditor=auditor.key,
+        signed_erp=signed.key,
+        signing_secret=signed.client.signing_secret,
+    )
+
+
+@pytest.fixture
+def client(loaded: Services) -> FlaskClient:
+    return create_app(loaded).test_client()
+
+
+class Api:
+    """Thin helpers over the test client; every call returns the Flask response."""
+
+    def __init__(self, client: FlaskClient, keys: Keys) -> None:
+        self.client, self.keys = client, keys
+
+    def gate(
+        self,
+        order_id: str,
+        customer_id: str,
+        amount: Any,
+        currency: str = "CNY",
+        *,
+        role: str = "erp",
+        **extra: Any,
+    ) -> Any:
+        body = {
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "amount": amount,
+            "currency": currency,
+            **extra,
+        }
+        return self.post("/api/v1/gate/orders", json.dumps(body), role=role)
+
+    def post(self, path: str, body: str | bytes, *, role: str = "erp", **headers: str) -> Any:
+        return self.client.post(
+            path,
+            data=body,
+            content_type="application/json",
+            headers={**self.keys.header(role), **headers},
+        )
+
+    def event(self, order_id: str, event: str, *, role: str = "erp") -> Any:
+        path = f"/api/v1/gate/orders/{order_id}/events"
+        return self.post(path, json.dumps({"event": event}), role=role)
+
+    def credit(self, customer_id: str, *, role: str = "admin") -> Any:
+        return self.client.get(
+            f"/api/v1/customers/{customer_id}/credit", headers=self.keys.header(role)
+        )
+
+    def decision(self, decision_id: str, *, role: str = "auditor") -> Any:
+        return self.client.get(f"/api/v1/decisions/{decision_id}", headers=self.keys.header(role))
+
+    def exposure(self, customer_id: str) -> dict[str, str]:
+        response = self.credit(customer_id)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["exposure"]
+
+
+@pytest.fixture
+def api(client: FlaskClient, keys: Keys) -> Api:
+    return Api(client, keys)

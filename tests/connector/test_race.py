@@ -1,0 +1,88 @@
+"""Fifty orders race for the last credit through a real threaded server: none overspends it."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from adapters.db.tables import decisions
+from connector import create_app
+
+ORDERS = 50
+AMOUNT = Decimal("700.00")
+REMAINING = Decimal("10000.00")  # C-800: limit 10,000.00, nothing owed
+
+
+@pytest.fixture
+def server(loaded):
+    app = create_app(loaded)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"gate_timeout": 10.0}])
+def test_racing_orders_never_reserve_more_than_the_remaining_credit(server, keys, loaded):
+    start = threading.Barrier(ORDERS)
+    headers = {"Authorization": f"Bearer {keys.erp}"}
+
+    def send(n: int) -> tuple[str, int, dict]:
+        order_id = f"RACE-{n:02d}"
+        body = {"order_id": order_id, "customer_id": "C-800", "amount": str(AMOUNT)}
+        body["currency"] = "CNY"
+        start.wait(timeout=30)
+        with requests.Session() as session:
+            response = session.post(
+                f"{server}/api/v1/gate/orders", json=body, headers=headers, timeout=60
+            )
+            return order_id, response.status_code, response.json()
+
+    with ThreadPoolExecutor(max_workers=ORDERS) as pool:
+        answers = list(pool.map(send, range(ORDERS)))
+
+    statuses = Counter(status for _, status, _ in answers)
+    assert set(statuses) <= {200, 503}, statuses
+    for _, status, body in answers:
+        if status == 503:
+            assert body["decision_id"] is None
+            assert [r["code"] for r in body["reasons"]] == ["GATE_UNAVAILABLE"]
+    # Fifty decisions take well under a second, so with 10 s to wait for the lock every order
+    # is decided: a 503 here means decisions collided instead of queueing.
+    assert statuses[503] == 0, statuses
+    decided = [(order_id, body) for order_id, status, body in answers if status == 200]
+    approved = [body for _, body in decided if body["outcome"] == "approved"]
+    assert all(body["outcome"] == "blocked" for _, body in decided if body not in approved)
+    assert len(approved) * AMOUNT <= REMAINING
+    if statuses[200] == ORDERS:
+        assert len(approved) == int(REMAINING // AMOUNT) == 14
+    # Every approval saw the reservations of those decided before it.
+    exposures = sorted(Decimal(body["customer"]["exposure"]) for body in approved)
+    assert exposures == [AMOUNT * (i + 1) for i in range(len(approved))]
+    with loaded.engine.connect() as conn:
+        per_order = dict(
+            conn.execute(
+                select(decisions.c.order_id, func.count())
+                .where(decisions.c.customer_id == "C-800")
+                .group_by(decisions.c.order_id)
+            ).all()
+        )
+    assert per_order == {order_id: 1 for order_id, _ in decided}
+    reserved = Decimal(
+        requests.get(
+            f"{server}/api/v1/customers/C-800/credit",
+            headers={"Authorization": f"Bearer {keys.admin}"},
+            timeout=30,
+        ).json()["exposure"]["reservations"]
+    )
+    assert reserved == len(approved) * AMOUNT
