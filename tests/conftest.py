@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 
+from adapters.csv_export import COLUMNS
 from config.settings import Settings
 from config.wiring import Services, build_services
 from connector import create_app
@@ -47,30 +48,8 @@ TODAY = date(2026, 11, 22)
 THRESHOLDS = {"base_currency": "CNY", "trial_amount": "5000.00"}
 RATES = {"USD": Decimal("7.10"), "EUR": Decimal("7.80")}
 
-HEADERS = {
-    "groups": ("group_id", "name", "credit_limit", "currency"),
-    "customers": (
-        "customer_id",
-        "name",
-        "credit_limit",
-        "currency",
-        "group_id",
-        "on_hold",
-        "hold_reason",
-    ),
-    "invoices": (
-        "invoice_id",
-        "customer_id",
-        "number",
-        "issue_date",
-        "due_date",
-        "currency",
-        "total",
-        "open_amount",
-        "order_id",
-    ),
-    "payments": ("payment_id", "customer_id", "date", "currency", "amount", "unapplied_amount"),
-}
+# The import's own column lists, plus the optional hold_reason the dataset uses.
+HEADERS = {**COLUMNS, "customers": (*COLUMNS["customers"], "hold_reason")}
 
 
 def day(offset: int) -> str:
