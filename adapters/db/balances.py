@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from adapters.db.tables import customer_balances, customers, group_balances
+from adapters.db.statements import GROUPS_OF
+from adapters.db.tables import customer_balances, group_balances
 
 COLUMNS = ("open_invoices", "unapplied", "reserved")
 Delta = dict[str, Decimal]
@@ -56,12 +58,25 @@ def _groups_of(conn: Connection, customer_ids: Iterable[int]) -> dict[int, int |
     ids = list(customer_ids)
     result: dict[int, int | None] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = conn.execute(
-            select(customers.c.id, customers.c.group_id).where(customers.c.id.in_(chunk))
-        )
+        rows = conn.execute(GROUPS_OF, {"ids": ids[start : start + 500]})
         result.update({r.id: r.group_id for r in rows})
     return result
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert(dialect: str, table: Table, key: str) -> Any:
+    """`INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col`, built once per table."""
+    stmt = _UPSERTS.get((dialect, table.name))
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        base = insert(table)
+        stmt = _UPSERTS[(dialect, table.name)] = base.on_conflict_do_update(
+            index_elements=[key, "currency"],
+            set_={col: table.c[col] + base.excluded[col] for col in COLUMNS},
+        )
+    return stmt
 
 
 def apply(
@@ -75,13 +90,8 @@ def apply(
     ]
     if not rows:
         return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[key, "currency"],
-        set_={col: table.c[col] + stmt.excluded[col] for col in COLUMNS},
-    )
-    conn.execute(stmt, rows)
+    stmt = _upsert(conn.dialect.name, table, key)
+    conn.execute(stmt, rows[0] if len(rows) == 1 else rows)
 
 
 def move_group(

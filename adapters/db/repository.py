@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
+from adapters.db import statements as sql
 from adapters.db.balances import BalanceDeltas
 from adapters.db.tables import (
     audit_events,
-    customer_balances,
-    customers,
-    decisions,
-    group_balances,
-    groups,
-    invoices,
     orders,
     sources,
     thresholds_versions,
@@ -45,14 +39,14 @@ class SourceRepository:
         self.conn = conn
 
     def get(self, name: str) -> SourceRecord:
-        row = self.conn.execute(select(sources).where(sources.c.name == name)).first()
+        row = self.conn.execute(sql.SOURCE_BY_NAME, {"name": name}).first()
         if row is None:
             raise SourceNotFound(name)
         return SourceRecord(row.id, row.name, row.kind, row.last_success_at)
 
 
-def _balances(conn: Connection, table: Any, key: str, owner: int) -> tuple[Balance, ...]:
-    rows = conn.execute(select(table).where(table.c[key] == owner).order_by(table.c.currency))
+def _balances(conn: Connection, query: Any, owner: int) -> tuple[Balance, ...]:
+    rows = conn.execute(query, {"owner": owner})
     return tuple(
         Balance(
             r.currency,
@@ -73,26 +67,7 @@ class CustomerRepository:
         self.conn = conn
 
     def position(self, source_id: int, ref: str) -> tuple[Party | None, Party | None]:
-        c, g = customers.alias("c"), groups.alias("g")
-        row = self.conn.execute(
-            select(
-                c.c.id,
-                c.c.name,
-                c.c.currency,
-                c.c.credit_limit,
-                c.c.on_hold,
-                c.c.hold_reason,
-                g.c.id.label("g_id"),
-                g.c.external_id.label("g_ref"),
-                g.c.name.label("g_name"),
-                g.c.currency.label("g_currency"),
-                g.c.credit_limit.label("g_limit"),
-                g.c.on_hold.label("g_on_hold"),
-                g.c.hold_reason.label("g_hold_reason"),
-            )
-            .select_from(c.outerjoin(g, c.c.group_id == g.c.id))
-            .where(c.c.source_id == source_id, c.c.external_id == ref)
-        ).first()
+        row = self.conn.execute(sql.CUSTOMER_POSITION, {"source_id": source_id, "ref": ref}).first()
         if row is None:
             return None, None
         customer = Party(
@@ -102,7 +77,7 @@ class CustomerRepository:
             credit_limit=_limit(row.credit_limit, row.currency),
             on_hold=bool(row.on_hold),
             hold_reason=row.hold_reason,
-            balances=_balances(self.conn, customer_balances, "customer_id", row.id),
+            balances=_balances(self.conn, sql.CUSTOMER_BALANCES, row.id),
             key=row.id,
         )
         group = None
@@ -114,42 +89,28 @@ class CustomerRepository:
                 credit_limit=_limit(row.g_limit, row.g_currency),
                 on_hold=bool(row.g_on_hold),
                 hold_reason=row.g_hold_reason,
-                balances=_balances(self.conn, group_balances, "group_id", row.g_id),
+                balances=_balances(self.conn, sql.GROUP_BALANCES, row.g_id),
                 key=row.g_id,
             )
         return customer, group
 
-    def _overdue_query(self, customer_key: int, due_before: date, tolerance: Decimal) -> Any:
-        i = invoices.c
-        return select(i.number, i.due_date, i.open_amount, i.currency).where(
-            i.customer_id == customer_key,
-            i.is_open.is_(True),
-            i.due_date < due_before,
-            i.open_amount > tolerance,
-        )
-
     def overdue(
         self, customer_key: int, due_before: date, tolerance: Decimal, cap: int
     ) -> OverdueSummary:
-        query = self._overdue_query(customer_key, due_before, tolerance)
-        oldest = self.conn.execute(query.order_by(invoices.c.due_date).limit(1)).first()
+        params = {"customer_id": customer_key, "due_before": due_before, "tolerance": tolerance}
+        oldest = self.conn.execute(sql.OLDEST_OVERDUE, params).first()
         if oldest is None:
             return OverdueSummary()
-        # Count at most cap+1 rows: the answer stays as fast for 100,000 overdue invoices as for 2.
-        counted = self.conn.execute(
-            select(func.count()).select_from(query.limit(cap + 1).subquery())
-        ).scalar_one()
+        counted = self.conn.execute(sql.OVERDUE_COUNT, {**params, "cap": cap + 1}).scalar_one()
         return OverdueSummary(
-            count=min(counted, cap),
-            oldest=_overdue_invoice(oldest),
-            capped=counted > cap,
+            count=min(counted, cap), oldest=_overdue_invoice(oldest), capped=counted > cap
         )
 
     def overdue_invoices(
         self, customer_key: int, due_before: date, tolerance: Decimal, limit: int
     ) -> list[OverdueInvoice]:
-        query = self._overdue_query(customer_key, due_before, tolerance)
-        rows = self.conn.execute(query.order_by(invoices.c.due_date, invoices.c.id).limit(limit))
+        params = {"customer_id": customer_key, "due_before": due_before, "tolerance": tolerance}
+        rows = self.conn.execute(sql.OVERDUE_LIST, {**params, "limit": limit})
         return [_overdue_invoice(r) for r in rows]
 
 
@@ -181,54 +142,44 @@ class OrderRepository:
         self.now = now
 
     def _row(self, source_id: int, order_id: str, *, for_update: bool = False) -> Any:
-        query = select(orders).where(
-            orders.c.source_id == source_id, orders.c.external_id == order_id
-        )
-        if for_update:
-            query = query.with_for_update()
-        return self.conn.execute(query).first()
+        query = sql.ORDER_FOR_UPDATE if for_update else sql.ORDER
+        return self.conn.execute(query, {"source_id": source_id, "order_id": order_id}).first()
 
     def get(self, source_id: int, order_id: str) -> OrderRecord | None:
         row = self._row(source_id, order_id)
         return None if row is None else _order(row)
 
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]:
-        o = orders.c
         rows = self.conn.execute(
-            select(o.currency, func.sum(o.reserved).label("reserved"))
-            .where(
-                o.source_id == source_id,
-                o.customer_ref == customer_ref,
-                o.customer_id.is_(None),
-                o.status == "open",
-            )
-            .group_by(o.currency)
+            sql.RESERVED_FOR_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
         )
         return [Money(r.reserved, r.currency) for r in rows if r.reserved]
 
     def expire_reservations(self, source_id: int, customer_ref: str, now: datetime) -> int:
-        o, c = orders.c, customers.c
-        whose = o.customer_ref == customer_ref
-        group_id = self.conn.execute(
-            select(c.group_id).where(c.source_id == source_id, c.external_id == customer_ref)
-        ).scalar()
-        if group_id is not None:
-            members = select(c.id).where(c.group_id == group_id).scalar_subquery()
-            whose = or_(whose, o.customer_id.in_(members))
-        rows = self.conn.execute(
-            select(o.id, o.customer_id, o.currency, o.reserved).where(
-                o.source_id == source_id, whose, o.status == "open", o.expires_at < now
-            )
-        ).all()
+        """Each lookup is one index range on (customer_id, status, expires_at), or on
+        (source_id, customer_ref) for a customer not synced yet: an OR across them would make
+        SQLite scan every order of the source."""
+        me = self.conn.execute(
+            sql.CUSTOMER_AND_GROUP, {"source_id": source_id, "ref": customer_ref}
+        ).first()
+        if me is None:
+            query, params = sql.LAPSED_OF_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
+        elif me.group_id is None:
+            query, params = sql.LAPSED_OF_CUSTOMER, {"customer_id": me.id}
+        else:
+            query, params = sql.LAPSED_OF_GROUP, {"group_id": me.group_id}
+        rows = self.conn.execute(query, {**params, "now": now}).all()
+        if not rows:
+            return 0
         deltas = BalanceDeltas()
         for r in rows:
             if r.customer_id is not None:
                 deltas.add(r.customer_id, r.currency, "reserved", -r.reserved)
-            self.conn.execute(
-                update(orders)
-                .where(o.id == r.id)
-                .values(status="expired", reserved=ZERO, updated_at=now)
-            )
+        self.conn.execute(
+            update(orders)
+            .where(orders.c.id.in_([r.id for r in rows]))
+            .values(status="expired", reserved=ZERO, updated_at=now)
+        )
         deltas.flush(self.conn)
         return len(rows)
 
@@ -270,12 +221,11 @@ class OrderRepository:
         }
         if old is None:
             self.conn.execute(
-                insert(orders).values(
-                    source_id=source_id, external_id=order_id, created_at=self.now, **values
-                )
+                sql.INSERT_ORDER,
+                {"source_id": source_id, "external_id": order_id, "created_at": self.now, **values},
             )
         else:
-            self.conn.execute(update(orders).where(orders.c.id == old.id).values(**values))
+            self.conn.execute(sql.UPDATE_ORDER, {"_id": old.id, **values})
         deltas.flush(self.conn)
 
     def close(self, source_id: int, order_id: str, status: str) -> OrderRecord:
@@ -309,24 +259,25 @@ class DecisionRepository:
 
     def add(self, record: DecisionRecord) -> None:
         self.conn.execute(
-            insert(decisions).values(
-                id=record.id,
-                source=record.source,
-                order_id=record.order_id,
-                customer_id=record.customer_id,
-                outcome=record.outcome.value,
-                reason_codes=",".join(record.reason_codes),
-                decided_at=record.decided_at,
-                thresholds_version=record.thresholds_version,
-                caller=record.caller,
-                previous_id=record.previous_id,
-                response=dict(record.response),
-                snapshot=dict(record.snapshot),
-            )
+            sql.INSERT_DECISION,
+            {
+                "id": record.id,
+                "source": record.source,
+                "order_id": record.order_id,
+                "customer_id": record.customer_id,
+                "outcome": record.outcome.value,
+                "reason_codes": ",".join(record.reason_codes),
+                "decided_at": record.decided_at,
+                "thresholds_version": record.thresholds_version,
+                "caller": record.caller,
+                "previous_id": record.previous_id,
+                "response": dict(record.response),
+                "snapshot": dict(record.snapshot),
+            },
         )
 
     def get(self, decision_id: str) -> DecisionRecord | None:
-        row = self.conn.execute(select(decisions).where(decisions.c.id == decision_id)).first()
+        row = self.conn.execute(sql.DECISION_BY_ID, {"id": decision_id}).first()
         if row is None:
             return None
         return DecisionRecord(
@@ -345,7 +296,7 @@ class DecisionRepository:
         )
 
 
-_PARSED: dict[str, Thresholds] = {}
+_PARSED: dict[int, tuple[Any, Thresholds]] = {}
 
 
 class ThresholdsRepository:
@@ -353,21 +304,16 @@ class ThresholdsRepository:
         self.conn = conn
 
     def active(self) -> Thresholds:
-        """The newest version. Parsed documents are cached by content, so a process serving
-        several databases (tests, tenants) can never mix their versions up."""
-        row = self.conn.execute(
-            select(thresholds_versions.c.version, thresholds_versions.c.document)
-            .order_by(thresholds_versions.c.version.desc())
-            .limit(1)
-        ).first()
+        """The newest version. A parsed version is reused only while its stored document is the
+        same, so a process serving several databases (tests, tenants) never mixes them up."""
+        row = self.conn.execute(sql.ACTIVE_THRESHOLDS).first()
         if row is None:
             return Thresholds()
-        key = f"{row.version}:{json.dumps(row.document, sort_keys=True)}"
-        parsed = _PARSED.get(key)
-        if parsed is None:
-            if len(_PARSED) > 1000:
-                _PARSED.clear()
-            parsed = _PARSED[key] = thresholds_from_document(row.document, row.version)
+        cached = _PARSED.get(row.version)
+        if cached is not None and cached[0] == row.document:
+            return cached[1]
+        parsed = thresholds_from_document(row.document, row.version)
+        _PARSED[row.version] = (row.document, parsed)
         return parsed
 
     def add(self, document: Mapping[str, Any], created_by: str, reason: str, at: datetime) -> int:

@@ -1,0 +1,112 @@
+"""The gate's hot-path statements, built once at import.
+
+Building a SQLAlchemy statement (and its cache key) costs more than running it on SQLite; a
+decision runs about a dozen, so they are constructed here once and executed with parameters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from adapters.db.tables import (
+    customer_balances,
+    customers,
+    decisions,
+    group_balances,
+    groups,
+    invoices,
+    orders,
+    sources,
+    thresholds_versions,
+)
+
+_c, _g, _o, _i = customers.c, groups.c, orders.c, invoices.c
+
+SOURCE_BY_NAME = select(sources).where(sources.c.name == bindparam("name"))
+
+CUSTOMER_POSITION = (
+    select(
+        _c.id, _c.name, _c.currency, _c.credit_limit, _c.on_hold, _c.hold_reason,
+        _g.id.label("g_id"), _g.external_id.label("g_ref"), _g.name.label("g_name"),
+        _g.currency.label("g_currency"), _g.credit_limit.label("g_limit"),
+        _g.on_hold.label("g_on_hold"), _g.hold_reason.label("g_hold_reason"),
+    )
+    .select_from(customers.outerjoin(groups, _c.group_id == _g.id))
+    .where(_c.source_id == bindparam("source_id"), _c.external_id == bindparam("ref"))
+)  # fmt: skip
+
+CUSTOMER_BALANCES = (
+    select(customer_balances)
+    .where(customer_balances.c.customer_id == bindparam("owner"))
+    .order_by(customer_balances.c.currency)
+)
+GROUP_BALANCES = (
+    select(group_balances)
+    .where(group_balances.c.group_id == bindparam("owner"))
+    .order_by(group_balances.c.currency)
+)
+
+CUSTOMER_AND_GROUP = select(_c.id, _c.group_id).where(
+    _c.source_id == bindparam("source_id"), _c.external_id == bindparam("ref")
+)
+GROUPS_OF = select(_c.id, _c.group_id).where(_c.id.in_(bindparam("ids", expanding=True)))
+
+_OVERDUE = (
+    _i.customer_id == bindparam("customer_id"),
+    _i.is_open.is_(True),
+    _i.due_date < bindparam("due_before"),
+    _i.open_amount > bindparam("tolerance"),
+)
+_OVERDUE_COLUMNS = (_i.number, _i.due_date, _i.open_amount, _i.currency)
+OLDEST_OVERDUE = select(*_OVERDUE_COLUMNS).where(*_OVERDUE).order_by(_i.due_date).limit(1)
+OVERDUE_LIST = (
+    select(*_OVERDUE_COLUMNS)
+    .where(*_OVERDUE)
+    .order_by(_i.due_date, _i.id)
+    .limit(bindparam("limit"))
+)
+# Counts at most `cap` rows: as fast for 100,000 overdue invoices as for 2.
+OVERDUE_COUNT = select(func.count()).select_from(
+    select(_i.id).where(*_OVERDUE).limit(bindparam("cap")).subquery()
+)
+
+ORDER = select(orders).where(
+    _o.source_id == bindparam("source_id"), _o.external_id == bindparam("order_id")
+)
+ORDER_FOR_UPDATE = ORDER.with_for_update()
+INSERT_ORDER = insert(orders)
+UPDATE_ORDER = update(orders).where(_o.id == bindparam("_id"))
+
+_LAPSED = (_o.status == "open", _o.expires_at < bindparam("now"))
+_LAPSED_COLUMNS = (_o.id, _o.customer_id, _o.currency, _o.reserved)
+LAPSED_OF_CUSTOMER = select(*_LAPSED_COLUMNS).where(
+    _o.customer_id == bindparam("customer_id"), *_LAPSED
+)
+LAPSED_OF_GROUP = select(*_LAPSED_COLUMNS).where(
+    _o.customer_id.in_(select(_c.id).where(_c.group_id == bindparam("group_id"))), *_LAPSED
+)
+LAPSED_OF_UNSYNCED = select(*_LAPSED_COLUMNS).where(
+    _o.source_id == bindparam("source_id"),
+    _o.customer_ref == bindparam("ref"),
+    _o.customer_id.is_(None),
+    *_LAPSED,
+)
+RESERVED_FOR_UNSYNCED = (
+    select(_o.currency, func.sum(_o.reserved).label("reserved"))
+    .where(
+        _o.source_id == bindparam("source_id"),
+        _o.customer_ref == bindparam("ref"),
+        _o.customer_id.is_(None),
+        _o.status == "open",
+    )
+    .group_by(_o.currency)
+)
+
+INSERT_DECISION = insert(decisions)
+DECISION_BY_ID = select(decisions).where(decisions.c.id == bindparam("id"))
+
+ACTIVE_THRESHOLDS = (
+    select(thresholds_versions.c.version, thresholds_versions.c.document)
+    .order_by(thresholds_versions.c.version.desc())
+    .limit(1)
+)
