@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from adapters.db.engine import readonly
+from adapters.db.engine import readonly, write_lock
 from adapters.db.repository import (
     AuditRepository,
     CustomerRepository,
@@ -37,19 +37,29 @@ class SqlAlchemyUnitOfWork:
         self.engine = readonly(engine) if read_only else engine
         self.clock = clock
         self.conn: Connection | None = None
+        self._lock = None if read_only else write_lock(engine)
+        self._locked = False
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
+        if self._lock is not None:
+            lock, timeout = self._lock
+            if not lock.acquire(timeout=timeout):
+                raise GateUnavailable(f"database busy: no write slot within {timeout:g} s")
+            self._locked = True
         try:
             conn = self.engine.connect()
         except (OperationalError, PoolTimeout, DBAPIError) as exc:
+            self._release()
             raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
         try:
             conn.begin()
         except (OperationalError, DBAPIError) as exc:
             conn.close()
+            self._release()
             raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
         except BaseException:
             conn.close()
+            self._release()
             raise
         self.conn = conn
         now = self.clock()
@@ -71,6 +81,7 @@ class SqlAlchemyUnitOfWork:
         finally:
             self.conn.close()
             self.conn = None
+            self._release()
         # Translate store failures into domain errors so the web layer needs no SQLAlchemy.
         if isinstance(exc, IntegrityError):
             raise Conflict("a concurrent request changed the same record; retry it") from exc
@@ -78,6 +89,11 @@ class SqlAlchemyUnitOfWork:
             isinstance(exc, DBAPIError) and exc.connection_invalidated
         ):
             raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
+
+    def _release(self) -> None:
+        if self._locked and self._lock is not None:
+            self._locked = False
+            self._lock[0].release()
 
     @property
     def connection(self) -> Connection:
