@@ -35,6 +35,7 @@ class OrderRecord:
     last_outcome: Outcome | None
     customer_key: int | None = None
     invoiced: Decimal = Decimal("0")
+    key: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,14 @@ class Orders(Protocol):
 
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]: ...
 
-    def expire_reservations(self, source_id: int, customer_ref: str, now: datetime) -> int:
+    def expire_reservations(
+        self,
+        source_id: int,
+        customer_ref: str,
+        now: datetime,
+        customer_key: int | None = None,
+        group_key: int | None = None,
+    ) -> int:
         """Release lapsed reservations of this customer (synced or not) and of its group."""
         ...
 
@@ -93,7 +101,13 @@ class Orders(Protocol):
         decision_id: str,
         outcome: Outcome,
         expires_at: datetime | None,
-    ) -> None: ...
+        *,
+        previous: OrderRecord | None,
+        group_key: int | None = None,
+    ) -> None:
+        """Store the order at its latest terms; `previous` is the order as read in this
+        transaction (None if it is new), whose reservation is replaced."""
+        ...
 
     def close(self, source_id: int, order_id: str, status: str) -> OrderRecord: ...
 

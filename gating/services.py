@@ -45,8 +45,12 @@ def gate_order(
     with uow:
         source = uow.sources.get(order.source)
         uow.lock_customer(source.id, order.customer_id)
+        customer, group = uow.customers.position(source.id, order.customer_id)
         # Lapsed reservations go first, so neither a replay nor a decision counts them.
-        uow.orders.expire_reservations(source.id, order.customer_id, now)
+        if uow.orders.expire_reservations(
+            source.id, order.customer_id, now, _key(customer), _key(group)
+        ):
+            customer, group = uow.customers.position(source.id, order.customer_id)
         existing = uow.orders.get(source.id, order.order_id)
         if existing is not None and _replayable(existing, order):
             assert existing.last_decision_id is not None
@@ -54,7 +58,6 @@ def gate_order(
             if previous is not None:
                 return GateResult(previous, replayed=True)
         thresholds = uow.thresholds.active()
-        customer, group = uow.customers.position(source.id, order.customer_id)
         inp = GateInput(
             order=order,
             customer=customer,
@@ -80,9 +83,15 @@ def gate_order(
             record.id,
             decision.outcome,
             expires if decision.reserve else None,
+            previous=existing,
+            group_key=_key(group),
         )
         uow.commit()
         return GateResult(record, replayed=False)
+
+
+def _key(party: Party | None) -> int | None:
+    return None if party is None else party.key
 
 
 def _replayable(existing: OrderRecord, order: OrderRequest) -> bool:

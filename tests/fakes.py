@@ -282,7 +282,15 @@ class FakeOrders:
                 totals[row.currency] = totals.get(row.currency, ZERO) + row.reserved
         return [Money(amount, cur) for cur, amount in sorted(totals.items()) if amount]
 
-    def expire_reservations(self, source_id: int, customer_ref: str, now: datetime) -> int:
+    def expire_reservations(
+        self,
+        source_id: int,
+        customer_ref: str,
+        now: datetime,
+        customer_key: int | None = None,
+        group_key: int | None = None,
+    ) -> int:
+        # The keys are the caller's hints for the real store; the fake looks them up itself.
         state = self._uow.state
         me = state.customer_by_ref(source_id, customer_ref)
         group_key = me.group_key if me is not None else None
@@ -315,9 +323,13 @@ class FakeOrders:
         decision_id: str,
         outcome: Outcome,
         expires_at: datetime | None,
+        *,
+        previous: OrderRecord | None,
+        group_key: int | None = None,
     ) -> None:
         state = self._uow.state
         old = state.orders.get((source_id, order_id))
+        assert (old is None) == (previous is None), "previous must be the order as stored"
         invoiced = ZERO
         if old is not None:
             invoiced = old.invoiced if old.currency == amount.currency else ZERO

@@ -30,10 +30,22 @@ class BalanceDeltas:
         self._deltas: dict[tuple[int, str], Delta] = defaultdict(
             lambda: dict.fromkeys(COLUMNS, ZERO)
         )
+        self._groups: dict[int, int | None] = {}
 
-    def add(self, customer_id: int, currency: str, column: str, amount: Decimal) -> None:
+    def add(
+        self,
+        customer_id: int,
+        currency: str,
+        column: str,
+        amount: Decimal,
+        *,
+        group_id: int | object | None = ...,
+    ) -> None:
+        """Record a change; pass the customer's `group_id` when known to save a lookup."""
         if amount:
             self._deltas[(customer_id, currency)][column] += amount
+            if group_id is not ...:
+                self._groups[customer_id] = group_id  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
         return any(any(d.values()) for d in self._deltas.values())
@@ -41,8 +53,10 @@ class BalanceDeltas:
     def flush(self, conn: Connection) -> None:
         if not self:
             return
-        ids = {cid for cid, _ in self._deltas}
-        groups = _groups_of(conn, ids)
+        groups = dict(self._groups)
+        unknown = {cid for cid, _ in self._deltas} - groups.keys()
+        if unknown:
+            groups.update(_groups_of(conn, unknown))
         by_group: dict[tuple[int, str], Delta] = defaultdict(lambda: dict.fromkeys(COLUMNS, ZERO))
         for (cid, cur), delta in self._deltas.items():
             group_id = groups.get(cid)
@@ -52,6 +66,7 @@ class BalanceDeltas:
         apply(conn, customer_balances, "customer_id", self._deltas)
         apply(conn, group_balances, "group_id", by_group)
         self._deltas.clear()
+        self._groups.clear()
 
 
 def _groups_of(conn: Connection, customer_ids: Iterable[int]) -> dict[int, int | None]:

@@ -45,16 +45,10 @@ class SourceRepository:
         return SourceRecord(row.id, row.name, row.kind, row.last_success_at)
 
 
-def _balances(conn: Connection, query: Any, owner: int) -> tuple[Balance, ...]:
-    rows = conn.execute(query, {"owner": owner})
-    return tuple(
-        Balance(
-            r.currency,
-            quantize(r.open_invoices, r.currency),
-            quantize(r.unapplied, r.currency),
-            quantize(r.reserved, r.currency),
-        )
-        for r in rows
+def _balance(r: Any) -> Balance:
+    cur = r.currency
+    return Balance(
+        cur, quantize(r.open_invoices, cur), quantize(r.unapplied, cur), quantize(r.reserved, cur)
     )
 
 
@@ -70,6 +64,10 @@ class CustomerRepository:
         row = self.conn.execute(sql.CUSTOMER_POSITION, {"source_id": source_id, "ref": ref}).first()
         if row is None:
             return None, None
+        rows = self.conn.execute(sql.BALANCES, {"customer_id": row.id, "group_id": row.g_id})
+        balances: dict[str, list[Balance]] = {"c": [], "g": []}
+        for r in rows:
+            balances[r.owner].append(_balance(r))
         customer = Party(
             ref=ref,
             name=row.name,
@@ -77,7 +75,7 @@ class CustomerRepository:
             credit_limit=_limit(row.credit_limit, row.currency),
             on_hold=bool(row.on_hold),
             hold_reason=row.hold_reason,
-            balances=_balances(self.conn, sql.CUSTOMER_BALANCES, row.id),
+            balances=tuple(balances["c"]),
             key=row.id,
         )
         group = None
@@ -89,7 +87,7 @@ class CustomerRepository:
                 credit_limit=_limit(row.g_limit, row.g_currency),
                 on_hold=bool(row.g_on_hold),
                 hold_reason=row.g_hold_reason,
-                balances=_balances(self.conn, sql.GROUP_BALANCES, row.g_id),
+                balances=tuple(balances["g"]),
                 key=row.g_id,
             )
         return customer, group
@@ -133,6 +131,7 @@ def _order(row: Any) -> OrderRecord:
         last_outcome=Outcome(row.last_outcome) if row.last_outcome else None,
         customer_key=row.customer_id,
         invoiced=row.invoiced,
+        key=row.id,
     )
 
 
@@ -155,19 +154,23 @@ class OrderRepository:
         )
         return [Money(r.reserved, r.currency) for r in rows if r.reserved]
 
-    def expire_reservations(self, source_id: int, customer_ref: str, now: datetime) -> int:
+    def expire_reservations(
+        self,
+        source_id: int,
+        customer_ref: str,
+        now: datetime,
+        customer_key: int | None = None,
+        group_key: int | None = None,
+    ) -> int:
         """Each lookup is one index range on (customer_id, status, expires_at), or on
         (source_id, customer_ref) for a customer not synced yet: an OR across them would make
         SQLite scan every order of the source."""
-        me = self.conn.execute(
-            sql.CUSTOMER_AND_GROUP, {"source_id": source_id, "ref": customer_ref}
-        ).first()
-        if me is None:
+        if customer_key is None:
             query, params = sql.LAPSED_OF_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
-        elif me.group_id is None:
-            query, params = sql.LAPSED_OF_CUSTOMER, {"customer_id": me.id}
+        elif group_key is None:
+            query, params = sql.LAPSED_OF_CUSTOMER, {"customer_id": customer_key}
         else:
-            query, params = sql.LAPSED_OF_GROUP, {"group_id": me.group_id}
+            query, params = sql.LAPSED_OF_GROUP, {"group_id": group_key}
         rows = self.conn.execute(query, {**params, "now": now}).all()
         if not rows:
             return 0
@@ -194,18 +197,23 @@ class OrderRepository:
         decision_id: str,
         outcome: Outcome,
         expires_at: datetime | None,
+        *,
+        previous: OrderRecord | None,
+        group_key: int | None = None,
     ) -> None:
-        """Store the order at its latest terms, replacing whatever it reserved before."""
-        old = self._row(source_id, order_id, for_update=True)
+        # `previous` was read under the customer's lock in this transaction: no second read.
+        old = previous
         deltas = BalanceDeltas()
         invoiced = ZERO
         if old is not None:
             invoiced = old.invoiced if old.currency == amount.currency else ZERO
-            if old.customer_id is not None:
-                deltas.add(old.customer_id, old.currency, "reserved", -old.reserved)
+            if old.customer_key is not None:
+                same = old.customer_key == customer_key
+                known = {"group_id": group_key} if same else {}
+                deltas.add(old.customer_key, old.currency, "reserved", -old.reserved, **known)
         reserved = ZERO if reserve is None else max(ZERO, reserve.amount - invoiced)
         if customer_key is not None:
-            deltas.add(customer_key, amount.currency, "reserved", reserved)
+            deltas.add(customer_key, amount.currency, "reserved", reserved, group_id=group_key)
         values = {
             "customer_ref": customer_ref,
             "customer_id": customer_key,
@@ -225,7 +233,7 @@ class OrderRepository:
                 {"source_id": source_id, "external_id": order_id, "created_at": self.now, **values},
             )
         else:
-            self.conn.execute(sql.UPDATE_ORDER, {"_id": old.id, **values})
+            self.conn.execute(sql.UPDATE_ORDER, {"_id": old.key, **values})
         deltas.flush(self.conn)
 
     def close(self, source_id: int, order_id: str, status: str) -> OrderRecord:

@@ -6,7 +6,7 @@ decision runs about a dozen, so they are constructed here once and executed with
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, union_all, update
 
 from adapters.db.tables import (
     customer_balances,
@@ -35,20 +35,17 @@ CUSTOMER_POSITION = (
     .where(_c.source_id == bindparam("source_id"), _c.external_id == bindparam("ref"))
 )  # fmt: skip
 
-CUSTOMER_BALANCES = (
-    select(customer_balances)
-    .where(customer_balances.c.customer_id == bindparam("owner"))
-    .order_by(customer_balances.c.currency)
-)
-GROUP_BALANCES = (
-    select(group_balances)
-    .where(group_balances.c.group_id == bindparam("owner"))
-    .order_by(group_balances.c.currency)
-)
+_cb, _gb = customer_balances.c, group_balances.c
+# A customer's and its group's running totals in one round trip ("c" rows, then "g" rows).
+BALANCES = union_all(
+    select(
+        literal("c").label("owner"), _cb.currency, _cb.open_invoices, _cb.unapplied, _cb.reserved
+    ).where(_cb.customer_id == bindparam("customer_id")),
+    select(
+        literal("g").label("owner"), _gb.currency, _gb.open_invoices, _gb.unapplied, _gb.reserved
+    ).where(_gb.group_id == bindparam("group_id")),
+).order_by("owner", "currency")
 
-CUSTOMER_AND_GROUP = select(_c.id, _c.group_id).where(
-    _c.source_id == bindparam("source_id"), _c.external_id == bindparam("ref")
-)
 GROUPS_OF = select(_c.id, _c.group_id).where(_c.id.in_(bindparam("ids", expanding=True)))
 
 _OVERDUE = (
