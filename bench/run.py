@@ -39,8 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, default=2, help="trivial/gate segment pairs (then one more trivial)"
     )
     p.add_argument("--clients", type=int, default=8, help="concurrent client threads")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    # SQLite takes one writer at a time: one process with threads is its right shape (README).
+    p.add_argument("--workers", type=int, default=1, help="gunicorn workers")
+    p.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     p.add_argument("--pairs", type=int, default=500, help="big/small alternations in-process")
     p.add_argument("--http-pairs", type=int, default=200, help="big/small alternations via HTTP")
     p.add_argument(
