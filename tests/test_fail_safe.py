@@ -72,3 +72,43 @@ def test_gate_recovers_by_itself_once_the_database_is_free_and_nothing_was_recor
         .fetchone()[0]
     )
     assert count == 1
+
+
+def test_time_spent_queuing_behind_other_gate_calls_counts_against_the_same_timeout(tmp_path):
+    import threading
+
+    from adapters.db.engine import write_lock
+
+    path = tmp_path / "cg.db"
+    services = build_services(
+        Settings(database_url=f"sqlite:///{path}", gate_timeout=1.0), clock=lambda: NOW
+    )
+    services.init_db()
+    issued = services.create_api_client("erp", "erp")
+    client = create_app(services).test_client()
+    headers = {"Authorization": f"Bearer {issued.key}"}
+    client.get("/api/v1/openapi.json", headers=headers)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process's writer holds SQLite throughout
+    slot = write_lock(services.engine)
+    assert slot is not None
+    taken = threading.Event()
+
+    def earlier_gate_call():  # this process's previous writer keeps its turn for 0.6 s
+        with slot[0]:
+            taken.set()
+            time.sleep(0.6)
+
+    earlier = threading.Thread(target=earlier_gate_call)
+    earlier.start()
+    taken.wait()
+    started = time.monotonic()
+    response = client.post("/api/v1/gate/orders", json=_order("SO-9"), headers=headers)
+    elapsed = time.monotonic() - started
+    earlier.join()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    services.engine.dispose()
+    assert response.status_code == 503
+    # ~0.6 s in the queue + what is left of the 1 s budget, not 0.6 s + a fresh 1 s.
+    assert 0.9 <= elapsed < 1.35
