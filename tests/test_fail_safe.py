@@ -77,7 +77,7 @@ def test_gate_recovers_by_itself_once_the_database_is_free_and_nothing_was_recor
 def test_time_spent_queuing_behind_other_gate_calls_counts_against_the_same_timeout(tmp_path):
     import threading
 
-    from adapters.db.engine import write_lock
+    from adapters.db.engine import write_slot
 
     path = tmp_path / "cg.db"
     services = build_services(
@@ -90,14 +90,15 @@ def test_time_spent_queuing_behind_other_gate_calls_counts_against_the_same_time
     client.get("/api/v1/openapi.json", headers=headers)
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another process's writer holds SQLite throughout
-    slot = write_lock(services.engine)
+    slot = write_slot(services.engine)
     assert slot is not None
     taken = threading.Event()
 
     def earlier_gate_call():  # this process's previous writer keeps its turn for 0.6 s
-        with slot[0]:
-            taken.set()
-            time.sleep(0.6)
+        assert slot[0].acquire(1.0) is not None
+        taken.set()
+        time.sleep(0.6)
+        slot[0].release()
 
     earlier = threading.Thread(target=earlier_gate_call)
     earlier.start()

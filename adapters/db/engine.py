@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import weakref
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from adapters.db.tables import decisions, metadata
+from adapters.db.write_slot import WriteSlot
 
 READONLY = "creditgate_readonly"
 
@@ -44,24 +44,21 @@ def make_engine(url: str, *, timeout: float = 2.0, **kwargs: Any) -> Engine:
     )
 
 
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, tuple[threading.Lock, float]] = (
+_WRITE_SLOTS: weakref.WeakKeyDictionary[Engine, tuple[WriteSlot, float]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def write_lock(engine: Engine) -> tuple[threading.Lock, float] | None:
-    """The in-process lock a SQLite engine's writers queue on, and how long they may wait.
-
-    SQLite lets one writer in at a time, and its busy handler makes the others poll with sleeps
-    of up to 100 ms, so the database often sits idle while they sleep. Queuing this process's
-    writers on a lock hands the database over at once; other processes still poll.
-    """
-    return _WRITE_LOCKS.get(engine)
+def write_slot(engine: Engine) -> tuple[WriteSlot, float] | None:
+    """The queue a SQLite engine's gate writers take turns on, and how long they may wait."""
+    return _WRITE_SLOTS.get(engine)
 
 
 def _sqlite_engine(url: str, timeout: float, **kwargs: Any) -> Engine:
     engine = create_engine(url, connect_args={"timeout": timeout}, **kwargs)
-    _WRITE_LOCKS[engine] = (threading.Lock(), timeout)
+    database = make_url(url).database or ""
+    on_disk = database not in ("", ":memory:") and not database.startswith("file:")
+    _WRITE_SLOTS[engine] = (WriteSlot(f"{database}-gatelock" if on_disk else None), timeout)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from adapters.db.engine import readonly, write_lock
+from adapters.db.engine import readonly, write_slot
 from adapters.db.repository import (
     AuditRepository,
     CustomerRepository,
@@ -38,20 +37,19 @@ class SqlAlchemyUnitOfWork:
         self.engine = readonly(engine) if read_only else engine
         self.clock = clock
         self.conn: Connection | None = None
-        self._lock = None if read_only else write_lock(engine)
-        self._locked = False
+        self._slot = None if read_only else write_slot(engine)
+        self._holding = False
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         busy_ms = None
-        if self._lock is not None:
-            lock, timeout = self._lock
-            started = time.monotonic()
-            if not lock.acquire(timeout=timeout):
+        if self._slot is not None:
+            slot, timeout = self._slot
+            left = slot.acquire(timeout)
+            if left is None:
                 raise GateUnavailable(f"database busy: no write slot within {timeout:g} s")
-            self._locked = True
+            self._holding = True
             # What is left of the gate's time budget is all SQLite may wait for its own lock,
             # so the fail-safe answer comes within the configured timeout, not twice it.
-            left = timeout - (time.monotonic() - started)
             busy_ms = max(10, int(left * 10) * 100)
         try:
             conn = self.engine.connect()
@@ -104,9 +102,9 @@ class SqlAlchemyUnitOfWork:
             raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
 
     def _release(self) -> None:
-        if self._locked and self._lock is not None:
-            self._locked = False
-            self._lock[0].release()
+        if self._holding and self._slot is not None:
+            self._holding = False
+            self._slot[0].release()
 
     @property
     def connection(self) -> Connection:
