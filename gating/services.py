@@ -47,7 +47,7 @@ def gate_order(
         uow.lock_customer(source.id, order.customer_id)
         customer, group = uow.customers.position(source.id, order.customer_id)
         # Lapsed reservations go first, so neither a replay nor a decision counts them.
-        if uow.orders.expire_reservations(
+        if _may_hold_reservations(customer, group) and uow.orders.expire_reservations(
             source.id, order.customer_id, now, _key(customer), _key(group)
         ):
             customer, group = uow.customers.position(source.id, order.customer_id)
@@ -88,6 +88,14 @@ def gate_order(
         )
         uow.commit()
         return GateResult(record, replayed=False)
+
+
+def _may_hold_reservations(customer: Party | None, group: Party | None) -> bool:
+    """False only when the running totals show nothing reserved, so nothing can lapse."""
+    if customer is None:
+        return True  # a customer not synced yet keeps its reservations on its orders only
+    holder = group if group is not None else customer
+    return any(b.reserved for b in holder.balances)
 
 
 def _key(party: Party | None) -> int | None:
