@@ -21,7 +21,7 @@ class InvalidThresholds(ValueError):
 def _decimal(
     doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: str = "0"
 ) -> Any:
-    raw = doc[key]
+    raw = doc.get(key)
     if raw is None:
         return None
     try:
@@ -37,7 +37,7 @@ def _decimal(
 
 
 def _int(doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: int) -> Any:
-    raw = doc[key]
+    raw = doc.get(key)
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
@@ -68,18 +68,19 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
     errors: dict[str, str] = {}
     for key in sorted(set(doc) - _KEYS):
         errors[key] = "unknown setting"
-    for key in sorted(_KEYS - set(doc)):
+    missing = _KEYS - set(doc)
+    for key in sorted(missing):
         errors[key] = "missing"
-    if errors:
-        raise InvalidThresholds(errors)
-    for key in _KEYS - _NULLABLE:
+    # Every present field is checked too, so one answer names everything that is wrong.
+    doc = {k: v for k, v in doc.items() if k in _KEYS}
+    for key in _KEYS - _NULLABLE - missing:
         if doc[key] is None:
             errors[key] = "may not be empty"
-    base = doc["base_currency"]
-    if not isinstance(base, str) or not is_currency(base):
+    base = doc.get("base_currency")
+    if "base_currency" in doc and (not isinstance(base, str) or not is_currency(base)):
         errors["base_currency"] = f"{base!r} is not an ISO 4217 currency code"
-    outcome = doc["stale_data_outcome"]
-    if outcome not in ("review", "blocked"):
+    outcome = doc.get("stale_data_outcome")
+    if "stale_data_outcome" in doc and outcome not in ("review", "blocked"):
         errors["stale_data_outcome"] = "must be 'review' or 'blocked'"
     values = {
         "overdue_days": _int(doc, "overdue_days", errors, minimum=0),
@@ -90,9 +91,10 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
         "reservation_days": _int(doc, "reservation_days", errors, minimum=1),
         "overdue_count_cap": _int(doc, "overdue_count_cap", errors, minimum=1),
     }
-    tiers = _tiers(doc["approval_tiers"], errors)
+    tiers = _tiers(doc.get("approval_tiers", []), errors)
     if errors:
         raise InvalidThresholds(errors)
+    assert isinstance(base, str) and isinstance(outcome, str)
     return Thresholds(
         version=version,
         base_currency=base,

@@ -1,0 +1,147 @@
+"""Settings from CREDITGATE_* and the TOML file, and how the file seeds thresholds versions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select
+
+from adapters.db.tables import audit_events, thresholds_versions
+from config.settings import Settings, SettingsError
+from config.wiring import build_services
+from connector.cli import main
+
+GOOD_TOML = """
+[thresholds]
+base_currency = "CNY"
+overdue_days = 45
+review_band = "0.05"
+approval_tiers = [{ amount = "1000000.00", role = "credit_manager" }]
+
+[rates]
+reference = "CNY"
+USD = "7.10"
+"""
+
+
+def _toml(tmp_path, text):
+    path = tmp_path / "creditgate.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_need_no_environment_at_all():
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite:///creditgate.db"
+    assert settings.timezone == "UTC"
+    assert settings.gate_timeout == 2.0
+    assert settings.fail_safe_outcome == "review"
+
+
+def test_the_config_file_gives_thresholds_and_exact_rates(tmp_path):
+    settings = Settings.from_env({"CREDITGATE_CONFIG": _toml(tmp_path, GOOD_TOML)})
+    assert settings.thresholds["overdue_days"] == 45
+    assert settings.rates_reference == "CNY"
+    assert settings.rates == {"USD": Decimal("7.10")}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CREDITGATE_TIMEZONE": "Mars/Olympus"}, "CREDITGATE_TIMEZONE"),
+        ({"CREDITGATE_GATE_TIMEOUT": "soon"}, "CREDITGATE_GATE_TIMEOUT"),
+        ({"CREDITGATE_GATE_TIMEOUT": "0"}, "CREDITGATE_GATE_TIMEOUT"),
+        ({"CREDITGATE_FAIL_SAFE_OUTCOME": "maybe"}, "CREDITGATE_FAIL_SAFE_OUTCOME"),
+        ({"CREDITGATE_CONFIG": "/nonexistent/creditgate.toml"}, "CREDITGATE_CONFIG"),
+    ],
+)
+def test_a_bad_setting_fails_at_startup_naming_the_variable(env, named):
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[rates]\nUSD = 7.1\n", "USD"),  # a float rate would not be exact
+        ('[rates]\nUSD = "-1"\n', "USD"),
+        ("[limits]\nx = 1\n", "limits"),
+        ("[thresholds\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_file_fails_at_startup_saying_what_is_wrong(tmp_path, text, named):
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env({"CREDITGATE_CONFIG": _toml(tmp_path, text)})
+
+
+def _versions(url):
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(thresholds_versions).order_by("version")).all()
+    engine.dispose()
+    return [(r.version, r.created_by, r.document.get("overdue_days")) for r in rows]
+
+
+def test_the_file_seeds_a_version_and_a_changed_file_adds_one_but_never_over_an_admins(tmp_path):
+    url = f"sqlite:///{tmp_path}/cg.db"
+    toml = _toml(tmp_path, GOOD_TOML)
+
+    def init():
+        services = build_services(
+            Settings.from_env({"CREDITGATE_DATABASE_URL": url, "CREDITGATE_CONFIG": toml})
+        )
+        version = services.init_db()
+        return services, version
+
+    services, first = init()
+    _, again = init()
+    assert (first, again) == (1, 1)  # the same file makes no new version
+    _toml(tmp_path, GOOD_TOML.replace("overdue_days = 45", "overdue_days = 60"))
+    services, changed = init()
+    assert changed == 2
+    document = {**services.settings.thresholds, "overdue_days": 90}
+    from config.thresholds import thresholds_document
+
+    services.set_thresholds(thresholds_document(document), "alice", "tighter after audit")
+    _toml(tmp_path, GOOD_TOML.replace("overdue_days = 45", "overdue_days = 10"))
+    _, kept = init()
+    assert kept == 3  # an admin's version is not overwritten by the file
+    assert _versions(url) == [(1, "config", 45), (2, "config", 60), (3, "alice", 90)]
+
+
+def test_a_config_file_with_bad_thresholds_stops_init_db_naming_the_field(tmp_path, monkeypatch):
+    monkeypatch.setenv("CREDITGATE_DATABASE_URL", f"sqlite:///{tmp_path}/cg.db")
+    monkeypatch.setenv(
+        "CREDITGATE_CONFIG", _toml(tmp_path, "[thresholds]\noverdue_days = -3\nbogus = 1\n")
+    )
+    result = CliRunner().invoke(main, ["init-db"])
+    assert result.exit_code == 1
+    assert "overdue_days" in result.output
+    assert "bogus" in result.output
+
+
+def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/cg.db"
+    monkeypatch.setenv("CREDITGATE_DATABASE_URL", url)
+    monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["apikey", "create", "--role", "erp", "--name", "erp-prod"])
+    assert result.exit_code == 0, result.output
+    key = result.output.split(": ", 1)[1].split()[0]
+    assert key.startswith("cg_")
+    raw = (tmp_path / "cg.db").read_bytes()
+    assert key.encode() not in raw
+    services = build_services(Settings(database_url=url))
+    client = services.find_client(key)
+    assert client is not None and client.role == "erp"
+    assert services.find_client(key + "x") is None
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        actions = conn.execute(select(audit_events.c.action)).scalars().all()
+    engine.dispose()
+    services.engine.dispose()
+    assert "api_key_created" in actions
+    twice = CliRunner().invoke(main, ["apikey", "create", "--role", "erp", "--name", "erp-prod"])
+    assert twice.exit_code == 1
+    assert "already exists" in twice.output
