@@ -40,7 +40,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def gunicorn(
-    database_url: str, log_path: Path, *, workers: int = 2, threads: int = 4
+    database_url: str,
+    log_path: Path,
+    *,
+    workers: int = 2,
+    threads: int = 1,
+    worker_class: str = "sync",
 ) -> Iterator[str]:
     """Serve bench.wsgi_app with gunicorn (gthread) and yield its base URL."""
     port = free_port()
@@ -56,7 +61,7 @@ def gunicorn(
         "--workers",
         str(workers),
         "--worker-class",
-        "gthread",
+        worker_class,
         "--threads",
         str(threads),
         "--keep-alive",
