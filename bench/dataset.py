@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from adapters.csv_export import COLUMNS
 from adapters.db.tables import customers, invoices
 from config.settings import Settings
 from config.wiring import Services, build_services
@@ -106,34 +107,11 @@ def write_csvs(folder: Path, params: Params, today: date) -> int:
         (folder / "payments.csv").open("w", newline="", encoding="utf-8") as pf,
     ):
         g, c, inv, pay = csv.writer(gf), csv.writer(cf), csv.writer(inf), csv.writer(pf)
-        g.writerow(["group_id", "name", "credit_limit", "currency"])
-        c.writerow(
-            [
-                "customer_id",
-                "name",
-                "credit_limit",
-                "currency",
-                "group_id",
-                "on_hold",
-                "hold_reason",
-            ]
-        )
-        inv.writerow(
-            [
-                "invoice_id",
-                "customer_id",
-                "number",
-                "issue_date",
-                "due_date",
-                "currency",
-                "total",
-                "open_amount",
-                "order_id",
-            ]
-        )
-        pay.writerow(
-            ["payment_id", "customer_id", "date", "currency", "amount", "unapplied_amount"]
-        )
+        # The product's own column lists, so the bench cannot drift from the import format.
+        g.writerow(COLUMNS["groups"])
+        c.writerow([*COLUMNS["customers"], "hold_reason"])
+        inv.writerow(COLUMNS["invoices"])
+        pay.writerow(COLUMNS["payments"])
         for j in range(n_groups):
             # Generous group limits: the group rule is evaluated but rarely decides.
             g.writerow([f"G-{j:05d}", f"Group {j}", "50000000.00", CURRENCY])
