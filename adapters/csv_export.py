@@ -219,6 +219,15 @@ def read_folder(folder: Path) -> FileBatch:
     return batch
 
 
+def read_file(path: Path) -> FileBatch:
+    """Parse one export file (customers.csv, groups.csv, ...) named by its stem."""
+    if path.stem not in COLUMNS:
+        raise FileNotFoundError(f"{path.name} is not one of {', '.join(COLUMNS)} (.csv)")
+    batch = FileBatch()
+    _read_file(path, path.stem, batch)
+    return batch
+
+
 def _read_file(path: Path, name: str, batch: FileBatch) -> None:
     seen: dict[str, int] = {}
     target: list[Any] = getattr(batch, name)

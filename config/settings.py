@@ -25,6 +25,7 @@ class Settings:
     gate_timeout: float = 2.0
     fail_safe_outcome: str = "review"
     log_level: str = "INFO"
+    sync_schedule: str = "0 2 * * *"
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     rates_reference: str = "USD"
     rates: Mapping[str, Decimal] = field(default_factory=dict)
@@ -73,6 +74,7 @@ class Settings:
             gate_timeout=timeout,
             fail_safe_outcome=fail_safe or "review",
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+            sync_schedule=get("SYNC_SCHEDULE", cls.sync_schedule) or cls.sync_schedule,
             **file_values,
         )
 

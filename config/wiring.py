@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,14 +12,18 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapters.csv_export import read_folder
+from adapters.csv_source import CsvFolderSource
 from adapters.db import admin
 from adapters.db.engine import create_schema, drop_schema, make_engine, ping
 from adapters.db.imports import DbImportStore
+from adapters.db.sync_store import DbSyncStore
 from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from config.settings import Settings
 from config.thresholds import thresholds_document
 from gating.money import Rates
 from gating.ports import Clock
+from gating.sources import SourceAdapter
+from sync.engine import Progress, SyncReport, sync_source
 from sync.file_import import ImportResult, import_folder
 
 
@@ -60,6 +65,48 @@ class Services:
             clock=self.clock,
         )
 
+    def sync_store(self) -> DbSyncStore:
+        return DbSyncStore(self.engine)
+
+    def add_source(
+        self, name: str, kind: str, *, url: str | None = None, settings: dict[str, Any]
+    ) -> int:
+        """:raises ValueError: for an unknown kind, missing settings or a taken name."""
+        _check_source(kind, url, settings)
+        return self.sync_store().add_source(name, kind, url, settings, self.clock())
+
+    def sync(
+        self, source: str | None = None, *, full: bool = False, progress: Progress | None = None
+    ) -> list[SyncReport]:
+        """Sync one source, or every source that has something to pull (not the default one).
+
+        :raises SourceNotFound, SourceConfigError:
+        """
+        store = self.sync_store()
+        rows = [store.source(source)] if source else store.sources()
+        reports = []
+        for row in rows:
+            if row["kind"] not in SOURCE_KINDS:
+                if source:
+                    raise SourceConfigError(f"source {row['name']!r} has nothing to pull")
+                continue
+            adapter = build_adapter(row, os.environ)
+            try:
+                reports.append(
+                    sync_source(
+                        row["id"],
+                        row["name"],
+                        adapter,
+                        store=store,
+                        clock=self.clock,
+                        full=full,
+                        progress=progress,
+                    )
+                )
+            finally:
+                adapter.close()
+        return reports
+
     def set_thresholds(self, document: dict[str, Any], created_by: str, reason: str) -> int:
         """:raises InvalidThresholds:"""
         return admin.add_thresholds(self.engine, document, created_by, reason, self.clock())
@@ -76,6 +123,54 @@ class Services:
         return admin.ensure_thresholds(
             self.engine, thresholds_document(self.settings.thresholds), now
         )
+
+
+SOURCE_KINDS = ("csv-folder", "tryton")
+
+
+class SourceConfigError(ValueError):
+    """A source's settings cannot make an adapter; the message says what to set."""
+
+
+def _check_source(kind: str, url: str | None, settings: dict[str, Any]) -> None:
+    if kind == "csv-folder":
+        if not settings.get("path"):
+            raise SourceConfigError("a csv-folder source needs --path, the export folder")
+    elif kind == "tryton":
+        missing = [k for k in ("database", "username_env", "password_env") if not settings.get(k)]
+        if not url or missing:
+            raise SourceConfigError(
+                "a tryton source needs --url, --database, --username-env and --password-env"
+            )
+    else:
+        raise SourceConfigError(f"unknown source kind {kind!r}; use one of {SOURCE_KINDS}")
+
+
+def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdapter:
+    """Make the adapter for a source row; credentials come from the env vars it names.
+
+    :raises SourceConfigError: naming the missing variable.
+    """
+    settings = row["settings"] or {}
+    if row["kind"] == "csv-folder":
+        return CsvFolderSource(Path(settings["path"]))
+    if row["kind"] == "tryton":
+        from adapters.tryton import TrytonAdapter
+
+        def secret(key: str) -> str:
+            name = settings[key]
+            value = environ.get(name)
+            if not value:
+                raise SourceConfigError(
+                    f"source {row['name']!r} reads its {key.removesuffix('_env')} from "
+                    f"${name}, which is not set"
+                )
+            return value
+
+        return TrytonAdapter(
+            row["url"], settings["database"], secret("username_env"), secret("password_env")
+        )
+    raise SourceConfigError(f"source {row['name']!r} has unknown kind {row['kind']!r}")
 
 
 def build_services(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Services:

@@ -130,3 +130,125 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
         click.echo(f"# {title}\n{line}\n")
     if not no_serve:
         _run(services, host, port)
+
+
+@main.group()
+def sources() -> None:
+    """Manage sync sources (credentials are read from the env vars you name, never stored)."""
+
+
+@sources.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["tryton", "csv-folder"]))
+@click.option("--url", help="tryton: the server, e.g. http://erp.example:8000")
+@click.option("--database", help="tryton: the database name")
+@click.option("--username-env", help="tryton: env var holding the user name")
+@click.option("--password-env", help="tryton: env var holding the password")
+@click.option("--path", "folder", help="csv-folder: the folder the ERP exports into")
+def sources_add(
+    name: str,
+    kind: str,
+    url: str | None,
+    database: str | None,
+    username_env: str | None,
+    password_env: str | None,
+    folder: str | None,
+) -> None:
+    services = _services()
+    _init(services)
+    settings = {
+        "database": database,
+        "username_env": username_env,
+        "password_env": password_env,
+        "path": str(Path(folder).resolve()) if folder else None,
+    }
+    settings = {k: v for k, v in settings.items() if v}
+    try:
+        services.add_source(name, kind, url=url, settings=settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"source {name} ({kind}) added; run `creditgate sync --source {name}`")
+
+
+@sources.command("list")
+def sources_list() -> None:
+    services = _services()
+    _init(services)
+    for row in services.sync_store().sources():
+        last = row["last_success_at"].isoformat() if row["last_success_at"] else "never"
+        where = row["url"] or row["settings"].get("path") or "-"
+        click.echo(f"{row['name']:<20} {row['kind']:<11} {where:<40} last synced: {last}")
+
+
+@main.command()
+@click.option("--source", help="Only this source (default: every source with something to pull).")
+@click.option("--full", is_flag=True, help="Read everything again, ignoring watermarks.")
+def sync(source: str | None, full: bool) -> None:
+    """Pull changed customers, invoices and payments from the sources."""
+    services = _services()
+    _init(services)
+
+    def progress(entity: str, read: int, written: int) -> None:
+        click.echo(f"\r  {entity:<10} read {read:>9,}  written {written:>9,}", nl=False)
+
+    try:
+        reports = services.sync(source, full=full, progress=progress)
+    except (CreditgateError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("")
+    failed = False
+    for report in reports:
+        click.echo(f"{report.source}: {'ok' if report.ok else 'FAILED'}")
+        for part in report.entities:
+            click.echo(
+                f"  {part.entity:<10} read {part.read:,}, written {part.written:,}, "
+                f"skipped {part.skipped:,}" + (f"  — {part.failure}" if part.failure else "")
+            )
+            for error in part.errors[:20]:
+                click.echo(f"    skipped {error}", err=True)
+        failed = failed or not report.ok
+    if not reports:
+        click.echo("no source to pull from; add one with `creditgate sources add`")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the job now (under the lock) and exit.")
+def scheduler(once: bool) -> None:
+    """Run the nightly sync on CREDITGATE_SYNC_SCHEDULE (cron, business time zone)."""
+    import socket
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    from sync.scheduler import run_exclusively
+
+    services = _services()
+    _init(services)
+    settings = services.settings
+    try:
+        trigger = CronTrigger.from_crontab(settings.sync_schedule, timezone=settings.zone)
+    except ValueError as exc:
+        raise click.ClickException(f"CREDITGATE_SYNC_SCHEDULE: {exc}") from None
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+
+    def job() -> None:
+        ran = run_exclusively(
+            lambda: services.sync(),
+            lease=services.sync_store(),
+            holder=holder,
+            clock=services.clock,
+        )
+        click.echo(f"{services.clock().isoformat()} nightly sync {'ran' if ran else 'skipped'}")
+
+    if once:
+        job()
+        return
+    runner = BlockingScheduler(timezone=settings.zone)
+    runner.add_job(job, trigger, id="nightly-sync", max_instances=1, coalesce=True)
+    click.echo(f"scheduler: sync on '{settings.sync_schedule}' ({settings.timezone}); Ctrl+C stops")
+    try:
+        runner.start()
+    except (KeyboardInterrupt, SystemExit):
+        runner.shutdown(wait=False)

@@ -155,6 +155,23 @@ SCHEMAS: dict[str, Any] = {
             "thresholds_version": {"type": "integer"},
         },
     },
+    "SyncRun": {
+        "type": "object",
+        "required": ["id", "source", "entity", "status", "read", "written", "skipped", "errors"],
+        "properties": {
+            "id": {"type": "integer"},
+            "source": {"type": "string"},
+            "source_id": {"type": "integer"},
+            "entity": {"type": "string"},
+            "status": {"type": "string"},
+            "started_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"]},
+            "read": {"type": "integer"},
+            "written": {"type": "integer"},
+            "skipped": {"type": "integer"},
+            "errors": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "DecisionRecord": {
         "type": "object",
         "required": ["decision_id", "outcome", "inputs", "rules", "thresholds_version", "caller"],
@@ -239,6 +256,41 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("DecisionRecord"), "The decision"),
                 **_READ_ERRORS,
                 "404": _json(_ref("Error"), "No such decision"),
+            },
+        }
+    },
+    "/api/v1/sync/runs": {
+        "get": {
+            "summary": "Recent sync runs, newest first (role admin)",
+            "security": [{"apiKey": []}],
+            "parameters": [
+                _source_param,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "schema": {
+                        "type": "string",
+                        "enum": ["running", "succeeded", "succeeded_with_errors", "failed"],
+                    },
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                },
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["runs"],
+                        "properties": {"runs": {"type": "array", "items": _ref("SyncRun")}},
+                    },
+                    "Runs with counts and the records skipped",
+                ),
+                **_READ_ERRORS,
             },
         }
     },

@@ -7,11 +7,12 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from connector.auth import requires
-from connector.schemas import CreditQuerySchema
+from connector.schemas import CreditQuerySchema, SyncRunsQuerySchema
 from gating.services import credit_position, get_decision
 
 bp = Blueprint("reads", __name__, url_prefix="/api/v1")
 _query = CreditQuerySchema()
+_runs_query = SyncRunsQuerySchema()
 
 
 def _json_ready(value: Any) -> Any:
@@ -40,6 +41,17 @@ def customer_credit(customer_id: str) -> Any:
         rates=services.rates,
     )
     return jsonify(_json_ready(dict(position)))
+
+
+@bp.get("/sync/runs")
+@requires("admin")
+def sync_runs() -> Any:
+    args = _runs_query.load(request.args.to_dict())
+    services = current_app.extensions["creditgate"]
+    runs = services.sync_store().runs(
+        source=args.get("source"), status=args.get("status"), limit=args.get("limit", 50)
+    )
+    return jsonify({"runs": [_json_ready(r) for r in runs]})
 
 
 @bp.get("/decisions/<decision_id>")

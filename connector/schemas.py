@@ -60,3 +60,14 @@ class CreditQuerySchema(Schema):
         unknown = RAISE
 
     source = fields.String(validate=_ref)
+
+
+class SyncRunsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    source = fields.String(validate=_ref)
+    status = fields.String(
+        validate=validate.OneOf(["running", "succeeded", "succeeded_with_errors", "failed"])
+    )
+    limit = fields.Integer(validate=validate.Range(min=1, max=500))

@@ -216,6 +216,25 @@ audit_events = Table(
     Index(None, "occurred_at"),
 )
 
+sync_watermarks = Table(
+    "sync_watermarks",
+    metadata,
+    Column("source_id", ForeignKey("sources.id"), primary_key=True),
+    Column("entity", String(30), primary_key=True),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("last_id", String(100), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A lease: whoever holds an unexpired row runs the job; taken with one conditional write.
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 sync_runs = Table(
     "sync_runs",
     metadata,

@@ -1,0 +1,186 @@
+"""The sync engine's store: watermarks, one transaction per page, run history, the job lease."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from adapters.db.engine import readonly
+from adapters.db.loader import Loader
+from adapters.db.tables import job_locks, sources, sync_runs, sync_watermarks
+from gating.errors import SourceNotFound
+from gating.records import RecordError
+from gating.sources import Entity, Page, Watermark
+
+MAX_ERRORS_KEPT = 1000
+
+
+def _error_json(e: RecordError) -> dict[str, Any]:
+    return {k: v for k, v in asdict(e).items() if v is not None}
+
+
+class DbSyncStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def source(self, name: str) -> dict[str, Any]:
+        """:raises SourceNotFound:"""
+        with readonly(self.engine).connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.name == name)).first()
+        if row is None:
+            raise SourceNotFound(name)
+        return dict(row._mapping)
+
+    def sources(self) -> list[dict[str, Any]]:
+        with readonly(self.engine).connect() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.name)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def add_source(
+        self, name: str, kind: str, url: str | None, settings: dict[str, Any], now: datetime
+    ) -> int:
+        """:raises ValueError: when the name is taken."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(sources.c.id).where(sources.c.name == name)).first():
+                raise ValueError(f"a source named {name!r} already exists")
+            result = conn.execute(
+                insert(sources).values(
+                    name=name, kind=kind, url=url, settings=settings, created_at=now
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def watermark(self, source_id: int, entity: Entity) -> Watermark | None:
+        w = sync_watermarks.c
+        with readonly(self.engine).connect() as conn:
+            row = conn.execute(
+                select(w.changed_at, w.last_id).where(w.source_id == source_id, w.entity == entity)
+            ).first()
+        return None if row is None else Watermark(row.changed_at, row.last_id)
+
+    def start_run(self, source_id: int, entity: Entity, now: datetime) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(sync_runs).values(
+                    source_id=source_id,
+                    entity=entity,
+                    started_at=now,
+                    status="running",
+                    read=0,
+                    written=0,
+                    skipped=0,
+                    errors=[],
+                )
+            )
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def apply_page(
+        self, source_id: int, entity: Entity, page: Page[Any], now: datetime
+    ) -> tuple[int, list[RecordError]]:
+        """Upsert the page's records and advance the watermark in ONE transaction.
+
+        A crash before commit leaves the previous page's state and watermark: the next run
+        reads this page again, and upserts make that harmless.
+        """
+        with self.engine.begin() as conn:
+            loader = Loader(conn, source_id, now)
+            getattr(loader, entity)(page.records)
+            report = loader.finish()
+            if page.watermark is not None:
+                self._advance(conn, source_id, entity, page.watermark, now)
+        return report.written.get(entity, 0), [*page.errors, *report.errors]
+
+    def _advance(
+        self, conn: Any, source_id: int, entity: Entity, mark: Watermark, now: datetime
+    ) -> None:
+        w = sync_watermarks.c
+        values = {"changed_at": mark.changed_at, "last_id": mark.last_id, "updated_at": now}
+        done = conn.execute(
+            update(sync_watermarks)
+            .where(w.source_id == source_id, w.entity == entity)
+            .values(**values)
+        ).rowcount
+        if not done:
+            conn.execute(
+                insert(sync_watermarks).values(source_id=source_id, entity=entity, **values)
+            )
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: dict[str, int],
+        errors: Sequence[RecordError],
+        now: datetime,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=now,
+                    errors=[_error_json(e) for e in list(errors)[:MAX_ERRORS_KEPT]],
+                    **counts,
+                )
+            )
+
+    def mark_synced(self, source_id: int, now: datetime) -> None:
+        """Record a complete, successful sync: what the gate's STALE_DATA rule reads."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sources).where(sources.c.id == source_id).values(last_success_at=now)
+            )
+
+    def runs(
+        self, *, source: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        r = sync_runs.c
+        query = (
+            select(sync_runs, sources.c.name.label("source"))
+            .join(sources, sources.c.id == r.source_id)
+            .order_by(r.id.desc())
+            .limit(limit)
+        )
+        if source is not None:
+            query = query.where(sources.c.name == source)
+        if status is not None:
+            query = query.where(r.status == status)
+        with readonly(self.engine).connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # --- the job lease -------------------------------------------------------------------
+
+    def try_lock(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take the lease `name` unless someone else holds an unexpired one; atomic on SQLite
+        and PostgreSQL (one conditional UPDATE, or an INSERT that the primary key arbitrates)."""
+        j = job_locks.c
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(job_locks)
+                .where(j.name == name, or_(j.expires_at < now, j.holder == holder))
+                .values(holder=holder, expires_at=now + ttl)
+            ).rowcount
+            if taken:
+                return True
+            exists = conn.execute(select(j.name).where(j.name == name)).first()
+            if exists:
+                return False
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(job_locks).values(name=name, holder=holder, expires_at=now + ttl)
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def unlock(self, name: str, holder: str) -> None:
+        j = job_locks.c
+        with self.engine.begin() as conn:
+            conn.execute(delete(job_locks).where(and_(j.name == name, j.holder == holder)))

@@ -1,0 +1,58 @@
+"""Source ports: what a sync needs from an ERP, CRM or file export, in the domain's terms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Literal, Protocol, TypeVar
+
+from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
+
+T = TypeVar("T")
+Entity = Literal["groups", "customers", "invoices", "payments"]
+# In this order: a customer's group, and an invoice's customer, land before what refers to them.
+ENTITIES: tuple[Entity, ...] = ("groups", "customers", "invoices", "payments")
+
+
+@dataclass(frozen=True, order=True)
+class Watermark:
+    """How far a sync has read: the source's own change time of the last record, then its id.
+
+    Taken from the records returned, never from the local clock, so clock skew between us and
+    the source cannot skip a change.
+    """
+
+    changed_at: datetime
+    last_id: str
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of changed records, the records that could not be mapped, and the watermark
+    to store once this page is committed (None when the page is empty)."""
+
+    records: Sequence[T]
+    errors: Sequence[RecordError] = field(default=())
+    watermark: Watermark | None = None
+
+
+class SourceAdapter(Protocol):
+    """A source's records changed after `since` (everything when None), oldest change first.
+
+    Invoices carry credit notes as negative totals; an invoice or payment cancelled or deleted
+    at the source comes back with its open/unapplied amount at zero so it leaves exposure.
+    Implementations page through the source and never hold more than one page in memory.
+    """
+
+    kind: str
+
+    def groups(self, since: Watermark | None) -> Iterator[Page[GroupData]]: ...
+
+    def customers(self, since: Watermark | None) -> Iterator[Page[CustomerData]]: ...
+
+    def invoices(self, since: Watermark | None) -> Iterator[Page[InvoiceData]]: ...
+
+    def payments(self, since: Watermark | None) -> Iterator[Page[PaymentData]]: ...
+
+    def close(self) -> None: ...

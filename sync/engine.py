@@ -1,0 +1,125 @@
+"""Pull changed records page by page; each page lands with its watermark or not at all."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from gating.records import RecordError
+from gating.sources import ENTITIES, Entity, Page, SourceAdapter, Watermark
+
+log = logging.getLogger(__name__)
+
+
+class SyncStore(Protocol):
+    """What the engine needs from the store (adapters.db.sync_store implements it)."""
+
+    def watermark(self, source_id: int, entity: Entity) -> Watermark | None: ...
+
+    def start_run(self, source_id: int, entity: Entity, now: datetime) -> int: ...
+
+    def apply_page(
+        self, source_id: int, entity: Entity, page: Page[Any], now: datetime
+    ) -> tuple[int, list[RecordError]]: ...
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: dict[str, int],
+        errors: list[RecordError],
+        now: datetime,
+    ) -> None: ...
+
+    def mark_synced(self, source_id: int, now: datetime) -> None: ...
+
+
+@dataclass
+class EntityReport:
+    entity: Entity
+    read: int = 0
+    written: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+    failure: str | None = None
+
+    @property
+    def skipped(self) -> int:
+        return len(self.errors)
+
+
+@dataclass
+class SyncReport:
+    source: str
+    entities: list[EntityReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(e.failure is None for e in self.entities)
+
+
+Progress = Callable[[Entity, int, int], None]
+"""Called after each page with the entity, records read so far and written so far."""
+
+
+def sync_source(
+    source_id: int,
+    source_name: str,
+    adapter: SourceAdapter,
+    *,
+    store: SyncStore,
+    clock: Callable[[], datetime],
+    full: bool = False,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Sync every entity in dependency order; stop at the first entity the source fails on.
+
+    Bad records are skipped and reported, never fatal. A source failure (after the adapter's
+    own retries) ends the run as failed: pages already committed stay, with their watermark,
+    so the next run resumes where this one stopped. Only a run where every entity completed
+    counts as a successful sync for the gate's STALE_DATA rule.
+    """
+    report = SyncReport(source_name)
+    for entity in ENTITIES:
+        part = _sync_entity(source_id, entity, adapter, store, clock, full, progress)
+        report.entities.append(part)
+        if part.failure is not None:
+            break
+    if report.ok:
+        store.mark_synced(source_id, clock())
+    return report
+
+
+def _sync_entity(
+    source_id: int,
+    entity: Entity,
+    adapter: SourceAdapter,
+    store: SyncStore,
+    clock: Callable[[], datetime],
+    full: bool,
+    progress: Progress | None,
+) -> EntityReport:
+    part = EntityReport(entity)
+    since = None if full else store.watermark(source_id, entity)
+    run_id = store.start_run(source_id, entity, clock())
+    pages = getattr(adapter, entity)(since)
+    try:
+        for page in pages:
+            written, errors = store.apply_page(source_id, entity, page, clock())
+            part.read += len(page.records) + len(page.errors)
+            part.written += written
+            part.errors.extend(errors)
+            if progress is not None:
+                progress(entity, part.read, part.written)
+    except Exception as exc:  # any source failure ends this run, and is reported
+        log.warning("sync of %s stopped: %s", entity, exc)
+        part.failure = f"{type(exc).__name__}: {exc}"
+    status = "failed" if part.failure else ("succeeded_with_errors" if part.errors else "succeeded")
+    errors = list(part.errors)
+    if part.failure:
+        errors.append(RecordError(entity, None, part.failure))
+    counts = {"read": part.read, "written": part.written, "skipped": part.skipped}
+    store.finish_run(run_id, status, counts, errors, clock())
+    return part
