@@ -155,7 +155,6 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
     if row["kind"] == "csv-folder":
         return CsvFolderSource(Path(settings["path"]))
     if row["kind"] == "tryton":
-        from adapters.tryton import TrytonAdapter
 
         def secret(key: str) -> str:
             name = settings[key]
@@ -167,9 +166,10 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
                 )
             return value
 
-        return TrytonAdapter(
-            row["url"], settings["database"], secret("username_env"), secret("password_env")
-        )
+        username, password = secret("username_env"), secret("password_env")
+        from adapters.tryton import TrytonAdapter
+
+        return TrytonAdapter(row["url"], settings["database"], username, password)
     raise SourceConfigError(f"source {row['name']!r} has unknown kind {row['kind']!r}")
 
 

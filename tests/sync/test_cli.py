@@ -1,0 +1,92 @@
+"""`creditgate sources add/list` and `creditgate sync` from the command line."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+from tests.conftest import DATASET, write_csv
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CREDITGATE_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for name, rows in DATASET.items():
+        write_csv(folder, name, rows)
+    return folder
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_a_folder_source_is_added_listed_and_synced(env):
+    added = run("sources", "add", "files", "--kind", "csv-folder", "--path", str(env))
+    listed = run("sources", "list")
+    synced = run("sync", "--source", "files")
+    again = run("sync")
+
+    assert added.exit_code == 0, added.output
+    assert "files" in listed.output and "never" in listed.output
+    assert synced.exit_code == 0, synced.output
+    assert "files: ok" in synced.output
+    assert "invoices   read 9, written 9, skipped 0" in synced.output
+    assert again.exit_code == 0
+    assert "invoices   read 0, written 0, skipped 0" in again.output  # nothing changed
+    files_line = next(
+        line for line in run("sources", "list").output.splitlines() if "files" in line
+    )
+    assert "never" not in files_line
+
+
+def test_a_tryton_source_needs_its_connection_settings(env):
+    result = run("sources", "add", "erp", "--kind", "tryton", "--url", "http://127.0.0.1:1")
+
+    assert result.exit_code == 1
+    assert "--database, --username-env and --password-env" in result.output
+
+
+def test_a_tryton_source_whose_password_variable_is_unset_says_which(env, monkeypatch):
+    monkeypatch.setenv("ERP_USER", "admin")
+    monkeypatch.delenv("ERP_PASSWORD", raising=False)
+    added = run(
+        "sources",
+        "add",
+        "erp",
+        "--kind",
+        "tryton",
+        "--url",
+        "http://127.0.0.1:1",
+        "--database",
+        "credit",
+        "--username-env",
+        "ERP_USER",
+        "--password-env",
+        "ERP_PASSWORD",
+    )
+    synced = run("sync", "--source", "erp")
+
+    assert added.exit_code == 0, added.output
+    assert synced.exit_code == 1
+    assert "$ERP_PASSWORD, which is not set" in synced.output
+
+
+def test_syncing_an_unknown_source_fails_with_a_message(env):
+    result = run("sync", "--source", "nope")
+
+    assert result.exit_code == 1
+    assert "no source named 'nope'" in result.output
+
+
+def test_a_sync_whose_folder_vanished_fails_and_exits_1(env, tmp_path):
+    run("sources", "add", "files", "--kind", "csv-folder", "--path", str(tmp_path / "gone"))
+
+    result = run("sync", "--source", "files")
+
+    assert result.exit_code == 1
+    assert "files: FAILED" in result.output
+    assert "is not a folder" in result.output
