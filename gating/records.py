@@ -39,6 +39,8 @@ class InvoiceData:
     total: Decimal
     open_amount: Decimal
     order_ref: str | None = None
+    # Cancelled or deleted at the source: counts nowhere (not open, not against its order).
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,7 @@ class Loader:
                 if customer_id is None:
                     self._skip("invoice", r.ref, f"customer {r.customer_ref!r} does not exist")
                     continue
+                open_amount = Decimal(0) if r.cancelled else r.open_amount
                 values = {
                     "customer_id": customer_id,
                     "number": r.number,
@@ -181,8 +182,9 @@ class Loader:
                     "due_date": r.due_date,
                     "currency": r.currency,
                     "total": r.total,
-                    "open_amount": r.open_amount,
-                    "is_open": r.open_amount > 0,
+                    "open_amount": open_amount,
+                    "is_open": open_amount > 0,
+                    "cancelled": r.cancelled,
                     "order_ref": r.order_ref,
                     "updated_at": self.now,
                 }
@@ -199,7 +201,7 @@ class Loader:
                 else:
                     written += 1
                     continue
-                self.deltas.add(customer_id, r.currency, "open_invoices", r.open_amount)
+                self.deltas.add(customer_id, r.currency, "open_invoices", open_amount)
                 if r.order_ref:
                     touched_orders.add(r.order_ref)
                 written += 1
@@ -221,6 +223,7 @@ class Loader:
                         i.source_id == self.source_id,
                         i.order_ref == row.external_id,
                         i.currency == row.currency,
+                        i.cancelled.is_(False),
                     )
                 ).scalar_one()
                 invoiced = Decimal(invoiced) if invoiced else ZERO

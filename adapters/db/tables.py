@@ -112,6 +112,7 @@ invoices = Table(
     Column("total", Money, nullable=False),
     Column("open_amount", Money, nullable=False),
     Column("is_open", Boolean, nullable=False),
+    Column("cancelled", Boolean, nullable=False, default=False),
     Column("order_ref", String(100)),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("source_id", "external_id"),

@@ -284,3 +284,19 @@ def test_sync_runs_are_listed_for_admins_only(services, csv_source, keys):
     assert auditor.status_code == 403
     assert bad.status_code == 422
     assert "status" in bad.get_json()["fields"]
+
+
+def test_an_invoice_cancelled_at_the_source_leaves_exposure(services, csv_source):
+    services.sync("files")
+    source_id = services.sync_store().source("files")["id"]
+    store, now = services.sync_store(), services.clock()
+    invoice = InvoiceData(
+        "I-C1", "C-100", "INV-C1", _d(-3), _d(30), "CNY", Decimal("700.00"), Decimal("700.00")
+    )
+    store.apply_page(source_id, "invoices", Page([invoice]), now)
+    assert _exposure(services, "C-100") == Decimal("45700.00")
+
+    cancelled = InvoiceData(**{**invoice.__dict__, "cancelled": True})
+    store.apply_page(source_id, "invoices", Page([cancelled]), now)
+
+    assert _exposure(services, "C-100") == Decimal("45000.00")
