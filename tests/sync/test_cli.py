@@ -90,3 +90,24 @@ def test_a_sync_whose_folder_vanished_fails_and_exits_1(env, tmp_path):
     assert result.exit_code == 1
     assert "files: FAILED" in result.output
     assert "is not a folder" in result.output
+
+
+def test_the_scheduler_runs_the_nightly_sync_once_on_request(env):
+    run("sources", "add", "files", "--kind", "csv-folder", "--path", str(env))
+
+    result = run("scheduler", "--once")
+
+    assert result.exit_code == 0, result.output
+    assert "nightly sync ran" in result.output
+    assert "never" not in next(
+        line for line in run("sources", "list").output.splitlines() if "files" in line
+    )
+
+
+def test_the_scheduler_refuses_a_bad_cron_expression(env, monkeypatch):
+    monkeypatch.setenv("CREDITGATE_SYNC_SCHEDULE", "every night")
+
+    result = run("scheduler", "--once")
+
+    assert result.exit_code == 1
+    assert "CREDITGATE_SYNC_SCHEDULE" in result.output
