@@ -73,10 +73,26 @@ def _differs(row: Any, values: dict[str, Any]) -> bool:
 class Loader:
     """Writes one source's records inside the caller's transaction."""
 
-    def __init__(self, conn: Connection, source_id: int, now: datetime) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        source_id: int,
+        now: datetime,
+        customer_ids: dict[str, int] | None = None,
+    ) -> None:
         self.conn, self.source_id, self.now = conn, source_id, now
         self.deltas = BalanceDeltas()
         self.report = LoadReport()
+        # external id -> row id of customers, shared across the pages of one sync (ids never
+        # change once a row exists), so each page does not look up its customers again.
+        self.customer_ids = {} if customer_ids is None else customer_ids
+
+    def _customer_ids(self, refs: Iterable[str]) -> dict[str, int]:
+        known = self.customer_ids
+        missing = {r for r in refs if r not in known}
+        if missing:
+            known.update(_ids(self.conn, customers, self.source_id, missing))
+        return known
 
     def _skip(self, entity: str, ref: str, reason: str) -> None:
         self.report.errors.append(RecordError(entity, ref, reason))
@@ -163,7 +179,7 @@ class Loader:
             self.deltas.add(customer_id, r.currency, "reserved", r.reserved)
 
     def invoices(self, records: Sequence[InvoiceData]) -> None:
-        customer_ids = _ids(self.conn, customers, self.source_id, [r.customer_ref for r in records])
+        customer_ids = self._customer_ids(r.customer_ref for r in records)
         touched_orders: set[str] = set()
         written = 0
         for chunk in _chunks(records):
@@ -240,7 +256,7 @@ class Loader:
                 self.conn.execute(update(orders).where(o.id == row.id).values(**values))
 
     def payments(self, records: Sequence[PaymentData]) -> None:
-        customer_ids = _ids(self.conn, customers, self.source_id, [r.customer_ref for r in records])
+        customer_ids = self._customer_ids(r.customer_ref for r in records)
         written = 0
         for chunk in _chunks(records):
             existing = _existing(self.conn, payments, self.source_id, [r.ref for r in chunk])

@@ -27,6 +27,7 @@ def _error_json(e: RecordError) -> dict[str, Any]:
 class DbSyncStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._customer_ids: dict[int, dict[str, int]] = {}
 
     def source(self, name: str) -> dict[str, Any]:
         """:raises SourceNotFound:"""
@@ -64,6 +65,7 @@ class DbSyncStore:
         return None if row is None else Watermark(row.changed_at, row.last_id)
 
     def start_run(self, source_id: int, entity: Entity, now: datetime) -> int:
+        self._customer_ids.pop(source_id, None)  # a new run sees customers added meanwhile
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(sync_runs).values(
@@ -88,11 +90,13 @@ class DbSyncStore:
         reads this page again, and upserts make that harmless.
         """
         with self.engine.begin() as conn:
-            loader = Loader(conn, source_id, now)
+            ids = self._customer_ids.setdefault(source_id, {})
+            loader = Loader(conn, source_id, now, customer_ids=dict(ids))
             getattr(loader, entity)(page.records)
             report = loader.finish()
             if page.watermark is not None:
                 self._advance(conn, source_id, entity, page.watermark, now)
+        ids.update(loader.customer_ids)  # only ids of committed rows are kept
         return report.written.get(entity, 0), [*page.errors, *report.errors]
 
     def _advance(
