@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -60,6 +62,49 @@ class SyncReport:
         return all(e.failure is None for e in self.entities)
 
 
+def prefetched(pages: Iterator[Page[Any]], depth: int = 1) -> Iterator[Page[Any]]:
+    """Fetch the next page from the source while this one is being stored.
+
+    At most `depth` pages wait in between, so memory stays bounded; a source error is raised
+    here, after the pages fetched before it, in order.
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(("page", page)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = box.get()
+            if kind == "page":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 Progress = Callable[[Entity, int, int], None]
 """Called after each page with the entity, records read so far and written so far."""
 
@@ -106,7 +151,7 @@ def _sync_entity(
     run_id = store.start_run(source_id, entity, clock())
     pages = getattr(adapter, entity)(since)
     try:
-        for page in pages:
+        for page in prefetched(pages):
             written, errors = store.apply_page(source_id, entity, page, clock())
             part.read += len(page.records) + len(page.errors)
             part.written += written
