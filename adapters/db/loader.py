@@ -8,9 +8,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 
 from adapters.db.balances import BalanceDeltas, move_group
+from adapters.db.bulk import insert_rows
 from adapters.db.tables import customers, groups, invoices, orders, payments
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 
@@ -55,7 +56,7 @@ def _write(
     conn: Connection, table: Table, new: list[dict[str, Any]], changed: list[dict[str, Any]]
 ) -> None:
     if new:
-        conn.execute(insert(table), new)
+        insert_rows(conn, table, new)
     if changed:
         cols = [k for k in changed[0] if k != "_id"]
         stmt = (
