@@ -15,12 +15,13 @@ Entity = Literal["groups", "customers", "invoices", "payments"]
 ENTITIES: tuple[Entity, ...] = ("groups", "customers", "invoices", "payments")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Watermark:
     """How far a sync has read: the source's own change time of the last record, then its id.
 
     Taken from the records returned, never from the local clock, so clock skew between us and
-    the source cannot skip a change.
+    the source cannot skip a change. Not ordered: `last_id` is the source's own id, and only the
+    source knows how its ids sort.
     """
 
     changed_at: datetime
