@@ -276,7 +276,8 @@ class HttpSource:
                     errors.append(RecordError(entity[:-1], raw.get("id"), f"unreadable: {exc!r}"))
             last = raw_records[-1]
             new_mark = Watermark(datetime.fromisoformat(last["changed_at"]), last["id"])
-            if mark is not None and new_mark <= mark:
+            # this source's ids are zero-padded, so (time, id) sorts as text
+            if mark is not None and _key(new_mark) <= _key(mark):
                 raise RuntimeError(f"{entity}: the source went backwards at {new_mark}")
             mark = new_mark
             yield Page(records, errors, mark)
@@ -301,3 +302,7 @@ class HttpSource:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _key(mark: Watermark) -> tuple[datetime, str]:
+    return (mark.changed_at, mark.last_id)

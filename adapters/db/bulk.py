@@ -46,11 +46,22 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     sql, steps, positional = _plan(conn, table, tuple(rows[0]))
 
+    # Each column's conversions are remembered for this batch: dates, the shared timestamp and
+    # zero amounts repeat on most rows, and a dict lookup is far cheaper than a conversion.
+    memos: list[dict[Any, Any]] = [{} for _ in steps]
+
     def values(row: dict[str, Any]) -> list[Any]:
         out = []
-        for name, process, default in steps:
+        for (name, process, default), memo in zip(steps, memos, strict=True):
             value = row.get(name, default)
-            out.append(value if process is None else process(value))
+            if process is None:
+                out.append(value)
+                continue
+            try:
+                out.append(memo[value])
+            except KeyError:
+                memo[value] = converted = process(value)
+                out.append(converted)
         return out
 
     if positional:
