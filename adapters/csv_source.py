@@ -47,6 +47,17 @@ class CsvFolderSource:
                 mark if last else None,  # the file counts as read only once all of it landed
             )
 
+    def count(self, entity: Entity, since: Watermark | None) -> int | None:
+        """The file's data lines if it changed since `since` (quoted newlines aside), else 0."""
+        path = self.folder / f"{entity}.csv"
+        if not path.is_file():
+            return 0
+        changed = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        if since is not None and changed <= since.changed_at:
+            return 0
+        with path.open("rb") as fh:
+            return max(0, sum(1 for _ in fh) - 1)
+
     def groups(self, since: Watermark | None) -> Iterator[Page[Any]]:
         return self._pages("groups", since)
 

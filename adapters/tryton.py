@@ -167,9 +167,8 @@ class TrytonAdapter:
         for rows in self._changed("party.party", [], PARTY_FIELDS, since, active_test=False):
             yield self._page("customers", "party.party", rows, self._customer)
 
-    def invoices(self, since: Watermark | None) -> Iterator[Page[InvoiceData]]:
-        """Posted, paid and cancelled customer invoices and credit notes (negative)."""
-        domain = [
+    def _invoice_domain(self) -> list[Any]:
+        return [
             ("type", "=", "out"),
             ("company", "=", self._company()),
             [
@@ -178,16 +177,38 @@ class TrytonAdapter:
                 [("state", "=", "cancelled"), ("number", "!=", None)],
             ],
         ]
-        for rows in self._changed("account.invoice", domain, INVOICE_FIELDS, since):
-            yield self._page("invoices", "account.invoice", rows, self._invoice)
 
-    def payments(self, since: Watermark | None) -> Iterator[Page[PaymentData]]:
-        """Credits on receivable accounts that are not an invoice's (or credit note's) own line."""
-        domain = [
+    def _payment_domain(self) -> list[Any]:
+        return [
             ("account.type.receivable", "=", True),
             ("credit", ">", 0),
             ("company", "=", self._company()),
         ]
+
+    def invoices(self, since: Watermark | None) -> Iterator[Page[InvoiceData]]:
+        """Posted, paid and cancelled customer invoices and credit notes (negative)."""
+        domain = self._invoice_domain()
+        for rows in self._changed("account.invoice", domain, INVOICE_FIELDS, since):
+            yield self._page("invoices", "account.invoice", rows, self._invoice)
+
+    def count(self, entity: str, since: Watermark | None) -> int | None:
+        """How many rows a read of `entity` after `since` scans (for progress; payments
+        include invoices' own lines, which the read then drops)."""
+        if entity == "groups":
+            return 0
+        model, domain, context = {
+            "customers": ("party.party", [], {"active_test": False}),
+            "invoices": ("account.invoice", self._invoice_domain(), None),
+            "payments": ("account.move.line", self._payment_domain(), None),
+        }[entity]
+        where = list(domain)
+        if since is not None:
+            where.append(_after(since.changed_at, _tryton_id(since.last_id)))
+        return int(self.call(model, "search_count", where, context=context))
+
+    def payments(self, since: Watermark | None) -> Iterator[Page[PaymentData]]:
+        """Credits on receivable accounts that are not an invoice's (or credit note's) own line."""
+        domain = self._payment_domain()
         for rows in self._changed("account.move.line", domain, LINE_FIELDS, since):
             own = self._invoice_moves(rows)
             mapped = [row for row in rows if row["move"] not in own]
@@ -340,14 +361,7 @@ class TrytonAdapter:
         while True:
             where = list(domain)
             if after is not None:
-                changed_at, last_id = after
-                where.append(
-                    [
-                        "OR",
-                        [("last_modified_at", ">", changed_at)],
-                        [("last_modified_at", "=", changed_at), ("id", ">", last_id)],
-                    ]
-                )
+                where.append(_after(*after))
             rows = self.call(
                 model, "search_read", where, 0, self.page_size, order, fields, context=context
             )
@@ -460,6 +474,15 @@ def _message(kind: str, args: Any) -> str:
     # UserError: (message, description, domain); UserWarning and LoginException: (name, message, …)
     parts = args[:2] if kind == "UserError" else args[1:3]
     return " ".join(str(p) for p in parts if p and isinstance(p, str)) or str(args)
+
+
+def _after(changed_at: datetime, last_id: int) -> list[Any]:
+    """The keyset condition: changed later, or at the same time with a higher id."""
+    return [
+        "OR",
+        [("last_modified_at", ">", changed_at)],
+        [("last_modified_at", "=", changed_at), ("id", ">", last_id)],
+    ]
 
 
 def _watermark(row: Row) -> Watermark:

@@ -180,6 +180,18 @@ def sources_list() -> None:
         click.echo(f"{row['name']:<20} {row['kind']:<11} {where:<40} last synced: {last}")
 
 
+def _bar(entity: str, done: int, total: int | None, width: int = 30) -> str:
+    """`invoices   [#########.....]  62%   6,200 / 10,000`, or a plain count without a total."""
+    if not total:
+        return f"{entity:<10} read {done:>11,}"
+    share = min(1.0, done / total)
+    filled = int(share * width)
+    return (
+        f"{entity:<10} [{'#' * filled}{'.' * (width - filled)}] {share:4.0%} "
+        f"{done:>11,} / {total:,}"
+    )
+
+
 @main.command()
 @click.option("--source", help="Only this source (default: every source with something to pull).")
 @click.option("--full", is_flag=True, help="Read everything again, ignoring watermarks.")
@@ -188,8 +200,10 @@ def sync(source: str | None, full: bool) -> None:
     services = _services()
     _init(services)
 
-    def progress(entity: str, read: int, written: int) -> None:
-        click.echo(f"\r  {entity:<10} read {read:>9,}  written {written:>9,}", nl=False)
+    def progress(entity: str, read: int, written: int, total: int | None) -> None:
+        click.echo(f"\r  {_bar(entity, read, total)}  written {written:>11,}", nl=False)
+        if total is not None and read >= total:
+            click.echo("")
 
     try:
         reports = services.sync(source, full=full, progress=progress)

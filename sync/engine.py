@@ -62,6 +62,18 @@ class SyncReport:
         return all(e.failure is None for e in self.entities)
 
 
+def _expected(adapter: SourceAdapter, entity: Entity, since: Watermark | None) -> int | None:
+    """The source's own count for the progress bar; optional, and never a reason to fail."""
+    count = getattr(adapter, "count", None)
+    if count is None:
+        return None
+    try:
+        return int(count(entity, since))
+    except Exception as exc:  # the read that follows reports real failures
+        log.debug("no count of %s: %s", entity, exc)
+        return None
+
+
 def prefetched(pages: Iterator[Page[Any]], depth: int = 1) -> Iterator[Page[Any]]:
     """Fetch the next page from the source while this one is being stored.
 
@@ -105,8 +117,9 @@ def prefetched(pages: Iterator[Page[Any]], depth: int = 1) -> Iterator[Page[Any]
         worker.join(timeout=5)
 
 
-Progress = Callable[[Entity, int, int], None]
-"""Called after each page with the entity, records read so far and written so far."""
+Progress = Callable[[Entity, int, int, int | None], None]
+"""Called as a read starts and after each page: entity, records read and written so far, and
+how many the source expects to send (None when it cannot tell)."""
 
 
 def sync_source(
@@ -149,6 +162,9 @@ def _sync_entity(
     part = EntityReport(entity)
     since = None if full else store.watermark(source_id, entity)
     run_id = store.start_run(source_id, entity, clock())
+    total = _expected(adapter, entity, since)
+    if progress is not None:
+        progress(entity, 0, 0, total)
     pages = getattr(adapter, entity)(since)
     try:
         for page in prefetched(pages):
@@ -157,7 +173,7 @@ def _sync_entity(
             part.written += written
             part.errors.extend(errors)
             if progress is not None:
-                progress(entity, part.read, part.written)
+                progress(entity, part.read, part.written, total)
     except Exception as exc:  # any source failure ends this run, and is reported
         log.warning("sync of %s stopped: %s", entity, exc)
         part.failure = f"{type(exc).__name__}: {exc}"

@@ -300,3 +300,18 @@ def test_an_invoice_cancelled_at_the_source_leaves_exposure(services, csv_source
     store.apply_page(source_id, "invoices", Page([cancelled]), now)
 
     assert _exposure(services, "C-100") == Decimal("45000.00")
+
+
+def test_progress_reports_the_expected_totals_from_the_folder(services, csv_source):
+    calls = []
+
+    services.sync("files", progress=lambda *args: calls.append(args))
+
+    starts = {entity: total for entity, read, _, total in calls if read == 0}
+    assert starts == {
+        "groups": len(GROUPS),
+        "customers": len(CUSTOMERS),
+        "invoices": len(INVOICES),
+        "payments": len(PAYMENTS),
+    }
+    assert calls[-1] == ("payments", len(PAYMENTS), len(PAYMENTS), len(PAYMENTS))

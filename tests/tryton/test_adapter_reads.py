@@ -149,3 +149,16 @@ def test_reading_after_the_last_watermark_returns_nothing(adapter):
 
 def test_tryton_has_no_credit_groups(adapter):
     assert list(adapter.groups(None)) == []
+
+
+def test_counts_what_a_read_will_scan_for_the_progress_bar(adapter, books):
+    customers, customer_errors, _ = everything(adapter.customers(None))
+    invoices, invoice_errors, pages = everything(adapter.invoices(None))
+    payments, payment_errors, _ = everything(adapter.payments(None))
+
+    assert adapter.count("groups", None) == 0
+    assert adapter.count("customers", None) == len(customers) + len(customer_errors)
+    assert adapter.count("invoices", None) == len(invoices) + len(invoice_errors)
+    # payments: the scan also meets invoices' own receivable credits, which the read drops
+    assert adapter.count("payments", None) >= len(payments) + len(payment_errors)
+    assert adapter.count("invoices", pages[-1].watermark) == 0  # nothing after the last one
