@@ -60,8 +60,11 @@ def test_a_server_stopped_mid_sync_fails_the_run_and_the_next_run_resumes_from_t
     source_id = add_tryton_source(services, tryton, monkeypatch)
     store = services.sync_store()
 
-    def stop_after_two_invoice_pages(entity: str, read: int, written: int) -> None:
-        # Called once a page is committed: the server goes down between pages 2 and 3.
+    def stop_after_two_invoice_pages(
+        entity: str, read: int, written: int, total: int | None
+    ) -> None:
+        # Called once a page is committed: the server goes down after page 2. The engine fetches
+        # one page ahead while it stores, so page 3 may already be in hand: 2 or 3 pages land.
         if entity == "invoices" and read == 4:
             tryton.stop()
 
@@ -75,11 +78,13 @@ def test_a_server_stopped_mid_sync_fails_the_run_and_the_next_run_resumes_from_t
     )
 
     assert not first.ok
-    assert reads(first) == {"groups": 0, "customers": 5, "invoices": 4}  # payments never began
+    landed = reads(first)["invoices"]
+    assert landed in (4, 6)
+    assert reads(first) == {"groups": 0, "customers": 5, "invoices": landed}  # no payments
     failure = first.entities[-1].failure
     assert failure is not None and failure.startswith("TransientError: tryton: ")
     assert "failed to connect" in failure
-    assert len(stored_invoice_refs(services)) == 4  # the two committed pages stayed
+    assert len(stored_invoice_refs(services)) == landed  # the committed pages stayed
     assert store.source(SOURCE)["last_success_at"] is None  # not a successful sync
     watermark = store.watermark(source_id, "invoices")
     assert watermark is not None and watermark.last_id in stored_invoice_refs(services)
@@ -93,8 +98,8 @@ def test_a_server_stopped_mid_sync_fails_the_run_and_the_next_run_resumes_from_t
     )
 
     assert second.ok
-    # Eight invoices, four already in: the rest only. Customers were done; payments not begun.
-    assert reads(second) == {"groups": 0, "customers": 0, "invoices": 4, "payments": 2}
+    # Eight invoices, some already in: the rest only. Customers were done; payments not begun.
+    assert reads(second) == {"groups": 0, "customers": 0, "invoices": 8 - landed, "payments": 2}
     assert store.source(SOURCE)["last_success_at"] == services.clock()
     assert set(map(str, extra)) <= set(stored_invoice_refs(services))
     assert_store_equals_tryton(services, tryton)
@@ -106,10 +111,10 @@ def test_a_server_stopped_mid_sync_fails_the_run_and_the_next_run_resumes_from_t
     assert [(r["entity"], r["status"], r["read"]) for r in reversed(runs)] == [
         ("groups", "succeeded", 0),
         ("customers", "succeeded", 5),
-        ("invoices", "failed", 4),
+        ("invoices", "failed", landed),
         ("groups", "succeeded", 0),
         ("customers", "succeeded", 0),
-        ("invoices", "succeeded", 4),
+        ("invoices", "succeeded", 8 - landed),
         ("payments", "succeeded", 2),
     ]
     failed = runs[4]
