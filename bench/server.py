@@ -23,19 +23,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the master (it stops its workers), then SIGKILL its process group if it lingers."""
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a server started in its own session, then SIGKILL its process group if it
+    lingers; close its stdout pipe if it has one."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
-    # The master ran in its own session, so its process group id is its pid: this reaches only
-    # the gunicorn processes this benchmark started.
+    # The server ran in its own session, so its process group id is its pid: this reaches only
+    # the processes this benchmark started.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 @contextlib.contextmanager
@@ -82,7 +85,7 @@ def gunicorn(
         _wait_ready(proc, base, log_path, workers)
         yield base
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path, workers: int) -> None:

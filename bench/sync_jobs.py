@@ -57,7 +57,9 @@ class Ticker:
     def __init__(self, label: str) -> None:
         self.label, self.start, self.next = label, time.perf_counter(), PROGRESS_EVERY
 
-    def __call__(self, entity: str, read: int, _written: int = 0) -> None:
+    def __call__(
+        self, entity: str, read: int, _written: int = 0, _total: int | None = None
+    ) -> None:
         if read >= self.next:
             self.next = (read // PROGRESS_EVERY + 1) * PROGRESS_EVERY
             dt = time.perf_counter() - self.start

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from bench.server import stop_process
 from bench.sync_data import Key, Spec, parse_after
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 from gating.sources import Entity, Page, Watermark
@@ -142,7 +142,7 @@ def serve(log_path: Path) -> Iterator[str]:
         base = _wait_ready(proc, log_path)
         yield base
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], log_path: Path) -> str:
@@ -160,21 +160,6 @@ def _wait_ready(proc: subprocess.Popen[bytes], log_path: Path) -> str:
                 return base
         time.sleep(0.05)
     raise RuntimeError(f"sync source on {base} did not answer within 30 s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-    # Its own session: the process group id is its pid, and holds only this server.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 # --- the adapter ----------------------------------------------------------------------------

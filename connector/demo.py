@@ -6,7 +6,7 @@ import csv
 import json
 import shlex
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ CUSTOMERS = [
 ]
 
 
-def _invoices(today: date) -> list[tuple[str, ...]]:
+def demo_invoices(today: date) -> list[tuple[str, ...]]:
     def d(days: int) -> str:
         return (today + timedelta(days=days)).isoformat()
 
@@ -52,7 +52,7 @@ def _invoices(today: date) -> list[tuple[str, ...]]:
     ]
 
 
-def _payments(today: date) -> list[tuple[str, ...]]:
+def demo_payments(today: date) -> list[tuple[str, ...]]:
     return [("P-1", "C-100", (today - timedelta(days=2)).isoformat(), "CNY", "5000.00", "5000.00")]
 
 
@@ -77,12 +77,12 @@ def write_demo_csv(folder: Path, today: date) -> None:
     _write(
         folder / "invoices.csv",
         "invoice_id,customer_id,number,issue_date,due_date,currency,total,open_amount,order_id",
-        _invoices(today),
+        demo_invoices(today),
     )
     _write(
         folder / "payments.csv",
         "payment_id,customer_id,date,currency,amount,unapplied_amount",
-        _payments(today),
+        demo_payments(today),
     )
 
 
@@ -171,6 +171,3 @@ def _curl(url: str, key: str, body: str | None = None) -> str:
     if body is not None:
         parts += ["-H", "Content-Type: application/json", "-d", body]
     return " ".join(shlex.quote(p) for p in [*parts, url])
-
-
-Curls = Callable[[str], list[tuple[str, str]]]

@@ -80,11 +80,6 @@ class Exposure:
     def total(self) -> Decimal:
         return self.open_invoices - self.unapplied + self.reservations
 
-    def plus_reservation(self, amount: Decimal) -> Exposure:
-        return Exposure(
-            self.currency, self.open_invoices, self.unapplied, self.reservations + amount
-        )
-
 
 @dataclass(frozen=True)
 class Party:

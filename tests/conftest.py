@@ -38,6 +38,7 @@ from adapters.csv_export import COLUMNS
 from config.settings import Settings
 from config.wiring import Services, build_services
 from connector import create_app
+from connector.demo import demo_invoices, demo_payments
 
 TEST_DATABASE_ENV = "CREDITGATE_TEST_DATABASE_URL"
 
@@ -72,21 +73,9 @@ CUSTOMERS = [
     ("C-800", "Race Co.", "10000.00", "CNY", "", "false", ""),
     ("C-900", "Dollar Buyer Inc.", "10000.00", "USD", "", "false", ""),
 ]
-INVOICES = [
-    ("I-1001", "C-100", "INV-1001", day(-20), day(10), "CNY", "50000.00", "50000.00", ""),
-    ("I-1002", "C-100", "INV-1002", day(-80), day(-50), "CNY", "30000.00", "0.00", ""),
-    ("I-2001", "C-200", "INV-2001", day(-25), day(5), "CNY", "91000.00", "91000.00", ""),
-    ("I-3001", "C-300", "INV-3001", day(-75), day(-45), "CNY", "20000.00", "20000.00", ""),
-    ("I-3002", "C-300", "INV-3002", day(-61), day(-31), "CNY", "8000.00", "8000.00", ""),
-    ("I-3003", "C-300", "INV-3003", day(-60), day(-30), "CNY", "5000.00", "5000.00", ""),
-    ("I-5101", "C-510", "INV-5101", day(-10), day(20), "CNY", "300000.00", "300000.00", ""),
-    ("I-5201", "C-520", "INV-5201", day(-10), day(20), "CNY", "150000.00", "150000.00", ""),
-    ("I-5202", "C-520", "CN-5202", day(-5), day(-5), "CNY", "-2000.00", "-2000.00", ""),
-]
-PAYMENTS = [
-    ("P-1", "C-100", day(-2), "CNY", "5000.00", "5000.00"),
-    ("P-2", "C-200", day(-3), "CNY", "10000.00", "0.00"),
-]
+# The demo's invoices and its payment, plus a payment applied in full for C-200.
+INVOICES = demo_invoices(TODAY)
+PAYMENTS = [*demo_payments(TODAY), ("P-2", "C-200", day(-3), "CNY", "10000.00", "0.00")]
 DATASET = {"groups": GROUPS, "customers": CUSTOMERS, "invoices": INVOICES, "payments": PAYMENTS}
 
 

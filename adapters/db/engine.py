@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from adapters.db.tables import decisions, metadata
+from adapters.db.tables import metadata
 from adapters.db.write_slot import WriteSlot
 
 READONLY = "creditgate_readonly"
@@ -102,6 +102,3 @@ def ping(engine: Engine) -> None:
     """:raises sqlalchemy.exc.SQLAlchemyError: if the database does not answer."""
     with readonly(engine).connect() as conn:
         conn.execute(text("SELECT 1"))
-
-
-__all__ = ["create_schema", "decisions", "make_engine", "ping", "readonly"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -142,9 +141,3 @@ class SqlAlchemyUnitOfWork:
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig or exc).splitlines()[0][:200]
-
-
-def unit_of_work_factory(
-    engine: Engine, clock: Callable[[], datetime], *, read_only: bool = False
-) -> Callable[[], Any]:
-    return lambda: SqlAlchemyUnitOfWork(engine, clock, read_only=read_only)
