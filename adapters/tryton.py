@@ -37,6 +37,10 @@ SERVICE = "tryton"
 T = TypeVar("T")
 Row = dict[str, Any]
 
+# How far before its watermark an incremental read starts again (see TrytonAdapter._start):
+# longer than any Tryton transaction that writes parties, invoices or payments should take.
+DEFAULT_OVERLAP = timedelta(minutes=10)
+
 PARTY_FIELDS = ["code", "name", "credit_limit_amount", "last_modified_at"]
 INVOICE_FIELDS = [
     "number",
@@ -138,9 +142,12 @@ class TrytonAdapter:
         retrying: Retrying | None = None,
         page_size: int = 500,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        overlap: timedelta = DEFAULT_OVERLAP,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if overlap < timedelta(0):
+            raise ValueError("overlap must not be negative")
         self.base_url = base_url.rstrip("/")
         self.database = database
         self.username = username
@@ -150,6 +157,7 @@ class TrytonAdapter:
         self.retrying = retrying if retrying is not None else new_retrying()
         self.page_size = page_size
         self.timeout = timeout
+        self.overlap = overlap
         self._url = f"{self.base_url}/{quote(database, safe='')}/rpc/"
         self._ids = itertools.count(1)
         self._authorization: str | None = None
@@ -202,8 +210,9 @@ class TrytonAdapter:
             "payments": ("account.move.line", self._payment_domain(), None),
         }[entity]
         where = list(domain)
-        if since is not None:
-            where.append(_after(since.changed_at, _tryton_id(since.last_id)))
+        after = self._start(since)
+        if after is not None:
+            where.append(_after(*after))
         return int(self.call(model, "search_count", where, context=context))
 
     def payments(self, since: Watermark | None) -> Iterator[Page[PaymentData]]:
@@ -357,7 +366,7 @@ class TrytonAdapter:
         """
         order = [["last_modified_at", "ASC"], ["id", "ASC"]]
         context = None if active_test else {"active_test": False}
-        after = (since.changed_at, _tryton_id(since.last_id)) if since is not None else None
+        after = self._start(since)
         while True:
             where = list(domain)
             if after is not None:
@@ -371,6 +380,19 @@ class TrytonAdapter:
             if len(rows) < self.page_size:
                 return
             after = (rows[-1]["last_modified_at"], rows[-1]["id"])
+
+    def _start(self, since: Watermark | None) -> tuple[datetime, int] | None:
+        """Where a read after `since` starts: `overlap` earlier than the watermark.
+
+        Tryton stamps a row with its transaction's start time, so a transaction that was still
+        running during the last read commits rows stamped before that read's watermark. Reading
+        the last `overlap` again catches them; the store's upserts make the re-read harmless.
+        """
+        if since is None:
+            return None
+        if not self.overlap:
+            return since.changed_at, _tryton_id(since.last_id)
+        return since.changed_at - self.overlap, 0
 
     def _page(
         self, entity: str, model: str, rows: Sequence[Row], convert: Callable[[Row], T]

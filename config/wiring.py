@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,9 @@ def _check_source(kind: str, url: str | None, settings: dict[str, Any]) -> None:
             raise SourceConfigError(
                 "a tryton source needs --url, --database, --username-env and --password-env"
             )
+        overlap = settings.get("overlap_seconds", 0)
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
+            raise SourceConfigError("--overlap-seconds must be a whole number of seconds, >= 0")
     else:
         raise SourceConfigError(f"unknown source kind {kind!r}; use one of {SOURCE_KINDS}")
 
@@ -169,7 +172,11 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
         username, password = secret("username_env"), secret("password_env")
         from adapters.tryton import TrytonAdapter
 
-        return TrytonAdapter(row["url"], settings["database"], username, password)
+        # Without a setting, the adapter's own default overlap applies.
+        extra: dict[str, Any] = {}
+        if "overlap_seconds" in settings:
+            extra["overlap"] = timedelta(seconds=settings["overlap_seconds"])
+        return TrytonAdapter(row["url"], settings["database"], username, password, **extra)
     raise SourceConfigError(f"source {row['name']!r} has unknown kind {row['kind']!r}")
 
 

@@ -144,6 +144,12 @@ def sources() -> None:
 @click.option("--database", help="tryton: the database name")
 @click.option("--username-env", help="tryton: env var holding the user name")
 @click.option("--password-env", help="tryton: env var holding the password")
+@click.option(
+    "--overlap-seconds",
+    type=click.IntRange(min=0),
+    help="tryton: re-read this much before the watermark on incremental runs, to catch "
+    "transactions that committed late (default 600)",
+)
 @click.option("--path", "folder", help="csv-folder: the folder the ERP exports into")
 def sources_add(
     name: str,
@@ -152,17 +158,20 @@ def sources_add(
     database: str | None,
     username_env: str | None,
     password_env: str | None,
+    overlap_seconds: int | None,
     folder: str | None,
 ) -> None:
     services = _services()
     _init(services)
-    settings = {
+    given: dict[str, str | None] = {
         "database": database,
         "username_env": username_env,
         "password_env": password_env,
         "path": str(Path(folder).resolve()) if folder else None,
     }
-    settings = {k: v for k, v in settings.items() if v}
+    settings: dict[str, str | int] = {k: v for k, v in given.items() if v}
+    if overlap_seconds is not None:
+        settings["overlap_seconds"] = overlap_seconds
     try:
         services.add_source(name, kind, url=url, settings=settings)
     except ValueError as exc:

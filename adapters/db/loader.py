@@ -8,10 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from adapters.db.balances import BalanceDeltas, move_group
 from adapters.db.bulk import insert_rows
+from adapters.db.statements import INVOICED_FOR_ORDER
 from adapters.db.tables import customers, groups, invoices, orders, payments
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 
@@ -229,19 +230,19 @@ class Loader:
     def _reduce_reservations(self, order_refs: Iterable[str]) -> None:
         """An order reserves what is not invoiced yet: amount − Σ its invoices' totals."""
         refs = sorted(order_refs)
-        o, i = orders.c, invoices.c
+        o = orders.c
         for chunk in _chunks(refs):
             rows = self.conn.execute(
                 select(orders).where(o.source_id == self.source_id, o.external_id.in_(chunk))
             ).all()
             for row in rows:
                 invoiced = self.conn.execute(
-                    select(func.coalesce(func.sum(i.total), 0)).where(
-                        i.source_id == self.source_id,
-                        i.order_ref == row.external_id,
-                        i.currency == row.currency,
-                        i.cancelled.is_(False),
-                    )
+                    INVOICED_FOR_ORDER,
+                    {
+                        "source_id": self.source_id,
+                        "order_ref": row.external_id,
+                        "currency": row.currency,
+                    },
                 ).scalar_one()
                 invoiced = Decimal(invoiced) if invoiced else ZERO
                 values: dict[str, Any] = {"invoiced": invoiced, "updated_at": self.now}

@@ -67,6 +67,14 @@ OVERDUE_COUNT = select(func.count()).select_from(
     select(_i.id).where(*_OVERDUE).limit(bindparam("cap")).subquery()
 )
 
+# What a sync has invoiced against an order (through the partial index on order_ref).
+INVOICED_FOR_ORDER = select(func.coalesce(func.sum(_i.total), 0)).where(
+    _i.source_id == bindparam("source_id"),
+    _i.order_ref == bindparam("order_ref"),
+    _i.currency == bindparam("currency"),
+    _i.cancelled.is_(False),
+)
+
 ORDER = select(orders).where(
     _o.source_id == bindparam("source_id"), _o.external_id == bindparam("order_id")
 )

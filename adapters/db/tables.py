@@ -116,9 +116,28 @@ invoices = Table(
     Column("order_ref", String(100)),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("source_id", "external_id"),
-    # The overdue check: this customer's open invoices, oldest due first, is one index seek.
-    Index(None, "customer_id", "is_open", "due_date"),
-    Index(None, "source_id", "order_ref"),
+)
+# Both indexes are partial. Most synced invoices are paid and carry no order reference, and a
+# full index on (customer_id, ...) costs a random leaf write per row: in a 1,000,000-invoice
+# sync on SQLite it tripled the insert time (bench/README.md). Queries must repeat the WHERE.
+#
+# The overdue check: this customer's open invoices, oldest due first, is one index seek.
+OPEN_INVOICE = invoices.c.is_open.is_(True)
+Index(
+    "ix_invoices_open_customer_id_due_date",
+    invoices.c.customer_id,
+    invoices.c.due_date,
+    sqlite_where=OPEN_INVOICE,
+    postgresql_where=OPEN_INVOICE,
+)
+# Invoices that reduce an order's reservation.
+WITH_ORDER_REF = invoices.c.order_ref.is_not(None)
+Index(
+    "ix_invoices_source_id_order_ref",
+    invoices.c.source_id,
+    invoices.c.order_ref,
+    sqlite_where=WITH_ORDER_REF,
+    postgresql_where=WITH_ORDER_REF,
 )
 
 payments = Table(

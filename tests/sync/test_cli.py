@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
 
@@ -73,6 +75,33 @@ def test_a_tryton_source_whose_password_variable_is_unset_says_which(env, monkey
     assert added.exit_code == 0, added.output
     assert synced.exit_code == 1
     assert "$ERP_PASSWORD, which is not set" in synced.output
+
+
+TRYTON = (
+    "--kind", "tryton", "--url", "http://127.0.0.1:1", "--database", "credit",
+    "--username-env", "ERP_USER", "--password-env", "ERP_PASSWORD",
+)  # fmt: skip
+
+
+def test_a_tryton_sources_overlap_is_stored_and_adapter_gets_it(env, monkeypatch):
+    from config.settings import Settings
+    from config.wiring import build_adapter, build_services
+
+    monkeypatch.setenv("ERP_USER", "admin")
+    monkeypatch.setenv("ERP_PASSWORD", "secret")
+    negative = run("sources", "add", "bad", *TRYTON, "--overlap-seconds", "-5")
+    short = run("sources", "add", "short", *TRYTON, "--overlap-seconds", "90")
+    plain = run("sources", "add", "plain", *TRYTON)
+
+    assert negative.exit_code == 2 and "--overlap-seconds" in negative.output
+    assert short.exit_code == 0 and plain.exit_code == 0, plain.output
+    store = build_services(Settings.from_env(os.environ)).sync_store()
+    assert store.source("short")["settings"]["overlap_seconds"] == 90
+    environ = {"ERP_USER": "admin", "ERP_PASSWORD": "secret"}
+    short_adapter = build_adapter(store.source("short"), environ)
+    plain_adapter = build_adapter(store.source("plain"), environ)
+    assert short_adapter.overlap.total_seconds() == 90  # type: ignore[attr-defined]
+    assert plain_adapter.overlap.total_seconds() == 600  # type: ignore[attr-defined]
 
 
 def test_syncing_an_unknown_source_fails_with_a_message(env):

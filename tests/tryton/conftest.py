@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,10 @@ AdapterFactory = Callable[..., TrytonAdapter]
 @pytest.fixture
 def make_adapter() -> Iterator[AdapterFactory]:
     """make_adapter(server, url=None, password=None, **kwargs): a TrytonAdapter for the admin
-    of `server` (or through `url`, e.g. a FaultProxy); retries do not sleep. Closed after."""
+    of `server` (or through `url`, e.g. a FaultProxy); retries do not sleep. Closed after.
+
+    No overlap by default, so tests can count exactly what an incremental read returns; the
+    overlap (on by default in production) has its own tests in test_adapter_changes.py."""
     made: list[TrytonAdapter] = []
 
     def make(
@@ -58,6 +62,7 @@ def make_adapter() -> Iterator[AdapterFactory]:
     ) -> TrytonAdapter:
         kwargs.setdefault("retrying", new_retrying(sleep=lambda s: None))
         kwargs.setdefault("timeout", (2.0, 10.0))
+        kwargs.setdefault("overlap", timedelta(0))
         adapter = TrytonAdapter(
             url or server.url,
             server.database,

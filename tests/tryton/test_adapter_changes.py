@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -58,6 +61,36 @@ def test_an_incremental_read_returns_only_what_changed_and_moves_the_watermark(
         old, new = marks[entity], new_marks[entity]
         assert (new.changed_at, int(new.last_id)) > (old.changed_at, int(old.last_id))
         assert list(getattr(adapter, entity)(new_marks[entity])) == []
+
+
+def backdate(server: TrytonServer, table: str, row_id: int, to: datetime) -> None:
+    """Stamp a row as Tryton would stamp it had its transaction started at `to`: what a
+    transaction that was still running during a read leaves behind once it commits."""
+    stamp = to.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with closing(sqlite3.connect(server.db_dir / f"{server.database}.sqlite")) as db, db:
+        db.execute(
+            f"UPDATE {table} SET create_date = ?, write_date = NULL WHERE id = ?",
+            (stamp, row_id),
+        )
+
+
+def test_the_overlap_reads_again_what_a_late_committing_transaction_stamped_before_the_watermark(
+    tryton, make_adapter
+):
+    books = tryton.books
+    books.parties(("C-1", "One", "1000"))
+    mark = list(make_adapter(tryton).customers(None))[-1].watermark
+    (late,) = books.parties(("C-2", "Late", "500"))
+    backdate(tryton, "party_party", late, mark.changed_at - timedelta(seconds=30))
+
+    without, _ = read_all(make_adapter(tryton).customers(mark))
+    within, _ = read_all(make_adapter(tryton, overlap=timedelta(minutes=1)).customers(mark))
+    beyond, _ = read_all(make_adapter(tryton, overlap=timedelta(seconds=10)).customers(mark))
+
+    assert [c.ref for c in without] == []  # the loss the overlap exists for
+    assert [c.ref for c in within] == ["C-2", "C-1"]  # C-1 again: harmless, upserts are idempotent
+    assert [c.ref for c in beyond] == ["C-1"]  # a transaction longer than the overlap: missed
+    assert make_adapter(tryton, overlap=timedelta(minutes=1)).count("customers", mark) == 2
 
 
 def test_a_server_stopped_mid_read_fails_the_read_and_a_restart_resumes_from_the_watermark(
