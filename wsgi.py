@@ -5,5 +5,9 @@ import os
 from config.settings import Settings
 from config.wiring import build_services
 from connector import create_app
+from connector.logs import configure_logging
 
-app = create_app(build_services(Settings.from_env(os.environ)))
+settings = Settings.from_env(os.environ)
+# JSON lines unless CREDITGATE_LOG_FORMAT=text: a server's log goes to a collector, not a person.
+configure_logging(settings.log_level, settings.log_format or "json")
+app = create_app(build_services(settings))

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "CREDITGATE_"
+LOG_FORMATS = ("json", "text")
 
 
 class SettingsError(ValueError):
@@ -25,6 +26,8 @@ class Settings:
     gate_timeout: float = 2.0
     fail_safe_outcome: str = "review"
     log_level: str = "INFO"
+    # "json" or "text"; None lets the entry point choose (wsgi.py: json, the CLI: text).
+    log_format: str | None = None
     sync_schedule: str = "0 2 * * *"
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     rates_reference: str = "USD"
@@ -65,6 +68,10 @@ class Settings:
         fail_safe = get("FAIL_SAFE_OUTCOME", "review")
         if fail_safe not in ("review", "blocked", "approved"):
             raise SettingsError(f"{PREFIX}FAIL_SAFE_OUTCOME must be review, blocked or approved")
+        raw_format = get("LOG_FORMAT")
+        log_format = raw_format.lower() if raw_format else None
+        if log_format not in (None, *LOG_FORMATS):
+            raise SettingsError(f"{PREFIX}LOG_FORMAT={raw_format!r} must be json or text")
         config_file = get("CONFIG")
         file_values = load_config_file(config_file) if config_file else {}
         return cls(
@@ -74,6 +81,7 @@ class Settings:
             gate_timeout=timeout,
             fail_safe_outcome=fail_safe or "review",
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+            log_format=log_format,
             sync_schedule=get("SYNC_SCHEDULE", cls.sync_schedule) or cls.sync_schedule,
             **file_values,
         )

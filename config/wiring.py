@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin
-from adapters.db.engine import create_schema, drop_schema, make_engine, ping
+from adapters.db import admin, schema
+from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
 from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
@@ -112,12 +112,16 @@ class Services:
         return admin.add_thresholds(self.engine, document, created_by, reason, self.clock())
 
     def reset_database(self) -> None:
-        """Drop every table: only for the demo database."""
-        drop_schema(self.engine)
+        """Drop every table, the migration record included: only for the demo and tests."""
+        schema.drop_schema(self.engine)
+
+    def migrate(self) -> schema.Migrated:
+        """Upgrade the schema to the latest migration; say from which revision to which."""
+        return schema.upgrade(self.engine)
 
     def init_db(self) -> int:
-        """Create the schema, the default source and the thresholds version; return the version."""
-        create_schema(self.engine)
+        """Migrate the schema, ensure the default source and thresholds; return their version."""
+        self.migrate()
         now = self.clock()
         admin.ensure_source(self.engine, admin.DEFAULT_SOURCE, "csv", now)
         return admin.ensure_thresholds(

@@ -12,6 +12,7 @@ import click
 
 from config.settings import Settings, SettingsError
 from config.wiring import Services, build_services
+from connector.logs import configure_logging
 from gating.errors import CreditgateError
 from gating.policy import InvalidThresholds
 
@@ -23,10 +24,15 @@ def _services(database_url: str | None = None) -> Services:
         raise click.ClickException(str(exc)) from None
     if database_url:
         settings = Settings(**{**settings.__dict__, "database_url": database_url})
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    return build_services(settings)
+    configure_logging(settings.log_level, settings.log_format or "text")
+    # Alembic narrates every step at INFO; init-db and migrate print what changed themselves.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    services = build_services(settings)
+    # Close the pool's connections when the command ends (PostgreSQL sessions end cleanly).
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(services.engine.dispose)
+    return services
 
 
 def _init(services: Services) -> int:
@@ -43,10 +49,26 @@ def main() -> None:
 
 @main.command("init-db")
 def init_db() -> None:
-    """Create the database schema (safe to run again)."""
+    """Create or upgrade the database schema, then the defaults (safe to run again)."""
     services = _services()
+    _migrate(services)
     version = _init(services)
-    click.echo(f"database ready at {services.settings.database_url} (thresholds version {version})")
+    where = services.engine.url.render_as_string(hide_password=True)
+    click.echo(f"database ready at {where} (thresholds version {version})")
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest revision (safe to run again)."""
+    _migrate(_services())
+
+
+def _migrate(services: Services) -> None:
+    migrated = services.migrate()
+    if migrated.before == migrated.after:
+        click.echo(f"schema is at head ({migrated.after}); nothing to migrate")
+    else:
+        click.echo(f"schema migrated from {migrated.before or '(empty)'} to {migrated.after}")
 
 
 @main.command()
@@ -74,7 +96,7 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.option("--role", required=True, type=click.Choice(["erp", "admin", "auditor"]))
+@click.option("--role", required=True, type=click.Choice(["erp", "admin", "auditor", "metrics"]))
 @click.option("--name", required=True, help="Who uses the key, e.g. 'erp-prod'.")
 @click.option("--source", default="default", show_default=True, help="The client's source.")
 @click.option("--signed", is_flag=True, help="Also issue an HMAC signing secret for the client.")

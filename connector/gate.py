@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
 from connector.auth import requires
-from connector.schemas import GateOrderSchema, OrderEventSchema
+from connector.schemas import GateOrderSchema, OrderEventSchema, path_ids
 from gating.errors import GateUnavailable
 from gating.model import OrderRequest
 from gating.money import quantize
@@ -92,8 +92,7 @@ def _fail_safe(order: OrderRequest, exc: GateUnavailable) -> Any:
 @bp.post("/orders/<order_id>/events")
 @requires("erp")
 def order_event(order_id: str) -> Any:
-    if not 1 <= len(order_id) <= 100:
-        abort(404, description="no such order")
+    path_ids(order_id=order_id)
     data = _event_schema.load(_object_body())
     services = current_app.extensions["creditgate"]
     source = data.get("source", g.client.source)

@@ -172,6 +172,15 @@ SCHEMAS: dict[str, Any] = {
             "errors": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "Health": {
+        "type": "object",
+        "required": ["status", "database"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "database": {"type": "string", "enum": ["ok", "unreachable"]},
+            "error": {"type": "string", "description": "the error's class name, nothing more"},
+        },
+    },
     "DecisionRecord": {
         "type": "object",
         "required": ["decision_id", "outcome", "inputs", "rules", "thresholds_version", "caller"],
@@ -304,10 +313,34 @@ PATHS: dict[str, Any] = {
     "/healthz": {
         "get": {
             "summary": "Liveness and database state (no key needed)",
+            "description": (
+                "Runs `SELECT 1`, waiting no longer than the gate timeout. Reveals no address "
+                "and no error text: only the error's class name."
+            ),
             "security": [],
             "responses": {
-                "200": {"description": "Up"},
-                "503": {"description": "The database does not answer"},
+                "200": _json(_ref("Health"), "Up, and the database answered"),
+                "503": _json(_ref("Health"), "The database did not answer in time"),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (roles metrics, admin, auditor)",
+            "description": (
+                "The Prometheus text format: gate decisions by outcome and reason, gate latency, "
+                "fail-safe answers, HTTP requests by endpoint, and sync runs and the last "
+                "successful sync per source (read from the database at scrape time). Under "
+                "gunicorn with PROMETHEUS_MULTIPROC_DIR set, counts add up every worker's."
+            ),
+            "security": [{"apiKey": []}],
+            "responses": {
+                "200": {
+                    "description": "Metrics",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "401": _ERRORS["401"],
+                "403": _ERRORS["403"],
             },
         }
     },

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from connector.auth import requires
-from connector.schemas import CreditQuerySchema, SyncRunsQuerySchema
+from connector.schemas import CreditQuerySchema, SyncRunsQuerySchema, path_ids
 from gating.services import credit_position, get_decision
 
 bp = Blueprint("reads", __name__, url_prefix="/api/v1")
@@ -31,6 +31,7 @@ def _json_ready(value: Any) -> Any:
 @bp.get("/customers/<customer_id>/credit")
 @requires("admin", "auditor")
 def customer_credit(customer_id: str) -> Any:
+    path_ids(customer_id=customer_id)
     args = _query.load(request.args.to_dict())
     services = current_app.extensions["creditgate"]
     position = credit_position(
@@ -57,6 +58,7 @@ def sync_runs() -> Any:
 @bp.get("/decisions/<decision_id>")
 @requires("admin", "auditor")
 def decision(decision_id: str) -> Any:
+    path_ids(decision_id=decision_id)
     services = current_app.extensions["creditgate"]
     record = get_decision(decision_id, uow=services.read_uow())
     return jsonify(

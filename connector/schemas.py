@@ -71,3 +71,26 @@ class SyncRunsQuerySchema(Schema):
         validate=validate.OneOf(["running", "succeeded", "succeeded_with_errors", "failed"])
     )
     limit = fields.Integer(validate=validate.Range(min=1, max=500))
+
+
+class PathSchema(Schema):
+    """Identifiers taken from the URL path, held to the same rules as those in bodies."""
+
+    class Meta:
+        unknown = RAISE
+
+    order_id = fields.String(validate=_ref)
+    customer_id = fields.String(validate=_ref)
+    decision_id = fields.String(validate=_ref)
+
+
+_path = PathSchema()
+
+
+def path_ids(**ids: str) -> dict[str, str]:
+    """Validate path identifiers; a bad one is a 422 naming it, like a bad body field.
+
+    :raises marshmallow.ValidationError:
+    """
+    loaded: dict[str, str] = _path.load(ids)
+    return loaded

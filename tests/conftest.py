@@ -1,7 +1,8 @@
 """Shared fixtures for the API and integration tests: a real database, a fixed clock, a dataset.
 
-The database is a SQLite file in the test's tmp_path, or the database named by
-CREDITGATE_TEST_DATABASE_URL (emptied before each test) so the same tests can run on PostgreSQL.
+Every test that uses the database runs twice, on SQLite and on PostgreSQL, each time on a fresh
+database of its own (tests/databases.py says where PostgreSQL comes from, and when that leg is
+skipped).
 
 The dataset (today is 2026-11-22, thresholds in CNY, trial amount 5,000.00 CNY):
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -39,8 +39,7 @@ from config.settings import Settings
 from config.wiring import Services, build_services
 from connector import create_app
 from connector.demo import demo_invoices, demo_payments
-
-TEST_DATABASE_ENV = "CREDITGATE_TEST_DATABASE_URL"
+from tests import databases
 
 # 09:30 in Shanghai, 01:30 UTC: the same calendar day in both zones.
 NOW = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
@@ -127,15 +126,51 @@ def settings_overrides() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return os.environ.get(TEST_DATABASE_ENV) or f"sqlite:///{tmp_path}/cg.db"
+def pytest_report_header(config: pytest.Config) -> str:
+    return databases.availability()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    outcomes = {}
+    for what in ("passed", "failed", "error", "skipped"):
+        reports = terminalreporter.stats.get(what, [])
+        outcomes[what] = sum(
+            1
+            for r in reports
+            if "[postgresql" in getattr(r, "nodeid", "")
+            and getattr(r, "when", "call") != "teardown"
+        )
+    terminalreporter.write_line(databases.summary(outcomes))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    databases.shutdown()
+
+
+@pytest.fixture(params=databases.BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql": a test that uses the database runs once on each."""
+    return str(request.param)
 
 
 @pytest.fixture
-def settings(database_url: str, settings_overrides: Mapping[str, Any]) -> Settings:
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of this test's backend."""
+    with databases.fresh_database(backend, tmp_path, migrated=False) as url:
+        yield url
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh database of this test's backend with the current schema (a template's copy)."""
+    with databases.fresh_database(backend, tmp_path, migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(store_url: str, settings_overrides: Mapping[str, Any]) -> Settings:
     values: dict[str, Any] = {
-        "database_url": database_url,
+        "database_url": store_url,
         "timezone": "UTC",
         "thresholds": dict(THRESHOLDS),
         "rates_reference": "CNY",
@@ -153,8 +188,6 @@ def clock(settings: Settings) -> FixedClock:
 @pytest.fixture
 def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     services = build_services(settings, clock=clock)
-    if os.environ.get(TEST_DATABASE_ENV):
-        services.reset_database()
     services.init_db()
     yield services
     services.engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,12 +12,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
 from adapters.db.tables import api_clients, sources
+from gating.errors import GateUnavailable
 
-ROLES = ("erp", "admin", "auditor")
+log = logging.getLogger(__name__)
+
+ROLES = ("erp", "admin", "auditor", "metrics")
 DEFAULT_SOURCE = "default"
 
 
@@ -132,12 +138,17 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "cg":
         return None
-    with readonly(engine).connect() as conn:
-        rows = conn.execute(
-            select(api_clients, sources.c.name.label("source"))
-            .join(sources, sources.c.id == api_clients.c.source_id)
-            .where(api_clients.c.key_prefix == parts[1], api_clients.c.revoked_at.is_(None))
-        ).all()
+    try:
+        with readonly(engine).connect() as conn:
+            rows = conn.execute(
+                select(api_clients, sources.c.name.label("source"))
+                .join(sources, sources.c.id == api_clients.c.source_id)
+                .where(api_clients.c.key_prefix == parts[1], api_clients.c.revoked_at.is_(None))
+            ).all()
+    except (OperationalError, PoolTimeout) as exc:
+        # A key cannot be checked without the database: a 503, never a 500 or a guess.
+        log.warning("api key lookup failed: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
+        raise GateUnavailable("database unavailable") from exc
     digest = _hash(key)
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest):

@@ -8,27 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from adapters.db.tables import metadata
 from adapters.db.write_slot import WriteSlot
 
 READONLY = "creditgate_readonly"
-
-_APPEND_ONLY_SQLITE = [
-    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {op.upper()} ON {table} "
-    f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
-    for table in ("decisions", "audit_events")
-    for op in ("update", "delete")
-]
-
-_APPEND_ONLY_PG = [
-    """CREATE OR REPLACE FUNCTION creditgate_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql""",
-    *(
-        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
-        for table in ("decisions", "audit_events")
-    ),
-]
 
 
 def make_engine(url: str, *, timeout: float = 2.0, **kwargs: Any) -> Engine:
@@ -83,19 +65,6 @@ def _sqlite_engine(url: str, timeout: float, **kwargs: Any) -> Engine:
 def readonly(engine: Engine) -> Engine:
     """The same pool, for transactions that only read (no write lock on SQLite)."""
     return engine.execution_options(**{READONLY: True})
-
-
-def create_schema(engine: Engine) -> None:
-    """Create every table (if missing) and the triggers that keep the decision log append-only."""
-    metadata.create_all(engine)
-    statements = _APPEND_ONLY_SQLITE if engine.dialect.name == "sqlite" else _APPEND_ONLY_PG
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
-
-
-def drop_schema(engine: Engine) -> None:
-    metadata.drop_all(engine)
 
 
 def ping(engine: Engine) -> None:

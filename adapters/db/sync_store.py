@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.db.engine import readonly
@@ -157,6 +157,17 @@ class DbSyncStore:
             query = query.where(r.status == status)
         with readonly(self.engine).connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def run_counts(self) -> list[tuple[str, str, str, int]]:
+        """How many runs each (source, entity, status) has had: what /metrics exports."""
+        r = sync_runs.c
+        query = (
+            select(sources.c.name, r.entity, r.status, func.count())
+            .join(sources, sources.c.id == r.source_id)
+            .group_by(sources.c.name, r.entity, r.status)
+        )
+        with readonly(self.engine).connect() as conn:
+            return [(row[0], row[1], row[2], int(row[3])) for row in conn.execute(query)]
 
     # --- the job lease -------------------------------------------------------------------
 

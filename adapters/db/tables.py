@@ -263,7 +263,8 @@ sync_runs = Table(
     Column("entity", String(30), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
-    Column("status", String(20), nullable=False),
+    # running, succeeded, succeeded_with_errors or failed.
+    Column("status", String(30), nullable=False),
     Column("read", Integer, nullable=False, default=0),
     Column("written", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,6 +22,8 @@ from adapters.db.repository import (
 )
 from adapters.db.tables import customers
 from gating.errors import Conflict, GateUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def _lock_key(*parts: object) -> int:
@@ -54,7 +57,7 @@ class SqlAlchemyUnitOfWork:
             conn = self.engine.connect()
         except (OperationalError, PoolTimeout, DBAPIError) as exc:
             self._release()
-            raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
+            raise _unavailable(exc) from exc
         try:
             if busy_ms is not None and conn.info.get("busy_ms") != busy_ms:
                 # On the driver's connection: through SQLAlchemy it would start a transaction.
@@ -66,7 +69,7 @@ class SqlAlchemyUnitOfWork:
         except (OperationalError, DBAPIError) as exc:
             conn.close()
             self._release()
-            raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
+            raise _unavailable(exc) from exc
         except BaseException:
             conn.close()
             self._release()
@@ -98,7 +101,7 @@ class SqlAlchemyUnitOfWork:
         if isinstance(exc, OperationalError | PoolTimeout) or (
             isinstance(exc, DBAPIError) and exc.connection_invalidated
         ):
-            raise GateUnavailable(f"database unavailable: {_short(exc)}") from exc
+            raise _unavailable(exc) from exc
 
     def _release(self) -> None:
         if self._holding and self._slot is not None:
@@ -141,3 +144,10 @@ class SqlAlchemyUnitOfWork:
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig or exc).splitlines()[0][:200]
+
+
+def _unavailable(exc: BaseException) -> GateUnavailable:
+    """The domain error for a database that cannot be reached. The driver's message (hosts,
+    ports, file paths) goes to the server log only, never into an answer."""
+    log.warning("database unavailable: %s", _short(exc))
+    return GateUnavailable("database unavailable")

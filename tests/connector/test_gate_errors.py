@@ -434,6 +434,8 @@ def test_no_odd_event_body_gets_a_server_error(api, raw):
         "/api/v1/customers/C-100/credit?source=a&source=b",
         "/api/v1/customers/C-100/credit?colour=red",
         "/api/v1/customers/%F0%9F%98%80/credit",
+        "/api/v1/customers/C%00-100/credit",
+        "/api/v1/decisions/%00",
         "/api/v1/decisions/'%3B%20DROP%20TABLE%20decisions%3B--",
         "/api/v1/decisions/" + "x" * 5000,
         "/api/v1/gate/orders/SO-1/events",
@@ -454,6 +456,28 @@ def test_no_odd_event_path_gets_a_server_error(api, order_id):
 
     assert 400 <= response.status_code < 500
     assert response.is_json
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/customers/C%00-100/credit", "customer_id"),
+        ("/api/v1/customers/" + "x" * 101 + "/credit", "customer_id"),
+        ("/api/v1/decisions/D%01", "decision_id"),
+    ],
+)
+def test_a_bad_identifier_in_a_read_path_is_422_naming_it(api, keys, path, field):
+    response = api.client.get(path, headers=keys.header("admin"))
+
+    assert response.status_code == 422
+    assert set(response.get_json()["fields"]) == {field}
+
+
+def test_a_bad_order_id_in_an_event_path_is_422_naming_it(api):
+    response = api.post("/api/v1/gate/orders/SO%00-1/events", '{"event": "cancelled"}')
+
+    assert response.status_code == 422
+    assert set(response.get_json()["fields"]) == {"order_id"}
 
 
 @pytest.mark.parametrize("field", ["order_id", "customer_id", "source"])

@@ -12,8 +12,8 @@ from tests.conftest import CUSTOMERS, DATASET, INVOICES, write_csv
 
 
 @pytest.fixture
-def cli_database(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path}/cli.db"
+def cli_database(database_url, monkeypatch):
+    url = database_url
     monkeypatch.setenv("CREDITGATE_DATABASE_URL", url)
     monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
     engine = create_engine(url)

@@ -84,14 +84,19 @@ def _versions(url):
     return [(r.version, r.created_by, r.document.get("overdue_days")) for r in rows]
 
 
-def test_the_file_seeds_a_version_and_a_changed_file_adds_one_but_never_over_an_admins(tmp_path):
-    url = f"sqlite:///{tmp_path}/cg.db"
+def test_the_file_seeds_a_version_and_a_changed_file_adds_one_but_never_over_an_admins(
+    tmp_path, database_url
+):
+    url = database_url
     toml = _toml(tmp_path, GOOD_TOML)
+
+    made = []
 
     def init():
         services = build_services(
             Settings.from_env({"CREDITGATE_DATABASE_URL": url, "CREDITGATE_CONFIG": toml})
         )
+        made.append(services)
         version = services.init_db()
         return services, version
 
@@ -109,6 +114,8 @@ def test_the_file_seeds_a_version_and_a_changed_file_adds_one_but_never_over_an_
     _, kept = init()
     assert kept == 3  # an admin's version is not overwritten by the file
     assert _versions(url) == [(1, "config", 45), (2, "config", 60), (3, "alice", 90)]
+    for services in made:
+        services.engine.dispose()
 
 
 def test_a_config_file_with_bad_thresholds_stops_init_db_naming_the_field(tmp_path, monkeypatch):

@@ -260,14 +260,26 @@ def test_an_unknown_source_is_refused_before_anything_is_written(loaded, csv_dir
 
 def _fail_on_payment(services, payment_id):
     """A database-level refusal of one payment row, as a full disk or a constraint would give."""
-    if services.engine.dialect.name != "sqlite":
-        pytest.skip("the failure trigger is written for SQLite")
     with services.engine.begin() as conn:
+        if services.engine.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_payment BEFORE INSERT ON payments "
+                    f"WHEN NEW.external_id = '{payment_id}' "
+                    "BEGIN SELECT RAISE(ABORT, 'payment refused by the database'); END"
+                )
+            )
+            return
         conn.execute(
             text(
-                "CREATE TRIGGER refuse_payment BEFORE INSERT ON payments "
-                f"WHEN NEW.external_id = '{payment_id}' "
-                "BEGIN SELECT RAISE(ABORT, 'payment refused by the database'); END"
+                "CREATE OR REPLACE FUNCTION refuse_payment() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'payment refused by the database'; END $$ LANGUAGE plpgsql"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_payment BEFORE INSERT ON payments FOR EACH ROW "
+                f"WHEN (NEW.external_id = '{payment_id}') EXECUTE FUNCTION refuse_payment()"
             )
         )
 
@@ -311,7 +323,8 @@ def test_a_failure_mid_load_leaves_nothing_half_written(loaded, api, csv_dir):
         )
     # Without the refused row the same folder loads completely.
     with loaded.engine.begin() as conn:
-        conn.execute(text("DROP TRIGGER refuse_payment"))
+        on = "" if loaded.engine.dialect.name == "sqlite" else " ON payments"
+        conn.execute(text(f"DROP TRIGGER refuse_payment{on}"))
     assert loaded.import_folder(folder).errors == []
     assert api.exposure("C-100")["reservations"] == "3000.00"
     assert api.credit("C-N1").status_code == 200

@@ -12,8 +12,8 @@ from tests.conftest import DATASET, write_csv
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CREDITGATE_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+def env(tmp_path, monkeypatch, database_url):
+    monkeypatch.setenv("CREDITGATE_DATABASE_URL", database_url)
     monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -95,11 +95,14 @@ def test_a_tryton_sources_overlap_is_stored_and_adapter_gets_it(env, monkeypatch
 
     assert negative.exit_code == 2 and "--overlap-seconds" in negative.output
     assert short.exit_code == 0 and plain.exit_code == 0, plain.output
-    store = build_services(Settings.from_env(os.environ)).sync_store()
-    assert store.source("short")["settings"]["overlap_seconds"] == 90
+    services = build_services(Settings.from_env(os.environ))
+    store = services.sync_store()
+    short, plain = store.source("short"), store.source("plain")
+    services.engine.dispose()
+    assert short["settings"]["overlap_seconds"] == 90
     environ = {"ERP_USER": "admin", "ERP_PASSWORD": "secret"}
-    short_adapter = build_adapter(store.source("short"), environ)
-    plain_adapter = build_adapter(store.source("plain"), environ)
+    short_adapter = build_adapter(short, environ)
+    plain_adapter = build_adapter(plain, environ)
     assert short_adapter.overlap.total_seconds() == 90  # type: ignore[attr-defined]
     assert plain_adapter.overlap.total_seconds() == 600  # type: ignore[attr-defined]
 

@@ -1,0 +1,1 @@
+"""Alembic migrations for the creditgate schema, run in-process by adapters.db.schema."""
