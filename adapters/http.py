@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -17,6 +19,8 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+
+from gating.errors import TargetRejected, TargetUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +40,23 @@ class RemoteError(Exception):
         self.status = status
 
 
-class TransientError(RemoteError):
-    """The remote could not answer now (connection refused or dropped, timeout, 5xx): retry."""
+class TransientError(RemoteError, TargetUnavailable):
+    """The remote could not answer now (connection refused or dropped, timeout, 5xx, 429):
+    retry; `retry_after` is the wait the remote asked for, if it did."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, service=service, status=status)
+        self.retry_after = retry_after
 
 
-class RemoteRejected(RemoteError):
+class RemoteRejected(RemoteError, TargetRejected):
     """The remote refused the request (4xx, or an error it reports): retrying cannot help."""
 
 
@@ -121,5 +137,25 @@ def route_status(response: requests.Response, service: str, what: str) -> reques
     body = " ".join(response.text.split())[:200]
     message = f"{service}: {what} answered HTTP {status} {response.reason}: {body}"
     if status >= 500 or status == 429:
-        raise TransientError(message, service=service, status=status)
+        raise TransientError(
+            message, service=service, status=status, retry_after=retry_after(response)
+        )
     raise RemoteRejected(message, service=service, status=status)
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """The Retry-After header in seconds (a number of seconds or an HTTP date), if any."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -27,6 +27,18 @@ DEFAULTS: dict[str, Any] = {
     "reservation_days": 60,
     # The overdue message counts at most this many invoices ("1000+"), so it stays fast.
     "overdue_count_cap": 1000,
+    # The warning ladder pushed to the ERP and CRM (gating/warnings.py): reminder when an
+    # invoice falls due within reminder_days; notice, yellow, orange, red when the oldest
+    # overdue invoice is MORE than notice/yellow/orange/red_days overdue; yellow also from
+    # yellow_utilization of the limit used, orange over the limit, red on hold.
+    "warnings": {
+        "reminder_days": 3,
+        "notice_days": 15,
+        "yellow_days": 30,
+        "yellow_utilization": "0.90",
+        "orange_days": 60,
+        "red_days": 90,
+    },
 }
 
 

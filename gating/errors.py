@@ -68,3 +68,17 @@ class GateUnavailable(CreditgateError):
 
 class Conflict(CreditgateError):
     """A concurrent request changed the same record first; retrying is safe."""
+
+
+class TargetUnavailable(CreditgateError):
+    """A push target cannot take a change now (down, timing out, rate-limited): try later.
+
+    `retry_after` is the wait in seconds the target asked for (HTTP Retry-After), if it did."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TargetRejected(CreditgateError):
+    """A push target refused a change (unknown customer, invalid field): retrying cannot help."""

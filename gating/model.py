@@ -9,6 +9,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from gating.warnings import DEFAULT_LADDER, Ladder
+
 ZERO = Decimal("0")
 
 
@@ -45,6 +47,7 @@ class Thresholds:
     approval_tiers: tuple[ApprovalTier, ...] = ()
     reservation_days: int = 60
     overdue_count_cap: int = 1000
+    warnings: Ladder = DEFAULT_LADDER
 
 
 @dataclass(frozen=True)

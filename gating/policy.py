@@ -8,6 +8,7 @@ from typing import Any
 
 from gating.model import ApprovalTier, Outcome, Thresholds
 from gating.money import is_currency
+from gating.warnings import ladder_from_document, ladder_to_document
 
 
 class InvalidThresholds(ValueError):
@@ -66,12 +67,13 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
     :raises InvalidThresholds: naming every bad or missing field.
     """
     errors: dict[str, str] = {}
-    for key in sorted(set(doc) - _KEYS):
+    for key in sorted(set(doc) - _KEYS - {"warnings"}):
         errors[key] = "unknown setting"
     missing = _KEYS - set(doc)
     for key in sorted(missing):
         errors[key] = "missing"
     # Every present field is checked too, so one answer names everything that is wrong.
+    raw_ladder = doc.get("warnings")  # optional: versions from before the ladder lack it
     doc = {k: v for k, v in doc.items() if k in _KEYS}
     for key in _KEYS - _NULLABLE - missing:
         if doc[key] is None:
@@ -92,6 +94,7 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
         "overdue_count_cap": _int(doc, "overdue_count_cap", errors, minimum=1),
     }
     tiers = _tiers(doc.get("approval_tiers", []), errors)
+    ladder = ladder_from_document(raw_ladder, errors)
     if errors:
         raise InvalidThresholds(errors)
     assert isinstance(base, str) and isinstance(outcome, str)
@@ -100,6 +103,7 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
         base_currency=base,
         stale_data_outcome=Outcome(outcome),
         approval_tiers=tiers,
+        warnings=ladder,
         **values,
     )
 
@@ -138,4 +142,5 @@ def thresholds_to_document(th: Thresholds) -> dict[str, Any]:
         "approval_tiers": [{"amount": str(t.amount), "role": t.role} for t in th.approval_tiers],
         "reservation_days": th.reservation_days,
         "overdue_count_cap": th.overdue_count_cap,
+        "warnings": ladder_to_document(th.warnings),
     }

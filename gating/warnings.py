@@ -1,0 +1,183 @@
+"""The warning ladder: a customer's credit warning level and collection step, from the same
+figures the gate decides on (exposure, limit, the oldest overdue invoice, a hold).
+
+| level | when (any of) | step |
+| --- | --- | --- |
+| reminder | an open invoice falls due within `reminder_days` | payment reminder |
+| (none) | oldest overdue 1 to `notice_days` days | |
+| notice | oldest overdue > `notice_days` | call the customer |
+| yellow | oldest overdue > `yellow_days`, or exposure ≥ `yellow_utilization` of the limit | formal overdue notice |
+| orange | oldest overdue > `orange_days`, or exposure > the limit | lawyer's letter; credit frozen |
+| red | oldest overdue > `red_days`, or on hold | start legal action; on hold in the ERP |
+
+The highest level that applies wins; every rule that applies is a reason.
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from gating.push import LEVELS
+
+STEPS = {
+    "none": None,
+    "reminder": "payment reminder",
+    "notice": "call the customer",
+    "yellow": "formal overdue notice",
+    "orange": "lawyer's letter",
+    "red": "start legal action",
+}
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The thresholds of the ladder (a part of each thresholds version)."""
+
+    reminder_days: int = 3
+    notice_days: int = 15
+    yellow_days: int = 30
+    yellow_utilization: Decimal = Decimal("0.90")
+    orange_days: int = 60
+    red_days: int = 90
+
+
+DEFAULT_LADDER = Ladder()
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the ladder looks at for one customer, on one business day.
+
+    `exposure` and `credit_limit` are in the limit's currency (the gate's own figures);
+    `oldest_due` is the due date of the oldest open invoice past its due date (None: nothing
+    overdue); `next_due` the earliest due date, today or later, of an open invoice.
+    """
+
+    today: date
+    exposure: Decimal
+    credit_limit: Decimal | None
+    currency: str
+    oldest_due: date | None = None
+    oldest_invoice: str | None = None
+    next_due: date | None = None
+    next_invoice: str | None = None
+    on_hold: bool = False
+    hold_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Warning:
+    level: str
+    reasons: tuple[str, ...]
+
+    @property
+    def step(self) -> str | None:
+        return STEPS[self.level]
+
+    @property
+    def hold(self) -> bool:
+        return self.level == "red"
+
+    @property
+    def rank(self) -> int:
+        return LEVELS.index(self.level)
+
+
+def warning_for(standing: Standing, ladder: Ladder = DEFAULT_LADDER) -> Warning:
+    """The customer's warning level and every reason for it (pure; days in business time)."""
+    found: list[tuple[str, str]] = []
+    s = standing
+    if s.oldest_due is not None:
+        days = (s.today - s.oldest_due).days
+        name = f" {s.oldest_invoice}" if s.oldest_invoice else ""
+        what = f"oldest overdue invoice{name} is {days} days overdue"
+        for level, limit in (
+            ("red", ladder.red_days),
+            ("orange", ladder.orange_days),
+            ("yellow", ladder.yellow_days),
+            ("notice", ladder.notice_days),
+        ):
+            if days > limit:
+                found.append((level, f"{what} (more than {limit})"))
+                break
+    if s.next_due is not None:
+        ahead = (s.next_due - s.today).days
+        if 0 <= ahead <= ladder.reminder_days:
+            when = "today" if ahead == 0 else f"in {ahead} day{'s' if ahead != 1 else ''}"
+            name = f" {s.next_invoice}" if s.next_invoice else ""
+            found.append(("reminder", f"invoice{name} falls due {when}"))
+    if s.credit_limit is not None:
+        cap = s.credit_limit
+        figures = f"exposure {s.exposure:,.2f} {s.currency} of a limit of {cap:,.2f}"
+        if s.exposure > cap:
+            found.append(("orange", f"{figures}: over the limit"))
+        elif cap > 0 and s.exposure >= cap * ladder.yellow_utilization:
+            share = ladder.yellow_utilization * 100
+            found.append(("yellow", f"{figures}: at least {share:.0f} % used"))
+    if s.on_hold:
+        found.append(("red", f"on hold: {s.hold_reason}" if s.hold_reason else "on hold"))
+    if not found:
+        return Warning("none", ())
+    found.sort(key=lambda item: LEVELS.index(item[0]), reverse=True)
+    return Warning(found[0][0], tuple(reason for _, reason in found))
+
+
+_LADDER_KEYS = {
+    "reminder_days",
+    "notice_days",
+    "yellow_days",
+    "yellow_utilization",
+    "orange_days",
+    "red_days",
+}
+
+
+def ladder_from_document(raw: Any, errors: dict[str, str]) -> Ladder:
+    """Parse the thresholds document's "warnings" part; record problems in `errors`.
+
+    A document without one (made before the ladder existed) gets the defaults.
+    """
+    if raw is None:
+        return DEFAULT_LADDER
+    if not isinstance(raw, Mapping):
+        errors["warnings"] = "must be a table of the ladder's thresholds"
+        return DEFAULT_LADDER
+    for key in sorted(set(raw) - _LADDER_KEYS):
+        errors[f"warnings.{key}"] = "unknown setting"
+    values: dict[str, Any] = {}
+    for key in sorted(_LADDER_KEYS - {"yellow_utilization"}):
+        value = raw.get(key, getattr(DEFAULT_LADDER, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            errors[f"warnings.{key}"] = "must be a whole number of days ≥ 0"
+        values[key] = value
+    share = raw.get("yellow_utilization", str(DEFAULT_LADDER.yellow_utilization))
+    try:
+        if isinstance(share, float | bool):
+            raise ValueError
+        values["yellow_utilization"] = Decimal(str(share))
+        if not Decimal(0) < values["yellow_utilization"] <= Decimal(1):
+            raise ValueError
+    except (ValueError, ArithmeticError):
+        errors["warnings.yellow_utilization"] = "must be a decimal string in (0, 1], e.g. '0.90'"
+        values["yellow_utilization"] = DEFAULT_LADDER.yellow_utilization
+    days = [values[k] for k in ("notice_days", "yellow_days", "orange_days", "red_days")]
+    if all(isinstance(d, int) for d in days) and days != sorted(set(days)):
+        errors["warnings"] = "notice_days < yellow_days < orange_days < red_days is required"
+    if any(k.startswith("warnings") for k in errors):
+        return DEFAULT_LADDER
+    return Ladder(**values)
+
+
+def ladder_to_document(ladder: Ladder) -> dict[str, Any]:
+    return {
+        "reminder_days": ladder.reminder_days,
+        "notice_days": ladder.notice_days,
+        "yellow_days": ladder.yellow_days,
+        "yellow_utilization": str(ladder.yellow_utilization),
+        "orange_days": ladder.orange_days,
+        "red_days": ladder.red_days,
+    }
