@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine
 
@@ -18,13 +18,18 @@ from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
 from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.db.warnings_store import DbWarningStore
 from config.settings import Settings
 from config.thresholds import thresholds_document
+from gating.model import Thresholds
 from gating.money import Rates
 from gating.ports import Clock
+from gating.push import PushTarget
 from gating.sources import SourceAdapter
 from sync.engine import Progress, SyncReport, sync_source
 from sync.file_import import ImportResult, import_folder
+from sync.push import PushReport, push_pending
+from sync.warnings import WarningReport, compute_warnings
 
 
 def system_clock(settings: Settings) -> Clock:
@@ -107,6 +112,59 @@ class Services:
                 adapter.close()
         return reports
 
+    def warning_store(self) -> DbWarningStore:
+        return DbWarningStore(self.engine)
+
+    def active_thresholds(self) -> Thresholds:
+        with SqlAlchemyUnitOfWork(self.engine, self.clock, read_only=True) as uow:
+            return uow.thresholds.active()
+
+    def compute_warnings(self, source: str | None = None) -> list[WarningReport]:
+        """Every customer's warning level, for one source or all; changes queue their pushes.
+
+        :raises SourceNotFound:
+        """
+        store = self.sync_store()
+        rows = [store.source(source)] if source else store.sources()
+        thresholds = self.active_thresholds()
+        reports = []
+        for row in rows:
+            reports.append(
+                compute_warnings(
+                    row["id"],
+                    row["name"],
+                    store=self.warning_store(),
+                    thresholds=thresholds,
+                    rates=self.rates,
+                    clock=self.clock,
+                    targets=push_targets_for(row, store.sources()),
+                )
+            )
+        return reports
+
+    def push(self, targets: Mapping[str, PushTarget] | None = None) -> list[PushReport]:
+        """Deliver the outbox to every push target (or to `targets`, built by the caller)."""
+        own: list[PushTarget] = []
+        if targets is None:
+            built: dict[str, PushTarget] = {}
+            for row in self.sync_store().sources():
+                if row["kind"] in PUSH_KINDS and (row["settings"] or {}).get("push", True):
+                    adapter = cast(PushTarget, build_adapter(row, os.environ))
+                    built[row["name"]] = adapter
+                    own.append(adapter)
+            targets = built
+        try:
+            return push_pending(targets, store=self.warning_store(), clock=self.clock)
+        finally:
+            for adapter in own:
+                adapter.close()
+
+    def nightly(self) -> None:
+        """Pull every source, work out the warnings, push the changes."""
+        self.sync()
+        self.compute_warnings()
+        self.push()
+
     def set_thresholds(self, document: dict[str, Any], created_by: str, reason: str) -> int:
         """:raises InvalidThresholds:"""
         return admin.add_thresholds(self.engine, document, created_by, reason, self.clock())
@@ -130,6 +188,21 @@ class Services:
 
 
 SOURCE_KINDS = ("csv-folder", "tryton")
+# Sources that can show warnings to people: their adapters are also push targets.
+PUSH_KINDS = ("tryton",)
+
+
+def push_targets_for(row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Where a change for a customer of source `row` goes: the source itself when it takes
+    pushes, and every source (a CRM) whose `warnings_for` setting names it."""
+    targets = []
+    if row["kind"] in PUSH_KINDS and (row["settings"] or {}).get("push", True):
+        targets.append(row["name"])
+    for other in rows:
+        settings = other["settings"] or {}
+        if other["kind"] in PUSH_KINDS and settings.get("warnings_for") == row["name"]:
+            targets.append(other["name"])
+    return targets
 
 
 class SourceConfigError(ValueError):

@@ -259,9 +259,47 @@ def sync(source: str | None, full: bool) -> None:
 
 
 @main.command()
+@click.option("--source", help="Only this source's customers (default: every source).")
+def warnings(source: str | None) -> None:
+    """Work out every customer's warning level; queue a push for each change."""
+    services = _services()
+    _init(services)
+    try:
+        reports = services.compute_warnings(source)
+    except CreditgateError as exc:
+        raise click.ClickException(str(exc)) from None
+    for report in reports:
+        moved = ", ".join(f"{n} to {level}" for level, n in sorted(report.changed.items()))
+        click.echo(f"{report.source}: {report.checked:,} customers, changes: {moved or 'none'}")
+        for skipped in report.skipped:
+            click.echo(f"  skipped {skipped}", err=True)
+
+
+@main.command()
+def push() -> None:
+    """Deliver queued warning changes to the ERPs and CRMs (GET /api/v1/outbox shows them)."""
+    services = _services()
+    _init(services)
+    try:
+        reports = services.push()
+    except (CreditgateError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for report in reports:
+        line = f"{report.target}: delivered {report.delivered}, failed {len(report.failed)}"
+        if report.error:
+            line += f", {report.waiting} waiting ({report.error})"
+        click.echo(line)
+        for failure in report.failed:
+            click.echo(f"  refused {failure}", err=True)
+    if not reports:
+        click.echo("no push targets; sources of kind tryton take pushes")
+
+
+@main.command()
 @click.option("--once", is_flag=True, help="Run the job now (under the lock) and exit.")
 def scheduler(once: bool) -> None:
-    """Run the nightly sync on CREDITGATE_SYNC_SCHEDULE (cron, business time zone)."""
+    """Run the nightly job on CREDITGATE_SYNC_SCHEDULE (cron, business time zone): pull every
+    source, work out the warning levels, push the changes to the ERPs and CRMs."""
     import socket
 
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -280,12 +318,13 @@ def scheduler(once: bool) -> None:
 
     def job() -> None:
         ran = run_exclusively(
-            lambda: services.sync(),
+            services.nightly,
             lease=services.sync_store(),
             holder=holder,
             clock=services.clock,
         )
-        click.echo(f"{services.clock().isoformat()} nightly sync {'ran' if ran else 'skipped'}")
+        what = "ran" if ran else "skipped"
+        click.echo(f"{services.clock().isoformat()} nightly sync, warnings and push {what}")
 
     if once:
         job()

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from connector.auth import requires
+from gating.push import LEVELS
 
 bp = Blueprint("openapi", __name__)
 
@@ -172,6 +173,36 @@ SCHEMAS: dict[str, Any] = {
             "errors": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "Warning": {
+        "type": "object",
+        "required": ["source", "customer_id", "level", "reasons", "since"],
+        "properties": {
+            "source": {"type": "string"},
+            "customer_id": {"type": "string"},
+            "name": {"type": "string"},
+            "level": {"type": "string", "enum": list(LEVELS)},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "since": {"type": "string", "format": "date-time"},
+            "checked_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "OutboxRow": {
+        "type": "object",
+        "required": ["id", "target", "change_id", "customer_ref", "status", "attempts"],
+        "properties": {
+            "id": {"type": "integer"},
+            "target": {"type": "string"},
+            "change_id": {"type": "string"},
+            "customer_ref": {"type": "string"},
+            "payload": {"type": "object", "description": "the change: level, reasons, step"},
+            "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+            "attempts": {"type": "integer"},
+            "last_error": {"type": ["string", "null"]},
+            "next_attempt_at": {"type": "string", "format": "date-time"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "delivered_at": {"type": ["string", "null"]},
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "database"],
@@ -204,6 +235,12 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _source_param = {"name": "source", "in": "query", "required": False, "schema": {"type": "string"}}
+_limit_param = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 5000},
+}
 
 
 def _path_param(name: str) -> dict[str, Any]:
@@ -298,6 +335,60 @@ PATHS: dict[str, Any] = {
                         "properties": {"runs": {"type": "array", "items": _ref("SyncRun")}},
                     },
                     "Runs with counts and the records skipped",
+                ),
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/warnings": {
+        "get": {
+            "summary": "Every customer's warning level and reasons (roles admin, auditor)",
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {
+                    "name": "level",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": list(LEVELS)},
+                },
+                _limit_param,
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["warnings"],
+                        "properties": {"warnings": {"type": "array", "items": _ref("Warning")}},
+                    },
+                    "Current levels, by source and customer",
+                ),
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/outbox": {
+        "get": {
+            "summary": "Pushes of warning changes to ERPs and CRMs, newest first "
+            "(roles admin, auditor)",
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                },
+                {"name": "target", "in": "query", "required": False, "schema": {"type": "string"}},
+                _limit_param,
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["outbox"],
+                        "properties": {"outbox": {"type": "array", "items": _ref("OutboxRow")}},
+                    },
+                    "Outbox rows with their delivery state",
                 ),
                 **_READ_ERRORS,
             },

@@ -7,12 +7,20 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from connector.auth import requires
-from connector.schemas import CreditQuerySchema, SyncRunsQuerySchema, path_ids
+from connector.schemas import (
+    CreditQuerySchema,
+    OutboxQuerySchema,
+    SyncRunsQuerySchema,
+    WarningsQuerySchema,
+    path_ids,
+)
 from gating.services import credit_position, get_decision
 
 bp = Blueprint("reads", __name__, url_prefix="/api/v1")
 _query = CreditQuerySchema()
 _runs_query = SyncRunsQuerySchema()
+_warnings_query = WarningsQuerySchema()
+_outbox_query = OutboxQuerySchema()
 
 
 def _json_ready(value: Any) -> Any:
@@ -53,6 +61,28 @@ def sync_runs() -> Any:
         source=args.get("source"), status=args.get("status"), limit=args.get("limit", 50)
     )
     return jsonify({"runs": [_json_ready(r) for r in runs]})
+
+
+@bp.get("/warnings")
+@requires("admin", "auditor")
+def warnings() -> Any:
+    """Every customer's current warning level and its reasons (filter: ?level=red)."""
+    args = _warnings_query.load(request.args.to_dict())
+    store = current_app.extensions["creditgate"].warning_store()
+    rows = store.levels(level=args.get("level"), limit=args.get("limit", 500))
+    return jsonify({"warnings": [_json_ready(r) for r in rows]})
+
+
+@bp.get("/outbox")
+@requires("admin", "auditor")
+def outbox() -> Any:
+    """Pushes to ERPs and CRMs, newest first (filter: ?status=pending|failed|delivered)."""
+    args = _outbox_query.load(request.args.to_dict())
+    store = current_app.extensions["creditgate"].warning_store()
+    rows = store.outbox(
+        status=args.get("status"), target=args.get("target"), limit=args.get("limit", 500)
+    )
+    return jsonify({"outbox": [_json_ready(r) for r in rows]})
 
 
 @bp.get("/decisions/<decision_id>")

@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from gating.errors import InvalidAmount, UnknownCurrency
 from gating.money import is_currency, parse_amount
+from gating.push import LEVELS
 
 # Identifiers are printable text: a control character (NUL above all) is refused here rather than
 # reaching a database that rejects it.
@@ -94,3 +95,20 @@ def path_ids(**ids: str) -> dict[str, str]:
     """
     loaded: dict[str, str] = _path.load(ids)
     return loaded
+
+
+class WarningsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    level = fields.String(validate=validate.OneOf(list(LEVELS)))
+    limit = fields.Integer(validate=validate.Range(min=1, max=5000))
+
+
+class OutboxQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(validate=validate.OneOf(["pending", "delivered", "failed"]))
+    target = fields.String(validate=_ref)
+    limit = fields.Integer(validate=validate.Range(min=1, max=5000))

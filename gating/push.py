@@ -51,3 +51,24 @@ class PushTarget(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """A customer's new warning level, as recorded with its history and outbox rows."""
+
+    customer_key: int
+    """The store's own id of the customer."""
+    previous: str | None
+    """The level recorded before (None: never computed)."""
+    change: WarningChange
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One pending delivery of a change to one target."""
+
+    id: int
+    target: str
+    attempts: int
+    change: WarningChange

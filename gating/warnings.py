@@ -19,9 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gating.push import LEVELS
+
+if TYPE_CHECKING:
+    from gating.model import Party
 
 STEPS = {
     "none": None,
@@ -67,6 +70,19 @@ class Standing:
     next_invoice: str | None = None
     on_hold: bool = False
     hold_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerStanding:
+    """A customer as the store hands it to the warning job: the gate's Party (limit, balances,
+    hold) and its earliest overdue and upcoming open invoices, and the level it has now."""
+
+    party: Party
+    oldest_due: date | None
+    oldest_invoice: str | None
+    next_due: date | None
+    next_invoice: str | None
+    level: str | None
 
 
 @dataclass(frozen=True)

@@ -270,3 +270,49 @@ sync_runs = Table(
     Column("skipped", Integer, nullable=False, default=0),
     Column("errors", JSON, nullable=False, default=list),
 )
+
+# The warning ladder's current level per customer (gating/warnings.py), and every change to it.
+warning_levels = Table(
+    "warning_levels",
+    metadata,
+    Column("customer_id", ForeignKey("customers.id"), primary_key=True),
+    Column("level", String(20), nullable=False),
+    Column("reasons", JSON, nullable=False, default=list),
+    Column("since", UTCDateTime, nullable=False),
+    Column("checked_at", UTCDateTime, nullable=False),
+)
+
+warning_history = Table(
+    "warning_history",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("change_id", String(36), nullable=False, unique=True),
+    Column("level", String(20), nullable=False),
+    Column("previous_level", String(20), nullable=False),
+    Column("reasons", JSON, nullable=False, default=list),
+    Column("thresholds_version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Index(None, "customer_id", "changed_at"),
+)
+
+# One row per (change, target), written in the transaction that records the change; the push
+# job delivers them in order per target and records the delivery.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("target", String(100), nullable=False),
+    Column("change_id", String(36), nullable=False),
+    Column("customer_ref", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # pending, delivered or failed (refused by the target for good).
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("target", "change_id"),
+    Index(None, "target", "status", "id"),
+)

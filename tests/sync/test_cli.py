@@ -7,6 +7,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
+from config.settings import Settings
+from config.wiring import build_adapter, build_services
 from connector.cli import main
 from tests.conftest import DATASET, write_csv
 
@@ -84,8 +86,6 @@ TRYTON = (
 
 
 def test_a_tryton_sources_overlap_is_stored_and_adapter_gets_it(env, monkeypatch):
-    from config.settings import Settings
-    from config.wiring import build_adapter, build_services
 
     monkeypatch.setenv("ERP_USER", "admin")
     monkeypatch.setenv("ERP_PASSWORD", "secret")
@@ -130,10 +130,32 @@ def test_the_scheduler_runs_the_nightly_sync_once_on_request(env):
     result = run("scheduler", "--once")
 
     assert result.exit_code == 0, result.output
-    assert "nightly sync ran" in result.output
+    assert "nightly sync, warnings and push ran" in result.output
     assert "never" not in next(
         line for line in run("sources", "list").output.splitlines() if "files" in line
     )
+    # The night also worked out the warnings: C-400 is on hold, so red.
+    services = build_services(Settings.from_env(os.environ))
+    levels = {w["customer_id"]: w["level"] for w in services.warning_store().levels()}
+    services.engine.dispose()
+    assert levels["C-400"] == "red" and levels["C-100"] == "none"
+
+
+def test_warnings_and_push_from_the_command_line(env):
+    run("sources", "add", "files", "--kind", "csv-folder", "--path", str(env))
+    run("sync")
+
+    computed = run("warnings")
+    again = run("warnings", "--source", "files")
+    pushed = run("push")
+    unknown = run("warnings", "--source", "nope")
+
+    assert computed.exit_code == 0, computed.output
+    assert "files: 9 customers, changes: " in computed.output
+    assert "1 to red" in computed.output
+    assert "files: 9 customers, changes: none" in again.output
+    assert pushed.exit_code == 0 and "no push targets" in pushed.output
+    assert unknown.exit_code == 1 and "no source named 'nope'" in unknown.output
 
 
 def test_the_scheduler_refuses_a_bad_cron_expression(env, monkeypatch):
