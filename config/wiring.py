@@ -187,9 +187,18 @@ class Services:
         )
 
 
-SOURCE_KINDS = ("csv-folder", "tryton")
+SOURCE_KINDS = ("csv-folder", "tryton", "zoho-crm")
 # Sources that can show warnings to people: their adapters are also push targets.
-PUSH_KINDS = ("tryton",)
+PUSH_KINDS = ("tryton", "zoho-crm")
+# Zoho field names a source may set (the org's own API names), passed to the adapter as is.
+ZOHO_FIELDS = (
+    "number_field",
+    "credit_limit_field",
+    "currency_field",
+    "level_field",
+    "hold_field",
+    "task_key_field",
+)
 
 
 def push_targets_for(row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
@@ -200,7 +209,9 @@ def push_targets_for(row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list
         targets.append(row["name"])
     for other in rows:
         settings = other["settings"] or {}
-        if other["kind"] in PUSH_KINDS and settings.get("warnings_for") == row["name"]:
+        named = settings.get("warnings_for") or []
+        named = [named] if isinstance(named, str) else named
+        if other["kind"] in PUSH_KINDS and row["name"] in named and other is not row:
             targets.append(other["name"])
     return targets
 
@@ -222,6 +233,13 @@ def _check_source(kind: str, url: str | None, settings: dict[str, Any]) -> None:
         overlap = settings.get("overlap_seconds", 0)
         if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
             raise SourceConfigError("--overlap-seconds must be a whole number of seconds, >= 0")
+    elif kind == "zoho-crm":
+        needed = ("client_id_env", "client_secret_env", "refresh_token_env")
+        if any(not settings.get(k) for k in needed):
+            raise SourceConfigError(
+                "a zoho-crm source needs --client-id-env, --client-secret-env and "
+                "--refresh-token-env (the variables holding its OAuth client and refresh token)"
+            )
     else:
         raise SourceConfigError(f"unknown source kind {kind!r}; use one of {SOURCE_KINDS}")
 
@@ -234,18 +252,33 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
     settings = row["settings"] or {}
     if row["kind"] == "csv-folder":
         return CsvFolderSource(Path(settings["path"]))
+
+    def secret(key: str) -> str:
+        name = settings[key]
+        value = environ.get(name)
+        if not value:
+            raise SourceConfigError(
+                f"source {row['name']!r} reads its {key.removesuffix('_env')} from "
+                f"${name}, which is not set"
+            )
+        return value
+
+    if row["kind"] == "zoho-crm":
+        from adapters.zoho import ZohoCrmAdapter
+
+        options: dict[str, Any] = {k: settings[k] for k in ZOHO_FIELDS if k in settings}
+        if "overlap_seconds" in settings:
+            options["overlap"] = timedelta(seconds=settings["overlap_seconds"])
+        return ZohoCrmAdapter(
+            secret("client_id_env"),
+            secret("client_secret_env"),
+            secret("refresh_token_env"),
+            dc=settings.get("dc", "us"),
+            accounts_url=row["url"],
+            currency=settings.get("currency"),
+            **options,
+        )
     if row["kind"] == "tryton":
-
-        def secret(key: str) -> str:
-            name = settings[key]
-            value = environ.get(name)
-            if not value:
-                raise SourceConfigError(
-                    f"source {row['name']!r} reads its {key.removesuffix('_env')} from "
-                    f"${name}, which is not set"
-                )
-            return value
-
         username, password = secret("username_env"), secret("password_env")
         from adapters.tryton import TrytonAdapter
 

@@ -161,8 +161,12 @@ def sources() -> None:
 
 @sources.command("add")
 @click.argument("name")
-@click.option("--kind", required=True, type=click.Choice(["tryton", "csv-folder"]))
-@click.option("--url", help="tryton: the server, e.g. http://erp.example:8000")
+@click.option("--kind", required=True, type=click.Choice(["tryton", "csv-folder", "zoho-crm"]))
+@click.option(
+    "--url",
+    help="tryton: the server, e.g. http://erp.example:8000; zoho-crm: an accounts server "
+    "other than --dc's",
+)
 @click.option("--database", help="tryton: the database name")
 @click.option("--username-env", help="tryton: env var holding the user name")
 @click.option("--password-env", help="tryton: env var holding the password")
@@ -173,6 +177,17 @@ def sources() -> None:
     "transactions that committed late (default 600)",
 )
 @click.option("--path", "folder", help="csv-folder: the folder the ERP exports into")
+@click.option("--client-id-env", help="zoho-crm: env var holding the OAuth client id")
+@click.option("--client-secret-env", help="zoho-crm: env var holding the OAuth client secret")
+@click.option("--refresh-token-env", help="zoho-crm: env var holding the refresh token")
+@click.option("--dc", help="zoho-crm: data centre (us, eu, in, au, jp, cn, ...; default us)")
+@click.option("--currency", help="zoho-crm: the org's currency, for Accounts without one")
+@click.option(
+    "--warnings-for",
+    multiple=True,
+    help="a CRM: push the warnings of this ERP source's customers here (repeatable)",
+)
+@click.option("--no-push", is_flag=True, help="do not push warnings to this source (read it only)")
 def sources_add(
     name: str,
     kind: str,
@@ -182,6 +197,13 @@ def sources_add(
     password_env: str | None,
     overlap_seconds: int | None,
     folder: str | None,
+    client_id_env: str | None,
+    client_secret_env: str | None,
+    refresh_token_env: str | None,
+    dc: str | None,
+    currency: str | None,
+    warnings_for: tuple[str, ...],
+    no_push: bool,
 ) -> None:
     services = _services()
     _init(services)
@@ -190,8 +212,17 @@ def sources_add(
         "username_env": username_env,
         "password_env": password_env,
         "path": str(Path(folder).resolve()) if folder else None,
+        "client_id_env": client_id_env,
+        "client_secret_env": client_secret_env,
+        "refresh_token_env": refresh_token_env,
+        "dc": dc,
+        "currency": currency,
     }
-    settings: dict[str, str | int] = {k: v for k, v in given.items() if v}
+    settings: dict[str, Any] = {k: v for k, v in given.items() if v}
+    if warnings_for:
+        settings["warnings_for"] = list(warnings_for)
+    if no_push:
+        settings["push"] = False
     if overlap_seconds is not None:
         settings["overlap_seconds"] = overlap_seconds
     try:

@@ -21,8 +21,8 @@ class WarningChange:
     change_id: str
     """Stable and unique per (customer, change): the idempotency key at the target."""
     customer_ref: str
-    """The customer's id at the source creditgate synced it from (a Tryton party code, a NAV
-    customer No., a Zoho Account id)."""
+    """The customer's id at the ERP creditgate synced it from (a Tryton party code, a NAV
+    customer No.); a CRM finds its record by it (Zoho: the Account's ERP number field)."""
     level: str
     previous_level: str
     reasons: tuple[str, ...]

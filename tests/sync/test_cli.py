@@ -165,3 +165,31 @@ def test_the_scheduler_refuses_a_bad_cron_expression(env, monkeypatch):
 
     assert result.exit_code == 1
     assert "CREDITGATE_SYNC_SCHEDULE" in result.output
+
+
+def test_a_zoho_crm_source_is_wired_as_a_push_target_for_the_erp_it_names(env, monkeypatch):
+    from adapters.zoho import ZohoCrmAdapter
+    from config.wiring import push_targets_for
+
+    for name in ("ZOHO_ID", "ZOHO_SECRET", "ZOHO_REFRESH"):
+        monkeypatch.setenv(name, f"{name.lower()}-value")
+    run("sources", "add", "files", "--kind", "csv-folder", "--path", str(env))
+    incomplete = run("sources", "add", "crm", "--kind", "zoho-crm", "--client-id-env", "ZOHO_ID")
+    added = run(
+        "sources", "add", "crm", "--kind", "zoho-crm", "--dc", "eu", "--currency", "EUR",
+        "--client-id-env", "ZOHO_ID", "--client-secret-env", "ZOHO_SECRET",
+        "--refresh-token-env", "ZOHO_REFRESH", "--warnings-for", "files",
+    )  # fmt: skip
+
+    assert incomplete.exit_code == 1 and "--refresh-token-env" in incomplete.output
+    assert added.exit_code == 0, added.output
+    services = build_services(Settings.from_env(os.environ))
+    rows = services.sync_store().sources()
+    services.engine.dispose()
+    by_name = {row["name"]: row for row in rows}
+    assert push_targets_for(by_name["files"], rows) == ["crm"]  # a CSV folder takes no pushes
+    assert push_targets_for(by_name["crm"], rows) == ["crm"]  # its own Accounts, if synced
+    adapter = build_adapter(by_name["crm"], os.environ)
+    assert isinstance(adapter, ZohoCrmAdapter)
+    assert adapter.accounts_url == "https://accounts.zoho.eu" and adapter.currency == "EUR"
+    assert "zoho_secret-value" not in str(by_name["crm"])  # only the variable's name is stored
