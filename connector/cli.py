@@ -307,10 +307,18 @@ def warnings(source: str | None) -> None:
 
 
 @main.command()
-def push() -> None:
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Queue the changes a target refused again first (after fixing the cause).",
+)
+def push(retry_failed: bool) -> None:
     """Deliver queued warning changes to the ERPs and CRMs (GET /api/v1/outbox shows them)."""
     services = _services()
     _init(services)
+    if retry_failed:
+        count = services.warning_store().requeue_failed(services.clock())
+        click.echo(f"{count} refused change(s) queued again")
     try:
         reports = services.push()
     except (CreditgateError, ValueError) as exc:

@@ -218,6 +218,16 @@ class DbWarningStore:
     def deferred(self, item_id: int, error: str, until: datetime) -> None:
         self._set(item_id, last_error=error[:2000], next_attempt_at=until, bump=True)
 
+    def requeue_failed(self, now: datetime, target: str | None = None) -> int:
+        """Put refused changes back in the queue (after fixing what the target refused them
+        for: a missing field, a permission); return how many."""
+        o = outbox.c
+        query = update(outbox).where(o.status == "failed")
+        if target is not None:
+            query = query.where(o.target == target)
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(status="pending", next_attempt_at=now)).rowcount
+
     def _set(self, item_id: int, *, bump: bool, **values: Any) -> None:
         with self.engine.begin() as conn:
             if bump:

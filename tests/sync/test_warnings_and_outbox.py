@@ -190,6 +190,11 @@ def test_a_change_the_target_refuses_is_failed_and_the_others_go_through(loaded,
     ]
     clock.advance(days=1)
     assert push_pending({"erp": erp}, store=store, clock=clock)[0].delivered == 0  # not retried
+    # Once the cause is fixed at the target, an admin queues the refused change again.
+    erp.refuse = set()
+    assert store.requeue_failed(clock(), target="erp") == 1
+    assert push_pending({"erp": erp}, store=store, clock=clock)[0].delivered == 1
+    assert erp.levels()["C-300"] == "yellow"
 
 
 def test_the_reasons_use_the_business_days_of_the_injected_clock(loaded, job, clock):
