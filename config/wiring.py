@@ -187,9 +187,9 @@ class Services:
         )
 
 
-SOURCE_KINDS = ("csv-folder", "tryton", "zoho-crm")
+SOURCE_KINDS = ("csv-folder", "tryton", "nav-soap", "zoho-crm")
 # Sources that can show warnings to people: their adapters are also push targets.
-PUSH_KINDS = ("tryton", "zoho-crm")
+PUSH_KINDS = ("tryton", "nav-soap", "zoho-crm")
 # Zoho field names a source may set (the org's own API names), passed to the adapter as is.
 ZOHO_FIELDS = (
     "number_field",
@@ -233,6 +233,15 @@ def _check_source(kind: str, url: str | None, settings: dict[str, Any]) -> None:
         overlap = settings.get("overlap_seconds", 0)
         if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
             raise SourceConfigError("--overlap-seconds must be a whole number of seconds, >= 0")
+    elif kind == "nav-soap":
+        missing = [
+            k for k in ("username_env", "password_env", "local_currency") if not settings.get(k)
+        ]
+        if not url or missing:
+            raise SourceConfigError(
+                "a nav-soap source needs --url (the page web services, ending in /Page/), "
+                "--username-env, --password-env and --local-currency"
+            )
     elif kind == "zoho-crm":
         needed = ("client_id_env", "client_secret_env", "refresh_token_env")
         if any(not settings.get(k) for k in needed):
@@ -263,6 +272,16 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
             )
         return value
 
+    if row["kind"] == "nav-soap":
+        from adapters.nav_soap import NavSoapAdapter
+
+        return NavSoapAdapter(
+            row["url"],
+            secret("username_env"),
+            secret("password_env"),
+            local_currency=settings["local_currency"],
+            **{k: settings[k] for k in ("warning_field", "note_field") if k in settings},
+        )
     if row["kind"] == "zoho-crm":
         from adapters.zoho import ZohoCrmAdapter
 

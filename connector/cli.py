@@ -161,15 +161,18 @@ def sources() -> None:
 
 @sources.command("add")
 @click.argument("name")
-@click.option("--kind", required=True, type=click.Choice(["tryton", "csv-folder", "zoho-crm"]))
+@click.option(
+    "--kind", required=True, type=click.Choice(["tryton", "nav-soap", "csv-folder", "zoho-crm"])
+)
 @click.option(
     "--url",
-    help="tryton: the server, e.g. http://erp.example:8000; zoho-crm: an accounts server "
+    help="tryton: the server, e.g. http://erp.example:8000; nav-soap: the page web services, "
+    "e.g. http://nav:7047/DynamicsNAV/WS/CRONUS/Page/; zoho-crm: an accounts server "
     "other than --dc's",
 )
 @click.option("--database", help="tryton: the database name")
-@click.option("--username-env", help="tryton: env var holding the user name")
-@click.option("--password-env", help="tryton: env var holding the password")
+@click.option("--username-env", help="tryton, nav-soap: env var holding the user name")
+@click.option("--password-env", help="tryton, nav-soap: env var holding the password")
 @click.option(
     "--overlap-seconds",
     type=click.IntRange(min=0),
@@ -177,6 +180,7 @@ def sources() -> None:
     "transactions that committed late (default 600)",
 )
 @click.option("--path", "folder", help="csv-folder: the folder the ERP exports into")
+@click.option("--local-currency", help="nav-soap: the company's local currency (LCY), e.g. CNY")
 @click.option("--client-id-env", help="zoho-crm: env var holding the OAuth client id")
 @click.option("--client-secret-env", help="zoho-crm: env var holding the OAuth client secret")
 @click.option("--refresh-token-env", help="zoho-crm: env var holding the refresh token")
@@ -197,6 +201,7 @@ def sources_add(
     password_env: str | None,
     overlap_seconds: int | None,
     folder: str | None,
+    local_currency: str | None,
     client_id_env: str | None,
     client_secret_env: str | None,
     refresh_token_env: str | None,
@@ -212,6 +217,7 @@ def sources_add(
         "username_env": username_env,
         "password_env": password_env,
         "path": str(Path(folder).resolve()) if folder else None,
+        "local_currency": local_currency.upper() if local_currency else None,
         "client_id_env": client_id_env,
         "client_secret_env": client_secret_env,
         "refresh_token_env": refresh_token_env,
