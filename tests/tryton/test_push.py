@@ -20,8 +20,8 @@ def settings_overrides():
 
 def notes(server, party: int) -> list[str]:
     rows = server.books.rpc.model(
-        "ir.note", "search_read", [["resource", "=", f"party.party,{party}"]], 0, None, None,
-        ["message"],
+        "ir.note", "search_read", [["resource", "=", f"party.party,{party}"]], 0, None,
+        [["id", "ASC"]], ["message"],
     )  # fmt: skip
     return [row["message"] for row in rows]
 
