@@ -25,6 +25,7 @@ from adapters.csv_export import COLUMNS
 from adapters.db.tables import customers, invoices
 from config.settings import Settings
 from config.wiring import Services, build_services
+from sync.file_import import ImportResult
 
 GENERATOR_VERSION = 1  # bump when the generated data changes shape
 DATA_DIR = Path(__file__).resolve().parent / ".data"
@@ -187,6 +188,20 @@ def write_csvs(folder: Path, params: Params, today: date) -> int:
     return rows
 
 
+def timed_import(services: Services, folder: Path, rows: int) -> tuple[float, ImportResult]:
+    """Time `services.import_folder(folder)` (parse + load in one transaction); check it read
+    all `rows` CSV rows and skipped none. The schema must exist already (`init_db`)."""
+    started = time.perf_counter()
+    result = services.import_folder(folder)
+    seconds = time.perf_counter() - started
+    if result.errors:
+        shown = "; ".join(str(e) for e in result.errors[:5])
+        raise RuntimeError(f"{len(result.errors)} rows were skipped by the import: {shown}")
+    if sum(result.read.values()) != rows:
+        raise RuntimeError(f"wrote {rows} CSV rows but the import read {result.read}")
+    return seconds, result
+
+
 def _checkpoint(path: Path) -> None:
     """Fold the WAL into the main file so a plain file copy is a complete database."""
     with sqlite3.connect(path) as conn:
@@ -194,14 +209,14 @@ def _checkpoint(path: Path) -> None:
     conn.close()
 
 
-def _remove_db(path: Path) -> None:
+def remove_db(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def build(path: Path, params: Params, today: date, work_dir: Path) -> LoadStats:
     """Create a fresh database at `path` and load the generated CSVs through the real import."""
-    _remove_db(path)
+    remove_db(path)
     services = services_for(path)
     try:
         services.init_db()
@@ -211,14 +226,7 @@ def build(path: Path, params: Params, today: date, work_dir: Path) -> LoadStats:
         started = time.perf_counter()
         rows = write_csvs(folder, params, today)
         csv_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        result = services.import_folder(folder)
-        load_seconds = time.perf_counter() - started
-        if result.errors:
-            shown = "; ".join(str(e) for e in result.errors[:5])
-            raise RuntimeError(f"{len(result.errors)} rows were skipped by the import: {shown}")
-        if sum(result.read.values()) != rows:
-            raise RuntimeError(f"wrote {rows} CSV rows but the import read {result.read}")
+        load_seconds, result = timed_import(services, folder, rows)
         shutil.rmtree(folder, ignore_errors=True)
     finally:
         services.engine.dispose()
@@ -256,14 +264,65 @@ def prepare(
         building.rename(cached)
         meta.write_text(json.dumps(asdict(stats)))
     work = DATA_DIR / "work.db"
-    _remove_db(work)
+    remove_db(work)
     shutil.copyfile(cached, work)
     return work, stats
 
 
+@dataclass
+class CsvStats:
+    folder: Path
+    rows: int  # data rows in all four files
+    seconds: float  # generating and writing them (when they were generated)
+    reused: bool = False
+
+
+def prepare_csvs(
+    params: Params, today: date, *, rebuild: bool, keep: int = 2, log: Any = print
+) -> CsvStats:
+    """The generated CSV folder for `params` and `today`, cached under DATA_DIR/csv-<key>/.
+
+    The PostgreSQL bench loads the same files several times (import and plain bulk load, into
+    PostgreSQL and SQLite), so it caches the CSVs rather than a loaded database. A folder is
+    complete only once its `meta.json` exists; older folders beyond `keep` are deleted.
+    """
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = params.key(today)
+    folder = DATA_DIR / f"csv-{key}"
+    meta = folder / "meta.json"
+    if meta.exists() and not rebuild:
+        doc = json.loads(meta.read_text())
+        meta.touch()  # most recently used: kept by the pruning below
+        log(f"  reusing cached CSVs {folder.name}/ (written today; --rebuild to regenerate)")
+        return CsvStats(folder, int(doc["rows"]), float(doc["seconds"]), reused=True)
+    cached = sorted(
+        (d for d in DATA_DIR.glob("csv-*") if d != folder and (d / "meta.json").exists()),
+        key=lambda d: (d / "meta.json").stat().st_mtime,
+        reverse=True,
+    )
+    for old in cached[max(0, keep - 1) :]:
+        shutil.rmtree(old, ignore_errors=True)
+    for partial in DATA_DIR.glob("csv-*"):  # left by an interrupted generation
+        if not (partial / "meta.json").exists():
+            shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    log(f"  generating CSVs into {folder.name}/ ...")
+    started = time.perf_counter()
+    rows = write_csvs(folder, params, today)
+    seconds = time.perf_counter() - started
+    meta.write_text(json.dumps({"rows": rows, "seconds": seconds, "params": asdict(params)}))
+    return CsvStats(folder, rows, seconds)
+
+
 def check(path: Path) -> dict[str, int]:
     """Count what the gate will see, to show the dataset is what the benchmark says it is."""
-    services = services_for(path)
+    return check_url(sqlite_url(path))
+
+
+def check_url(database_url: str) -> dict[str, int]:
+    """`check` for any database URL (the PostgreSQL bench counts its database the same way)."""
+    services = build_services(Settings(database_url=database_url))
     try:
         with services.engine.connect() as conn:
             n_customers = conn.execute(select(func.count()).select_from(customers)).scalar_one()

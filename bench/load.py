@@ -142,3 +142,59 @@ def gate_maker(prefix: str, customer_ids: Sequence[str], seed: int) -> RequestMa
         return "POST", "/api/v1/gate/orders", body
 
     return make
+
+
+@dataclass
+class Segments:
+    """Alternating trivial and gate segments, each kind merged, and every segment's req/s."""
+
+    trivial: Run
+    gate: Run
+    order: list[tuple[str, float]]
+
+    @property
+    def ratio(self) -> float:
+        """gate req/s ÷ trivial req/s (the mean of all the trivial segments)."""
+        return self.gate.throughput / self.trivial.throughput if self.trivial.throughput else 0.0
+
+    def line(self) -> str:
+        return "; ".join(f"{kind:<8}{rps:8.1f} req/s" for kind, rps in self.order)
+
+
+def alternate(
+    base: str,
+    sessions: Sequence[requests.Session],
+    customer_ids: Sequence[str],
+    auth: dict[str, str],
+    *,
+    seconds: float,
+    rounds: int,
+    run_id: str,
+    log: Callable[[str], Any] = print,
+) -> Segments:
+    """1 s of warm-up on each endpoint, then trivial, gate, trivial, ... , trivial.
+
+    Alternating spreads the machine's drift over both kinds; the trivial baseline brackets every
+    gate segment. Each gate segment has its own order-id prefix and random stream.
+    """
+    ping_mk = ping_maker()
+    drive(base, sessions, ping_mk, 1.0, "warm-up")
+    drive(base, sessions, gate_maker(f"WU{run_id}", customer_ids, seed=1), 1.0, "warm-up", auth)
+    found = Segments(Run("trivial"), Run("gate"), [])
+
+    def segment(kind: str, n: int) -> None:
+        if kind == "trivial":
+            run = drive(base, sessions, ping_mk, seconds, kind)
+            found.trivial.merge(run)
+        else:
+            maker = gate_maker(f"HT{run_id}-{n}", customer_ids, seed=100 + n)
+            run = drive(base, sessions, maker, seconds, kind, auth)
+            found.gate.merge(run)
+        found.order.append((kind, run.throughput))
+        log(f"  {kind:<8}{run.line()}")
+
+    for n in range(rounds):
+        segment("trivial", n)
+        segment("gate", n)
+    segment("trivial", rounds)
+    return found

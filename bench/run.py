@@ -153,28 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  serving on {base} (log: {log_path})")
         sessions = [requests.Session() for _ in range(args.clients)]
         try:
-            ping_mk = load.ping_maker()
-            gate_mk = load.gate_maker(f"WU{run_id}", ids, seed=1)
-            load.drive(base, sessions, ping_mk, 1.0, "warm-up")
-            load.drive(base, sessions, gate_mk, 1.0, "warm-up", auth)
-            trivial, gate = load.Run("trivial"), load.Run("gate")
-            segments: list[tuple[str, float]] = []
-
-            def segment(kind: str, n: int) -> None:
-                if kind == "trivial":
-                    run = load.drive(base, sessions, ping_mk, args.seconds, kind)
-                    trivial.merge(run)
-                else:
-                    maker = load.gate_maker(f"HT{run_id}-{n}", ids, seed=100 + n)
-                    run = load.drive(base, sessions, maker, args.seconds, kind, auth)
-                    gate.merge(run)
-                segments.append((kind, run.throughput))
-                print(f"  {kind:<8}{run.line()}")
-
-            for n in range(args.rounds):
-                segment("trivial", n)
-                segment("gate", n)
-            segment("trivial", args.rounds)
+            found = load.alternate(
+                base,
+                sessions,
+                ids,
+                auth,
+                seconds=args.seconds,
+                rounds=args.rounds,
+                run_id=run_id,
+            )
+            trivial, gate = found.trivial, found.gate
 
             # 3b. Big vs small over HTTP, one request at a time, while the server is warm.
             print(f"\n[3b] {dataset.BIG} vs {dataset.SMALL} over HTTP, one client")

@@ -84,3 +84,27 @@ def test_the_night_pulls_works_out_the_warnings_and_pushes_them_to_tryton(
     assert notes(tryton, fine) == []
     delivered = services.warning_store().outbox(target=SOURCE)
     assert [(r["customer_ref"], r["status"]) for r in delivered] == [("C-300", "delivered")]
+
+
+def test_as_the_nights_pass_a_tryton_customer_climbs_from_reminder_to_red_one_note_each(
+    tryton, services, clock, monkeypatch
+):
+    books = tryton.books
+    (party,) = books.parties(("C-700", "Soon Due", "5000"))
+    books.invoices(Invoice(party, "900.00", invoice_date=days(-28), due_date=days(2)))
+    add_tryton_source(services, tryton, monkeypatch)
+    start = clock.now
+    nights = [(0, "REMINDER"), (20, "NOTICE"), (35, "YELLOW"), (65, "ORANGE"), (95, "RED")]
+
+    for offset, _ in nights:
+        clock.now = start
+        clock.advance(days=offset)
+        services.nightly()
+    services.nightly()  # nothing new: no note
+
+    messages = notes(tryton, party)
+    assert [m.split("\n")[0].split(": ")[1].split(" ")[0] for m in messages] == [
+        level for _, level in nights
+    ]
+    assert "Put this customer on hold: no new orders." in messages[-1]
+    assert "invoice" in messages[0] and "falls due in 2 days" in messages[0]
