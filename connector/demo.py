@@ -139,6 +139,7 @@ def prepare_demo(services: Any) -> dict[str, Any]:
         result = services.import_folder(Path(tmp))
     if result.errors:
         raise RuntimeError(f"demo data did not load: {[str(e) for e in result.errors]}")
+    services.compute_warnings()  # the warning ladder, as the nightly job would after a sync
     # Fixed, public keys so the README's curl lines work as written. Demo database only.
     erp = services.create_api_client("demo-erp", "erp", key=DEMO_ERP_KEY)
     auditor = services.create_api_client("demo-auditor", "auditor", key=DEMO_AUDITOR_KEY)
@@ -154,6 +155,12 @@ def prepare_demo(services: Any) -> dict[str, Any]:
             (
                 "auditor: C-300's credit position",
                 _curl(base + "/api/v1/customers/C-300/credit", auditor.key),
+            )
+        )
+        lines.append(
+            (
+                "auditor: every customer's warning level (reminder ... red) and why",
+                _curl(base + "/api/v1/warnings", auditor.key),
             )
         )
         return lines

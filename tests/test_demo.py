@@ -26,9 +26,12 @@ def test_every_demo_order_gets_the_outcome_and_reason_the_demo_advertises(tmp_pa
         assert answer["outcome"] == outcome, (order_id, answer)
         assert codes == ([reason] if reason else []), (order_id, answer)
     assert {o for _, o, _ in seen} == {"approved", "blocked", "review"}
-    assert len(info["curls"]("http://127.0.0.1:8000")) == len(ORDERS) + 1
+    assert len(info["curls"]("http://127.0.0.1:8000")) == len(ORDERS) + 2
     auditor = {"Authorization": f"Bearer {DEMO_AUDITOR_KEY}"}
     position = client.get("/api/v1/customers/C-300/credit", headers=auditor).get_json()
     assert position["exposure"]["total"] == "33000.00"
     assert [i["days_overdue"] for i in position["overdue_invoices"]] == [45, 31, 30]
+    warnings = client.get("/api/v1/warnings", headers=auditor).get_json()["warnings"]
+    levels = {w["customer_id"]: w["level"] for w in warnings}
+    assert levels["C-300"] == "yellow" and levels["C-400"] == "red" and levels["C-100"] == "none"
     services.engine.dispose()
