@@ -13,12 +13,15 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import (
+    RetryCallState,
     Retrying,
     before_sleep_log,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
 
 from gating.errors import TargetRejected, TargetUnavailable
 
@@ -29,6 +32,8 @@ Timeout = tuple[float, float]
 
 DEFAULT_TIMEOUT: Timeout = (5.0, 60.0)
 DEFAULT_ATTEMPTS = 5
+# A Retry-After longer than this is not slept through: the error goes to the caller.
+LONGEST_WAIT = 300.0
 
 
 class RemoteError(Exception):
@@ -85,22 +90,54 @@ def new_session(
     return session
 
 
+def _asked(state: RetryCallState) -> float | None:
+    """The wait the remote asked for with the failure that ends this attempt, if any."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    return exc.retry_after if isinstance(exc, TargetUnavailable) else None
+
+
+class wait_retry_after(wait_base):
+    """Wait as long as the remote asked (Retry-After), and never less than `backoff` would."""
+
+    def __init__(self, backoff: wait_base) -> None:
+        self.backoff = backoff
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        backoff = self.backoff(retry_state)
+        asked = _asked(retry_state)
+        return backoff if asked is None else max(asked, backoff)
+
+
+class stop_when_asked_longer(stop_base):
+    """Stop when the remote asks for a wait longer than `longest` seconds: the error (with its
+    `retry_after`) goes to the caller, whose queue can wait without holding a worker."""
+
+    def __init__(self, longest: float) -> None:
+        self.longest = longest
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        asked = _asked(retry_state)
+        return asked is not None and asked > self.longest
+
+
 def new_retrying(
     attempts: int = DEFAULT_ATTEMPTS,
     *,
     max_wait: float = 10.0,
     jitter: float = 0.5,
+    longest_asked: float = LONGEST_WAIT,
     sleep: Callable[[float], None] = time.sleep,
     logger: logging.Logger = log,
 ) -> Retrying:
     """Return the retry policy: only TransientError, waits of 1, 2, 4... s (capped at `max_wait`)
     plus up to `jitter` s, at most `attempts` tries, then the last error itself is raised (never
-    tenacity's RetryError)."""
+    tenacity's RetryError). A wait is stretched to what a 429 or 503 asked for in Retry-After;
+    a request to wait longer than `longest_asked` s ends the retries, so the caller's queue
+    waits instead of a worker."""
     return Retrying(
         retry=retry_if_exception_type(TransientError),
-        stop=stop_after_attempt(attempts),
-        # The first wait is tenacity's default 1 s: its `initial` argument is deprecated in 9.x.
-        wait=wait_exponential_jitter(max=max_wait, jitter=jitter),
+        stop=stop_after_attempt(attempts) | stop_when_asked_longer(longest_asked),
+        wait=wait_retry_after(wait_exponential_jitter(max=max_wait, jitter=jitter)),
         reraise=True,
         sleep=sleep,
         before_sleep=before_sleep_log(logger, logging.WARNING),

@@ -25,22 +25,15 @@ from typing import Any, TypeVar
 
 import requests
 from tenacity import (
-    RetryCallState,
     Retrying,
-    before_sleep_log,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
 )
-from tenacity.stop import stop_base
-from tenacity.wait import wait_base
 
 from adapters.http import (
-    DEFAULT_ATTEMPTS,
     DEFAULT_TIMEOUT,
     RemoteRejected,
     Timeout,
     TransientError,
+    new_retrying,
     retry_after,
     route_status,
     transport_errors,
@@ -78,7 +71,6 @@ REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a
 PAGE_LIMIT = 2000  # Zoho serves only the first 2,000 records by `page`; past them, `page_token`
 UPDATE_BATCH = 100  # records per PUT /Accounts or POST /Tasks (Zoho's maximum)
 QUERY_BATCH = 50  # values in one COQL `in (...)` (Zoho's maximum)
-LONGEST_WAIT = 300.0  # a Retry-After longer than this is not slept through: the caller decides
 
 # How far before its watermark an incremental read starts again: covers If-Modified-Since's
 # one-second grain and whether Zoho compares with > or >=; re-read records upsert harmlessly.
@@ -99,61 +91,6 @@ class ZohoRejected(RemoteRejected):
         super().__init__(message, service=SERVICE, status=status)
         self.code = code
         self.field = field
-
-
-# ---- retries that honour Retry-After --------------------------------------------------------
-
-
-def _asked(state: RetryCallState) -> float | None:
-    """The wait the remote asked for with the failure that ends this attempt, if any."""
-    exc = state.outcome.exception() if state.outcome is not None else None
-    return exc.retry_after if isinstance(exc, TargetUnavailable) else None
-
-
-class wait_retry_after(wait_base):
-    """Wait as long as the remote asked (Retry-After), and never less than `backoff` would."""
-
-    def __init__(self, backoff: wait_base) -> None:
-        self.backoff = backoff
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        backoff = self.backoff(retry_state)
-        asked = _asked(retry_state)
-        return backoff if asked is None else max(asked, backoff)
-
-
-class stop_when_asked_longer(stop_base):
-    """Stop when the remote asks for a wait longer than `longest` seconds: the error (with its
-    `retry_after`) goes to the caller, whose queue can wait without holding a worker."""
-
-    def __init__(self, longest: float) -> None:
-        self.longest = longest
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        asked = _asked(retry_state)
-        return asked is not None and asked > self.longest
-
-
-def new_retrying(
-    attempts: int = DEFAULT_ATTEMPTS,
-    *,
-    max_wait: float = 10.0,
-    jitter: float = 0.5,
-    longest_asked: float = LONGEST_WAIT,
-    sleep: Callable[[float], None] = time.sleep,
-    logger: logging.Logger = log,
-) -> Retrying:
-    """Return adapters.http's policy (only TransientError, 1, 2, 4... s plus jitter, at most
-    `attempts` tries, the last error raised) with the wait stretched to what a 429 or 503
-    asked for in Retry-After, up to `longest_asked` seconds."""
-    return Retrying(
-        retry=retry_if_exception_type(TransientError),
-        stop=stop_after_attempt(attempts) | stop_when_asked_longer(longest_asked),
-        wait=wait_retry_after(wait_exponential_jitter(max=max_wait, jitter=jitter)),
-        reraise=True,
-        sleep=sleep,
-        before_sleep=before_sleep_log(logger, logging.WARNING),
-    )
 
 
 # ---- the adapter ------------------------------------------------------------------------------
