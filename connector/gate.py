@@ -66,6 +66,8 @@ def gate() -> Any:
         return _fail_safe(order, exc)
     response = jsonify(result.record.response)
     response.headers["X-Creditgate-Replayed"] = "true" if result.replayed else "false"
+    if not result.replayed:
+        g.decision = result.record  # counted by the metrics hook (connector/observability.py)
     return response
 
 

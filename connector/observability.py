@@ -60,13 +60,11 @@ def _count(measures: metrics.Metrics, response: Response, elapsed: float) -> Non
     measures.decision_seconds.observe(elapsed)
     if response.status_code == 503:
         measures.gate_unavailable.inc()
-    elif response.headers.get("X-Creditgate-Replayed") == "false":
-        # Counted from the answer the ERP got; a replay returns a decision recorded earlier.
-        body = response.get_json(silent=True) or {}
-        outcome = str(body.get("outcome"))
-        codes = [str(r.get("code")) for r in body.get("reasons") or () if isinstance(r, dict)]
+    elif (decision := g.get("decision")) is not None:
+        # Set by the gate for a new decision only: a replay returns one recorded earlier.
+        outcome = decision.outcome.value
         measures.decision_outcomes.labels(outcome).inc()
-        for code in codes or ["none"]:
+        for code in decision.reason_codes or ("none",):
             measures.decisions.labels(outcome, code).inc()
 
 
