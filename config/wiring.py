@@ -125,19 +125,21 @@ class Services:
         :raises SourceNotFound:
         """
         store = self.sync_store()
-        rows = [store.source(source)] if source else store.sources()
+        every = store.sources()
+        rows = [store.source(source)] if source else every
         thresholds = self.active_thresholds()
+        warning_store = self.warning_store()
         reports = []
         for row in rows:
             reports.append(
                 compute_warnings(
                     row["id"],
                     row["name"],
-                    store=self.warning_store(),
+                    store=warning_store,
                     thresholds=thresholds,
                     rates=self.rates,
                     clock=self.clock,
-                    targets=push_targets_for(row, store.sources()),
+                    targets=push_targets_for(row, every),
                 )
             )
         return reports
@@ -211,7 +213,7 @@ def push_targets_for(row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list
         settings = other["settings"] or {}
         named = settings.get("warnings_for") or []
         named = [named] if isinstance(named, str) else named
-        if other["kind"] in PUSH_KINDS and row["name"] in named and other is not row:
+        if other["kind"] in PUSH_KINDS and row["name"] in named and other["name"] != row["name"]:
             targets.append(other["name"])
     return targets
 
