@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 
 from adapters.db.engine import readonly
 from adapters.db.tables import (
@@ -153,45 +153,53 @@ class DbWarningStore:
                     .where(warning_levels.c.customer_id.in_(list(checked)))
                     .values(checked_at=now)
                 )
-            for change in changes:
-                c = change.change
-                values = {"level": c.level, "reasons": list(c.reasons), "checked_at": now}
-                if change.previous is None:
-                    conn.execute(
-                        insert(warning_levels).values(
-                            customer_id=change.customer_key, since=now, **values
-                        )
-                    )
-                else:
-                    conn.execute(
-                        update(warning_levels)
-                        .where(warning_levels.c.customer_id == change.customer_key)
-                        .values(since=now, **values)
-                    )
+            # One executemany per statement, however many customers changed.
+            new = [ch for ch in changes if ch.previous is None]
+            moved = [ch for ch in changes if ch.previous is not None]
+            if new:
                 conn.execute(
-                    insert(warning_history).values(
-                        customer_id=change.customer_key,
-                        change_id=c.change_id,
-                        level=c.level,
-                        previous_level=c.previous_level,
-                        reasons=list(c.reasons),
-                        thresholds_version=thresholds_version,
-                        changed_at=now,
-                    )
+                    insert(warning_levels),
+                    [{"customer_id": ch.customer_key, **_level(ch.change, now)} for ch in new],
                 )
-                for target in targets:
-                    conn.execute(
-                        insert(outbox).values(
-                            target=target,
-                            change_id=c.change_id,
-                            customer_ref=c.customer_ref,
-                            payload=_payload(c),
-                            status="pending",
-                            attempts=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                        )
-                    )
+            if moved:
+                conn.execute(
+                    update(warning_levels).where(warning_levels.c.customer_id == bindparam("key")),
+                    [{"key": ch.customer_key, **_level(ch.change, now)} for ch in moved],
+                )
+            if changes:
+                conn.execute(
+                    insert(warning_history),
+                    [
+                        {
+                            "customer_id": ch.customer_key,
+                            "change_id": ch.change.change_id,
+                            "level": ch.change.level,
+                            "previous_level": ch.change.previous_level,
+                            "reasons": list(ch.change.reasons),
+                            "thresholds_version": thresholds_version,
+                            "changed_at": now,
+                        }
+                        for ch in changes
+                    ],
+                )
+            if changes and targets:
+                conn.execute(
+                    insert(outbox),
+                    [
+                        {
+                            "target": target,
+                            "change_id": ch.change.change_id,
+                            "customer_ref": ch.change.customer_ref,
+                            "payload": _payload(ch.change),
+                            "status": "pending",
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                        }
+                        for ch in changes
+                        for target in targets
+                    ],
+                )
 
     # ---- the outbox -----------------------------------------------------------------------
 
@@ -281,6 +289,10 @@ class DbWarningStore:
             query = query.where(o.target == target)
         with readonly(self.engine).connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+
+
+def _level(c: WarningChange, now: datetime) -> dict[str, Any]:
+    return {"level": c.level, "reasons": list(c.reasons), "since": now, "checked_at": now}
 
 
 def _payload(c: WarningChange) -> dict[str, Any]:
