@@ -38,6 +38,7 @@ from adapters.csv_export import COLUMNS
 from config.settings import Settings
 from config.wiring import Services, build_services
 from connector import create_app
+from connector.demo import CUSTOMERS as DEMO_CUSTOMERS
 from connector.demo import demo_invoices, demo_payments
 from tests import databases
 
@@ -61,14 +62,9 @@ GROUPS = [
     ("G-1", "Acme Holdings", "500000.00", "CNY"),
     ("G-2", "Beta Holdings", "1000000.00", "CNY"),
 ]
+# The demo's customers but its big buyer C-700, plus two of the tests' own.
 CUSTOMERS = [
-    ("C-100", "Healthy Trading Co.", "200000.00", "CNY", "", "false", ""),
-    ("C-200", "Near Limit Ltd.", "100000.00", "CNY", "", "false", ""),
-    ("C-300", "Slow Payer GmbH", "300000.00", "CNY", "", "false", ""),
-    ("C-400", "Disputed Goods Inc.", "150000.00", "CNY", "", "true", "delivery dispute"),
-    ("C-510", "Acme North", "400000.00", "CNY", "G-1", "false", ""),
-    ("C-520", "Acme South", "300000.00", "CNY", "G-1", "false", ""),
-    ("C-600", "Newly Opened Ltd.", "", "CNY", "", "false", ""),
+    *(row for row in DEMO_CUSTOMERS if row[0] != "C-700"),
     ("C-800", "Race Co.", "10000.00", "CNY", "", "false", ""),
     ("C-900", "Dollar Buyer Inc.", "10000.00", "USD", "", "false", ""),
 ]
