@@ -56,6 +56,17 @@ class DecisionRecord:
     reason_codes: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class DecisionView:
+    """What a decision reads about one customer and one order, under the customer's lock."""
+
+    customer: Party | None
+    group: Party | None
+    order: OrderRecord | None
+    overdue: OverdueSummary
+    lapsed: bool  # an open reservation of this customer (or of its group) is past its expiry
+
+
 class Sources(Protocol):
     def get(self, name: str) -> SourceRecord: ...
 
@@ -140,8 +151,27 @@ class UnitOfWork(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def lock_customer(self, source_id: int, customer_ref: str) -> None:
-        """Serialize decisions for one customer until commit or rollback, across processes."""
+    def begin_decision(self, source: str, customer_ref: str) -> tuple[SourceRecord, Thresholds]:
+        """The source and the active thresholds; from here until commit or rollback, decisions
+        for this customer and its group are serialized, across processes and hosts.
+
+        :raises SourceNotFound:
+        """
+        ...
+
+    def decision_view(
+        self,
+        source_id: int,
+        customer_ref: str,
+        order_id: str,
+        *,
+        now: datetime,
+        due_before: date,
+        tolerance: Decimal,
+        cap: int,
+    ) -> DecisionView:
+        """The customer, its group, the order as stored, and the customer's invoices open and
+        due before `due_before` by more than `tolerance` (counted up to `cap`)."""
         ...
 
     def commit(self) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +17,11 @@ from gating.model import (
     Money,
     OrderRequest,
     Outcome,
-    OverdueSummary,
     Party,
     Thresholds,
 )
 from gating.money import Rates
-from gating.ports import Clock, DecisionRecord, OrderRecord, UnitOfWork
+from gating.ports import Clock, DecisionRecord, DecisionView, OrderRecord, UnitOfWork
 from gating.rules import days_overdue, decide, exposure_of, overdue_cutoff
 
 ORDER_EVENTS = ("cancelled", "invoiced")
@@ -43,26 +42,28 @@ def gate_order(
     """
     now = clock()
     with uow:
-        source = uow.sources.get(order.source)
-        uow.lock_customer(source.id, order.customer_id)
-        customer, group = uow.customers.position(source.id, order.customer_id)
+        source, thresholds = uow.begin_decision(order.source, order.customer_id)
+        view = _view(uow, source.id, order, now, thresholds)
         # Lapsed reservations go first, so neither a replay nor a decision counts them.
-        if _may_hold_reservations(customer, group) and uow.orders.expire_reservations(
-            source.id, order.customer_id, now, _key(customer), _key(group)
+        if (
+            view.lapsed
+            and _may_hold_reservations(view.customer, view.group)
+            and uow.orders.expire_reservations(
+                source.id, order.customer_id, now, _key(view.customer), _key(view.group)
+            )
         ):
-            customer, group = uow.customers.position(source.id, order.customer_id)
-        existing = uow.orders.get(source.id, order.order_id)
+            view = _view(uow, source.id, order, now, thresholds)
+        customer, group, existing = view.customer, view.group, view.order
         if existing is not None and _replayable(existing, order):
             assert existing.last_decision_id is not None
             previous = uow.decisions.get(existing.last_decision_id)
             if previous is not None:
                 return GateResult(previous, replayed=True)
-        thresholds = uow.thresholds.active()
         inp = GateInput(
             order=order,
             customer=customer,
             group=group,
-            overdue=_overdue(uow, customer, thresholds, now.date()),
+            overdue=view.overdue,
             last_synced_at=source.last_success_at,
             previous_reservation=_held_by(existing, order.customer_id),
             trial_reserved=_trial_reserved(
@@ -120,13 +121,18 @@ def _held_by(existing: OrderRecord | None, customer_ref: str) -> Money | None:
     return Money(existing.reserved, existing.currency)
 
 
-def _overdue(
-    uow: UnitOfWork, customer: Party | None, th: Thresholds, today: date
-) -> OverdueSummary:
-    if customer is None or customer.key is None:
-        return OverdueSummary()
-    cutoff = overdue_cutoff(today, th.overdue_days)
-    return uow.customers.overdue(customer.key, cutoff, th.overdue_tolerance, th.overdue_count_cap)
+def _view(
+    uow: UnitOfWork, source_id: int, order: OrderRequest, now: datetime, th: Thresholds
+) -> DecisionView:
+    return uow.decision_view(
+        source_id,
+        order.customer_id,
+        order.order_id,
+        now=now,
+        due_before=overdue_cutoff(now.date(), th.overdue_days),
+        tolerance=th.overdue_tolerance,
+        cap=th.overdue_count_cap,
+    )
 
 
 def _trial_reserved(

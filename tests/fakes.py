@@ -25,6 +25,7 @@ from gating.ports import (
     Customers,
     DecisionRecord,
     Decisions,
+    DecisionView,
     OrderRecord,
     Orders,
     SourceRecord,
@@ -282,22 +283,15 @@ class FakeOrders:
                 totals[row.currency] = totals.get(row.currency, ZERO) + row.reserved
         return [Money(amount, cur) for cur, amount in sorted(totals.items()) if amount]
 
-    def expire_reservations(
-        self,
-        source_id: int,
-        customer_ref: str,
-        now: datetime,
-        customer_key: int | None = None,
-        group_key: int | None = None,
-    ) -> int:
-        # The keys are the caller's hints for the real store; the fake looks them up itself.
+    def lapsed(self, source_id: int, customer_ref: str, now: datetime) -> list[OrderRow]:
+        """Open orders of this customer or its group past their expiry."""
         state = self._uow.state
         me = state.customer_by_ref(source_id, customer_ref)
         group_key = me.group_key if me is not None else None
         siblings = {
             c.key for c in state.customers.values() if group_key and c.group_key == group_key
         }
-        expired = [
+        return [
             row
             for row in state.orders.values()
             if row.source_id == source_id
@@ -306,9 +300,19 @@ class FakeOrders:
             and row.expires_at is not None
             and row.expires_at < now
         ]
+
+    def expire_reservations(
+        self,
+        source_id: int,
+        customer_ref: str,
+        now: datetime,
+        customer_key: int | None = None,
+        group_key: int | None = None,
+    ) -> int:
+        expired = self.lapsed(source_id, customer_ref, now)
         for row in expired:
             if row.customer_key is not None:
-                state.add_delta(row.customer_key, row.currency, "reserved", -row.reserved)
+                self._uow.state.add_delta(row.customer_key, row.currency, "reserved", -row.reserved)
             row.status, row.reserved = "expired", ZERO
         return len(expired)
 
@@ -554,9 +558,36 @@ class FakeUnitOfWork:
         self._state = None  # whatever was not committed is rolled back
         self.store.write_lock.release()
 
-    def lock_customer(self, source_id: int, customer_ref: str) -> None:
+    def begin_decision(self, source: str, customer_ref: str) -> tuple[SourceRecord, Thresholds]:
         assert self._state is not None, "locks are taken inside a transaction"
-        self.store.locked.append((source_id, customer_ref))
+        record = self.sources.get(source)
+        self.store.locked.append((record.id, customer_ref))
+        return record, self.thresholds.active()
+
+    def decision_view(
+        self,
+        source_id: int,
+        customer_ref: str,
+        order_id: str,
+        *,
+        now: datetime,
+        due_before: date,
+        tolerance: Decimal,
+        cap: int,
+    ) -> DecisionView:
+        customer, group = self.customers.position(source_id, customer_ref)
+        overdue = OverdueSummary()
+        if customer is not None and customer.key is not None:
+            overdue = self.customers.overdue(customer.key, due_before, tolerance, cap)
+        orders = self.orders
+        assert isinstance(orders, FakeOrders)
+        return DecisionView(
+            customer=customer,
+            group=group,
+            order=orders.get(source_id, order_id),
+            overdue=overdue,
+            lapsed=bool(orders.lapsed(source_id, customer_ref, now)),
+        )
 
     def commit(self) -> None:
         self.store.state = copy.deepcopy(self.state)

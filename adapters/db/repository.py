@@ -45,8 +45,7 @@ class SourceRepository:
         return SourceRecord(row.id, row.name, row.kind, row.last_success_at)
 
 
-def _balance(r: Any) -> Balance:
-    cur = r.currency
+def balance_of(r: Any, cur: str) -> Balance:
     return Balance(
         cur, quantize(r.open_invoices, cur), quantize(r.unapplied, cur), quantize(r.reserved, cur)
     )
@@ -54,6 +53,36 @@ def _balance(r: Any) -> Balance:
 
 def _limit(amount: Decimal | None, currency: str) -> Decimal | None:
     return None if amount is None else quantize(amount, currency)
+
+
+def parties_of(
+    row: Any, ref: str, balances: Mapping[str, list[Balance]]
+) -> tuple[Party, Party | None]:
+    """The customer and its group from a row shaped like `statements.CUSTOMER_POSITION`'s;
+    `balances` holds the customer's ("c") and the group's ("g")."""
+    customer = Party(
+        ref=ref,
+        name=row.name,
+        currency=row.currency,
+        credit_limit=_limit(row.credit_limit, row.currency),
+        on_hold=bool(row.on_hold),
+        hold_reason=row.hold_reason,
+        balances=tuple(balances["c"]),
+        key=row.id,
+    )
+    group = None
+    if row.g_id is not None:
+        group = Party(
+            ref=row.g_ref,
+            name=row.g_name,
+            currency=row.g_currency,
+            credit_limit=_limit(row.g_limit, row.g_currency),
+            on_hold=bool(row.g_on_hold),
+            hold_reason=row.g_hold_reason,
+            balances=tuple(balances["g"]),
+            key=row.g_id,
+        )
+    return customer, group
 
 
 class CustomerRepository:
@@ -67,30 +96,8 @@ class CustomerRepository:
         rows = self.conn.execute(sql.BALANCES, {"customer_id": row.id, "group_id": row.g_id})
         balances: dict[str, list[Balance]] = {"c": [], "g": []}
         for r in rows:
-            balances[r.owner].append(_balance(r))
-        customer = Party(
-            ref=ref,
-            name=row.name,
-            currency=row.currency,
-            credit_limit=_limit(row.credit_limit, row.currency),
-            on_hold=bool(row.on_hold),
-            hold_reason=row.hold_reason,
-            balances=tuple(balances["c"]),
-            key=row.id,
-        )
-        group = None
-        if row.g_id is not None:
-            group = Party(
-                ref=row.g_ref,
-                name=row.g_name,
-                currency=row.g_currency,
-                credit_limit=_limit(row.g_limit, row.g_currency),
-                on_hold=bool(row.g_on_hold),
-                hold_reason=row.g_hold_reason,
-                balances=tuple(balances["g"]),
-                key=row.g_id,
-            )
-        return customer, group
+            balances[r.owner].append(balance_of(r, r.currency))
+        return parties_of(row, ref, balances)
 
     def overdue(
         self, customer_key: int, due_before: date, tolerance: Decimal, cap: int
@@ -101,7 +108,7 @@ class CustomerRepository:
             return OverdueSummary()
         counted = self.conn.execute(sql.OVERDUE_COUNT, {**params, "cap": cap + 1}).scalar_one()
         return OverdueSummary(
-            count=min(counted, cap), oldest=_overdue_invoice(oldest), capped=counted > cap
+            count=min(counted, cap), oldest=overdue_invoice_of(oldest), capped=counted > cap
         )
 
     def overdue_invoices(
@@ -109,16 +116,16 @@ class CustomerRepository:
     ) -> list[OverdueInvoice]:
         params = {"customer_id": customer_key, "due_before": due_before, "tolerance": tolerance}
         rows = self.conn.execute(sql.OVERDUE_LIST, {**params, "limit": limit})
-        return [_overdue_invoice(r) for r in rows]
+        return [overdue_invoice_of(r) for r in rows]
 
 
-def _overdue_invoice(row: Any) -> OverdueInvoice:
+def overdue_invoice_of(row: Any) -> OverdueInvoice:
     return OverdueInvoice(
         row.number, row.due_date, quantize(row.open_amount, row.currency), row.currency
     )
 
 
-def _order(row: Any) -> OrderRecord:
+def order_of(row: Any) -> OrderRecord:
     return OrderRecord(
         source_id=row.source_id,
         order_id=row.external_id,
@@ -135,6 +142,16 @@ def _order(row: Any) -> OrderRecord:
     )
 
 
+def _lapsed_query(
+    source_id: int, customer_ref: str, customer_key: int | None, group_key: int | None
+) -> tuple[Any, dict[str, Any]]:
+    if customer_key is None:
+        return sql.LAPSED_OF_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
+    if group_key is None:
+        return sql.LAPSED_OF_CUSTOMER, {"customer_id": customer_key}
+    return sql.LAPSED_OF_GROUP, {"group_id": group_key}
+
+
 class OrderRepository:
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn = conn
@@ -146,7 +163,20 @@ class OrderRepository:
 
     def get(self, source_id: int, order_id: str) -> OrderRecord | None:
         row = self._row(source_id, order_id)
-        return None if row is None else _order(row)
+        return None if row is None else order_of(row)
+
+    def has_lapsed(
+        self,
+        source_id: int,
+        customer_ref: str,
+        now: datetime,
+        customer_key: int | None = None,
+        group_key: int | None = None,
+    ) -> bool:
+        """Whether `expire_reservations` would find anything (the same three index ranges)."""
+        query, params = _lapsed_query(source_id, customer_ref, customer_key, group_key)
+        found = self.conn.execute(sql.LAPSED_EXISTS[query], {**params, "now": now}).scalar()
+        return bool(found)
 
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]:
         rows = self.conn.execute(
@@ -165,12 +195,7 @@ class OrderRepository:
         """Each lookup is one index range on (customer_id, status, expires_at), or on
         (source_id, customer_ref) for a customer not synced yet: an OR across them would make
         SQLite scan every order of the source."""
-        if customer_key is None:
-            query, params = sql.LAPSED_OF_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
-        elif group_key is None:
-            query, params = sql.LAPSED_OF_CUSTOMER, {"customer_id": customer_key}
-        else:
-            query, params = sql.LAPSED_OF_GROUP, {"group_id": group_key}
+        query, params = _lapsed_query(source_id, customer_ref, customer_key, group_key)
         rows = self.conn.execute(query, {**params, "now": now}).all()
         if not rows:
             return 0
@@ -244,7 +269,7 @@ class OrderRepository:
                 select(sources.c.name).where(sources.c.id == source_id)
             ).scalar_one()
             raise OrderNotFound(source, order_id)
-        before = _order(row)
+        before = order_of(row)
         if row.status != "open":
             return before
         if row.customer_id is not None and row.reserved:
@@ -307,22 +332,28 @@ class DecisionRepository:
 _PARSED: dict[int, tuple[Any, Thresholds]] = {}
 
 
+def thresholds_of(version: int | None, document: Any) -> Thresholds:
+    """Parse a stored version (None: no version stored yet, the defaults). A parsed version is
+    reused only while its stored document is the same, so a process serving several databases
+    (tests, tenants) never mixes them up."""
+    if version is None:
+        return Thresholds()
+    cached = _PARSED.get(version)
+    if cached is not None and cached[0] == document:
+        return cached[1]
+    parsed = thresholds_from_document(document, version)
+    _PARSED[version] = (document, parsed)
+    return parsed
+
+
 class ThresholdsRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def active(self) -> Thresholds:
-        """The newest version. A parsed version is reused only while its stored document is the
-        same, so a process serving several databases (tests, tenants) never mixes them up."""
+        """The newest version."""
         row = self.conn.execute(sql.ACTIVE_THRESHOLDS).first()
-        if row is None:
-            return Thresholds()
-        cached = _PARSED.get(row.version)
-        if cached is not None and cached[0] == row.document:
-            return cached[1]
-        parsed = thresholds_from_document(row.document, row.version)
-        _PARSED[row.version] = (row.document, parsed)
-        return parsed
+        return Thresholds() if row is None else thresholds_of(row.version, row.document)
 
     def add(self, document: Mapping[str, Any], created_by: str, reason: str, at: datetime) -> int:
         thresholds_from_document(document)  # refuse to store what cannot be used

@@ -6,7 +6,7 @@ decision runs about a dozen, so they are constructed here once and executed with
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, literal, select, union_all, update
+from sqlalchemy import bindparam, func, insert, literal, select, true, union_all, update
 
 from adapters.db.tables import (
     customer_balances,
@@ -114,4 +114,30 @@ ACTIVE_THRESHOLDS = (
     select(thresholds_versions.c.version, thresholds_versions.c.document)
     .order_by(thresholds_versions.c.version.desc())
     .limit(1)
+)
+
+# Whether any reservation has lapsed, for each of the three lookups above.
+LAPSED_EXISTS = {
+    query: select(query.exists())
+    for query in (LAPSED_OF_CUSTOMER, LAPSED_OF_GROUP, LAPSED_OF_UNSYNCED)
+}
+
+_tv = (
+    select(thresholds_versions.c.version, thresholds_versions.c.document)
+    .order_by(thresholds_versions.c.version.desc())
+    .limit(1)
+    .subquery("tv")
+)
+# The source and the active thresholds in one round trip.
+SOURCE_AND_THRESHOLDS = (
+    select(
+        sources.c.id,
+        sources.c.name,
+        sources.c.kind,
+        sources.c.last_success_at,
+        _tv.c.version.label("t_version"),
+        _tv.c.document.label("t_document"),
+    )
+    .select_from(sources.outerjoin(_tv, true()))
+    .where(sources.c.name == bindparam("name"))
 )

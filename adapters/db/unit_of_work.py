@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from adapters.db import decision_reads
 from adapters.db.engine import readonly, write_slot
 from adapters.db.repository import (
     AuditRepository,
@@ -20,16 +21,11 @@ from adapters.db.repository import (
     SourceRepository,
     ThresholdsRepository,
 )
-from adapters.db.tables import customers
 from gating.errors import Conflict, GateUnavailable
+from gating.model import Thresholds
+from gating.ports import DecisionView, SourceRecord
 
 log = logging.getLogger(__name__)
-
-
-def _lock_key(*parts: object) -> int:
-    """A stable signed 64-bit key for pg_advisory_xact_lock."""
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 class SqlAlchemyUnitOfWork:
@@ -113,26 +109,36 @@ class SqlAlchemyUnitOfWork:
         assert self.conn is not None, "use the unit of work in a with block"
         return self.conn
 
-    def lock_customer(self, source_id: int, customer_ref: str) -> None:
-        """Serialize decisions for this customer and its group until the transaction ends.
+    def begin_decision(self, source: str, customer_ref: str) -> tuple[SourceRecord, Thresholds]:
+        """SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+        PostgreSQL: transaction-scoped advisory locks on the customer, then its group, which
+        hold across processes and hosts and also cover customers not synced yet (no row to
+        lock)."""
+        return decision_reads.begin_decision(self.connection, source, customer_ref)
 
-        SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
-        PostgreSQL: transaction-scoped advisory locks, which hold across processes and hosts and
-        also cover customers not synced yet (no row to lock). Customer first, then group: every
-        caller takes them in that order, so they cannot deadlock.
-        """
-        conn = self.connection
-        if conn.dialect.name != "postgresql":
-            return
-        lock = text("SELECT pg_advisory_xact_lock(:key)")
-        conn.execute(lock, {"key": _lock_key("customer", source_id, customer_ref)})
-        group_id = conn.execute(
-            select(customers.c.group_id).where(
-                customers.c.source_id == source_id, customers.c.external_id == customer_ref
-            )
-        ).scalar()
-        if group_id is not None:
-            conn.execute(lock, {"key": _lock_key("group", group_id)})
+    def decision_view(
+        self,
+        source_id: int,
+        customer_ref: str,
+        order_id: str,
+        *,
+        now: datetime,
+        due_before: date,
+        tolerance: Decimal,
+        cap: int,
+    ) -> DecisionView:
+        return decision_reads.decision_view(
+            self.connection,
+            self.customers,
+            self.orders,
+            source_id,
+            customer_ref,
+            order_id,
+            now=now,
+            due_before=due_before,
+            tolerance=tolerance,
+            cap=cap,
+        )
 
     def commit(self) -> None:
         self.connection.commit()
