@@ -22,3 +22,10 @@ app = create_app(build_services(Settings.from_env(os.environ)))
 @app.get("/bench/ping")
 def bench_ping() -> Any:
     return jsonify({"ok": True})
+
+
+@app.get("/bench/db")
+def bench_db() -> Any:
+    """One read-only round trip to the database (context for the PostgreSQL bench)."""
+    app.extensions["creditgate"].check_database()
+    return jsonify({"ok": True})

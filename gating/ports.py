@@ -109,23 +109,20 @@ class Orders(Protocol):
         customer_key: int | None,
         amount: Money,
         reserve: Money | None,
-        decision_id: str,
-        outcome: Outcome,
+        decision: DecisionRecord,
         expires_at: datetime | None,
         *,
         previous: OrderRecord | None,
         group_key: int | None = None,
     ) -> None:
-        """Store the order at its latest terms; `previous` is the order as read in this
-        transaction (None if it is new), whose reservation is replaced."""
+        """Record the decision and store the order at its terms; `previous` is the order as read
+        in this transaction (None if it is new), whose reservation is replaced."""
         ...
 
     def close(self, source_id: int, order_id: str, status: str) -> OrderRecord: ...
 
 
 class Decisions(Protocol):
-    def add(self, record: DecisionRecord) -> None: ...
-
     def get(self, decision_id: str) -> DecisionRecord | None: ...
 
 

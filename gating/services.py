@@ -72,7 +72,6 @@ def gate_order(
         )
         decision = decide(inp, thresholds, rates, now)
         record = _record(decision, order, now, thresholds, caller, existing)
-        uow.decisions.add(record)
         expires = now + timedelta(days=thresholds.reservation_days)
         uow.orders.record(
             source.id,
@@ -81,8 +80,7 @@ def gate_order(
             customer.key if customer else None,
             Money(order.amount, order.currency),
             decision.reserve,
-            record.id,
-            decision.outcome,
+            record,
             expires if decision.reserve else None,
             previous=existing,
             group_key=_key(group),

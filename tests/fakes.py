@@ -324,14 +324,15 @@ class FakeOrders:
         customer_key: int | None,
         amount: Money,
         reserve: Money | None,
-        decision_id: str,
-        outcome: Outcome,
+        decision: DecisionRecord,
         expires_at: datetime | None,
         *,
         previous: OrderRecord | None,
         group_key: int | None = None,
     ) -> None:
         state = self._uow.state
+        assert decision.id not in state.decisions, "decisions are append-only"
+        state.decisions[decision.id] = decision
         old = state.orders.get((source_id, order_id))
         assert (old is None) == (previous is None), "previous must be the order as stored"
         invoiced = ZERO
@@ -352,8 +353,8 @@ class FakeOrders:
             reserved=reserved,
             invoiced=invoiced,
             status="open",
-            last_decision_id=decision_id,
-            last_outcome=outcome,
+            last_decision_id=decision.id,
+            last_outcome=decision.outcome,
             expires_at=expires_at,
         )
 
@@ -375,11 +376,6 @@ class FakeOrders:
 class FakeDecisions:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
-
-    def add(self, record: DecisionRecord) -> None:
-        decisions = self._uow.state.decisions
-        assert record.id not in decisions, "decisions are append-only"
-        decisions[record.id] = record
 
     def get(self, decision_id: str) -> DecisionRecord | None:
         return self._uow.state.decisions.get(decision_id)

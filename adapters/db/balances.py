@@ -53,6 +53,15 @@ class BalanceDeltas:
     def flush(self, conn: Connection) -> None:
         if not self:
             return
+        by_customer, by_group = self.resolve(conn)
+        apply(conn, customer_balances, "customer_id", by_customer)
+        apply(conn, group_balances, "group_id", by_group)
+
+    def resolve(
+        self, conn: Connection
+    ) -> tuple[dict[tuple[int, str], Delta], dict[tuple[int, str], Delta]]:
+        """The changes per (customer, currency) and per (group, currency), looking up the groups
+        not given to `add`; the collected changes are handed over and cleared."""
         groups = dict(self._groups)
         unknown = {cid for cid, _ in self._deltas} - groups.keys()
         if unknown:
@@ -63,10 +72,10 @@ class BalanceDeltas:
             if group_id is not None:
                 for col in COLUMNS:
                     by_group[(group_id, cur)][col] += delta[col]
-        apply(conn, customer_balances, "customer_id", self._deltas)
-        apply(conn, group_balances, "group_id", by_group)
+        by_customer = dict(self._deltas)
         self._deltas.clear()
         self._groups.clear()
+        return by_customer, dict(by_group)
 
 
 def _groups_of(conn: Connection, customer_ids: Iterable[int]) -> dict[int, int | None]:

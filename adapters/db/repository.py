@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from adapters.db import decision_writes
 from adapters.db import statements as sql
 from adapters.db.balances import BalanceDeltas
 from adapters.db.tables import (
@@ -165,19 +166,6 @@ class OrderRepository:
         row = self._row(source_id, order_id)
         return None if row is None else order_of(row)
 
-    def has_lapsed(
-        self,
-        source_id: int,
-        customer_ref: str,
-        now: datetime,
-        customer_key: int | None = None,
-        group_key: int | None = None,
-    ) -> bool:
-        """Whether `expire_reservations` would find anything (the same three index ranges)."""
-        query, params = _lapsed_query(source_id, customer_ref, customer_key, group_key)
-        found = self.conn.execute(sql.LAPSED_EXISTS[query], {**params, "now": now}).scalar()
-        return bool(found)
-
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]:
         rows = self.conn.execute(
             sql.RESERVED_FOR_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
@@ -219,8 +207,7 @@ class OrderRepository:
         customer_key: int | None,
         amount: Money,
         reserve: Money | None,
-        decision_id: str,
-        outcome: Outcome,
+        decision: DecisionRecord,
         expires_at: datetime | None,
         *,
         previous: OrderRecord | None,
@@ -240,6 +227,8 @@ class OrderRepository:
         if customer_key is not None:
             deltas.add(customer_key, amount.currency, "reserved", reserved, group_id=group_key)
         values = {
+            "source_id": source_id,
+            "external_id": order_id,
             "customer_ref": customer_ref,
             "customer_id": customer_key,
             "amount": amount.amount,
@@ -247,18 +236,25 @@ class OrderRepository:
             "reserved": reserved,
             "invoiced": invoiced,
             "status": "open",
-            "last_decision_id": decision_id,
-            "last_outcome": outcome.value,
+            "last_decision_id": decision.id,
+            "last_outcome": decision.outcome.value,
             "expires_at": expires_at,
+            "created_at": self.now,
             "updated_at": self.now,
         }
-        if old is None:
-            self.conn.execute(
-                sql.INSERT_ORDER,
-                {"source_id": source_id, "external_id": order_id, "created_at": self.now, **values},
+        key = None if old is None else old.key
+        if self.conn.dialect.name == "postgresql":
+            by_customer, by_group = deltas.resolve(self.conn)
+            decision_writes.record(
+                self.conn, decision_row(decision), values, key, by_customer, by_group
             )
+            return
+        self.conn.execute(sql.INSERT_DECISION, decision_row(decision))
+        if key is None:
+            self.conn.execute(sql.INSERT_ORDER, values)
         else:
-            self.conn.execute(sql.UPDATE_ORDER, {"_id": old.key, **values})
+            del values["source_id"], values["external_id"], values["created_at"]
+            self.conn.execute(sql.UPDATE_ORDER, {"_id": key, **values})
         deltas.flush(self.conn)
 
     def close(self, source_id: int, order_id: str, status: str) -> OrderRecord:
@@ -284,30 +280,29 @@ class OrderRepository:
         return before
 
 
+def decision_row(record: DecisionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "source": record.source,
+        "order_id": record.order_id,
+        "customer_id": record.customer_id,
+        "outcome": record.outcome.value,
+        "reason_codes": ",".join(record.reason_codes),
+        "decided_at": record.decided_at,
+        "thresholds_version": record.thresholds_version,
+        "caller": record.caller,
+        "previous_id": record.previous_id,
+        "response": dict(record.response),
+        "snapshot": dict(record.snapshot),
+    }
+
+
 class DecisionRepository:
-    """Append-only: there is no update or delete here, and the database refuses them too."""
+    """Append-only: decisions are written with their order (`OrderRepository.record`); there is
+    no update or delete here, and the database refuses them too."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    def add(self, record: DecisionRecord) -> None:
-        self.conn.execute(
-            sql.INSERT_DECISION,
-            {
-                "id": record.id,
-                "source": record.source,
-                "order_id": record.order_id,
-                "customer_id": record.customer_id,
-                "outcome": record.outcome.value,
-                "reason_codes": ",".join(record.reason_codes),
-                "decided_at": record.decided_at,
-                "thresholds_version": record.thresholds_version,
-                "caller": record.caller,
-                "previous_id": record.previous_id,
-                "response": dict(record.response),
-                "snapshot": dict(record.snapshot),
-            },
-        )
 
     def get(self, decision_id: str) -> DecisionRecord | None:
         row = self.conn.execute(sql.DECISION_BY_ID, {"id": decision_id}).first()

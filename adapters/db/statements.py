@@ -6,7 +6,18 @@ decision runs about a dozen, so they are constructed here once and executed with
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, literal, select, true, union_all, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    union_all,
+    update,
+)
 
 from adapters.db.tables import (
     customer_balances,
@@ -116,12 +127,6 @@ ACTIVE_THRESHOLDS = (
     .limit(1)
 )
 
-# Whether any reservation has lapsed, for each of the three lookups above.
-LAPSED_EXISTS = {
-    query: select(query.exists())
-    for query in (LAPSED_OF_CUSTOMER, LAPSED_OF_GROUP, LAPSED_OF_UNSYNCED)
-}
-
 _tv = (
     select(thresholds_versions.c.version, thresholds_versions.c.document)
     .order_by(thresholds_versions.c.version.desc())
@@ -140,4 +145,71 @@ SOURCE_AND_THRESHOLDS = (
     )
     .select_from(sources.outerjoin(_tv, true()))
     .where(sources.c.name == bindparam("name"))
+)
+
+# Everything a decision reads after its locks, in one statement for both databases: the customer
+# and its group, the order, the oldest overdue invoice and whether a reservation has lapsed. A
+# row per (customer balance, group balance) pair: usually one, a few for several currencies.
+_gv_o = orders.alias("o")
+_gv_od = invoices.alias("od")
+_gv_cb = customer_balances.alias("cb")
+_gv_gb = group_balances.alias("gb")
+_gv_oldest = (
+    select(_i.id)
+    .where(*_OVERDUE[1:], _i.customer_id == _c.id)
+    .order_by(_i.due_date)
+    .limit(1)
+    .scalar_subquery()
+)
+_gv_x = orders.alias("x")
+_gv_lapsed = (_gv_x.c.status == "open", _gv_x.c.expires_at < bindparam("now"))
+_gv_lapsed_unsynced = (
+    select(_gv_x.c.id)
+    .where(
+        _gv_x.c.source_id == bindparam("source_id"),
+        _gv_x.c.customer_ref == bindparam("ref"),
+        _gv_x.c.customer_id.is_(None),
+        *_gv_lapsed,
+    )
+    .exists()
+)
+_gv_lapsed_customer = select(_gv_x.c.id).where(_gv_x.c.customer_id == _c.id, *_gv_lapsed).exists()
+_gv_m = customers.alias("m")
+_gv_lapsed_group = (
+    select(_gv_x.c.id)
+    .join(_gv_m, _gv_m.c.id == _gv_x.c.customer_id)
+    .where(_gv_m.c.group_id == _g.id, *_gv_lapsed)
+    .exists()
+)
+_gv_one = select(literal(1).label("one")).subquery("one")
+DECISION_VIEW = select(
+    *CUSTOMER_POSITION.selected_columns,
+    *(col.label(f"o_{col.name}") for col in _gv_o.c),
+    _gv_od.c.number.label("od_number"),
+    _gv_od.c.due_date.label("od_due_date"),
+    _gv_od.c.open_amount.label("od_open_amount"),
+    _gv_od.c.currency.label("od_currency"),
+    case(
+        (_c.id.is_(None), _gv_lapsed_unsynced),
+        (_g.id.is_(None), _gv_lapsed_customer),
+        else_=_gv_lapsed_group,
+    ).label("lapsed"),
+    *(col.label(f"cb_{col.name}") for col in _gv_cb.c if col.name != "customer_id"),
+    *(col.label(f"gb_{col.name}") for col in _gv_gb.c if col.name != "group_id"),
+).select_from(
+    _gv_one.outerjoin(
+        customers,
+        and_(_c.source_id == bindparam("source_id"), _c.external_id == bindparam("ref")),
+    )
+    .outerjoin(groups, _g.id == _c.group_id)
+    .outerjoin(
+        _gv_o,
+        and_(
+            _gv_o.c.source_id == bindparam("source_id"),
+            _gv_o.c.external_id == bindparam("order_id"),
+        ),
+    )
+    .outerjoin(_gv_od, _gv_od.c.id == _gv_oldest)
+    .outerjoin(_gv_cb, _gv_cb.c.customer_id == _c.id)
+    .outerjoin(_gv_gb, _gv_gb.c.group_id == _g.id)
 )

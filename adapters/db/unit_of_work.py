@@ -129,8 +129,6 @@ class SqlAlchemyUnitOfWork:
     ) -> DecisionView:
         return decision_reads.decision_view(
             self.connection,
-            self.customers,
-            self.orders,
             source_id,
             customer_ref,
             order_id,

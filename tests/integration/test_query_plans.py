@@ -53,3 +53,22 @@ def test_the_invoiced_amount_of_an_order_seeks_the_order_ref_index(engine):
     )
 
     assert "USING INDEX ix_invoices_source_id_order_ref (source_id=? AND order_ref=?)" in found
+
+
+def test_what_a_decision_reads_is_all_index_seeks(engine):
+    found = plan(
+        engine,
+        statements.DECISION_VIEW,
+        source_id=1,
+        ref="C-1",
+        order_id="SO-1",
+        now="2026-01-01 00:00:00",
+        due_before="2026-01-01",
+        tolerance=0,
+    )
+
+    assert "USING INDEX ix_invoices_open_customer_id_due_date (customer_id=? AND due_date<?)" in (
+        found
+    )
+    scans = [step for step in found.split(" | ") if step.startswith("SCAN")]
+    assert scans == ["SCAN CONSTANT ROW", "SCAN one"]
