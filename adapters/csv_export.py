@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+import gc
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -34,6 +38,7 @@ COLUMNS = {
 }
 OPTIONAL_COLUMNS = {"customers": {"group_id", "on_hold", "hold_reason"}, "invoices": {"order_id"}}
 _TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
+_ZERO = Decimal(0)
 
 
 class BadRow(ValueError):
@@ -55,55 +60,110 @@ class FileBatch:
     lines: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
 
 
-def _text(row: dict[str, str], key: str, *, required: bool = True) -> str | None:
-    value = (row.get(key) or "").strip()
+# The characters text fields refuse: C0 controls and DEL, exactly. str.isprintable() is only the
+# quick test (a printable value holds none of them); it also fails for characters that are
+# allowed, such as U+0085 or U+00A0, and those values are then searched with this.
+_CONTROL = re.compile("[\x00-\x1f\x7f]").search
+# Per-file memos of parsed amounts and dates: most rows repeat a few values ("0.00", the same
+# days), and a dict lookup is much cheaper than Decimal arithmetic or date parsing. Bounded, so
+# a file of all-distinct values costs no memory beyond the first few thousand.
+_MEMO_LIMIT = 4096
+
+
+def _checked(value: str, key: str, required: bool, limit: int) -> str | None:
+    """The checks of a text field, in order; the first that fails is the row's error."""
     if not value:
         if required:
             raise BadRow(f"{key} is empty")
         return None
     if len(value) > 300:
         raise BadRow(f"{key} is longer than 300 characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL(value):
         raise BadRow(f"{key} contains control characters")
+    if len(value) > limit:
+        raise BadRow(f"{key} is longer than {limit} characters")
     return value
 
 
-def _ref(row: dict[str, str], key: str, *, required: bool = True) -> str | None:
-    value = _text(row, key, required=required)
-    if value is not None and len(value) > 100:
-        raise BadRow(f"{key} is longer than 100 characters")
-    return value
+# The common case first: a non-empty value short enough and printable (so without C0 controls or
+# DEL) passes every check, so only the others go through `_checked`. One checker per field kind,
+# built once: a closure costs no more per call than a plain function.
+def _required(limit: int) -> Callable[[str, str], str]:
+    def check(raw: str, key: str) -> str:
+        value = raw.strip()
+        if value and len(value) <= limit and value.isprintable():
+            return value
+        checked = _checked(value, key, True, limit)
+        assert checked is not None  # a required value is never None: _checked raises instead
+        return checked
+
+    return check
 
 
-def _currency(row: dict[str, str]) -> str:
-    code = (row.get("currency") or "").strip().upper()
+def _optional(limit: int) -> Callable[[str, str], str | None]:
+    def check(raw: str, key: str) -> str | None:
+        value = raw.strip()
+        if value and len(value) <= limit and value.isprintable():
+            return value
+        return _checked(value, key, False, limit)
+
+    return check
+
+
+_text, _optional_text = _required(300), _optional(300)
+_ref, _optional_ref = _required(100), _optional(100)
+
+
+def _currency(raw: str) -> str:
+    if is_currency(raw):  # the common case: the code itself, which strip().upper() keeps
+        return raw
+    code = raw.strip().upper()
     if not is_currency(code):
         raise BadRow(f"currency {code!r} is not an ISO 4217 code")
     return code
 
 
-def _amount(row: dict[str, str], key: str, currency: str, *, blank_ok: bool = False) -> Any:
-    raw = (row.get(key) or "").strip()
+def _amount(
+    raw: str,
+    key: str,
+    currency: str,
+    memo: dict[str, Decimal],
+    blank_ok: bool = False,
+) -> Any:
+    """Parse an amount of `currency`; `memo` holds earlier results for that same currency."""
+    raw = raw.strip()
     if not raw:
         if blank_ok:
             return None
         raise BadRow(f"{key} is empty")
+    found = memo.get(raw)
+    if found is not None:
+        return found
     try:
-        return parse_amount(raw, currency)
+        amount = parse_amount(raw, currency)
     except (InvalidAmount, UnknownCurrency) as exc:
         raise BadRow(f"{key}: {exc}") from None
+    if len(memo) < _MEMO_LIMIT:
+        memo[raw] = amount
+    return amount
 
 
-def _date(row: dict[str, str], key: str) -> date:
-    raw = (row.get(key) or "").strip()
+def _date(raw: str, key: str, memo: dict[str, date]) -> date:
+    raw = raw.strip()
+    found = memo.get(raw)
+    if found is not None:
+        return found
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise BadRow(f"{key} {raw!r} is not an ISO date (YYYY-MM-DD)") from None
+    if len(memo) < _MEMO_LIMIT:
+        memo[raw] = day
+    return day
 
 
-def _bool(row: dict[str, str], key: str) -> bool:
-    raw = (row.get(key) or "").strip().lower()
+def _bool(raw: str, key: str) -> bool:
+    raw = raw.strip().lower()
     if raw in _TRUE:
         return True
     if raw in _FALSE:
@@ -111,67 +171,158 @@ def _bool(row: dict[str, str], key: str) -> bool:
     raise BadRow(f"{key} {raw!r} is not true/false")
 
 
+# A row parser gets the csv module's list of fields, padded so that every column of the file's
+# format has a place: `at[column]` is the column's index, or, for an optional column the header
+# lacks, the index of an empty field past the last. Checks run in a fixed order, so a row with
+# several faults is reported with the first of them.
+_RowParser = Callable[[list[str]], Any]
+
+
+def _group_parser(at: dict[str, int]) -> _RowParser:
+    i_ref, i_name, i_limit, i_cur = (at[c] for c in COLUMNS["groups"])
+    amounts: defaultdict[str, dict[str, Decimal]] = defaultdict(dict)
+
+    def parse(row: list[str]) -> GroupData:
+        currency = _currency(row[i_cur])
+        limit = _amount(row[i_limit], "credit_limit", currency, amounts[currency], True)
+        if limit is not None and limit < 0:
+            raise BadRow("credit_limit is negative")
+        return GroupData(
+            _ref(row[i_ref], "group_id"),
+            _text(row[i_name], "name"),
+            limit,
+            currency,
+        )
+
+    return parse
+
+
+def _customer_parser(at: dict[str, int]) -> _RowParser:
+    i_ref, i_name, i_limit, i_cur, i_group, i_hold = (at[c] for c in COLUMNS["customers"])
+    i_reason = at["hold_reason"]
+    amounts: defaultdict[str, dict[str, Decimal]] = defaultdict(dict)
+
+    def parse(row: list[str]) -> CustomerData:
+        currency = _currency(row[i_cur])
+        limit = _amount(row[i_limit], "credit_limit", currency, amounts[currency], True)
+        if limit is not None and limit < 0:
+            raise BadRow("credit_limit is negative")
+        return CustomerData(
+            _ref(row[i_ref], "customer_id"),
+            _text(row[i_name], "name"),
+            limit,
+            currency,
+            _optional_ref(row[i_group], "group_id"),
+            _bool(row[i_hold], "on_hold"),
+            _optional_text(row[i_reason], "hold_reason"),
+        )
+
+    return parse
+
+
+def _invoice_parser(at: dict[str, int]) -> _RowParser:
+    i_ref, i_cust, i_number, i_issue, i_due, i_cur, i_total, i_open, i_order = (
+        at[c] for c in COLUMNS["invoices"]
+    )
+    amounts: defaultdict[str, dict[str, Decimal]] = defaultdict(dict)
+    dates: dict[str, date] = {}
+
+    def parse(row: list[str]) -> InvoiceData:
+        currency = _currency(row[i_cur])
+        memo = amounts[currency]
+        total = _amount(row[i_total], "total", currency, memo)
+        open_amount = _amount(row[i_open], "open_amount", currency, memo)
+        if total >= 0 and not _ZERO <= open_amount <= total:
+            raise BadRow("open_amount must be between 0 and total")
+        if total < 0 and not total <= open_amount <= _ZERO:
+            raise BadRow("a credit note's open_amount must be between total and 0")
+        return InvoiceData(
+            _ref(row[i_ref], "invoice_id"),
+            _ref(row[i_cust], "customer_id"),
+            _ref(row[i_number], "number"),
+            _date(row[i_issue], "issue_date", dates),
+            _date(row[i_due], "due_date", dates),
+            currency,
+            total,
+            open_amount,
+            _optional_ref(row[i_order], "order_id"),
+        )
+
+    return parse
+
+
+def _payment_parser(at: dict[str, int]) -> _RowParser:
+    i_ref, i_cust, i_date, i_cur, i_amount, i_unapplied = (at[c] for c in COLUMNS["payments"])
+    amounts: defaultdict[str, dict[str, Decimal]] = defaultdict(dict)
+    dates: dict[str, date] = {}
+
+    def parse(row: list[str]) -> PaymentData:
+        currency = _currency(row[i_cur])
+        memo = amounts[currency]
+        amount = _amount(row[i_amount], "amount", currency, memo)
+        unapplied = _amount(row[i_unapplied], "unapplied_amount", currency, memo)
+        if amount < 0:
+            raise BadRow("amount is negative")
+        if not _ZERO <= unapplied <= amount:
+            raise BadRow("unapplied_amount must be between 0 and amount")
+        return PaymentData(
+            _ref(row[i_ref], "payment_id"),
+            _ref(row[i_cust], "customer_id"),
+            _date(row[i_date], "date", dates),
+            currency,
+            amount,
+            unapplied,
+        )
+
+    return parse
+
+
+_ROW_PARSERS: dict[str, Callable[[dict[str, int]], _RowParser]] = {
+    "groups": _group_parser,
+    "customers": _customer_parser,
+    "invoices": _invoice_parser,
+    "payments": _payment_parser,
+}
+# Every column a file's parser reads: its format's columns, and for customers the optional
+# hold_reason, which COLUMNS (the header the exports are written with) leaves out.
+_READS = {
+    name: (*columns, *(("hold_reason",) if name == "customers" else ()))
+    for name, columns in COLUMNS.items()
+}
+
+
+def _positions(name: str, header: Sequence[str]) -> dict[str, int]:
+    """Where each column the parser reads is in a row padded to len(header) + 1 fields.
+
+    A name the header repeats takes its last place, as `csv.DictReader` (which builds each row's
+    dict from the header in order) did; a column the header lacks reads the padding's "".
+    """
+    at = {column: i for i, column in enumerate(header)}
+    return {column: at.get(column, len(header)) for column in _READS[name]}
+
+
+def _parse_dict(name: str, row: Mapping[Any, Any]) -> Any:
+    """Parse one row given as a dict of column -> text, as `csv.DictReader` gives it."""
+    columns = _READS[name]
+    return _ROW_PARSERS[name]({c: i for i, c in enumerate(columns)})(
+        [row.get(c) or "" for c in columns]
+    )
+
+
 def parse_group(row: dict[str, str]) -> GroupData:
-    currency = _currency(row)
-    limit = _amount(row, "credit_limit", currency, blank_ok=True)
-    if limit is not None and limit < 0:
-        raise BadRow("credit_limit is negative")
-    return GroupData(_ref(row, "group_id"), _text(row, "name"), limit, currency)  # type: ignore[arg-type]
+    return _parse_dict("groups", row)  # type: ignore[no-any-return]
 
 
 def parse_customer(row: dict[str, str]) -> CustomerData:
-    currency = _currency(row)
-    limit = _amount(row, "credit_limit", currency, blank_ok=True)
-    if limit is not None and limit < 0:
-        raise BadRow("credit_limit is negative")
-    return CustomerData(
-        ref=_ref(row, "customer_id"),  # type: ignore[arg-type]
-        name=_text(row, "name"),  # type: ignore[arg-type]
-        credit_limit=limit,
-        currency=currency,
-        group_ref=_ref(row, "group_id", required=False),
-        on_hold=_bool(row, "on_hold"),
-        hold_reason=_text(row, "hold_reason", required=False),
-    )
+    return _parse_dict("customers", row)  # type: ignore[no-any-return]
 
 
 def parse_invoice(row: dict[str, str]) -> InvoiceData:
-    currency = _currency(row)
-    total = _amount(row, "total", currency)
-    open_amount = _amount(row, "open_amount", currency)
-    if total >= 0 and not Decimal(0) <= open_amount <= total:
-        raise BadRow("open_amount must be between 0 and total")
-    if total < 0 and not total <= open_amount <= Decimal(0):
-        raise BadRow("a credit note's open_amount must be between total and 0")
-    return InvoiceData(
-        ref=_ref(row, "invoice_id"),  # type: ignore[arg-type]
-        customer_ref=_ref(row, "customer_id"),  # type: ignore[arg-type]
-        number=_ref(row, "number"),  # type: ignore[arg-type]
-        issue_date=_date(row, "issue_date"),
-        due_date=_date(row, "due_date"),
-        currency=currency,
-        total=total,
-        open_amount=open_amount,
-        order_ref=_ref(row, "order_id", required=False),
-    )
+    return _parse_dict("invoices", row)  # type: ignore[no-any-return]
 
 
 def parse_payment(row: dict[str, str]) -> PaymentData:
-    currency = _currency(row)
-    amount = _amount(row, "amount", currency)
-    unapplied = _amount(row, "unapplied_amount", currency)
-    if amount < 0:
-        raise BadRow("amount is negative")
-    if not Decimal(0) <= unapplied <= amount:
-        raise BadRow("unapplied_amount must be between 0 and amount")
-    return PaymentData(
-        ref=_ref(row, "payment_id"),  # type: ignore[arg-type]
-        customer_ref=_ref(row, "customer_id"),  # type: ignore[arg-type]
-        date=_date(row, "date"),
-        currency=currency,
-        amount=amount,
-        unapplied=unapplied,
-    )
+    return _parse_dict("payments", row)  # type: ignore[no-any-return]
 
 
 PARSERS: dict[str, Callable[[dict[str, str]], Any]] = {
@@ -189,20 +340,6 @@ ID_COLUMN = {
 ENTITY = {"groups": "group", "customers": "customer", "invoices": "invoice", "payments": "payment"}
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = (
-            set(COLUMNS[path.stem])
-            - OPTIONAL_COLUMNS.get(path.stem, set())
-            - set(reader.fieldnames or ())
-        )
-        if missing:
-            raise BadRow(f"missing columns: {', '.join(sorted(missing))}")
-        for row in reader:
-            yield reader.line_num, row
-
-
 def read_folder(folder: Path) -> FileBatch:
     """Parse every known file in `folder`; a bad row is skipped and reported, never fatal.
 
@@ -214,8 +351,9 @@ def read_folder(folder: Path) -> FileBatch:
     if not present:
         raise FileNotFoundError(f"{folder} holds none of {', '.join(n + '.csv' for n in COLUMNS)}")
     batch = FileBatch()
-    for name in present:
-        _read_file(folder / f"{name}.csv", name, batch)
+    with gc_paused():
+        for name in present:
+            _read_file(folder / f"{name}.csv", name, batch)
     return batch
 
 
@@ -224,32 +362,82 @@ def read_file(path: Path) -> FileBatch:
     if path.stem not in COLUMNS:
         raise FileNotFoundError(f"{path.name} is not one of {', '.join(COLUMNS)} (.csv)")
     batch = FileBatch()
-    _read_file(path, path.stem, batch)
+    with gc_paused():
+        _read_file(path, path.stem, batch)
     return batch
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a bulk parse (or load), if it is on.
+
+    Every record is a new object that lives on, so the collector keeps running and walking the
+    ever larger heap of them, for nothing: records hold no reference cycles, and refcounting
+    frees them. That was about a third of parsing a large file. Process-wide while it lasts.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _read_file(path: Path, name: str, batch: FileBatch) -> None:
+    """Parse one file into `batch`: its good records, and an error for each row it skips.
+
+    Reads with `csv.reader` and the header's column positions (what `csv.DictReader` did, without
+    a dict per row): blank lines are skipped, a short row reads "" for the fields it lacks, and
+    a column the header repeats is read at its last place. A row's line is the reader's
+    `line_num` once it has read the row (its last line, for a quoted field over several lines).
+    """
     seen: dict[str, int] = {}
     target: list[Any] = getattr(batch, name)
-    batch.read[name] = 0
+    errors, lines = batch.errors, batch.lines
+    entity, id_column, file = ENTITY[name], ID_COLUMN[name], path.name
+    read = batch.read[name] = 0
     try:
-        for line, row in _rows(path):
-            batch.read[name] += 1
-            record_id = (row.get(ID_COLUMN[name]) or "").strip() or None
-            try:
-                if None in row:
-                    raise BadRow("the row has more fields than the header")
-                record = PARSERS[name](row)
-            except BadRow as exc:
-                batch.errors.append(RecordError(ENTITY[name], record_id, str(exc), path.name, line))
-                continue
-            if record.ref in seen:
-                reason = f"duplicate {ID_COLUMN[name]} (first on line {seen[record.ref]})"
-                batch.errors.append(RecordError(ENTITY[name], record.ref, reason, path.name, line))
-                continue
-            seen[record.ref] = line
-            batch.lines[(ENTITY[name], record.ref)] = (path.name, line)
-            target.append(record)
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            missing = set(COLUMNS[name]) - OPTIONAL_COLUMNS.get(name, set()) - set(header or ())
+            if missing or header is None:
+                raise BadRow(f"missing columns: {', '.join(sorted(missing))}")
+            width = len(header)
+            at = _positions(name, header)
+            parse, id_at = _ROW_PARSERS[name](at), at[id_column]
+            for row in reader:
+                if not row:  # a blank line
+                    continue
+                line = reader.line_num
+                read += 1
+                fields = len(row)
+                try:
+                    # One "" for absent optional columns, and one per field a short row lacks.
+                    if fields == width:
+                        row.append("")
+                    elif fields > width:
+                        raise BadRow("the row has more fields than the header")
+                    else:
+                        row.extend([""] * (width + 1 - fields))
+                    record = parse(row)
+                except BadRow as exc:
+                    record_id = row[id_at].strip() or None
+                    errors.append(RecordError(entity, record_id, str(exc), file, line))
+                    continue
+                ref = record.ref
+                first = seen.get(ref)
+                if first is not None:
+                    reason = f"duplicate {id_column} (first on line {first})"
+                    errors.append(RecordError(entity, ref, reason, file, line))
+                    continue
+                seen[ref] = line
+                lines[(entity, ref)] = (file, line)
+                target.append(record)
     except (BadRow, UnicodeDecodeError, csv.Error) as exc:
-        batch.errors.append(RecordError(ENTITY[name], None, f"file skipped: {exc}", path.name, 1))
+        errors.append(RecordError(entity, None, f"file skipped: {exc}", file, 1))
         target.clear()
+    finally:
+        batch.read[name] = read

@@ -28,6 +28,7 @@ _MINOR_UNITS: dict[str, int] = {
 # Every amount must fit the store: SQLite keeps 64-bit integers of 1/10,000 units (about
 # 9.2 × 10^14), PostgreSQL NUMERIC(20, 4). 14 digits before the point fit both, with room to sum.
 MAX_AMOUNT = Decimal(10) ** 14
+_MAX_DIGITS = 14  # MAX_AMOUNT's exponent
 
 
 def minor_units(currency: str) -> int:
@@ -45,10 +46,20 @@ def is_currency(code: str) -> bool:
     return code in _MINOR_UNITS
 
 
+# The quantum of each currency's minor unit (Decimal("0.01") for 2 places), built once: building
+# it per call (`Decimal(1).scaleb(-places)`) cost as much as the rounding itself.
+_QUANTUM: dict[str, Decimal] = {code: Decimal(1).scaleb(-p) for code, p in _MINOR_UNITS.items()}
+_UNITS: dict[str, tuple[int, Decimal]] = {c: (p, _QUANTUM[c]) for c, p in _MINOR_UNITS.items()}
+
+
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round `amount` to the currency's minor unit, half up (the commercial convention)."""
-    exponent = Decimal(1).scaleb(-minor_units(currency))
-    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+    try:
+        exponent = _QUANTUM[currency]
+    except KeyError:
+        raise UnknownCurrency(currency) from None
+    # Positional rounding argument: the same call, but a keyword costs a C method twice as much.
+    return amount.quantize(exponent, ROUND_HALF_UP)
 
 
 def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:
@@ -64,16 +75,21 @@ def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:
         raise InvalidAmount(f"{text!r} is not a decimal amount") from None
     if not amount.is_finite():
         raise InvalidAmount(f"{text!r} is not a finite amount")
-    places = minor_units(currency)
-    exponent = amount.as_tuple().exponent
-    assert isinstance(exponent, int)
     try:
-        rounded = quantize(amount, currency)
+        places, exponent = _UNITS[currency]
+    except KeyError:
+        raise UnknownCurrency(currency) from None
+    try:
+        rounded = amount.quantize(exponent, ROUND_HALF_UP)  # what quantize() does
     except InvalidOperation:  # more digits than the decimal context keeps: not a real amount
         raise InvalidAmount(f"{text!r} has too many digits to be an amount") from None
-    if -exponent > places and amount != rounded:
+    # Rounding to `places` changes the value only when the amount has more decimals than that
+    # (with as many or fewer, quantize just appends zeros), so this needs no look at the exponent.
+    if amount != rounded:
         raise InvalidAmount(f"{currency} amounts have at most {places} decimal places")
-    if abs(rounded) >= MAX_AMOUNT:
+    # abs(rounded) >= MAX_AMOUNT, without building abs(): a finite Decimal lies in
+    # [10^adjusted, 10^(adjusted + 1)), and a zero rounded to the minor unit has adjusted() <= 0.
+    if rounded.adjusted() >= _MAX_DIGITS:
         raise InvalidAmount(f"{text!r} is too large: at most 14 digits before the point")
     return rounded
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from adapters.csv_export import gc_paused
 from adapters.db.loader import Loader, LoadReport
 from adapters.db.tables import sources, sync_runs
 from gating.errors import SourceNotFound
@@ -20,7 +21,9 @@ class DbImportStore:
 
     def load_batch(self, source: str, batch: Any, now: datetime) -> LoadReport:
         """:raises SourceNotFound:"""
-        with self.engine.begin() as conn:
+        # The cyclic garbage collector is paused for the load, as for the parse: a large batch
+        # is millions of objects it would walk again and again, and the load makes few cycles.
+        with gc_paused(), self.engine.begin() as conn:
             source_id = conn.execute(select(sources.c.id).where(sources.c.name == source)).scalar()
             if source_id is None:
                 raise SourceNotFound(source)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -11,13 +11,16 @@ from typing import Any
 from sqlalchemy import ARRAY, Connection, Table, bindparam, func, select, true, update
 
 from adapters.db.balances import BalanceDeltas, move_group
-from adapters.db.bulk import insert_rows
+from adapters.db.bulk import insert_batches, insert_tuples
 from adapters.db.statements import INVOICED_FOR_ORDER
 from adapters.db.tables import customers, groups, invoices, orders, payments
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 
 CHUNK = 2000
 ZERO = Decimal(0)
+# What the loader makes of a chunk of records: new rows (tuples of the table's insert columns),
+# changed rows (dicts with the row's id as `_id`), how many count as written, and extra data.
+_Chunk = tuple[list[tuple[Any, ...]], list[dict[str, Any]], int, Any]
 
 
 @dataclass
@@ -90,10 +93,16 @@ def _ids(conn: Connection, table: Table, source_id: int, refs: Iterable[str]) ->
 
 
 def _write(
-    conn: Connection, table: Table, new: list[dict[str, Any]], changed: list[dict[str, Any]]
+    conn: Connection,
+    table: Table,
+    new: list[tuple[Any, ...]],
+    changed: list[dict[str, Any]],
+    columns: tuple[str, ...],
 ) -> None:
+    """Insert the `new` rows (values of `columns`, in that order) and update the `changed` ones
+    (dicts of the new values, with the row's id as `_id`)."""
     if new:
-        insert_rows(conn, table, new)
+        insert_tuples(conn, table, columns, new)
     if changed:
         cols = [k for k in changed[0] if k != "_id"]
         stmt = (
@@ -102,6 +111,67 @@ def _write(
             .values({c: bindparam(c) for c in cols})
         )
         conn.execute(stmt, changed)
+
+
+_ANY_ROW: dict[str, Any] = {}
+
+
+def _has_rows(conn: Connection, table: Table, source_id: int) -> bool:
+    """Whether `table` holds any row of the source yet (one seek of its unique key's prefix)."""
+    stmt = _ANY_ROW.get(table.name)
+    if stmt is None:
+        stmt = _ANY_ROW[table.name] = (
+            select(table.c.id).where(table.c.source_id == bindparam("source_id")).limit(1)
+        )
+    return conn.execute(stmt, {"source_id": source_id}).first() is not None
+
+
+# The columns the loader inserts, in each table's order (what `insert_tuples` expects).
+GROUP_COLUMNS = (
+    "source_id",
+    "external_id",
+    "name",
+    "credit_limit",
+    "currency",
+    "on_hold",
+    "updated_at",
+)
+CUSTOMER_COLUMNS = (
+    "source_id",
+    "external_id",
+    "name",
+    "credit_limit",
+    "currency",
+    "group_id",
+    "on_hold",
+    "hold_reason",
+    "updated_at",
+)
+INVOICE_COLUMNS = (
+    "source_id",
+    "external_id",
+    "customer_id",
+    "number",
+    "issue_date",
+    "due_date",
+    "currency",
+    "total",
+    "open_amount",
+    "is_open",
+    "cancelled",
+    "order_ref",
+    "updated_at",
+)
+PAYMENT_COLUMNS = (
+    "source_id",
+    "external_id",
+    "customer_id",
+    "date",
+    "currency",
+    "amount",
+    "unapplied_amount",
+    "updated_at",
+)
 
 
 def _differs(row: Any, values: dict[str, Any]) -> bool:
@@ -135,42 +205,92 @@ class Loader:
     def _skip(self, entity: str, ref: str, reason: str) -> None:
         self.report.errors.append(RecordError(entity, ref, reason))
 
-    def groups(self, records: Sequence[GroupData]) -> None:
+    def _fresh(self, table: Table, records: Sequence[Any]) -> bool:
+        """Whether none of the records can exist in `table`, before or while they are written.
+
+        True when the source has no row in the table yet and the records' refs are all
+        distinct: then no chunk needs looking up (in a first import that saves one index probe
+        per record), and all the rows can go through one bulk statement.
+        """
+        return bool(
+            records
+            and not _has_rows(self.conn, table, self.source_id)
+            and len({r.ref for r in records}) == len(records)
+        )
+
+    def _write_all(
+        self,
+        table: Table,
+        columns: tuple[str, ...],
+        records: Sequence[Any],
+        rows_of: Callable[[Sequence[Any], dict[str, Any]], _Chunk],
+        after: Callable[[_Chunk], None] | None = None,
+    ) -> int:
+        """Write `records` chunk by chunk; return how many count as written.
+
+        `rows_of(chunk, existing)` turns a chunk into its new rows (values of `columns`), its
+        changed rows (dicts with `_id`), its count and anything `after` needs; `after` runs once
+        a chunk is written. For fresh records (see `_fresh`) every chunk's new rows stream into
+        one bulk insert, and `after` runs for each chunk once all are in: while the insert
+        streams, the connection can run nothing else.
+        """
         written = 0
+        if self._fresh(table, records):
+            done: list[_Chunk] = []
+
+            def batches() -> Iterator[list[tuple[Any, ...]]]:
+                nonlocal written
+                for chunk in _chunks(records):
+                    result = rows_of(chunk, {})
+                    written += result[2]
+                    if after is not None:
+                        done.append(result)
+                    yield result[0]
+
+            insert_batches(self.conn, table, columns, batches())
+            if after is not None:
+                for result in done:
+                    after(result)
+            return written
         for chunk in _chunks(records):
-            existing = _existing(self.conn, groups, self.source_id, [r.ref for r in chunk])
+            existing = _existing(self.conn, table, self.source_id, [r.ref for r in chunk])
+            result = rows_of(chunk, existing)
+            written += result[2]
+            _write(self.conn, table, result[0], result[1], columns)
+            if after is not None:
+                after(result)
+        return written
+
+    def groups(self, records: Sequence[GroupData]) -> None:
+        source_id, now = self.source_id, self.now
+
+        def rows_of(chunk: Sequence[GroupData], existing: dict[str, Any]) -> _Chunk:
             new, changed = [], []
             for r in chunk:
+                old = existing.get(r.ref)
+                if old is None:
+                    new.append((source_id, r.ref, r.name, r.credit_limit, r.currency, False, now))
+                    continue
                 values = {
                     "name": r.name,
                     "credit_limit": r.credit_limit,
                     "currency": r.currency,
-                    "updated_at": self.now,
+                    "updated_at": now,
                 }
-                old = existing.get(r.ref)
-                if old is None:
-                    new.append(
-                        {
-                            "source_id": self.source_id,
-                            "external_id": r.ref,
-                            "on_hold": False,
-                            **values,
-                        }
-                    )
-                elif _differs(old, values):
+                if _differs(old, values):
                     changed.append({"_id": old.id, **values})
-                written += 1
-            _write(self.conn, groups, new, changed)
-        self.report.written["groups"] = written
+            return new, changed, len(chunk), None
+
+        self.report.written["groups"] = self._write_all(groups, GROUP_COLUMNS, records, rows_of)
 
     def customers(self, records: Sequence[CustomerData]) -> None:
+        source_id, now = self.source_id, self.now
         group_ids = _ids(
-            self.conn, groups, self.source_id, [r.group_ref for r in records if r.group_ref]
+            self.conn, groups, source_id, [r.group_ref for r in records if r.group_ref]
         )
-        written = 0
-        for chunk in _chunks(records):
-            existing = _existing(self.conn, customers, self.source_id, [r.ref for r in chunk])
-            new, changed, moves = [], [], []
+
+        def rows_of(chunk: Sequence[CustomerData], existing: dict[str, Any]) -> _Chunk:
+            new, changed, moves, written = [], [], [], 0
             for r in chunk:
                 group_id = None
                 if r.group_ref is not None:
@@ -178,6 +298,23 @@ class Loader:
                     if group_id is None:
                         self._skip("customer", r.ref, f"group {r.group_ref!r} does not exist")
                         continue
+                written += 1
+                old = existing.get(r.ref)
+                if old is None:
+                    new.append(
+                        (
+                            source_id,
+                            r.ref,
+                            r.name,
+                            r.credit_limit,
+                            r.currency,
+                            group_id,
+                            r.on_hold,
+                            r.hold_reason,
+                            now,
+                        )
+                    )
+                    continue
                 values = {
                     "name": r.name,
                     "credit_limit": r.credit_limit,
@@ -185,82 +322,115 @@ class Loader:
                     "group_id": group_id,
                     "on_hold": r.on_hold,
                     "hold_reason": r.hold_reason,
-                    "updated_at": self.now,
+                    "updated_at": now,
                 }
-                old = existing.get(r.ref)
-                if old is None:
-                    new.append({"source_id": self.source_id, "external_id": r.ref, **values})
-                elif _differs(old, values):
+                if _differs(old, values):
                     changed.append({"_id": old.id, **values})
                     if old.group_id != group_id:
                         moves.append((old.id, old.group_id, group_id))
-                written += 1
-            _write(self.conn, customers, new, changed)
+            return new, changed, written, moves
+
+        added: list[str] = []
+
+        def after(result: _Chunk) -> None:
+            new, _, _, moves = result
             for customer_id, old_group, new_group in moves:
                 move_group(self.conn, customer_id, old_group, new_group)
-            if new:
-                self._adopt_orders([row["external_id"] for row in new])
-        self.report.written["customers"] = written
+            added.extend(row[1] for row in new)
+
+        self.report.written["customers"] = self._write_all(
+            customers, CUSTOMER_COLUMNS, records, rows_of, after
+        )
+        # Once every customer is in (adopting touches only orders and the balance deltas,
+        # which nothing above reads), and only when some order waits for a customer at all.
+        if added and self._orders_waiting():
+            for chunk in _chunks(added):
+                self._adopt_orders(chunk)
+
+    def _orders_waiting(self) -> bool:
+        """Whether any order of the source was gated before its customer was known."""
+        o = orders.c
+        stmt = select(o.id).where(o.source_id == self.source_id, o.customer_id.is_(None))
+        return self.conn.execute(stmt.limit(1)).first() is not None
 
     def _adopt_orders(self, refs: Sequence[str]) -> None:
         """Orders gated before their customer was synced now count in its exposure."""
-        ids = _ids(self.conn, customers, self.source_id, refs)
         o = orders.c
         rows = self.conn.execute(
             select(o.id, o.customer_ref, o.currency, o.reserved).where(
                 o.source_id == self.source_id, o.customer_id.is_(None), o.customer_ref.in_(refs)
             )
         ).all()
+        if not rows:  # the common case: no order waits for these customers
+            return
+        ids = _ids(self.conn, customers, self.source_id, refs)
         for r in rows:
             customer_id = ids[r.customer_ref]
             self.conn.execute(update(orders).where(o.id == r.id).values(customer_id=customer_id))
             self.deltas.add(customer_id, r.currency, "reserved", r.reserved)
 
     def invoices(self, records: Sequence[InvoiceData]) -> None:
-        customer_ids = self._customer_ids(r.customer_ref for r in records)
+        source_id, now, add = self.source_id, self.now, self.deltas.add
+        customer_ids = self._customer_ids({r.customer_ref for r in records})
         touched_orders: set[str] = set()
-        written = 0
-        for chunk in _chunks(records):
-            existing = _existing(self.conn, invoices, self.source_id, [r.ref for r in chunk])
-            new, changed = [], []
+
+        def rows_of(chunk: Sequence[InvoiceData], existing: dict[str, Any]) -> _Chunk:
+            new, changed, written = [], [], 0
             for r in chunk:
                 customer_id = customer_ids.get(r.customer_ref)
                 if customer_id is None:
                     self._skip("invoice", r.ref, f"customer {r.customer_ref!r} does not exist")
                     continue
-                open_amount = Decimal(0) if r.cancelled else r.open_amount
-                values = {
-                    "customer_id": customer_id,
-                    "number": r.number,
-                    "issue_date": r.issue_date,
-                    "due_date": r.due_date,
-                    "currency": r.currency,
-                    "total": r.total,
-                    "open_amount": open_amount,
-                    "is_open": open_amount > 0,
-                    "cancelled": r.cancelled,
-                    "order_ref": r.order_ref,
-                    "updated_at": self.now,
-                }
+                written += 1
+                open_amount = ZERO if r.cancelled else r.open_amount
                 old = existing.get(r.ref)
                 if old is None:
-                    new.append({"source_id": self.source_id, "external_id": r.ref, **values})
-                elif _differs(old, values):
-                    changed.append({"_id": old.id, **values})
-                    self.deltas.add(
-                        old.customer_id, old.currency, "open_invoices", -old.open_amount
+                    new.append(
+                        (
+                            source_id,
+                            r.ref,
+                            customer_id,
+                            r.number,
+                            r.issue_date,
+                            r.due_date,
+                            r.currency,
+                            r.total,
+                            open_amount,
+                            open_amount > 0,
+                            r.cancelled,
+                            r.order_ref,
+                            now,
+                        )
                     )
+                else:
+                    values = {
+                        "customer_id": customer_id,
+                        "number": r.number,
+                        "issue_date": r.issue_date,
+                        "due_date": r.due_date,
+                        "currency": r.currency,
+                        "total": r.total,
+                        "open_amount": open_amount,
+                        "is_open": open_amount > 0,
+                        "cancelled": r.cancelled,
+                        "order_ref": r.order_ref,
+                        "updated_at": now,
+                    }
+                    if not _differs(old, values):
+                        continue
+                    changed.append({"_id": old.id, **values})
+                    add(old.customer_id, old.currency, "open_invoices", -old.open_amount)
                     if old.order_ref:
                         touched_orders.add(old.order_ref)
-                else:
-                    written += 1
-                    continue
-                self.deltas.add(customer_id, r.currency, "open_invoices", open_amount)
+                if open_amount:  # add() ignores a zero; most invoices are paid
+                    add(customer_id, r.currency, "open_invoices", open_amount)
                 if r.order_ref:
                     touched_orders.add(r.order_ref)
-                written += 1
-            _write(self.conn, invoices, new, changed)
-        self.report.written["invoices"] = written
+            return new, changed, written, None
+
+        self.report.written["invoices"] = self._write_all(
+            invoices, INVOICE_COLUMNS, records, rows_of
+        )
         self._reduce_reservations(touched_orders)
 
     def _reduce_reservations(self, order_refs: Iterable[str]) -> None:
@@ -294,38 +464,51 @@ class Loader:
                 self.conn.execute(update(orders).where(o.id == row.id).values(**values))
 
     def payments(self, records: Sequence[PaymentData]) -> None:
-        customer_ids = self._customer_ids(r.customer_ref for r in records)
-        written = 0
-        for chunk in _chunks(records):
-            existing = _existing(self.conn, payments, self.source_id, [r.ref for r in chunk])
-            new, changed = [], []
+        source_id, now, add = self.source_id, self.now, self.deltas.add
+        customer_ids = self._customer_ids({r.customer_ref for r in records})
+
+        def rows_of(chunk: Sequence[PaymentData], existing: dict[str, Any]) -> _Chunk:
+            new, changed, written = [], [], 0
             for r in chunk:
                 customer_id = customer_ids.get(r.customer_ref)
                 if customer_id is None:
                     self._skip("payment", r.ref, f"customer {r.customer_ref!r} does not exist")
                     continue
-                values = {
-                    "customer_id": customer_id,
-                    "date": r.date,
-                    "currency": r.currency,
-                    "amount": r.amount,
-                    "unapplied_amount": r.unapplied,
-                    "updated_at": self.now,
-                }
-                old = existing.get(r.ref)
                 written += 1
+                old = existing.get(r.ref)
                 if old is None:
-                    new.append({"source_id": self.source_id, "external_id": r.ref, **values})
-                elif _differs(old, values):
-                    changed.append({"_id": old.id, **values})
-                    self.deltas.add(
-                        old.customer_id, old.currency, "unapplied", -old.unapplied_amount
+                    new.append(
+                        (
+                            source_id,
+                            r.ref,
+                            customer_id,
+                            r.date,
+                            r.currency,
+                            r.amount,
+                            r.unapplied,
+                            now,
+                        )
                     )
                 else:
-                    continue
-                self.deltas.add(customer_id, r.currency, "unapplied", r.unapplied)
-            _write(self.conn, payments, new, changed)
-        self.report.written["payments"] = written
+                    values = {
+                        "customer_id": customer_id,
+                        "date": r.date,
+                        "currency": r.currency,
+                        "amount": r.amount,
+                        "unapplied_amount": r.unapplied,
+                        "updated_at": now,
+                    }
+                    if not _differs(old, values):
+                        continue
+                    changed.append({"_id": old.id, **values})
+                    add(old.customer_id, old.currency, "unapplied", -old.unapplied_amount)
+                if r.unapplied:  # add() ignores a zero
+                    add(customer_id, r.currency, "unapplied", r.unapplied)
+            return new, changed, written, None
+
+        self.report.written["payments"] = self._write_all(
+            payments, PAYMENT_COLUMNS, records, rows_of
+        )
 
     def finish(self) -> LoadReport:
         self.deltas.flush(self.conn)
