@@ -127,6 +127,11 @@ def ping_maker() -> RequestMaker:
     return lambda _worker, _n: ("GET", "/bench/ping", None)
 
 
+def empty_transaction_maker() -> RequestMaker:
+    """`GET /bench/db` (bench/wsgi_app.py): one read-only transaction, `SELECT 1`, no work."""
+    return lambda _worker, _n: ("GET", "/bench/db", None)
+
+
 def gate_maker(prefix: str, customer_ids: Sequence[str], seed: int) -> RequestMaker:
     """Distinct order ids, customers drawn at random from the whole book, modest amounts."""
     rngs: dict[int, random.Random] = {}

@@ -385,6 +385,14 @@ def main(argv: list[str] | None = None) -> int:
                     rounds=args.rounds,
                     run_id=run_id,
                 )
+                # Context: what an endpoint that only opens a transaction reaches, against a
+                # trivial segment run right after it.
+                empty = load.drive(
+                    base, sessions, load.empty_transaction_maker(), args.seconds, "empty tx"
+                )
+                after = load.drive(base, sessions, load.ping_maker(), args.seconds, "trivial")
+                print(f"  empty tx {empty.line()}")
+                print(f"  trivial  {after.line()}")
                 print(f"\n[3b] {dataset.BIG} vs {dataset.SMALL} over HTTP, one client")
                 http_pair = bigsmall.over_http(base, erp.key, f"HB{run_id}", args.http_pairs)
                 for line in http_pair.lines():
@@ -465,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
         f"[2] gate/trivial throughput PG     {found.ratio:5.2f}   "
         f"target >= {TARGET_THROUGHPUT:.2f}  {verdict(found.ratio >= TARGET_THROUGHPUT)}   "
         f"({gate.throughput:.1f} / {trivial.throughput:.1f} req/s)"
+    )
+    floor = empty.throughput / after.throughput if after.throughput else 0.0
+    print(
+        f"    empty transaction/trivial PG   {floor:5.2f}   (context only: GET /bench/db, BEGIN, "
+        f"SELECT 1, ROLLBACK; {empty.throughput:.1f} / {after.throughput:.1f} req/s, the "
+        f"segments after [2])"
     )
     for label, pair in (("in-process", inproc), ("HTTP      ", http_pair)):
         big_ms = statistics.median(pair.big) * 1000
