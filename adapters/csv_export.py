@@ -178,15 +178,21 @@ def _bool(raw: str, key: str) -> bool:
 _RowParser = Callable[[list[str]], Any]
 
 
+def _credit_limit(raw: str, currency: str, memo: dict[str, Decimal]) -> Decimal | None:
+    """A group's or a customer's limit: blank for none, never negative."""
+    limit: Decimal | None = _amount(raw, "credit_limit", currency, memo, True)
+    if limit is not None and limit < 0:
+        raise BadRow("credit_limit is negative")
+    return limit
+
+
 def _group_parser(at: dict[str, int]) -> _RowParser:
     i_ref, i_name, i_limit, i_cur = (at[c] for c in COLUMNS["groups"])
     amounts: defaultdict[str, dict[str, Decimal]] = defaultdict(dict)
 
     def parse(row: list[str]) -> GroupData:
         currency = _currency(row[i_cur])
-        limit = _amount(row[i_limit], "credit_limit", currency, amounts[currency], True)
-        if limit is not None and limit < 0:
-            raise BadRow("credit_limit is negative")
+        limit = _credit_limit(row[i_limit], currency, amounts[currency])
         return GroupData(
             _ref(row[i_ref], "group_id"),
             _text(row[i_name], "name"),
@@ -204,9 +210,7 @@ def _customer_parser(at: dict[str, int]) -> _RowParser:
 
     def parse(row: list[str]) -> CustomerData:
         currency = _currency(row[i_cur])
-        limit = _amount(row[i_limit], "credit_limit", currency, amounts[currency], True)
-        if limit is not None and limit < 0:
-            raise BadRow("credit_limit is negative")
+        limit = _credit_limit(row[i_limit], currency, amounts[currency])
         return CustomerData(
             _ref(row[i_ref], "customer_id"),
             _text(row[i_name], "name"),

@@ -74,10 +74,6 @@ class Sources(Protocol):
 class Customers(Protocol):
     def position(self, source_id: int, ref: str) -> tuple[Party | None, Party | None]: ...
 
-    def overdue(
-        self, customer_key: int, due_before: date, tolerance: Decimal, cap: int
-    ) -> OverdueSummary: ...
-
     def overdue_invoices(
         self, customer_key: int, due_before: date, tolerance: Decimal, limit: int
     ) -> list[OverdueInvoice]:
@@ -86,8 +82,6 @@ class Customers(Protocol):
 
 
 class Orders(Protocol):
-    def get(self, source_id: int, order_id: str) -> OrderRecord | None: ...
-
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]: ...
 
     def expire_reservations(

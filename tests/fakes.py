@@ -571,12 +571,12 @@ class FakeUnitOfWork:
         tolerance: Decimal,
         cap: int,
     ) -> DecisionView:
-        customer, group = self.customers.position(source_id, customer_ref)
+        customers, orders = self.customers, self.orders
+        assert isinstance(customers, FakeCustomers) and isinstance(orders, FakeOrders)
+        customer, group = customers.position(source_id, customer_ref)
         overdue = OverdueSummary()
         if customer is not None and customer.key is not None:
-            overdue = self.customers.overdue(customer.key, due_before, tolerance, cap)
-        orders = self.orders
-        assert isinstance(orders, FakeOrders)
+            overdue = customers.overdue(customer.key, due_before, tolerance, cap)
         return DecisionView(
             customer=customer,
             group=group,

@@ -24,7 +24,6 @@ from gating.model import (
     Money,
     Outcome,
     OverdueInvoice,
-    OverdueSummary,
     Party,
     Thresholds,
 )
@@ -100,18 +99,6 @@ class CustomerRepository:
             balances[r.owner].append(balance_of(r, r.currency))
         return parties_of(row, ref, balances)
 
-    def overdue(
-        self, customer_key: int, due_before: date, tolerance: Decimal, cap: int
-    ) -> OverdueSummary:
-        params = {"customer_id": customer_key, "due_before": due_before, "tolerance": tolerance}
-        oldest = self.conn.execute(sql.OLDEST_OVERDUE, params).first()
-        if oldest is None:
-            return OverdueSummary()
-        counted = self.conn.execute(sql.OVERDUE_COUNT, {**params, "cap": cap + 1}).scalar_one()
-        return OverdueSummary(
-            count=min(counted, cap), oldest=overdue_invoice_of(oldest), capped=counted > cap
-        )
-
     def overdue_invoices(
         self, customer_key: int, due_before: date, tolerance: Decimal, limit: int
     ) -> list[OverdueInvoice]:
@@ -143,16 +130,6 @@ def order_of(row: Any) -> OrderRecord:
     )
 
 
-def _lapsed_query(
-    source_id: int, customer_ref: str, customer_key: int | None, group_key: int | None
-) -> tuple[Any, dict[str, Any]]:
-    if customer_key is None:
-        return sql.LAPSED_OF_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
-    if group_key is None:
-        return sql.LAPSED_OF_CUSTOMER, {"customer_id": customer_key}
-    return sql.LAPSED_OF_GROUP, {"group_id": group_key}
-
-
 class OrderRepository:
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn = conn
@@ -161,10 +138,6 @@ class OrderRepository:
     def _row(self, source_id: int, order_id: str, *, for_update: bool = False) -> Any:
         query = sql.ORDER_FOR_UPDATE if for_update else sql.ORDER
         return self.conn.execute(query, {"source_id": source_id, "order_id": order_id}).first()
-
-    def get(self, source_id: int, order_id: str) -> OrderRecord | None:
-        row = self._row(source_id, order_id)
-        return None if row is None else order_of(row)
 
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]:
         rows = self.conn.execute(
@@ -183,7 +156,12 @@ class OrderRepository:
         """Each lookup is one index range on (customer_id, status, expires_at), or on
         (source_id, customer_ref) for a customer not synced yet: an OR across them would make
         SQLite scan every order of the source."""
-        query, params = _lapsed_query(source_id, customer_ref, customer_key, group_key)
+        if customer_key is None:
+            query, params = sql.LAPSED_OF_UNSYNCED, {"source_id": source_id, "ref": customer_ref}
+        elif group_key is None:
+            query, params = sql.LAPSED_OF_CUSTOMER, {"customer_id": customer_key}
+        else:
+            query, params = sql.LAPSED_OF_GROUP, {"group_id": group_key}
         rows = self.conn.execute(query, {**params, "now": now}).all()
         if not rows:
             return 0

@@ -66,7 +66,6 @@ _OVERDUE = (
     _i.open_amount > bindparam("tolerance"),
 )
 _OVERDUE_COLUMNS = (_i.number, _i.due_date, _i.open_amount, _i.currency)
-OLDEST_OVERDUE = select(*_OVERDUE_COLUMNS).where(*_OVERDUE).order_by(_i.due_date).limit(1)
 OVERDUE_LIST = (
     select(*_OVERDUE_COLUMNS)
     .where(*_OVERDUE)
@@ -161,24 +160,14 @@ _gv_oldest = (
     .limit(1)
     .scalar_subquery()
 )
-_gv_x = orders.alias("x")
-_gv_lapsed = (_gv_x.c.status == "open", _gv_x.c.expires_at < bindparam("now"))
-_gv_lapsed_unsynced = (
-    select(_gv_x.c.id)
-    .where(
-        _gv_x.c.source_id == bindparam("source_id"),
-        _gv_x.c.customer_ref == bindparam("ref"),
-        _gv_x.c.customer_id.is_(None),
-        *_gv_lapsed,
-    )
-    .exists()
-)
-_gv_lapsed_customer = select(_gv_x.c.id).where(_gv_x.c.customer_id == _c.id, *_gv_lapsed).exists()
+# The three lookups of expire_reservations above, as EXISTS tests correlated to the row.
 _gv_m = customers.alias("m")
+_gv_lapsed_unsynced = LAPSED_OF_UNSYNCED.exists()
+_gv_lapsed_customer = select(_o.id).where(_o.customer_id == _c.id, *_LAPSED).exists()
 _gv_lapsed_group = (
-    select(_gv_x.c.id)
-    .join(_gv_m, _gv_m.c.id == _gv_x.c.customer_id)
-    .where(_gv_m.c.group_id == _g.id, *_gv_lapsed)
+    select(_o.id)
+    .join(_gv_m, _gv_m.c.id == _o.customer_id)
+    .where(_gv_m.c.group_id == _g.id, *_LAPSED)
     .exists()
 )
 _gv_one = select(literal(1).label("one")).subquery("one")

@@ -234,7 +234,12 @@ def test_upgrading_0001_to_head_keeps_the_data_and_the_gate_works_on_it(engine, 
     # The order-ref index kept its name: only its definition tells the partial one apart.
     assert "WHERE" in (schema_objects(engine)["index ix_invoices_source_id_order_ref"] or "")
     overdue = plan(
-        engine, statements.OLDEST_OVERDUE, customer_id=1, due_before=TODAY.isoformat(), tolerance=0
+        engine,
+        statements.OVERDUE_LIST,
+        customer_id=1,
+        due_before=TODAY.isoformat(),
+        tolerance=0,
+        limit=1,
     )
     assert "ix_invoices_open_customer_id_due_date" in overdue
     invoiced = plan(
