@@ -1,4 +1,5 @@
-"""Run the product's own `wsgi:app` under real gunicorn on a free loopback port."""
+"""Run the product's own `wsgi:app` (or a variant of it) under real gunicorn on a free loopback
+port."""
 
 from __future__ import annotations
 
@@ -35,16 +36,22 @@ def write_config(path: Path, thresholds: Mapping[str, str], rates: Mapping[str, 
 
 @contextlib.contextmanager
 def gunicorn(
-    env: Mapping[str, str], log_path: Path, *, workers: int = 2, extra: tuple[str, ...] = ()
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    workers: int = 2,
+    extra: tuple[str, ...] = (),
+    app: str = "wsgi:app",
 ) -> Iterator[str]:
-    """Serve `wsgi:app` with `workers` sync workers; yield the base URL; always stop it.
+    """Serve `app` (the product's own by default) with `workers` sync workers; yield the base
+    URL; always stop it.
 
     `env` is added to this process's environment (CREDITGATE_DATABASE_URL and friends)."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--worker-class", "sync", "--graceful-timeout", "5",
-        "--log-level", "warning", *extra, "wsgi:app",
+        "--log-level", "warning", *extra, app,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -52,7 +52,9 @@ def server(loaded, tmp_path):
         "CREDITGATE_GATE_TIMEOUT": "15",
         "CREDITGATE_LOG_LEVEL": "WARNING",
     }
-    with gunicorn(env, tmp_path / "gunicorn.log", workers=WORKERS) as base:
+    # On the dataset's own clock: the data is dated around tests.conftest.NOW.
+    app = "tests.production.fixed_clock_wsgi:app"
+    with gunicorn(env, tmp_path / "gunicorn.log", workers=WORKERS, app=app) as base:
         yield base
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,16 @@ import pytest
 
 from adapters.http import new_retrying
 from adapters.tryton import TrytonAdapter
+from tests.conftest import FixedClock
 from tests.tryton.harness import HarnessError, Installation, TrytonServer, install
 from tests.tryton.scenario import Invoice, days
+
+
+@pytest.fixture
+def clock(settings: Any) -> FixedClock:
+    """Fixed at the real current instant, not the suite's NOW: Tryton dates what it posts by the
+    real calendar, and overdue days must agree with those dates."""
+    return FixedClock(datetime.now(UTC), settings.zone)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from adapters.db.tables import customer_balances, customers, invoices, payments
 from adapters.tryton import TrytonAdapter
 from config.wiring import Services
 from connector import create_app
-from tests.conftest import FixedClock, Keys
+from tests.conftest import Keys
 from tests.tryton.harness import Installation, TrytonServer
 from tests.tryton.scenario import Invoice, days, today
 
@@ -48,12 +48,6 @@ USD_SETTINGS = {"thresholds": {}, "rates_reference": "USD", "rates": {}}
 def settings_overrides() -> dict[str, Any]:
     """Thresholds and rates in USD, the Tryton company's currency: no conversion anywhere."""
     return dict(USD_SETTINGS)
-
-
-@pytest.fixture
-def clock(settings: Any) -> FixedClock:
-    """Fixed at the real current instant, so overdue days agree with the dates Tryton holds."""
-    return FixedClock(datetime.now(UTC), settings.zone)
 
 
 def add_tryton_source(

@@ -4,7 +4,6 @@ the calls, a record creditgate cannot take. The data must end up equal to Tryton
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,6 @@ from adapters.db.tables import invoices
 from adapters.http import new_retrying
 from connector import create_app
 from sync.engine import sync_source
-from tests.conftest import FixedClock
 from tests.tryton.faults import FaultProxy
 from tests.tryton.scenario import Invoice
 from tests.tryton.test_sync_end_to_end import (
@@ -39,12 +37,6 @@ HANG = 1.5
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return dict(USD_SETTINGS)
-
-
-@pytest.fixture
-def clock(settings: Any) -> FixedClock:
-    """Fixed at the real current instant, so overdue days agree with the dates Tryton holds."""
-    return FixedClock(datetime.now(UTC), settings.zone)
 
 
 def stored_invoice_refs(services: Any) -> list[str]:
