@@ -16,6 +16,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.types import JSON
 
 from adapters.db import statements as sql
+from adapters.db.driver import DriverStatement
 from adapters.db.repository import (
     balance_of,
     order_of,
@@ -58,6 +59,10 @@ SELECT s.id, s.name, s.kind, s.last_success_at,
     customer_locked=Boolean,
     group_locked=Boolean,
 )
+_PG_BEGIN_RUN = DriverStatement(_PG_BEGIN, "Begin")
+_SOURCE_AND_THRESHOLDS = DriverStatement(sql.SOURCE_AND_THRESHOLDS, "Begin")
+_VIEW = DriverStatement(sql.DECISION_VIEW, "View")
+_OVERDUE_COUNT = DriverStatement(sql.OVERDUE_COUNT, "Count")
 
 
 def begin_decision(
@@ -65,9 +70,9 @@ def begin_decision(
 ) -> tuple[SourceRecord, Thresholds]:
     """:raises SourceNotFound:"""
     if conn.dialect.name == "postgresql":
-        row = conn.execute(_PG_BEGIN, {"name": source_name, "ref": customer_ref}).first()
+        row = _PG_BEGIN_RUN.first(conn, {"name": source_name, "ref": customer_ref})
     else:  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
-        row = conn.execute(sql.SOURCE_AND_THRESHOLDS, {"name": source_name}).first()
+        row = _SOURCE_AND_THRESHOLDS.first(conn, {"name": source_name})
     if row is None:
         raise SourceNotFound(source_name)
     source = SourceRecord(row.id, row.name, row.kind, row.last_success_at)
@@ -95,7 +100,7 @@ def decision_view(
         "due_before": due_before,
         "tolerance": tolerance,
     }
-    rows = conn.execute(sql.DECISION_VIEW, params).all()
+    rows = _VIEW.rows(conn, params)
     first = rows[0]  # the outer joins on (SELECT 1) always yield a row
     balances: dict[str, list[Balance]] = {"c": [], "g": []}
     for owner in ("c", "g"):
@@ -111,15 +116,15 @@ def decision_view(
     order = None if first.o_id is None else order_of(_Prefixed(first, "o_"))
     overdue = OverdueSummary()
     if first.od_number is not None:
-        counted = conn.execute(
-            sql.OVERDUE_COUNT,
+        counted = _OVERDUE_COUNT.scalar(
+            conn,
             {
                 "customer_id": first.id,
                 "due_before": due_before,
                 "tolerance": tolerance,
                 "cap": cap + 1,
             },
-        ).scalar_one()
+        )
         overdue = OverdueSummary(
             count=min(counted, cap),
             oldest=overdue_invoice_of(_Prefixed(first, "od_")),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, TextClause, bindparam, text
 
 from adapters.db.balances import COLUMNS, Delta
+from adapters.db.driver import DriverStatement
 from adapters.db.tables import decisions, orders
 
 # The SQL below is assembled once, at import, from the table definitions' own column names; every
@@ -59,6 +60,7 @@ _UPDATE = _statement(
     "WHERE id = :o_key",
     _ORDER_UPDATE,
 )
+_RUN_INSERT, _RUN_UPDATE = DriverStatement(_INSERT), DriverStatement(_UPDATE)
 
 
 def _arrays(prefix: str, deltas: Mapping[tuple[int, str], Delta]) -> dict[str, list[Any]]:
@@ -89,4 +91,4 @@ def record(
         params["o_key"] = order_key
     params.update(_arrays("cb", by_customer))
     params.update(_arrays("gb", by_group))
-    conn.execute(_INSERT if order_key is None else _UPDATE, params)
+    (_RUN_INSERT if order_key is None else _RUN_UPDATE).run(conn, params)
