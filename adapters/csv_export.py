@@ -55,9 +55,18 @@ class FileBatch:
     payments: list[PaymentData] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
     read: dict[str, int] = field(default_factory=dict)
-    # (entity, record id) -> (file, line) of every good record, so a row the store skips later
-    # (unknown customer or group) is reported with its place in the file too.
-    lines: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    # entity -> (file, {record id: line}) of every good record, so a row the store skips later
+    # (unknown customer or group) is reported with its place in the file too (`where`). The
+    # duplicate check's own dict, kept: no second entry per row.
+    lines: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)
+
+    def where(self, entity: str, record_id: str | None) -> tuple[str, int] | None:
+        """(file, line) of a good record, or None."""
+        found = self.lines.get(entity)
+        if found is None or record_id is None:
+            return None
+        line = found[1].get(record_id)
+        return None if line is None else (found[0], line)
 
 
 # The characters text fields refuse: C0 controls and DEL, exactly. str.isprintable() is only the
@@ -232,24 +241,44 @@ def _invoice_parser(at: dict[str, int]) -> _RowParser:
     dates: dict[str, date] = {}
 
     def parse(row: list[str]) -> InvoiceData:
-        currency = _currency(row[i_cur])
+        # Millions of rows go through here: the common case of each field (a clean value, an
+        # amount or a date seen before) is tested inline, and anything else goes through the
+        # field's own checker, in the same order, so a bad row fails with the same message.
+        currency = row[i_cur]
+        if not is_currency(currency):
+            currency = _currency(currency)
         memo = amounts[currency]
-        total = _amount(row[i_total], "total", currency, memo)
-        open_amount = _amount(row[i_open], "open_amount", currency, memo)
+        total = memo.get(row[i_total])
+        if total is None:
+            total = _amount(row[i_total], "total", currency, memo)
+        open_amount = memo.get(row[i_open])
+        if open_amount is None:
+            open_amount = _amount(row[i_open], "open_amount", currency, memo)
         if total >= 0 and not _ZERO <= open_amount <= total:
             raise BadRow("open_amount must be between 0 and total")
         if total < 0 and not total <= open_amount <= _ZERO:
             raise BadRow("a credit note's open_amount must be between total and 0")
+        ref, customer, number = row[i_ref].strip(), row[i_cust].strip(), row[i_number].strip()
+        if not (ref and len(ref) <= 100 and ref.isprintable()):
+            ref = _ref(ref, "invoice_id")
+        if not (customer and len(customer) <= 100 and customer.isprintable()):
+            customer = _ref(customer, "customer_id")
+        if not (number and len(number) <= 100 and number.isprintable()):
+            number = _ref(number, "number")
+        issued = dates.get(row[i_issue]) or _date(row[i_issue], "issue_date", dates)
+        due = dates.get(row[i_due]) or _date(row[i_due], "due_date", dates)
+        order = row[i_order]
+        order_ref = _optional_ref(order, "order_id") if order else None
         return InvoiceData(
-            _ref(row[i_ref], "invoice_id"),
-            _ref(row[i_cust], "customer_id"),
-            _ref(row[i_number], "number"),
-            _date(row[i_issue], "issue_date", dates),
-            _date(row[i_due], "due_date", dates),
+            ref,
+            customer,
+            number,
+            issued,
+            due,
             currency,
             total,
             open_amount,
-            _optional_ref(row[i_order], "order_id"),
+            order_ref,
         )
 
     return parse
@@ -399,8 +428,9 @@ def _read_file(path: Path, name: str, batch: FileBatch) -> None:
     """
     seen: dict[str, int] = {}
     target: list[Any] = getattr(batch, name)
-    errors, lines = batch.errors, batch.lines
+    errors = batch.errors
     entity, id_column, file = ENTITY[name], ID_COLUMN[name], path.name
+    batch.lines[entity] = (file, seen)
     read = batch.read[name] = 0
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -438,7 +468,6 @@ def _read_file(path: Path, name: str, batch: FileBatch) -> None:
                     errors.append(RecordError(entity, ref, reason, file, line))
                     continue
                 seen[ref] = line
-                lines[(entity, ref)] = (file, line)
                 target.append(record)
     except (BadRow, UnicodeDecodeError, csv.Error) as exc:
         errors.append(RecordError(entity, None, f"file skipped: {exc}", file, 1))

@@ -32,6 +32,7 @@ _Processor = Callable[[Any], Any] | None
 _Plan = tuple[str, list[tuple[str, _Processor, Any]], bool]
 _COMPILED: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
 _MISSING = object()
+_SEEN_LIMIT = 20_000  # conversions kept per column across the batches of one insert
 _DATES = (date, datetime)
 
 
@@ -150,14 +151,17 @@ def _converted(
     steps: list[tuple[str, _Processor, Any]],
     rows: Sequence[Sequence[Any]],
     distinct: set[int],
+    seen: dict[int, dict[Any, Any]] | None = None,
 ) -> Sequence[Sequence[Any]]:
     """The rows with each column's bind processor applied, column by column.
 
     Each distinct value of a column is converted once: dates, the shared timestamp, currencies
     and zero amounts repeat on most rows, and a dict lookup is far cheaper than a conversion.
-    A column whose values turned out mostly distinct (invoice totals) is added to `distinct`
-    and, in the batches after, converted value by value: finding the repeats costs more there
-    (a Decimal's hash costs about as much as its conversion) than it saves.
+    `seen` keeps the conversions from one batch to the next (up to `_SEEN_LIMIT` values a
+    column): a file's dates repeat across all its batches. A column whose values turned out
+    mostly distinct (invoice totals) is added to `distinct` and, in the batches after, converted
+    value by value: finding the repeats costs more there (a Decimal's hash costs about as much
+    as its conversion) than it saves.
     """
     processors = [(i, process) for i, (_, process, _) in enumerate(steps) if process]
     if not processors:
@@ -171,8 +175,14 @@ def _converted(
         memo = dict.fromkeys(values)  # the distinct values, in order of appearance
         if len(memo) * 2 > len(values):
             distinct.add(i)
+        known = {} if seen is None else seen.setdefault(i, {})
         for value in memo:
-            memo[value] = process(value)
+            done = known.get(value, _MISSING)
+            if done is _MISSING:
+                done = process(value)
+                if len(known) < _SEEN_LIMIT:
+                    known[value] = done
+            memo[value] = done
         by_column[i] = tuple(map(memo.__getitem__, values))
     return list(zip(*by_column, strict=True))
 
@@ -190,13 +200,15 @@ def _insert(
         driver = conn.connection.driver_connection
         steps = _predumped(driver, conn.dialect, table, steps)
         distinct: set[int] = set()
-        _copy(conn, table, names, (_converted(steps, rows, distinct) for rows in batches if rows))
+        seen: dict[int, dict[Any, Any]] = {}
+        converted = (_converted(steps, rows, distinct, seen) for rows in batches if rows)
+        _copy(conn, table, names, converted)
         return
-    distinct = set()
+    distinct, seen = set(), {}
     for rows in batches:
         if not rows:
             continue
-        values = _converted(steps, rows, distinct)
+        values = _converted(steps, rows, distinct, seen)
         if positional:
             conn.exec_driver_sql(sql, values if isinstance(values, list) else list(values))
         else:

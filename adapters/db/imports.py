@@ -65,7 +65,7 @@ class DbImportStore:
 
 def _locate(error: RecordError, batch: Any) -> RecordError:
     """Give a record the store skipped the file and line it came from, when it came from one."""
-    where = getattr(batch, "lines", {}).get((error.entity, error.record_id))
+    where = batch.where(error.entity, error.record_id) if hasattr(batch, "where") else None
     if where is None or error.file is not None:
         return error
     return replace(error, file=where[0], line=where[1])

@@ -67,7 +67,9 @@ def test_blank_lines_are_skipped_and_rows_keep_their_own_line(tmp_path):
         (7, "I-1", "duplicate invoice_id (first on line 3)"),
     ]
     assert batch.read == {"invoices": 3}
-    assert batch.lines == {("invoice", "I-1"): ("invoices.csv", 3)}
+    assert batch.where("invoice", "I-1") == ("invoices.csv", 3)
+    assert batch.where("invoice", "I-2") is None  # skipped: not a good record
+    assert batch.lines == {"invoice": ("invoices.csv", {"I-1": 3})}
 
 
 def test_a_quoted_field_over_several_lines_counts_its_last_line(tmp_path):
@@ -243,8 +245,8 @@ def test_a_file_that_stops_decoding_is_skipped_whole_but_its_rows_stay_counted(t
     read = batch.read["invoices"]
     assert 1 < read < 2001
     # Good rows before the fault keep their place, as they always did.
-    assert len(batch.lines) == read - 1
-    assert batch.lines[("invoice", "I-1")] == ("invoices.csv", 3)
+    assert len(batch.lines["invoice"][1]) == read - 1
+    assert batch.where("invoice", "I-1") == ("invoices.csv", 3)
 
 
 @pytest.mark.parametrize(
@@ -316,3 +318,35 @@ def test_the_garbage_collector_is_paused_while_parsing_and_left_as_it_was(enable
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_an_invoice_row_reads_padded_and_blank_fields_like_any_other_field(tmp_path):
+    # The invoice parser tests the common case of each field inline: blank-but-not-empty and
+    # padded values must still take the checked path, with the same messages and results.
+    rows = [
+        _invoice("   ", number="N-1"),  # only spaces: empty once stripped
+        _invoice("I-2", customer_id="  "),
+        _invoice("I-3", number=" \t "),
+        _invoice(" I-4 ", " 10.00", "10.00 ", customer_id=" C-9 ", number=" N-4 "),
+        _invoice("I-5", order_id="  "),  # blank order: none
+        _invoice("I-6", order_id=" SO-6 ", due_date=" 2026-12-01"),
+        _invoice("I-7", " ", "0.00"),
+        _invoice("I-8", "10.00", ""),
+    ]
+    batch = read_file(_write(tmp_path, "invoices", "\n".join([INVOICE_HEADER, *rows]) + "\n"))
+
+    assert [
+        (i.ref, i.customer_ref, i.number, str(i.total), str(i.open_amount), i.order_ref, i.due_date)
+        for i in batch.invoices
+    ] == [
+        ("I-4", "C-9", "N-4", "10.00", "10.00", None, date(2026, 12, 1)),
+        ("I-5", "C-1", "N-I-5", "10.00", "0.00", None, date(2026, 12, 1)),
+        ("I-6", "C-1", "N-I-6", "10.00", "0.00", "SO-6", date(2026, 12, 1)),
+    ]
+    assert _errors(batch) == [
+        (2, None, "invoice_id is empty"),
+        (3, "I-2", "customer_id is empty"),
+        (4, "I-3", "number is empty"),
+        (8, "I-7", "total is empty"),
+        (9, "I-8", "open_amount is empty"),
+    ]
