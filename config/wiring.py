@@ -167,6 +167,14 @@ class Services:
         self.compute_warnings()
         self.push()
 
+    def thresholds_versions(
+        self, limit: int = 1, version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest thresholds versions, or only `version`: version, created_at, created_by,
+        reason and document."""
+        with self.read_uow() as uow:
+            return uow.thresholds.versions(limit, version)
+
     def set_thresholds(self, document: dict[str, Any], created_by: str, reason: str) -> int:
         """:raises InvalidThresholds:"""
         return admin.add_thresholds(self.engine, document, created_by, reason, self.clock())

@@ -146,7 +146,10 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
     info: dict[str, Any] = prepare_demo(services)
     base = f"http://{host}:{port}"
     click.echo(info["summary"])
-    click.echo(f"\nERP key:     {info['erp_key']}\nauditor key: {info['auditor_key']}\n")
+    click.echo(
+        f"\nERP key:     {info['erp_key']}\nauditor key: {info['auditor_key']}"
+        f"\nadmin key:   {info['admin_key']}\n"
+    )
     click.echo("Try these (each prints the decision and its reasons):\n")
     for title, line in info["curls"](base):
         click.echo(f"# {title}\n{line}\n")

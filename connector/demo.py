@@ -15,6 +15,7 @@ from config.thresholds import thresholds_document
 
 DEMO_ERP_KEY = "cg_demoerp_try-me"
 DEMO_AUDITOR_KEY = "cg_demoaudit_try-me"
+DEMO_ADMIN_KEY = "cg_demoadmin_try-me"
 
 DEMO_THRESHOLDS = {
     "base_currency": "CNY",
@@ -143,6 +144,7 @@ def prepare_demo(services: Any) -> dict[str, Any]:
     # Fixed, public keys so the README's curl lines work as written. Demo database only.
     erp = services.create_api_client("demo-erp", "erp", key=DEMO_ERP_KEY)
     auditor = services.create_api_client("demo-auditor", "auditor", key=DEMO_AUDITOR_KEY)
+    admin = services.create_api_client("demo-admin", "admin", key=DEMO_ADMIN_KEY)
 
     def curls(base: str) -> list[tuple[str, str]]:
         lines = []
@@ -163,6 +165,12 @@ def prepare_demo(services: Any) -> dict[str, Any]:
                 _curl(base + "/api/v1/warnings", auditor.key),
             )
         )
+        lines.append(
+            (
+                "admin: the thresholds in force, with their version, author and reason",
+                _curl(base + "/api/v1/admin/thresholds", admin.key),
+            )
+        )
         return lines
 
     summary = (
@@ -170,7 +178,13 @@ def prepare_demo(services: Any) -> dict[str, Any]:
         f"{sum(result.written.values())} records loaded "
         f"({', '.join(f'{k} {v}' for k, v in result.written.items())})"
     )
-    return {"summary": summary, "erp_key": erp.key, "auditor_key": auditor.key, "curls": curls}
+    return {
+        "summary": summary,
+        "erp_key": erp.key,
+        "auditor_key": auditor.key,
+        "admin_key": admin.key,
+        "curls": curls,
+    }
 
 
 def _curl(url: str, key: str, body: str | None = None) -> str:

@@ -34,7 +34,7 @@ def json_body() -> Any:
         abort(400, description=f"the body is not valid JSON: {exc}")
 
 
-def _object_body() -> dict[str, Any]:
+def object_body() -> dict[str, Any]:
     body = json_body()
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object")
@@ -44,7 +44,7 @@ def _object_body() -> dict[str, Any]:
 @bp.post("/orders")
 @requires("erp")
 def gate() -> Any:
-    data = _order_schema.load(_object_body())
+    data = _order_schema.load(object_body())
     services = current_app.extensions["creditgate"]
     order = OrderRequest(
         source=data.get("source", g.client.source),
@@ -95,7 +95,7 @@ def _fail_safe(order: OrderRequest, exc: GateUnavailable) -> Any:
 @requires("erp")
 def order_event(order_id: str) -> Any:
     path_ids(order_id=order_id)
-    data = _event_schema.load(_object_body())
+    data = _event_schema.load(object_body())
     services = current_app.extensions["creditgate"]
     source = data.get("source", g.client.source)
     before = apply_order_event(

@@ -41,6 +41,29 @@ SCHEMAS: dict[str, Any] = {
             "fields": {"type": "object", "additionalProperties": {"type": "array"}},
         },
     },
+    "ThresholdsVersion": {
+        "type": "object",
+        "required": ["version", "created_at", "created_by", "reason", "thresholds"],
+        "properties": {
+            "version": {"type": "integer", "minimum": 1},
+            "created_at": {"type": "string", "format": "date-time"},
+            "created_by": {"type": "string"},
+            "reason": {"type": "string"},
+            "thresholds": {"type": "object"},
+        },
+    },
+    "ThresholdsChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reason", "thresholds"],
+        "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "thresholds": {
+                "type": "object",
+                "description": "The complete document, as GET returns it under `thresholds`",
+            },
+        },
+    },
     "GateOrder": {
         "type": "object",
         "additionalProperties": False,
@@ -389,6 +412,54 @@ PATHS: dict[str, Any] = {
                         "properties": {"outbox": {"type": "array", "items": _ref("OutboxRow")}},
                     },
                     "Outbox rows with their delivery state",
+                ),
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/admin/thresholds": {
+        "get": {
+            "summary": "The active thresholds version, the one the next decision uses (role admin)",
+            "security": [{"apiKey": []}],
+            "responses": {
+                "200": _json(_ref("ThresholdsVersion"), "The active version"),
+                **{k: v for k, v in _READ_ERRORS.items() if k != "422"},
+            },
+        },
+        "put": {
+            "summary": "Make a complete thresholds document the new active version (role admin)",
+            "description": (
+                "Every change is a new version recording who made it (the API client), when and "
+                "why; decisions name the version they used. A bad document is refused whole, "
+                "with each bad field named as `thresholds.<field>`. Amounts are strings, or "
+                "numbers kept exactly as written."
+            ),
+            "security": [{"apiKey": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ThresholdsChange")}},
+            },
+            "responses": {
+                "200": _json(_ref("ThresholdsVersion"), "The new version, now active"),
+                **_ERRORS,
+            },
+        },
+    },
+    "/api/v1/admin/thresholds/versions": {
+        "get": {
+            "summary": "Every thresholds version, newest first (role admin)",
+            "security": [{"apiKey": []}],
+            "parameters": [_limit_param],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["versions"],
+                        "properties": {
+                            "versions": {"type": "array", "items": _ref("ThresholdsVersion")}
+                        },
+                    },
+                    "Versions with who changed them, when and why",
                 ),
                 **_READ_ERRORS,
             },

@@ -112,3 +112,27 @@ class OutboxQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(["pending", "delivered", "failed"]))
     target = fields.String(validate=_ref)
     limit = fields.Integer(validate=validate.Range(min=1, max=5000))
+
+
+class ThresholdsChangeSchema(Schema):
+    """A new thresholds version: the complete document and why it changes. The document's own
+    fields are checked by the domain (gating.policy), which names each bad one."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(
+        required=True,
+        validate=validate.And(
+            validate.Length(min=1, max=2000),
+            validate.Regexp(r"\S", error="must say why the thresholds change"),
+        ),
+    )
+    thresholds = fields.Dict(keys=fields.String(), required=True)
+
+
+class VersionsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(validate=validate.Range(min=1, max=5000))

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from config.wiring import build_services
 from connector import create_app
-from connector.demo import DEMO_AUDITOR_KEY, DEMO_ERP_KEY, ORDERS, prepare_demo
+from connector.demo import DEMO_ADMIN_KEY, DEMO_AUDITOR_KEY, DEMO_ERP_KEY, ORDERS, prepare_demo
 
 
 def test_every_demo_order_gets_the_outcome_and_reason_the_demo_advertises(tmp_path):
@@ -26,7 +26,7 @@ def test_every_demo_order_gets_the_outcome_and_reason_the_demo_advertises(tmp_pa
         assert answer["outcome"] == outcome, (order_id, answer)
         assert codes == ([reason] if reason else []), (order_id, answer)
     assert {o for _, o, _ in seen} == {"approved", "blocked", "review"}
-    assert len(info["curls"]("http://127.0.0.1:8000")) == len(ORDERS) + 2
+    assert len(info["curls"]("http://127.0.0.1:8000")) == len(ORDERS) + 3
     auditor = {"Authorization": f"Bearer {DEMO_AUDITOR_KEY}"}
     position = client.get("/api/v1/customers/C-300/credit", headers=auditor).get_json()
     assert position["exposure"]["total"] == "33000.00"
@@ -34,4 +34,7 @@ def test_every_demo_order_gets_the_outcome_and_reason_the_demo_advertises(tmp_pa
     warnings = client.get("/api/v1/warnings", headers=auditor).get_json()["warnings"]
     levels = {w["customer_id"]: w["level"] for w in warnings}
     assert levels["C-300"] == "yellow" and levels["C-400"] == "red" and levels["C-100"] == "none"
+    admin = {"Authorization": f"Bearer {DEMO_ADMIN_KEY}"}
+    thresholds = client.get("/api/v1/admin/thresholds", headers=admin).get_json()
+    assert (thresholds["created_by"], thresholds["thresholds"]["base_currency"]) == ("demo", "CNY")
     services.engine.dispose()

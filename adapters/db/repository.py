@@ -344,6 +344,14 @@ class ThresholdsRepository:
         )
         return version
 
+    def versions(self, limit: int, version: int | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` versions (or only `version`), newest first, each with who made
+        it, when and why."""
+        stmt = select(thresholds_versions).order_by(thresholds_versions.c.version.desc())
+        if version is not None:
+            stmt = stmt.where(thresholds_versions.c.version == version)
+        return [dict(row._mapping) for row in self.conn.execute(stmt.limit(limit)).all()]
+
     def latest_document(self) -> tuple[int, str, dict[str, Any]] | None:
         row = self.conn.execute(
             select(thresholds_versions).order_by(thresholds_versions.c.version.desc()).limit(1)
