@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin, schema
+from adapters.db import admin, audit_reads, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
@@ -21,6 +21,7 @@ from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.db.warnings_store import DbWarningStore
 from config.settings import Settings
 from config.thresholds import thresholds_document
+from gating.audit import DecisionQuery, EventQuery
 from gating.model import Thresholds
 from gating.money import Rates
 from gating.ports import Clock
@@ -174,6 +175,24 @@ class Services:
         reason and document."""
         with self.read_uow() as uow:
             return uow.thresholds.versions(limit, version)
+
+    def audit_decisions(
+        self, query: DecisionQuery, limit: int, before: int | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of matching decisions, newest first, and the next page's cursor (or None)."""
+        return audit_reads.decision_page(self.engine, query, self.settings.zone, limit, before)
+
+    def audit_events(
+        self, query: EventQuery, limit: int, before: int | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        return audit_reads.event_page(self.engine, query, self.settings.zone, limit, before)
+
+    def export_decisions(self, query: DecisionQuery) -> Iterator[dict[str, Any]]:
+        """Every matching decision, oldest first, read in batches (for CSV exports)."""
+        return audit_reads.stream_decisions(self.engine, query, self.settings.zone)
+
+    def export_events(self, query: EventQuery) -> Iterator[dict[str, Any]]:
+        return audit_reads.stream_events(self.engine, query, self.settings.zone)
 
     def set_thresholds(self, document: dict[str, Any], created_by: str, reason: str) -> int:
         """:raises InvalidThresholds:"""

@@ -64,6 +64,34 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "DecisionRow": {
+        "type": "object",
+        "required": ["decision_id", "decided_at", "outcome", "reason_codes", "thresholds_version"],
+        "properties": {
+            "decision_id": {"type": "string"},
+            "decided_at": {"type": "string", "format": "date-time"},
+            "source": {"type": "string"},
+            "order_id": {"type": "string"},
+            "customer_id": {"type": "string"},
+            "outcome": {"type": "string", "enum": ["approved", "blocked", "review"]},
+            "reason_codes": {"type": "array", "items": {"type": "string"}},
+            "thresholds_version": {"type": "integer"},
+            "caller": {"type": "string"},
+            "previous_decision_id": {"type": ["string", "null"]},
+        },
+    },
+    "AuditEvent": {
+        "type": "object",
+        "required": ["event_id", "occurred_at", "actor", "action", "subject", "details"],
+        "properties": {
+            "event_id": {"type": "integer"},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "actor": {"type": "string"},
+            "action": {"type": "string"},
+            "subject": {"type": "string"},
+            "details": {"type": "object"},
+        },
+    },
     "GateOrder": {
         "type": "object",
         "additionalProperties": False,
@@ -270,6 +298,36 @@ def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    found = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        found["description"] = description
+    return found
+
+
+_text = {"type": "string", "minLength": 1, "maxLength": 100}
+_PERIOD = [
+    _query("from", {"type": "string", "format": "date"}, "first day, business time zone"),
+    _query("to", {"type": "string", "format": "date"}, "last day, included"),
+]
+_DECISION_FILTERS = [
+    _query("source", _text),
+    _query("customer_id", _text),
+    _query("order_id", _text),
+    _query("outcome", {"type": "string", "enum": ["approved", "blocked", "review"]}),
+    _query("reason", {"type": "string", "pattern": "^[A-Z][A-Z_]{0,49}$"}, "one reason code"),
+    *_PERIOD,
+]
+_EVENT_FILTERS = [
+    _query("action", {"type": "string", "minLength": 1, "maxLength": 50}),
+    _query("actor", _text),
+    _query("subject", {"type": "string", "minLength": 1, "maxLength": 300}),
+    *_PERIOD,
+]
+_audit_limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})
+_before = _query("before", {"type": "integer", "minimum": 1}, "the `next` of the previous page")
+_cursor = {"oneOf": [{"type": "integer"}, {"type": "null"}]}
+
 PATHS: dict[str, Any] = {
     "/api/v1/gate/orders": {
         "post": {
@@ -461,6 +519,78 @@ PATHS: dict[str, Any] = {
                     },
                     "Versions with who changed them, when and why",
                 ),
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/audit/decisions": {
+        "get": {
+            "summary": "Recorded decisions, newest first, filtered, paged (roles auditor, admin)",
+            "security": [{"apiKey": []}],
+            "parameters": [*_DECISION_FILTERS, _audit_limit, _before],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["decisions", "next"],
+                        "properties": {
+                            "decisions": {"type": "array", "items": _ref("DecisionRow")},
+                            "next": _cursor,
+                        },
+                    },
+                    "A page of decisions; `next` is the `before` of the following page",
+                ),
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/audit/decisions.csv": {
+        "get": {
+            "summary": "Every matching decision as CSV, oldest first, streamed (roles auditor, "
+            "admin)",
+            "security": [{"apiKey": []}],
+            "parameters": _DECISION_FILTERS,
+            "responses": {
+                "200": {
+                    "description": "CSV with a header row",
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                },
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/audit/events": {
+        "get": {
+            "summary": "Audit events, newest first, filtered and paged (roles auditor, admin)",
+            "security": [{"apiKey": []}],
+            "parameters": [*_EVENT_FILTERS, _audit_limit, _before],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["events", "next"],
+                        "properties": {
+                            "events": {"type": "array", "items": _ref("AuditEvent")},
+                            "next": _cursor,
+                        },
+                    },
+                    "A page of events; `next` is the `before` of the following page",
+                ),
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/v1/audit/events.csv": {
+        "get": {
+            "summary": "Every matching audit event as CSV, oldest first, streamed (roles "
+            "auditor, admin)",
+            "security": [{"apiKey": []}],
+            "parameters": _EVENT_FILTERS,
+            "responses": {
+                "200": {
+                    "description": "CSV with a header row",
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                },
                 **_READ_ERRORS,
             },
         }

@@ -136,3 +136,39 @@ class VersionsQuerySchema(Schema):
         unknown = RAISE
 
     limit = fields.Integer(validate=validate.Range(min=1, max=5000))
+
+
+class _AuditQuery(Schema):
+    """Filters shared by the audit lists and exports: whole days in the business time zone."""
+
+    class Meta:
+        unknown = RAISE
+
+    first = fields.Date(data_key="from")
+    last = fields.Date(data_key="to")
+    limit = fields.Integer(validate=validate.Range(min=1, max=1000))
+    before = fields.Integer(validate=validate.Range(min=1))
+
+    @validates_schema
+    def _period(self, data: dict[str, Any], **_: Any) -> None:
+        first, last = data.get("first"), data.get("last")
+        if first is not None and last is not None and first > last:
+            raise ValidationError({"to": ["must not be before 'from'"]})
+
+
+class AuditDecisionsQuerySchema(_AuditQuery):
+    source = fields.String(validate=_ref)
+    customer_id = fields.String(validate=_ref)
+    order_id = fields.String(validate=_ref)
+    outcome = fields.String(validate=validate.OneOf(["approved", "blocked", "review"]))
+    reason = fields.String(
+        validate=validate.Regexp(
+            r"^[A-Z][A-Z_]{0,49}$", error="a reason code, like OVERDUE_INVOICES"
+        )
+    )
+
+
+class AuditEventsQuerySchema(_AuditQuery):
+    action = fields.String(validate=validate.Length(min=1, max=50))
+    actor = fields.String(validate=_ref)
+    subject = fields.String(validate=validate.Length(min=1, max=300))

@@ -1,0 +1,164 @@
+"""Auditor endpoints: every gate decision and every audit event, filtered, paged, exported."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+from connector.auth import requires
+from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
+from gating.audit import DecisionQuery, EventQuery, Period
+
+bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
+_decisions_query = AuditDecisionsQuerySchema()
+_events_query = AuditEventsQuerySchema()
+
+DECISION_FIELDS = (
+    "decision_id",
+    "decided_at",
+    "source",
+    "order_id",
+    "customer_id",
+    "outcome",
+    "reason_codes",
+    "thresholds_version",
+    "caller",
+    "previous_decision_id",
+)
+EVENT_FIELDS = ("event_id", "occurred_at", "actor", "action", "subject", "details")
+_ROWS_PER_CHUNK = 500
+
+
+def _services() -> Any:
+    return current_app.extensions["creditgate"]
+
+
+def _decision(row: dict[str, Any]) -> dict[str, Any]:
+    zone = _services().settings.zone
+    return {
+        "decision_id": row["id"],
+        "decided_at": row["decided_at"].astimezone(zone).isoformat(),
+        "source": row["source"],
+        "order_id": row["order_id"],
+        "customer_id": row["customer_id"],
+        "outcome": row["outcome"],
+        "reason_codes": [c for c in row["reason_codes"].split(",") if c],
+        "thresholds_version": row["thresholds_version"],
+        "caller": row["caller"],
+        "previous_decision_id": row["previous_id"],
+    }
+
+
+def _event(row: dict[str, Any]) -> dict[str, Any]:
+    zone = _services().settings.zone
+    return {
+        "event_id": row["id"],
+        "occurred_at": row["occurred_at"].astimezone(zone).isoformat(),
+        "actor": row["actor"],
+        "action": row["action"],
+        "subject": row["subject"],
+        "details": row["details"],
+    }
+
+
+def _decision_query(args: dict[str, Any]) -> DecisionQuery:
+    return DecisionQuery(
+        source=args.get("source"),
+        customer_id=args.get("customer_id"),
+        order_id=args.get("order_id"),
+        outcome=args.get("outcome"),
+        reason=args.get("reason"),
+        period=Period(args.get("first"), args.get("last")),
+    )
+
+
+def _event_query(args: dict[str, Any]) -> EventQuery:
+    return EventQuery(
+        action=args.get("action"),
+        actor=args.get("actor"),
+        subject=args.get("subject"),
+        period=Period(args.get("first"), args.get("last")),
+    )
+
+
+@bp.get("/decisions")
+@requires("auditor", "admin")
+def decisions() -> Any:
+    """Matching decisions, newest first; `next` is the `before` of the following page."""
+    args = _decisions_query.load(request.args.to_dict())
+    rows, after = _services().audit_decisions(
+        _decision_query(args), args.get("limit", 100), args.get("before")
+    )
+    return jsonify({"decisions": [_decision(r) for r in rows], "next": after})
+
+
+@bp.get("/events")
+@requires("auditor", "admin")
+def events() -> Any:
+    """Audit events (threshold changes, API keys, ...), newest first, paged like decisions."""
+    args = _events_query.load(request.args.to_dict())
+    rows, after = _services().audit_events(
+        _event_query(args), args.get("limit", 100), args.get("before")
+    )
+    return jsonify({"events": [_event(r) for r in rows], "next": after})
+
+
+@bp.get("/decisions.csv")
+@requires("auditor", "admin")
+def decisions_csv() -> Any:
+    """Every matching decision, oldest first, streamed: a year exports in constant memory."""
+    args = _decisions_query.load(request.args.to_dict())
+    rows = _services().export_decisions(_decision_query(args))
+    return _csv("decisions.csv", DECISION_FIELDS, rows, _decision)
+
+
+@bp.get("/events.csv")
+@requires("auditor", "admin")
+def events_csv() -> Any:
+    args = _events_query.load(request.args.to_dict())
+    rows = _services().export_events(_event_query(args))
+    return _csv("events.csv", EVENT_FIELDS, rows, _event)
+
+
+def _csv(
+    name: str,
+    header: tuple[str, ...],
+    rows: Iterable[dict[str, Any]],
+    shape: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Response:
+    def chunks() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for n, row in enumerate(rows, 1):
+            item = shape(row)
+            writer.writerow([_cell(item[field]) for field in header])
+            if n % _ROWS_PER_CHUNK == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(stream_with_context(chunks()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _cell(value: Any) -> str:
+    """One CSV cell. Text a spreadsheet would run as a formula (= + - @ first) is prefixed with
+    a quote: ids and names come from ERPs and API clients, and the file is opened in Excel."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = " ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, sort_keys=True, default=str)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
