@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin, audit_reads, schema
+from adapters.db import admin, audit_reads, holds, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
@@ -193,6 +193,26 @@ class Services:
 
     def export_events(self, query: EventQuery) -> Iterator[dict[str, Any]]:
         return audit_reads.stream_events(self.engine, query, self.settings.zone)
+
+    def held_orders(
+        self,
+        *,
+        source: str | None = None,
+        customer_id: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Open orders whose last decision was review or blocked, newest first, and the next
+        page's cursor."""
+        return holds.held_page(
+            self.engine,
+            source=source,
+            customer_id=customer_id,
+            outcome=outcome,
+            limit=limit,
+            before=before,
+        )
 
     def set_thresholds(self, document: dict[str, Any], created_by: str, reason: str) -> int:
         """:raises InvalidThresholds:"""

@@ -92,6 +92,21 @@ SCHEMAS: dict[str, Any] = {
             "details": {"type": "object"},
         },
     },
+    "HeldOrder": {
+        "type": "object",
+        "required": ["order_id", "customer_id", "amount", "currency", "outcome", "decision_id"],
+        "properties": {
+            "order_id": {"type": "string"},
+            "source": {"type": "string"},
+            "customer_id": {"type": "string"},
+            "amount": _amount,
+            "currency": {"type": "string"},
+            "outcome": {"type": "string", "enum": ["review", "blocked"]},
+            "decision_id": {"type": "string"},
+            "decided_at": {"type": "string", "format": "date-time"},
+            "reasons": {"type": "array", "items": _ref("Reason")},
+        },
+    },
     "GateOrder": {
         "type": "object",
         "additionalProperties": False,
@@ -502,6 +517,34 @@ PATHS: dict[str, Any] = {
                 **_ERRORS,
             },
         },
+    },
+    "/api/v1/admin/holds": {
+        "get": {
+            "summary": "The hold list: open orders last decided review or blocked, newest first "
+            "(role admin)",
+            "security": [{"apiKey": []}],
+            "parameters": [
+                _query("source", _text),
+                _query("customer_id", _text),
+                _query("outcome", {"type": "string", "enum": ["review", "blocked"]}),
+                _audit_limit,
+                _before,
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["holds", "next"],
+                        "properties": {
+                            "holds": {"type": "array", "items": _ref("HeldOrder")},
+                            "next": _cursor,
+                        },
+                    },
+                    "A page of held orders with the reasons; `next` is the next `before`",
+                ),
+                **_READ_ERRORS,
+            },
+        }
     },
     "/api/v1/admin/thresholds/versions": {
         "get": {

@@ -172,3 +172,14 @@ class AuditEventsQuerySchema(_AuditQuery):
     action = fields.String(validate=validate.Length(min=1, max=50))
     actor = fields.String(validate=_ref)
     subject = fields.String(validate=validate.Length(min=1, max=300))
+
+
+class HoldsQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    source = fields.String(validate=_ref)
+    customer_id = fields.String(validate=_ref)
+    outcome = fields.String(validate=validate.OneOf(["review", "blocked"]))
+    limit = fields.Integer(validate=validate.Range(min=1, max=1000))
+    before = fields.Integer(validate=validate.Range(min=1))

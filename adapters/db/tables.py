@@ -16,6 +16,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    literal_column,
 )
 
 from adapters.db.types import Money, UTCDateTime
@@ -177,6 +179,21 @@ orders = Table(
     UniqueConstraint("source_id", "external_id"),
     Index(None, "customer_id", "status", "expires_at"),
     Index(None, "source_id", "customer_ref"),
+)
+
+# The hold list: open orders whose last decision held them (review or blocked). Partial, so an
+# approved order, which most are, costs the gate no write to it. The values are literal SQL, not
+# bound parameters: a planner uses a partial index only for a query whose WHERE visibly implies
+# the index's, and a parameter's value is not known when the plan is made.
+HELD_ORDER = and_(
+    orders.c.status == literal_column("'open'"),
+    orders.c.last_outcome.in_([literal_column("'review'"), literal_column("'blocked'")]),
+)
+Index(
+    "ix_orders_held",
+    orders.c.id,  # in the list's order, newest first; few sources, so no source column
+    sqlite_where=HELD_ORDER,
+    postgresql_where=HELD_ORDER,
 )
 
 decisions = Table(

@@ -72,3 +72,13 @@ def test_what_a_decision_reads_is_all_index_seeks(engine):
     )
     scans = [step for step in found.split(" | ") if step.startswith("SCAN")]
     assert scans == ["SCAN CONSTANT ROW", "SCAN one"]
+
+
+def test_the_hold_list_reads_the_held_orders_index(engine):
+    from adapters.db.holds import HELD
+
+    found = plan(engine, HELD.order_by(HELD.selected_columns.key.desc()).limit(10))
+
+    # Walks the partial index (held orders only) newest first: no scan of every order, no sort.
+    assert "SCAN orders USING INDEX ix_orders_held" in found
+    assert "TEMP B-TREE" not in found
