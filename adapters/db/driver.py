@@ -48,15 +48,16 @@ class DriverStatement:
     def __init__(self, statement: ClauseElement, name: str = "Row") -> None:
         self.statement = statement
         self.name = name
-        self._compiled: dict[str, _Compiled] = {}
-        self._results: dict[str, _Results] = {}
+        # Per (dialect, driver): the SQL text and parameter style are the driver's.
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._results: dict[tuple[str, str], _Results] = {}
         self._lock = threading.Lock()
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Run the statement and return every row as a named tuple (columns by label)."""
         cursor = self._execute(conn, params)
         try:
-            results = self._results.get(conn.dialect.name)
+            results = self._results.get((conn.dialect.name, conn.dialect.driver))
             if results is None:
                 results = self._describe(conn.dialect, cursor.description)
             raw = cursor.fetchall()
@@ -86,7 +87,7 @@ class DriverStatement:
 
     def _execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         dialect = conn.dialect
-        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        compiled = self._compiled.get((dialect.name, dialect.driver)) or self._compile(dialect)
         values = {**compiled.defaults, **params}
         for key, process in compiled.binds:
             values[key] = process(values[key])
@@ -123,7 +124,7 @@ class DriverStatement:
             }
             positions = tuple(compiled.positiontup) if compiled.positiontup else None
             done = _Compiled(compiled.string, positions, defaults, tuple(binds))
-            self._compiled[dialect.name] = done
+            self._compiled[(dialect.name, dialect.driver)] = done
             return done
 
     def _describe(self, dialect: Dialect, description: Sequence[Any]) -> _Results:
@@ -141,5 +142,5 @@ class DriverStatement:
             names = [str(c.key) for c in columns]
             row = namedtuple(self.name, names, rename=True)  # type: ignore[misc]
             done = _Results(row, tuple(processors))
-            self._results[dialect.name] = done
+            self._results[(dialect.name, dialect.driver)] = done
             return done
