@@ -90,8 +90,8 @@ def holds() -> Any:
         source=args.get("source"),
         customer_id=args.get("customer_id"),
         outcome=args.get("outcome"),
-        limit=args.get("limit", 100),
-        before=args.get("before"),
+        limit=args["limit"],
+        before=args["before"],
     )
     held = [
         {

@@ -12,7 +12,6 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from connector.auth import requires
 from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
-from gating.audit import DecisionQuery, EventQuery, Period
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
 _decisions_query = AuditDecisionsQuerySchema()
@@ -66,34 +65,12 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _decision_query(args: dict[str, Any]) -> DecisionQuery:
-    return DecisionQuery(
-        source=args.get("source"),
-        customer_id=args.get("customer_id"),
-        order_id=args.get("order_id"),
-        outcome=args.get("outcome"),
-        reason=args.get("reason"),
-        period=Period(args.get("first"), args.get("last")),
-    )
-
-
-def _event_query(args: dict[str, Any]) -> EventQuery:
-    return EventQuery(
-        action=args.get("action"),
-        actor=args.get("actor"),
-        subject=args.get("subject"),
-        period=Period(args.get("first"), args.get("last")),
-    )
-
-
 @bp.get("/decisions")
 @requires("auditor", "admin")
 def decisions() -> Any:
     """Matching decisions, newest first; `next` is the `before` of the following page."""
     args = _decisions_query.load(request.args.to_dict())
-    rows, after = _services().audit_decisions(
-        _decision_query(args), args.get("limit", 100), args.get("before")
-    )
+    rows, after = _services().audit_decisions(args["query"], args["limit"], args["before"])
     return jsonify({"decisions": [_decision(r) for r in rows], "next": after})
 
 
@@ -102,9 +79,7 @@ def decisions() -> Any:
 def events() -> Any:
     """Audit events (threshold changes, API keys, ...), newest first, paged like decisions."""
     args = _events_query.load(request.args.to_dict())
-    rows, after = _services().audit_events(
-        _event_query(args), args.get("limit", 100), args.get("before")
-    )
+    rows, after = _services().audit_events(args["query"], args["limit"], args["before"])
     return jsonify({"events": [_event(r) for r in rows], "next": after})
 
 
@@ -112,16 +87,16 @@ def events() -> Any:
 @requires("auditor", "admin")
 def decisions_csv() -> Any:
     """Every matching decision, oldest first, streamed: a year exports in constant memory."""
-    args = _decisions_query.load(request.args.to_dict())
-    rows = _services().export_decisions(_decision_query(args))
+    query = _decisions_query.load(request.args.to_dict())["query"]
+    rows = _services().export_decisions(query)
     return _csv("decisions.csv", DECISION_FIELDS, rows, _decision)
 
 
 @bp.get("/events.csv")
 @requires("auditor", "admin")
 def events_csv() -> Any:
-    args = _events_query.load(request.args.to_dict())
-    rows = _services().export_events(_event_query(args))
+    query = _events_query.load(request.args.to_dict())["query"]
+    rows = _services().export_events(query)
     return _csv("events.csv", EVENT_FIELDS, rows, _event)
 
 

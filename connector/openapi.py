@@ -343,6 +343,43 @@ _audit_limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000
 _before = _query("before", {"type": "integer", "minimum": 1}, "the `next` of the previous page")
 _cursor = {"oneOf": [{"type": "integer"}, {"type": "null"}]}
 
+
+def _paged_get(summary: str, key: str, item: str, filters: list[Any], what: str) -> Any:
+    """A GET answering a page of `item`s under `key`, with `next` for the following page."""
+    page = {
+        "type": "object",
+        "required": [key, "next"],
+        "properties": {key: {"type": "array", "items": _ref(item)}, "next": _cursor},
+    }
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{"apiKey": []}],
+            "parameters": [*filters, _audit_limit, _before],
+            "responses": {
+                "200": _json(page, f"A page of {what}; `next` is the `before` of the next page"),
+                **_READ_ERRORS,
+            },
+        }
+    }
+
+
+def _csv_get(summary: str, filters: list[Any]) -> Any:
+    """A GET streaming every match as CSV."""
+    csv_body = {"text/csv": {"schema": {"type": "string"}}}
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{"apiKey": []}],
+            "parameters": filters,
+            "responses": {
+                "200": {"description": "CSV with a header row", "content": csv_body},
+                **_READ_ERRORS,
+            },
+        }
+    }
+
+
 PATHS: dict[str, Any] = {
     "/api/v1/gate/orders": {
         "post": {
@@ -518,34 +555,17 @@ PATHS: dict[str, Any] = {
             },
         },
     },
-    "/api/v1/admin/holds": {
-        "get": {
-            "summary": "The hold list: open orders last decided review or blocked, newest first "
-            "(role admin)",
-            "security": [{"apiKey": []}],
-            "parameters": [
-                _query("source", _text),
-                _query("customer_id", _text),
-                _query("outcome", {"type": "string", "enum": ["review", "blocked"]}),
-                _audit_limit,
-                _before,
-            ],
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["holds", "next"],
-                        "properties": {
-                            "holds": {"type": "array", "items": _ref("HeldOrder")},
-                            "next": _cursor,
-                        },
-                    },
-                    "A page of held orders with the reasons; `next` is the next `before`",
-                ),
-                **_READ_ERRORS,
-            },
-        }
-    },
+    "/api/v1/admin/holds": _paged_get(
+        "The hold list: open orders last decided review or blocked, newest first (role admin)",
+        "holds",
+        "HeldOrder",
+        [
+            _query("source", _text),
+            _query("customer_id", _text),
+            _query("outcome", {"type": "string", "enum": ["review", "blocked"]}),
+        ],
+        "held orders with the reasons",
+    ),
     "/api/v1/admin/thresholds/versions": {
         "get": {
             "summary": "Every thresholds version, newest first (role admin)",
@@ -566,78 +586,28 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/api/v1/audit/decisions": {
-        "get": {
-            "summary": "Recorded decisions, newest first, filtered, paged (roles auditor, admin)",
-            "security": [{"apiKey": []}],
-            "parameters": [*_DECISION_FILTERS, _audit_limit, _before],
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["decisions", "next"],
-                        "properties": {
-                            "decisions": {"type": "array", "items": _ref("DecisionRow")},
-                            "next": _cursor,
-                        },
-                    },
-                    "A page of decisions; `next` is the `before` of the following page",
-                ),
-                **_READ_ERRORS,
-            },
-        }
-    },
-    "/api/v1/audit/decisions.csv": {
-        "get": {
-            "summary": "Every matching decision as CSV, oldest first, streamed (roles auditor, "
-            "admin)",
-            "security": [{"apiKey": []}],
-            "parameters": _DECISION_FILTERS,
-            "responses": {
-                "200": {
-                    "description": "CSV with a header row",
-                    "content": {"text/csv": {"schema": {"type": "string"}}},
-                },
-                **_READ_ERRORS,
-            },
-        }
-    },
-    "/api/v1/audit/events": {
-        "get": {
-            "summary": "Audit events, newest first, filtered and paged (roles auditor, admin)",
-            "security": [{"apiKey": []}],
-            "parameters": [*_EVENT_FILTERS, _audit_limit, _before],
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["events", "next"],
-                        "properties": {
-                            "events": {"type": "array", "items": _ref("AuditEvent")},
-                            "next": _cursor,
-                        },
-                    },
-                    "A page of events; `next` is the `before` of the following page",
-                ),
-                **_READ_ERRORS,
-            },
-        }
-    },
-    "/api/v1/audit/events.csv": {
-        "get": {
-            "summary": "Every matching audit event as CSV, oldest first, streamed (roles "
-            "auditor, admin)",
-            "security": [{"apiKey": []}],
-            "parameters": _EVENT_FILTERS,
-            "responses": {
-                "200": {
-                    "description": "CSV with a header row",
-                    "content": {"text/csv": {"schema": {"type": "string"}}},
-                },
-                **_READ_ERRORS,
-            },
-        }
-    },
+    "/api/v1/audit/decisions": _paged_get(
+        "Recorded decisions, newest first, filtered, paged (roles auditor, admin)",
+        "decisions",
+        "DecisionRow",
+        _DECISION_FILTERS,
+        "decisions",
+    ),
+    "/api/v1/audit/decisions.csv": _csv_get(
+        "Every matching decision as CSV, oldest first, streamed (roles auditor, admin)",
+        _DECISION_FILTERS,
+    ),
+    "/api/v1/audit/events": _paged_get(
+        "Audit events, newest first, filtered and paged (roles auditor, admin)",
+        "events",
+        "AuditEvent",
+        _EVENT_FILTERS,
+        "events",
+    ),
+    "/api/v1/audit/events.csv": _csv_get(
+        "Every matching audit event as CSV, oldest first, streamed (roles auditor, admin)",
+        _EVENT_FILTERS,
+    ),
     "/api/v1/openapi.json": {
         "get": {
             "summary": "This document (any valid key)",

@@ -5,8 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
+from gating.audit import DecisionQuery, EventQuery, Period
 from gating.errors import InvalidAmount, UnknownCurrency
 from gating.money import is_currency, parse_amount
 from gating.push import LEVELS
@@ -138,16 +147,24 @@ class VersionsQuerySchema(Schema):
     limit = fields.Integer(validate=validate.Range(min=1, max=5000))
 
 
-class _AuditQuery(Schema):
-    """Filters shared by the audit lists and exports: whole days in the business time zone."""
+class _Paged(Schema):
+    """A list's page: at most `limit` rows, those below the cursor `before` (a `next`)."""
 
     class Meta:
         unknown = RAISE
 
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class _AuditQuery(_Paged):
+    """The audit lists' and exports' filters, loaded as {"query": ..., "limit", "before"}; the
+    period is whole days in the business time zone."""
+
+    query_type: type[DecisionQuery] | type[EventQuery]
+
     first = fields.Date(data_key="from")
     last = fields.Date(data_key="to")
-    limit = fields.Integer(validate=validate.Range(min=1, max=1000))
-    before = fields.Integer(validate=validate.Range(min=1))
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
@@ -155,8 +172,16 @@ class _AuditQuery(Schema):
         if first is not None and last is not None and first > last:
             raise ValidationError({"to": ["must not be before 'from'"]})
 
+    @post_load
+    def _query(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        limit, before = data.pop("limit"), data.pop("before")
+        period = Period(data.pop("first", None), data.pop("last", None))
+        return {"query": self.query_type(period=period, **data), "limit": limit, "before": before}
+
 
 class AuditDecisionsQuerySchema(_AuditQuery):
+    query_type = DecisionQuery
+
     source = fields.String(validate=_ref)
     customer_id = fields.String(validate=_ref)
     order_id = fields.String(validate=_ref)
@@ -169,17 +194,14 @@ class AuditDecisionsQuerySchema(_AuditQuery):
 
 
 class AuditEventsQuerySchema(_AuditQuery):
+    query_type = EventQuery
+
     action = fields.String(validate=validate.Length(min=1, max=50))
     actor = fields.String(validate=_ref)
     subject = fields.String(validate=validate.Length(min=1, max=300))
 
 
-class HoldsQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class HoldsQuerySchema(_Paged):
     source = fields.String(validate=_ref)
     customer_id = fields.String(validate=_ref)
     outcome = fields.String(validate=validate.OneOf(["review", "blocked"]))
-    limit = fields.Integer(validate=validate.Range(min=1, max=1000))
-    before = fields.Integer(validate=validate.Range(min=1))

@@ -4,7 +4,7 @@ first as a stream for exports (rows fetched in batches, so a year exports in con
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, Select, literal, select
 
 from adapters.db.engine import readonly
 from adapters.db.tables import audit_events, decisions
-from gating.audit import DecisionQuery, EventQuery
+from gating.audit import DecisionQuery, EventQuery, Period
 
 _d, _e = decisions.c, audit_events.c
 DECISION_COLUMNS = (
@@ -32,46 +32,56 @@ EVENT_COLUMNS = (_e.id, _e.occurred_at, _e.actor, _e.action, _e.subject, _e.deta
 _STREAM_BATCH = 1000
 
 
-def _decisions(query: DecisionQuery, zone: ZoneInfo) -> Select[Any]:
-    stmt = select(*DECISION_COLUMNS)
-    for column, value in (
-        (_d.source, query.source),
-        (_d.customer_id, query.customer_id),
-        (_d.order_id, query.order_id),
-        (_d.outcome, query.outcome),
-    ):
+def narrowed(stmt: Select[Any], equal: Iterable[tuple[Any, str | None]]) -> Select[Any]:
+    """`stmt` keeping the rows whose columns equal the given values (None: any value)."""
+    for column, value in equal:
         if value is not None:
             stmt = stmt.where(column == value)
+    return stmt
+
+
+def _filtered(
+    stmt: Select[Any],
+    equal: Iterable[tuple[Any, str | None]],
+    at: Any,
+    period: Period,
+    zone: ZoneInfo,
+) -> Select[Any]:
+    """`narrowed`, and the time column `at` within `period`."""
+    stmt = narrowed(stmt, equal)
+    since, until = period.bounds(zone)
+    if since is not None:
+        stmt = stmt.where(at >= since)
+    if until is not None:
+        stmt = stmt.where(at < until)
+    return stmt
+
+
+def _decisions(query: DecisionQuery, zone: ZoneInfo) -> Select[Any]:
+    stmt = select(*DECISION_COLUMNS)
     if query.reason is not None:
         # reason_codes is "CODE,CODE": match a whole code, never a part of one.
         codes = literal(",") + _d.reason_codes + literal(",")
         stmt = stmt.where(codes.contains(f",{query.reason},", autoescape=True))
-    since, until = query.period.bounds(zone)
-    if since is not None:
-        stmt = stmt.where(_d.decided_at >= since)
-    if until is not None:
-        stmt = stmt.where(_d.decided_at < until)
-    return stmt
+    equal = (
+        (_d.source, query.source),
+        (_d.customer_id, query.customer_id),
+        (_d.order_id, query.order_id),
+        (_d.outcome, query.outcome),
+    )
+    return _filtered(stmt, equal, _d.decided_at, query.period, zone)
 
 
 def _events(query: EventQuery, zone: ZoneInfo) -> Select[Any]:
-    stmt = select(*EVENT_COLUMNS)
-    for column, value in (
-        (_e.action, query.action),
-        (_e.actor, query.actor),
-        (_e.subject, query.subject),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    since, until = query.period.bounds(zone)
-    if since is not None:
-        stmt = stmt.where(_e.occurred_at >= since)
-    if until is not None:
-        stmt = stmt.where(_e.occurred_at < until)
-    return stmt
+    equal = ((_e.action, query.action), (_e.actor, query.actor), (_e.subject, query.subject))
+    return _filtered(select(*EVENT_COLUMNS), equal, _e.occurred_at, query.period, zone)
 
 
-def _page(engine: Engine, stmt: Select[Any], key: Any, limit: int, before: int | None) -> Any:
+def keyset_page(
+    engine: Engine, stmt: Select[Any], key: Any, limit: int, before: int | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to `limit` rows of `stmt`, highest `key` first, below `before` when given, and the
+    `before` of the next page (None after the last). `key` must be the first selected column."""
     if before is not None:
         stmt = stmt.where(key < before)
     with readonly(engine).connect() as conn:
@@ -86,13 +96,13 @@ def decision_page(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Up to `limit` matching decisions, newest first, and the cursor of the next page (None
     after the last): pass it back as `before`."""
-    return _page(engine, _decisions(query, zone), _d.seq, limit, before)  # type: ignore[no-any-return]
+    return keyset_page(engine, _decisions(query, zone), _d.seq, limit, before)
 
 
 def event_page(
     engine: Engine, query: EventQuery, zone: ZoneInfo, limit: int, before: int | None
 ) -> tuple[list[dict[str, Any]], int | None]:
-    return _page(engine, _events(query, zone), _e.id, limit, before)  # type: ignore[no-any-return]
+    return keyset_page(engine, _events(query, zone), _e.id, limit, before)
 
 
 def _stream(engine: Engine, stmt: Select[Any]) -> Iterator[dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from adapters.db.engine import readonly
+from adapters.db.audit_reads import keyset_page, narrowed
 from adapters.db.tables import HELD_ORDER, decisions, orders, sources
 
 _o, _d = orders.c, decisions.c
@@ -40,17 +40,5 @@ def held_page(
     before: int | None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Up to `limit` held orders, newest first, and the next page's cursor (None after the last)."""
-    stmt = HELD
-    if source is not None:
-        stmt = stmt.where(sources.c.name == source)
-    if customer_id is not None:
-        stmt = stmt.where(_o.customer_ref == customer_id)
-    if outcome is not None:
-        stmt = stmt.where(_o.last_outcome == outcome)
-    if before is not None:
-        stmt = stmt.where(_o.id < before)
-    with readonly(engine).connect() as conn:
-        rows = conn.execute(stmt.order_by(_o.id.desc()).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [dict(r._mapping) for r in rows], (rows[-1].key if more else None)
+    equal = ((sources.c.name, source), (_o.customer_ref, customer_id), (_o.last_outcome, outcome))
+    return keyset_page(engine, narrowed(HELD, equal), _o.id, limit, before)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from adapters.csv_export import gc_paused
+from adapters.csv_export import FileBatch, gc_paused
 from adapters.db.loader import Loader, LoadReport
 from adapters.db.tables import sources, sync_runs
 from gating.errors import SourceNotFound
@@ -19,7 +18,7 @@ class DbImportStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def load_batch(self, source: str, batch: Any, now: datetime) -> LoadReport:
+    def load_batch(self, source: str, batch: FileBatch, now: datetime) -> LoadReport:
         """:raises SourceNotFound:"""
         # The cyclic garbage collector is paused for the load, as for the parse: a large batch
         # is millions of objects it would walk again and again, and the load makes few cycles.
@@ -63,9 +62,9 @@ class DbImportStore:
         return report
 
 
-def _locate(error: RecordError, batch: Any) -> RecordError:
+def _locate(error: RecordError, batch: FileBatch) -> RecordError:
     """Give a record the store skipped the file and line it came from, when it came from one."""
-    where = batch.where(error.entity, error.record_id) if hasattr(batch, "where") else None
+    where = batch.where(error.entity, error.record_id)
     if where is None or error.file is not None:
         return error
     return replace(error, file=where[0], line=where[1])
