@@ -32,6 +32,9 @@ class Settings:
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     rates_reference: str = "USD"
     rates: Mapping[str, Decimal] = field(default_factory=dict)
+    # Where held orders' releases and rejections are told to the ERP (signed like the webhook).
+    callback_url: str | None = None
+    callback_secret: str | None = field(default=None, repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -72,6 +75,16 @@ class Settings:
         log_format = raw_format.lower() if raw_format else None
         if log_format not in (None, *LOG_FORMATS):
             raise SettingsError(f"{PREFIX}LOG_FORMAT={raw_format!r} must be json or text")
+        callback_url = get("CALLBACK_URL")
+        callback_secret = _secret(environ, "CALLBACK_SECRET")
+        if callback_url is not None:
+            if not callback_url.startswith(("http://", "https://")):
+                raise SettingsError(f"{PREFIX}CALLBACK_URL must be an http:// or https:// URL")
+            if not callback_secret:
+                raise SettingsError(
+                    f"{PREFIX}CALLBACK_URL needs a signing secret: set {PREFIX}CALLBACK_SECRET, "
+                    f"or {PREFIX}CALLBACK_SECRET_FILE naming a file that holds it"
+                )
         config_file = get("CONFIG")
         file_values = load_config_file(config_file) if config_file else {}
         return cls(
@@ -83,8 +96,25 @@ class Settings:
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
             log_format=log_format,
             sync_schedule=get("SYNC_SCHEDULE", cls.sync_schedule) or cls.sync_schedule,
+            callback_url=callback_url,
+            callback_secret=callback_secret if callback_url else None,
             **file_values,
         )
+
+
+def _secret(environ: Mapping[str, str], name: str) -> str | None:
+    """A secret from CREDITGATE_<name>, or from the file CREDITGATE_<name>_FILE names (Docker
+    and Kubernetes secrets); never from the config file, never logged."""
+    value = environ.get(PREFIX + name)
+    path = environ.get(PREFIX + name + "_FILE")
+    if value and path:
+        raise SettingsError(f"set {PREFIX}{name} or {PREFIX}{name}_FILE, not both")
+    if path:
+        try:
+            return Path(path).read_text().strip() or None
+        except OSError as exc:
+            raise SettingsError(f"{PREFIX}{name}_FILE: cannot read {path!r}: {exc}") from None
+    return value or None
 
 
 def load_config_file(path: str) -> dict[str, Any]:

@@ -31,6 +31,18 @@ DEFAULTS: dict[str, Any] = {
     # invoice falls due within reminder_days; notice, yellow, orange, red when the oldest
     # overdue invoice is MORE than notice/yellow/orange/red_days overdue; yellow also from
     # yellow_utilization of the limit used, orange over the limit, red on hold.
+    # What a gate answers when it cannot read the store (503, GATE_UNAVAILABLE): approved,
+    # review or blocked; None leaves it to the server's CREDITGATE_FAIL_SAFE_OUTCOME.
+    "fail_safe_outcome": None,
+    # What exposure adds up. Leaving out "reservations" lets approved orders not yet invoiced
+    # stop counting (two orders can then both take the last credit); leaving out
+    # "unapplied_payments" ignores money received but not yet matched to an invoice.
+    "exposure_components": ["open_invoices", "unapplied_payments", "reservations"],
+    # Per-group and per-customer settings over the ones above, by the source's id, e.g.
+    # {"customers": {"C-300": {"overdue_days": 60}}, "groups": {"G-1": {"review_band": "0.05"}}}.
+    # A customer's own settings win over its group's. Base currency, overdue count cap and the
+    # fail-safe outcome hold for everyone.
+    "overrides": {"groups": {}, "customers": {}},
     "warnings": {
         "reminder_days": 3,
         "notice_days": 15,

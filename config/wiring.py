@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Engine
 
+from adapters.callback import CallbackTarget
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
 from adapters.db import admin, audit_reads, holds, schema
@@ -21,8 +22,10 @@ from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.db.warnings_store import DbWarningStore
 from config.settings import Settings
 from config.thresholds import thresholds_document
+from gating import holds as hold_actions
 from gating.audit import DecisionQuery, EventQuery
-from gating.model import Thresholds
+from gating.holds import HoldAnswer, ReevaluationReport
+from gating.model import Outcome, Thresholds
 from gating.money import Rates
 from gating.ports import Clock
 from gating.push import PushTarget
@@ -31,6 +34,9 @@ from sync.engine import Progress, SyncReport, sync_source
 from sync.file_import import ImportResult, import_folder
 from sync.push import PushReport, push_pending
 from sync.warnings import WarningReport, compute_warnings
+
+CALLBACK = "callback"
+"""The outbox target name of the ERP's callback URL (CREDITGATE_CALLBACK_URL)."""
 
 
 def system_clock(settings: Settings) -> Clock:
@@ -46,6 +52,16 @@ class Services:
     engine: Engine
     clock: Clock
     rates: Rates
+    fail_safe_seen: Outcome | None = None
+    """The active thresholds' fail-safe outcome as this process last read it."""
+
+    @property
+    def fail_safe_outcome(self) -> str:
+        """What the gate answers when it cannot decide: the thresholds' setting once this process
+        has read it, the server's CREDITGATE_FAIL_SAFE_OUTCOME until then (or when unset)."""
+        if self.fail_safe_seen is not None:
+            return self.fail_safe_seen.value
+        return self.settings.fail_safe_outcome
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.engine, self.clock)
@@ -156,15 +172,82 @@ class Services:
                     built[row["name"]] = adapter
                     own.append(adapter)
             targets = built
+            callback = self.callback_target()
+            if callback is not None:
+                built[CALLBACK] = callback
+                own.append(callback)
         try:
             return push_pending(targets, store=self.warning_store(), clock=self.clock)
         finally:
             for adapter in own:
                 adapter.close()
 
+    def callback_target(self) -> CallbackTarget | None:
+        url, secret = self.settings.callback_url, self.settings.callback_secret
+        return None if url is None or secret is None else CallbackTarget(url, secret)
+
+    @property
+    def notify(self) -> tuple[str, ...]:
+        """The outbox targets hold notices go to: the callback URL, when one is configured."""
+        return (CALLBACK,) if self.settings.callback_url else ()
+
+    def release_order(self, source: str, order_id: str, **terms: Any) -> HoldAnswer:
+        """:raises OrderNotFound, NotHeld, ReleaseNotAllowed, InvalidRelease:"""
+        return hold_actions.release_order(
+            source,
+            order_id,
+            uow=self.uow(),
+            clock=self.clock,
+            rates=self.rates,
+            notify=self.notify,
+            **terms,
+        )
+
+    def reject_order(self, source: str, order_id: str, **terms: Any) -> HoldAnswer:
+        """:raises OrderNotFound, NotHeld, ReleaseNotAllowed:"""
+        return hold_actions.reject_order(
+            source,
+            order_id,
+            uow=self.uow(),
+            clock=self.clock,
+            rates=self.rates,
+            notify=self.notify,
+            **terms,
+        )
+
+    def reevaluate_order(self, source: str, order_id: str, actor: str) -> HoldAnswer:
+        """:raises OrderNotFound, NotHeld:"""
+        answer = hold_actions.reevaluate_order(
+            source,
+            order_id,
+            actor=actor,
+            uow=self.uow(),
+            clock=self.clock,
+            rates=self.rates,
+            notify=self.notify,
+        )
+        assert answer is not None
+        return answer
+
+    def reevaluate_holds(self) -> ReevaluationReport:
+        """Decide every held order again; release those whose reasons are gone."""
+        return hold_actions.reevaluate_holds(
+            uow_factory=self.uow, clock=self.clock, rates=self.rates, notify=self.notify
+        )
+
+    def set_customer_hold(
+        self, source: str, customer_id: str, reason: str | None, actor: str
+    ) -> None:
+        """:raises CustomerNotFound, SourceNotFound:"""
+        hold_actions.set_customer_hold(
+            source, customer_id, reason, actor=actor, uow=self.uow(), clock=self.clock
+        )
+
     def nightly(self) -> None:
-        """Pull every source, work out the warnings, push the changes."""
+        """Pull every source, decide held orders again, work out the warnings, push the
+        changes (warnings and hold notices)."""
         self.sync()
+        self.reevaluate_holds()
         self.compute_warnings()
         self.push()
 

@@ -18,11 +18,12 @@ def create_app(services: Any) -> Flask:
     app.extensions["creditgate"] = services
     app.extensions["creditgate.clients"] = new_client_cache()
 
-    from connector import admin, audit, gate, observability, openapi, reads
+    from connector import admin, audit, gate, holds, observability, openapi, reads
 
     app.register_blueprint(gate.bp)
     app.register_blueprint(reads.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(holds.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)

@@ -10,13 +10,12 @@ from flask import Blueprint, current_app, g, jsonify, request
 from connector.auth import requires
 from connector.errors import error_body
 from connector.gate import object_body
-from connector.schemas import HoldsQuerySchema, ThresholdsChangeSchema, VersionsQuerySchema
+from connector.schemas import ThresholdsChangeSchema, VersionsQuerySchema
 from gating.policy import InvalidThresholds
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 _change = ThresholdsChangeSchema()
 _versions_query = VersionsQuerySchema()
-_holds_query = HoldsQuerySchema()
 
 
 def _version(row: dict[str, Any]) -> dict[str, Any]:
@@ -76,35 +75,3 @@ def threshold_versions() -> Any:
     services = current_app.extensions["creditgate"]
     rows = services.thresholds_versions(args.get("limit", 50))
     return jsonify({"versions": [_version(r) for r in rows]})
-
-
-@bp.get("/holds")
-@requires("admin")
-def holds() -> Any:
-    """The hold list: open orders whose last decision was review or blocked, newest first, with
-    the reasons; `next` is the `before` of the following page."""
-    args = _holds_query.load(request.args.to_dict())
-    services = current_app.extensions["creditgate"]
-    zone = services.settings.zone
-    rows, after = services.held_orders(
-        source=args.get("source"),
-        customer_id=args.get("customer_id"),
-        outcome=args.get("outcome"),
-        limit=args["limit"],
-        before=args["before"],
-    )
-    held = [
-        {
-            "order_id": r["order_id"],
-            "source": r["source"],
-            "customer_id": r["customer_id"],
-            "amount": str(r["amount"]),
-            "currency": r["currency"],
-            "outcome": r["outcome"],
-            "decision_id": r["decision_id"],
-            "decided_at": r["decided_at"].astimezone(zone).isoformat(),
-            "reasons": r["response"].get("reasons", []),
-        }
-        for r in rows
-    ]
-    return jsonify({"holds": held, "next": after})

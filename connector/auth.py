@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 import threading
 from collections.abc import Callable
 from time import monotonic as _monotonic
@@ -12,8 +11,10 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, g, request
 
-SIGNATURE_HEADER = "X-Creditgate-Signature"
-SIGNATURE_WINDOW = 300  # seconds either side of the server's clock
+from gating.signatures import SIGNATURE_HEADER, sign, verify_signature
+
+__all__ = ["SIGNATURE_HEADER", "new_client_cache", "requires", "sign", "verify_signature"]
+
 _CACHE_SECONDS = 30.0
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,29 +52,6 @@ def _bearer() -> str:
     if scheme.lower() != "bearer" or not key.strip():
         _unauthorized("send your API key as 'Authorization: Bearer <key>'")
     return key.strip()
-
-
-def verify_signature(secret: str, header: str | None, body: bytes, now: float) -> str | None:
-    """Check `t=<unix>,v1=<hex>` over "<t>.<body>"; return what is wrong, or None if it is good."""
-    if not header:
-        return f"this client signs its requests: send {SIGNATURE_HEADER}"
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    stamp, given = parts.get("t", ""), parts.get("v1", "")
-    # ASCII digits only, and no more than a Unix time has: int() and float() must not choke.
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not given:
-        return f"{SIGNATURE_HEADER} must look like t=<unix seconds>,v1=<hex HMAC-SHA256>"
-    if abs(now - int(stamp)) > SIGNATURE_WINDOW:
-        return "signature timestamp is outside the 5-minute window (replayed or clock skew)"
-    expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given.strip().lower()):
-        return "signature does not match the request body"
-    return None
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The header value a client sends; documented for integrators, used by the tests."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
 
 
 def requires(*roles: str) -> Callable[[F], F]:

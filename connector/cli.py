@@ -15,6 +15,7 @@ from config.wiring import Services, build_services
 from connector.logs import configure_logging
 from gating.errors import CreditgateError
 from gating.policy import InvalidThresholds
+from gating.roles import ROLES
 
 
 def _services(database_url: str | None = None) -> Services:
@@ -96,7 +97,7 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.option("--role", required=True, type=click.Choice(["erp", "admin", "auditor", "metrics"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", required=True, help="Who uses the key, e.g. 'erp-prod'.")
 @click.option("--source", default="default", show_default=True, help="The client's source.")
 @click.option("--signed", is_flag=True, help="Also issue an HMAC signing secret for the client.")
@@ -315,6 +316,25 @@ def warnings(source: str | None) -> None:
             click.echo(f"  skipped {skipped}", err=True)
 
 
+@main.group()
+def holds() -> None:
+    """Held orders."""
+
+
+@holds.command("reevaluate")
+def holds_reevaluate() -> None:
+    """Decide every held order again; release those whose reasons are gone (the nightly job
+    does this after its sync). Releases are queued for the ERP's callback URL."""
+    services = _services()
+    _init(services)
+    report = services.reevaluate_holds()
+    click.echo(f"{report.checked:,} held order(s) checked, {len(report.released)} released")
+    for order in report.released:
+        click.echo(f"  released {order}")
+    for error in report.errors:
+        click.echo(f"  could not decide {error}", err=True)
+
+
 @main.command()
 @click.option(
     "--retry-failed",
@@ -322,7 +342,8 @@ def warnings(source: str | None) -> None:
     help="Queue the changes a target refused again first (after fixing the cause).",
 )
 def push(retry_failed: bool) -> None:
-    """Deliver queued warning changes to the ERPs and CRMs (GET /api/v1/outbox shows them)."""
+    """Deliver queued warning changes to the ERPs and CRMs, and hold notices to the ERP's
+    callback URL (GET /api/v1/outbox shows them)."""
     services = _services()
     _init(services)
     if retry_failed:

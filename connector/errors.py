@@ -19,6 +19,7 @@ from gating.errors import (
     OrderNotFound,
     SourceNotFound,
 )
+from gating.holds import NotHeld, ReleaseNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,14 @@ def _unavailable(err: GateUnavailable) -> Any:
     return response, 503
 
 
+def _not_held(err: NotHeld) -> Any:
+    return jsonify(error_body("not_held", str(err))), 409
+
+
+def _not_allowed(err: ReleaseNotAllowed) -> Any:
+    return jsonify(error_body("forbidden", str(err))), 403
+
+
 def _unexpected(err: Exception) -> Any:
     log.exception("unhandled error")
     return jsonify(error_body("internal_error", "internal error; see the server log")), 500
@@ -74,5 +83,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(CreditgateError, _domain)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(Conflict, _conflict)
+    app.register_error_handler(NotHeld, _not_held)
+    app.register_error_handler(ReleaseNotAllowed, _not_allowed)
     app.register_error_handler(GateUnavailable, _unavailable)
     app.register_error_handler(Exception, _unexpected)

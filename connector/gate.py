@@ -64,6 +64,7 @@ def gate() -> Any:
         )
     except GateUnavailable as exc:
         return _fail_safe(order, exc)
+    services.fail_safe_seen = result.fail_safe
     response = jsonify(result.record.response)
     response.headers["X-Creditgate-Replayed"] = "true" if result.replayed else "false"
     if not result.replayed:
@@ -78,7 +79,7 @@ def _fail_safe(order: OrderRequest, exc: GateUnavailable) -> Any:
     body = {
         "decision_id": None,
         "order_id": order.order_id,
-        "outcome": services.settings.fail_safe_outcome,
+        "outcome": services.fail_safe_outcome,
         "reasons": [
             {"code": "GATE_UNAVAILABLE", "message": f"the credit gate cannot decide now ({exc})"}
         ],

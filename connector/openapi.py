@@ -7,12 +7,51 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from connector.auth import requires
+from gating.model import EXPOSURE_COMPONENTS
 from gating.push import LEVELS
 
 bp = Blueprint("openapi", __name__)
 
 _amount = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12500.00"]}
 _nullable_amount = {"oneOf": [_amount, {"type": "null"}]}
+
+
+_LADDER_DAYS = ("reminder_days", "notice_days", "yellow_days", "orange_days", "red_days")
+_amount_in = {"anyOf": [_amount, {"type": "number"}]}
+_PARTY_SETTINGS: dict[str, Any] = {
+    "overdue_days": {"type": "integer", "minimum": 0},
+    "overdue_tolerance": _amount_in,
+    "review_band": _amount_in,
+    "trial_amount": {"anyOf": [_amount_in, {"type": "null"}]},
+    "max_data_age_hours": {"type": ["integer", "null"], "minimum": 1},
+    "stale_data_outcome": {"enum": ["review", "blocked"]},
+    "approval_tiers": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["amount", "role"],
+            "additionalProperties": False,
+            "properties": {"amount": _amount_in, "role": {"type": "string", "minLength": 1}},
+        },
+    },
+    "reservation_days": {"type": "integer", "minimum": 1},
+    "exposure_components": {
+        "type": "array",
+        "uniqueItems": True,
+        "items": {"enum": list(EXPOSURE_COMPONENTS)},
+        "contains": {"const": "open_invoices"},
+    },
+    "warnings": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            **{key: {"type": "integer", "minimum": 0} for key in _LADDER_DAYS},
+            "yellow_utilization": _amount_in,
+        },
+    },
+}
+_GLOBAL_ONLY = {"base_currency", "overdue_count_cap"}
+_OPTIONAL_SETTINGS = {"warnings", "exposure_components"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -30,6 +69,27 @@ _ERRORS = {
     "422": _json(_ref("Error"), "Invalid fields, each named under `fields`"),
 }
 _READ_ERRORS = {k: v for k, v in _ERRORS.items() if k in ("401", "403", "422")}
+
+_RELEASERS = "roles admin, credit_specialist, credit_manager"
+
+
+def _hold_action(summary: str, body: str, description: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": f"{summary} ({_RELEASERS})",
+            "description": description,
+            "security": [{"apiKey": []}],
+            "parameters": [_path_param("order_id")],
+            "requestBody": {"required": True, **_json(_ref(body), "The action")},
+            "responses": {
+                "200": _json(_ref("HoldAnswer"), "The decision it recorded"),
+                **_ERRORS,
+                "404": _json(_ref("Error"), "The order was never gated"),
+                "409": _json(_ref("Error"), "The order is not held (any more)"),
+            },
+        }
+    }
+
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -49,8 +109,43 @@ SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "created_by": {"type": "string"},
             "reason": {"type": "string"},
-            "thresholds": {"type": "object"},
+            "thresholds": _ref("ThresholdsDocument"),
         },
+    },
+    "ThresholdsDocument": {
+        "type": "object",
+        "description": (
+            "The global settings, and `overrides`: per-group and per-customer settings (by the "
+            "source's id for the group or customer) laid over them, the customer's over its "
+            "group's. Amounts without their own currency are in `base_currency`."
+        ),
+        "required": sorted(_GLOBAL_ONLY | set(_PARTY_SETTINGS) - _OPTIONAL_SETTINGS),
+        "additionalProperties": False,
+        "properties": {
+            "base_currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "overdue_count_cap": {"type": "integer", "minimum": 1},
+            "fail_safe_outcome": {
+                "enum": ["approved", "review", "blocked", None],
+                "description": "The outcome a 503 carries when the store cannot be read; null: "
+                "the server's CREDITGATE_FAIL_SAFE_OUTCOME",
+            },
+            **_PARTY_SETTINGS,
+            "overrides": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    kind: {"type": "object", "additionalProperties": _ref("PartySettings")}
+                    for kind in ("groups", "customers")
+                },
+            },
+        },
+    },
+    "PartySettings": {
+        "type": "object",
+        "description": "A group's or customer's own settings; those left out are inherited",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": _PARTY_SETTINGS,
     },
     "ThresholdsChange": {
         "type": "object",
@@ -59,7 +154,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
             "thresholds": {
-                "type": "object",
+                **_ref("ThresholdsDocument"),
                 "description": "The complete document, as GET returns it under `thresholds`",
             },
         },
@@ -105,6 +200,95 @@ SCHEMAS: dict[str, Any] = {
             "decision_id": {"type": "string"},
             "decided_at": {"type": "string", "format": "date-time"},
             "reasons": {"type": "array", "items": _ref("Reason")},
+        },
+    },
+    "HoldAction": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reason"],
+        "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "source": {"type": "string", "description": "defaults to the API client's source"},
+            "decision_id": {
+                "type": "string",
+                "description": "The held decision you looked at: refused with 409 if the order "
+                "was decided again since",
+            },
+        },
+    },
+    "Release": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reason"],
+        "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "source": {"type": "string"},
+            "decision_id": {"type": "string"},
+            "cap": {
+                **_amount_in,
+                "description": "The most the release approves, in the order's currency (at "
+                "least the order's amount; later amendments above it are decided by the rules)",
+            },
+            "expires_on": {
+                "type": "string",
+                "format": "date",
+                "description": "The last day the release holds (business time zone); its "
+                "reservation lapses after it",
+            },
+        },
+    },
+    "HoldAnswer": {
+        "type": "object",
+        "required": ["action", "decision", "notified"],
+        "properties": {
+            "action": {
+                "enum": [
+                    "released",
+                    "rejected",
+                    "release_not_applied",
+                    "reevaluated",
+                    "auto_released",
+                ]
+            },
+            "decision": _ref("GateDecision"),
+            "notified": {
+                "type": "boolean",
+                "description": "A notice was queued for the ERP's callback URL",
+            },
+        },
+    },
+    "Reevaluate": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"source": {"type": "string"}},
+    },
+    "Reevaluation": {
+        "type": "object",
+        "required": ["checked", "released", "errors"],
+        "properties": {
+            "checked": {"type": "integer"},
+            "released": {"type": "array", "items": {"type": "string"}},
+            "errors": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "CustomerHold": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["on_hold", "reason"],
+        "properties": {
+            "on_hold": {"type": "boolean"},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "source": {"type": "string"},
+        },
+    },
+    "CustomerHoldResult": {
+        "type": "object",
+        "required": ["customer_id", "source", "on_hold", "reason"],
+        "properties": {
+            "customer_id": {"type": "string"},
+            "source": {"type": "string"},
+            "on_hold": {"type": "boolean"},
+            "reason": {"type": "string"},
         },
     },
     "GateOrder": {
@@ -210,6 +394,11 @@ SCHEMAS: dict[str, Any] = {
                     "unapplied_payments": _amount,
                     "reservations": _amount,
                     "total": _amount,
+                    "components": {
+                        "type": "array",
+                        "items": {"enum": list(EXPOSURE_COMPONENTS)},
+                        "description": "What `total` counts (the thresholds' exposure_components)",
+                    },
                 },
             },
             "available": _nullable_amount,
@@ -220,6 +409,12 @@ SCHEMAS: dict[str, Any] = {
             "group": {"type": ["object", "null"]},
             "last_synced_at": {"type": ["string", "null"]},
             "thresholds_version": {"type": "integer"},
+            "thresholds_overrides": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The overrides applied to this customer: `group:<id>`, "
+                "`customer:<id>`",
+            },
         },
     },
     "SyncRun": {
@@ -556,7 +751,7 @@ PATHS: dict[str, Any] = {
         },
     },
     "/api/v1/admin/holds": _paged_get(
-        "The hold list: open orders last decided review or blocked, newest first (role admin)",
+        f"The hold list: open orders last decided review or blocked, newest first ({_RELEASERS})",
         "holds",
         "HeldOrder",
         [
@@ -566,6 +761,50 @@ PATHS: dict[str, Any] = {
         ],
         "held orders with the reasons",
     ),
+    "/api/v1/admin/holds/{order_id}/release": _hold_action(
+        "Release a held order",
+        "Release",
+        "Approves the order now, over its reasons, and reserves it; the ERP's next call for it "
+        "gets this decision back, reason RELEASED_BY. When an approval tier lies below the "
+        "amount (or the cap), only that tier's role or a higher one's may release it: 403 "
+        "otherwise. The ERP is told through its callback URL.",
+    ),
+    "/api/v1/admin/holds/{order_id}/reject": _hold_action(
+        "Reject a held order",
+        "HoldAction",
+        "Blocks the order for good: every later call for it answers blocked, reason "
+        "REJECTED_BY. The ERP is told through its callback URL.",
+    ),
+    "/api/v1/admin/holds/{order_id}/reevaluate": _hold_action(
+        "Decide a held order again on today's data",
+        "Reevaluate",
+        "An approval releases it automatically (action auto_released), told to the ERP.",
+    ),
+    "/api/v1/admin/holds/reevaluate": {
+        "post": {
+            "summary": f"Decide every held order again ({_RELEASERS})",
+            "description": "What the nightly job does after its sync: orders whose reasons are "
+            "gone are released automatically, each recorded and told to the ERP.",
+            "security": [{"apiKey": []}],
+            "requestBody": {"required": True, **_json(_ref("Reevaluate"), "Empty object")},
+            "responses": {"200": _json(_ref("Reevaluation"), "What was released"), **_ERRORS},
+        }
+    },
+    "/api/v1/admin/customers/{customer_id}/hold": {
+        "put": {
+            "summary": f"Put a customer on creditgate's hold, or take it off ({_RELEASERS})",
+            "description": "Every order of a held customer is blocked (CUSTOMER_ON_HOLD). The "
+            "ERP's own hold is synced separately and not changed by this.",
+            "security": [{"apiKey": []}],
+            "parameters": [_path_param("customer_id")],
+            "requestBody": {"required": True, **_json(_ref("CustomerHold"), "The hold")},
+            "responses": {
+                "200": _json(_ref("CustomerHoldResult"), "The hold as it now stands"),
+                **_ERRORS,
+                "404": _json(_ref("Error"), "No such customer"),
+            },
+        }
+    },
     "/api/v1/admin/thresholds/versions": {
         "get": {
             "summary": "Every thresholds version, newest first (role admin)",

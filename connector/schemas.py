@@ -205,3 +205,51 @@ class HoldsQuerySchema(_Paged):
     source = fields.String(validate=_ref)
     customer_id = fields.String(validate=_ref)
     outcome = fields.String(validate=validate.OneOf(["review", "blocked"]))
+
+
+_reason = fields.String(
+    required=True,
+    validate=validate.And(
+        validate.Length(min=1, max=2000),
+        validate.Regexp(r"\S", error="must say why"),
+    ),
+)
+
+
+class HoldActionSchema(Schema):
+    """Reject or re-evaluate a held order. `decision_id` is the held decision the person looked
+    at: if the order was decided again since, the action is refused (409) instead of applying
+    to something they did not see."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = _reason
+    source = fields.String(validate=_ref)
+    decision_id = fields.String(validate=_ref)
+
+
+class ReleaseSchema(HoldActionSchema):
+    """Release a held order: approve it now, up to `cap` (in the order's currency; default its
+    amount) for later amendments, until the end of `expires_on` (business time zone)."""
+
+    cap = fields.Decimal(allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
+    expires_on = fields.Date()
+
+
+class ReevaluateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    source = fields.String(validate=_ref)
+
+
+class CustomerHoldSchema(Schema):
+    """Put a customer on creditgate's own hold, or take it off; the ERP's hold is its own."""
+
+    class Meta:
+        unknown = RAISE
+
+    on_hold = fields.Boolean(required=True)
+    reason = _reason
+    source = fields.String(validate=_ref)

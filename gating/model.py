@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -32,9 +32,45 @@ class ApprovalTier:
     role: str
 
 
+EXPOSURE_COMPONENTS = ("open_invoices", "unapplied_payments", "reservations")
+"""What exposure can add up; a thresholds version may leave out all but open invoices."""
+
+OVERRIDABLE = (
+    "overdue_days",
+    "overdue_tolerance",
+    "review_band",
+    "trial_amount",
+    "max_data_age_hours",
+    "stale_data_outcome",
+    "approval_tiers",
+    "reservation_days",
+    "exposure_components",
+    "warnings",
+)
+"""The settings a group or a customer may have its own value for. The base currency, the
+overdue count cap and the fail-safe outcome hold for everyone: the fail-safe answer is given
+when the store, and so the customer's group, cannot be read."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Per-group and per-customer settings, by the source's own id (the same id in every
+    source); each maps setting names (from OVERRIDABLE) to parsed values."""
+
+    groups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.customers)
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """One version of the admin-set rules. Amounts without a currency are in `base_currency`."""
+    """One version of the admin-set rules. Amounts without a currency are in `base_currency`.
+
+    `applied` names the overrides laid over the global values (``group:G-1``,
+    ``customer:C-300``); it is empty for the version as stored.
+    """
 
     version: int = 0
     base_currency: str = "USD"
@@ -48,6 +84,45 @@ class Thresholds:
     reservation_days: int = 60
     overdue_count_cap: int = 1000
     warnings: Ladder = DEFAULT_LADDER
+    fail_safe_outcome: Outcome | None = None
+    exposure_components: frozenset[str] = frozenset(EXPOSURE_COMPONENTS)
+    overrides: Overrides = field(default_factory=Overrides)
+    applied: tuple[str, ...] = ()
+    _for_party: dict[tuple[str, str | None], Thresholds] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def for_party(self, customer_ref: str, group_ref: str | None) -> Thresholds:
+        """The settings for one customer: its group's overrides over the global values, then its
+        own over those. Without overrides that apply, this version itself."""
+        if not self.overrides:
+            return self
+        key = (customer_ref, group_ref)
+        found = self._for_party.get(key)
+        if found is None:
+            layers = [
+                (f"group:{group_ref}", self.overrides.groups.get(group_ref or "")),
+                (f"customer:{customer_ref}", self.overrides.customers.get(customer_ref)),
+            ]
+            values: dict[str, Any] = {}
+            applied = []
+            for name, layer in layers:
+                if layer:
+                    values.update(layer)
+                    applied.append(name)
+            found = replace(self, applied=tuple(applied), **values) if applied else self
+            self._for_party[key] = found
+        return found
+
+    def applied_layers(self) -> dict[str, Mapping[str, Any]]:
+        """Each applied override's own settings, by its name in `applied`."""
+        out = {}
+        for name in self.applied:
+            kind, _, ref = name.partition(":")
+            out[name] = (self.overrides.groups if kind == "group" else self.overrides.customers)[
+                ref
+            ]
+        return out
 
 
 @dataclass(frozen=True)
@@ -72,16 +147,23 @@ class Balance:
 
 @dataclass(frozen=True)
 class Exposure:
-    """Exposure in one currency: open invoices − unapplied payments + reservations."""
+    """Exposure in one currency: open invoices − unapplied payments + reservations, each
+    counted only when `components` includes it (the thresholds' exposure_components)."""
 
     currency: str
     open_invoices: Decimal
     unapplied: Decimal
     reservations: Decimal
+    components: frozenset[str] = frozenset(EXPOSURE_COMPONENTS)
 
     @property
     def total(self) -> Decimal:
-        return self.open_invoices - self.unapplied + self.reservations
+        total = self.open_invoices
+        if "unapplied_payments" in self.components:
+            total -= self.unapplied
+        if "reservations" in self.components:
+            total += self.reservations
+        return total
 
 
 @dataclass(frozen=True)
@@ -122,6 +204,32 @@ class Money:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """A person's answer to a held order: `release` (approve it, up to `cap` in the order's
+    currency if given, until `expires_at` if given) or `reject` (block it for good)."""
+
+    action: str
+    actor: str
+    role: str
+    reason: str
+    currency: str
+    created_at: datetime
+    cap: Decimal | None = None
+    expires_at: datetime | None = None
+    id: int | None = None
+
+    def covers(self, order: OrderRequest, now: datetime) -> str | None:
+        """Why this release does not approve `order` now, or None when it does."""
+        if self.expires_at is not None and now >= self.expires_at:
+            return f"the release by {self.actor} lapsed at {self.expires_at.isoformat()}"
+        if order.currency != self.currency:
+            return f"the release by {self.actor} was for an order in {self.currency}"
+        if self.cap is not None and order.amount > self.cap:
+            return f"the order is above the release's cap of {self.cap} {self.currency}"
+        return None
+
+
+@dataclass(frozen=True)
 class GateInput:
     """Everything one decision reads, gathered by the service in one locked transaction."""
 
@@ -132,6 +240,7 @@ class GateInput:
     last_synced_at: datetime | None
     previous_reservation: Money | None = None
     trial_reserved: Decimal = ZERO
+    resolution: Resolution | None = None
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,17 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gating.model import ApprovalTier, Outcome, Thresholds
+from gating.model import (
+    EXPOSURE_COMPONENTS,
+    OVERRIDABLE,
+    ApprovalTier,
+    Outcome,
+    Overrides,
+    Thresholds,
+)
 from gating.money import is_currency
-from gating.warnings import ladder_from_document, ladder_to_document
+from gating.roles import RELEASERS
+from gating.warnings import DEFAULT_LADDER, Ladder, ladder_from_document, ladder_to_document
 
 
 class InvalidThresholds(ValueError):
@@ -46,19 +54,11 @@ def _int(doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: i
     return raw
 
 
-_KEYS = {
-    "base_currency",
-    "overdue_days",
-    "overdue_tolerance",
-    "review_band",
-    "trial_amount",
-    "max_data_age_hours",
-    "stale_data_outcome",
-    "approval_tiers",
-    "reservation_days",
-    "overdue_count_cap",
-}
-_NULLABLE = {"trial_amount", "max_data_age_hours"}
+# Required in a complete document; the optional ones below came later, and versions stored
+# before them lack them and get the defaults.
+_OPTIONAL = {"warnings", "fail_safe_outcome", "exposure_components", "overrides"}
+_KEYS = {"base_currency", "overdue_count_cap", *OVERRIDABLE} - _OPTIONAL
+_NULLABLE = {"trial_amount", "max_data_age_hours", "fail_safe_outcome"}
 
 
 def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresholds:
@@ -67,45 +67,121 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
     :raises InvalidThresholds: naming every bad or missing field.
     """
     errors: dict[str, str] = {}
-    for key in sorted(set(doc) - _KEYS - {"warnings"}):
+    for key in sorted(set(doc) - _KEYS - _OPTIONAL):
         errors[key] = "unknown setting"
     missing = _KEYS - set(doc)
     for key in sorted(missing):
         errors[key] = "missing"
     # Every present field is checked too, so one answer names everything that is wrong.
-    raw_ladder = doc.get("warnings")  # optional: versions from before the ladder lack it
-    doc = {k: v for k, v in doc.items() if k in _KEYS}
-    for key in _KEYS - _NULLABLE - missing:
+    for key in sorted((_KEYS - _NULLABLE - missing) & set(doc)):
         if doc[key] is None:
             errors[key] = "may not be empty"
     base = doc.get("base_currency")
     if "base_currency" in doc and (not isinstance(base, str) or not is_currency(base)):
         errors["base_currency"] = f"{base!r} is not an ISO 4217 currency code"
-    outcome = doc.get("stale_data_outcome")
-    if "stale_data_outcome" in doc and outcome not in ("review", "blocked"):
-        errors["stale_data_outcome"] = "must be 'review' or 'blocked'"
-    values = {
-        "overdue_days": _int(doc, "overdue_days", errors, minimum=0),
-        "overdue_tolerance": _decimal(doc, "overdue_tolerance", errors),
-        "review_band": _decimal(doc, "review_band", errors),
-        "trial_amount": _decimal(doc, "trial_amount", errors),
-        "max_data_age_hours": _int(doc, "max_data_age_hours", errors, minimum=1),
-        "reservation_days": _int(doc, "reservation_days", errors, minimum=1),
-        "overdue_count_cap": _int(doc, "overdue_count_cap", errors, minimum=1),
-    }
-    tiers = _tiers(doc.get("approval_tiers", []), errors)
-    ladder = ladder_from_document(raw_ladder, errors)
+    values = _settings({k: v for k, v in doc.items() if k in _KEYS | _OPTIONAL}, errors)
+    values.pop("overrides", None)
+    values.pop("base_currency", None)
+    values["overdue_count_cap"] = _int(doc, "overdue_count_cap", errors, minimum=1)
+    fail_safe = doc.get("fail_safe_outcome")
+    if fail_safe is not None and fail_safe not in ("approved", "review", "blocked"):
+        errors["fail_safe_outcome"] = "must be 'approved', 'review', 'blocked' or null"
+    ladder = values.get("warnings", DEFAULT_LADDER)
+    overrides = _overrides(doc.get("overrides"), ladder, errors)
     if errors:
         raise InvalidThresholds(errors)
-    assert isinstance(base, str) and isinstance(outcome, str)
+    assert isinstance(base, str)
     return Thresholds(
         version=version,
         base_currency=base,
-        stale_data_outcome=Outcome(outcome),
-        approval_tiers=tiers,
-        warnings=ladder,
+        fail_safe_outcome=None if fail_safe is None else Outcome(fail_safe),
+        overrides=overrides,
         **values,
     )
+
+
+def _settings(
+    doc: Mapping[str, Any], errors: dict[str, str], ladder: Ladder = DEFAULT_LADDER
+) -> dict[str, Any]:
+    """The overridable settings present in `doc`, parsed; problems go into `errors`."""
+    values: dict[str, Any] = {}
+    ints = {"overdue_days": 0, "max_data_age_hours": 1, "reservation_days": 1}
+    for key, minimum in ints.items():
+        if key in doc:
+            values[key] = _int(doc, key, errors, minimum=minimum)
+    for key in ("overdue_tolerance", "review_band", "trial_amount"):
+        if key in doc:
+            values[key] = _decimal(doc, key, errors)
+    if "stale_data_outcome" in doc:
+        outcome = doc["stale_data_outcome"]
+        if outcome not in ("review", "blocked"):
+            errors["stale_data_outcome"] = "must be 'review' or 'blocked'"
+        else:
+            values["stale_data_outcome"] = Outcome(outcome)
+    if "approval_tiers" in doc:
+        values["approval_tiers"] = _tiers(doc["approval_tiers"], errors)
+    if "exposure_components" in doc:
+        values["exposure_components"] = _components(doc["exposure_components"], errors)
+    if "warnings" in doc:
+        values["warnings"] = ladder_from_document(doc["warnings"], errors, ladder)
+    return values
+
+
+def _components(raw: Any, errors: dict[str, str]) -> frozenset[str]:
+    every = ", ".join(EXPOSURE_COMPONENTS)
+    if (
+        not isinstance(raw, list)
+        or not all(isinstance(item, str) for item in raw)
+        or len(set(raw)) != len(raw)
+    ):
+        errors["exposure_components"] = f"must be a list of distinct names from: {every}"
+        return frozenset(EXPOSURE_COMPONENTS)
+    unknown = sorted(set(raw) - set(EXPOSURE_COMPONENTS))
+    if unknown:
+        errors["exposure_components"] = f"unknown {', '.join(unknown)}; choose from: {every}"
+    elif "open_invoices" not in raw:
+        errors["exposure_components"] = "must include open_invoices: they are the exposure"
+    return frozenset(raw)
+
+
+def _overrides(raw: Any, ladder: Ladder, errors: dict[str, str]) -> Overrides:
+    """`{"groups": {ref: settings}, "customers": {ref: settings}}`, each settings table a
+    subset of OVERRIDABLE; its errors are named `overrides.customers.<ref>.<setting>`."""
+    if raw is None:
+        return Overrides()
+    if not isinstance(raw, Mapping):
+        errors["overrides"] = "must be a table with 'groups' and/or 'customers'"
+        return Overrides()
+    for key in sorted(set(raw) - {"groups", "customers"}):
+        errors[f"overrides.{key}"] = "unknown part: use 'groups' or 'customers'"
+    parsed: dict[str, dict[str, Mapping[str, Any]]] = {"groups": {}, "customers": {}}
+    for kind in ("groups", "customers"):
+        table = raw.get(kind, {})
+        if not isinstance(table, Mapping):
+            errors[f"overrides.{kind}"] = "must be a table of settings by id"
+            continue
+        for ref, settings in table.items():
+            where = f"overrides.{kind}.{ref}"
+            if not isinstance(settings, Mapping) or not settings:
+                errors[where] = "must be a non-empty table of settings"
+                continue
+            local: dict[str, str] = {}
+            for key in sorted(set(settings) - set(OVERRIDABLE)):
+                local[key] = (
+                    "unknown setting"
+                    if key not in _KEYS | _OPTIONAL
+                    else "holds for everyone and cannot be overridden"
+                )
+            nulls = set(settings) - _NULLABLE
+            for key in sorted(k for k in nulls & set(OVERRIDABLE) if settings[k] is None):
+                local[key] = "may not be empty"
+            values = _settings(
+                {k: v for k, v in settings.items() if k in OVERRIDABLE}, local, ladder
+            )
+            for key, message in local.items():
+                errors[f"{where}.{key}"] = message
+            parsed[kind][str(ref)] = values
+    return Overrides(groups=parsed["groups"], customers=parsed["customers"])
 
 
 def _tiers(raw: Any, errors: dict[str, str]) -> tuple[ApprovalTier, ...]:
@@ -122,25 +198,40 @@ def _tiers(raw: Any, errors: dict[str, str]) -> tuple[ApprovalTier, ...]:
         amount = _decimal(item, "amount", local)
         if amount is None or local:
             errors[key] = "amount must be a decimal string ≥ 0"
-        elif not isinstance(item["role"], str) or not item["role"]:
-            errors[key] = "role must be a non-empty string"
+        elif item["role"] not in RELEASERS:
+            errors[key] = f"role must be one of {', '.join(RELEASERS)} (who may release it)"
         else:
             tiers.append(ApprovalTier(amount, item["role"]))
     return tuple(sorted(tiers, key=lambda t: t.amount))
 
 
+def settings_document(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parsed settings in the stored form: strings for amounts so no float touches money."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Decimal):
+            out[key] = str(value)
+        elif isinstance(value, Outcome):
+            out[key] = value.value
+        elif key == "approval_tiers":
+            out[key] = [{"amount": str(t.amount), "role": t.role} for t in value]
+        elif key == "exposure_components":
+            out[key] = [name for name in EXPOSURE_COMPONENTS if name in value]
+        elif key == "warnings":
+            out[key] = ladder_to_document(value)
+        else:
+            out[key] = value
+    return out
+
+
 def thresholds_to_document(th: Thresholds) -> dict[str, Any]:
-    """The stored form: strings for amounts so no float ever touches money."""
-    return {
-        "base_currency": th.base_currency,
-        "overdue_days": th.overdue_days,
-        "overdue_tolerance": str(th.overdue_tolerance),
-        "review_band": str(th.review_band),
-        "trial_amount": None if th.trial_amount is None else str(th.trial_amount),
-        "max_data_age_hours": th.max_data_age_hours,
-        "stale_data_outcome": th.stale_data_outcome.value,
-        "approval_tiers": [{"amount": str(t.amount), "role": t.role} for t in th.approval_tiers],
-        "reservation_days": th.reservation_days,
-        "overdue_count_cap": th.overdue_count_cap,
-        "warnings": ladder_to_document(th.warnings),
+    """The stored form of a version as parsed (its global values and its overrides)."""
+    doc: dict[str, Any] = {"base_currency": th.base_currency}
+    doc |= settings_document({key: getattr(th, key) for key in OVERRIDABLE})
+    doc["overdue_count_cap"] = th.overdue_count_cap
+    doc["fail_safe_outcome"] = th.fail_safe_outcome.value if th.fail_safe_outcome else None
+    doc["overrides"] = {
+        "groups": {ref: settings_document(v) for ref, v in th.overrides.groups.items()},
+        "customers": {ref: settings_document(v) for ref, v in th.overrides.customers.items()},
     }
+    return doc

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from gating.model import Money, Outcome, OverdueInvoice, OverdueSummary, Party, Thresholds
+from gating.model import (
+    Money,
+    Outcome,
+    OverdueInvoice,
+    OverdueSummary,
+    Party,
+    Resolution,
+    Thresholds,
+)
+from gating.push import HoldNotice
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware, in the business time zone."""
@@ -36,6 +45,7 @@ class OrderRecord:
     customer_key: int | None = None
     invoiced: Decimal = Decimal("0")
     key: int | None = None
+    resolution_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,8 +90,28 @@ class Customers(Protocol):
         """Open invoices due before `due_before`, oldest first, at most `limit`."""
         ...
 
+    def set_admin_hold(self, source_id: int, ref: str, reason: str | None) -> bool:
+        """Put the customer on an admin's hold (`reason`), or take it off (None); False when
+        there is no such customer. The ERP's own hold is another column, kept by the sync."""
+        ...
+
 
 class Orders(Protocol):
+    def get(self, source_id: int, order_id: str) -> OrderRecord | None: ...
+
+    def resolution(self, resolution_id: int) -> Resolution: ...
+
+    def add_resolution(
+        self, order_key: int, resolution: Resolution, held_decision_id: str, decision_id: str
+    ) -> int:
+        """Store a release or rejection and make it the order's latest; return its id."""
+        ...
+
+    def held(self, after_key: int, limit: int) -> list[tuple[int, str, str]]:
+        """Held orders (open, last decided review or blocked) after `after_key`, oldest first:
+        (key, source name, order id)."""
+        ...
+
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]: ...
 
     def expire_reservations(
@@ -108,6 +138,7 @@ class Orders(Protocol):
         *,
         previous: OrderRecord | None,
         group_key: int | None = None,
+        status: str = "open",
     ) -> None:
         """Record the decision and store the order at its terms; `previous` is the order as read
         in this transaction (None if it is new), whose reservation is replaced."""
@@ -130,17 +161,38 @@ class Audit(Protocol):
     ) -> None: ...
 
 
+class Notices(Protocol):
+    def add(self, notice: HoldNotice, targets: Sequence[str], now: datetime) -> None:
+        """Queue the notice for each target, in this transaction (the outbox)."""
+        ...
+
+
 class UnitOfWork(Protocol):
-    sources: Sources
-    customers: Customers
-    orders: Orders
-    decisions: Decisions
-    thresholds: ThresholdVersions
-    audit: Audit
+    # Read-only in the protocol, so a store's own repository classes satisfy it.
+    @property
+    def sources(self) -> Sources: ...
+
+    @property
+    def customers(self) -> Customers: ...
+
+    @property
+    def orders(self) -> Orders: ...
+
+    @property
+    def decisions(self) -> Decisions: ...
+
+    @property
+    def thresholds(self) -> ThresholdVersions: ...
+
+    @property
+    def audit(self) -> Audit: ...
+
+    @property
+    def notices(self) -> Notices: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None: ...
 
     def begin_decision(self, source: str, customer_ref: str) -> tuple[SourceRecord, Thresholds]:
         """The source and the active thresholds; from here until commit or rollback, decisions

@@ -35,6 +35,55 @@ class WarningChange:
     decided_at: datetime
 
 
+@dataclass(frozen=True)
+class HoldNotice:
+    """A held order's resolution, told to the ERP that asked about it, so nobody has to poll.
+
+    Like a WarningChange it goes through the outbox, at least once; `change_id` is the
+    idempotency key the receiver deduplicates on.
+    """
+
+    change_id: str
+    source: str
+    order_id: str
+    customer_ref: str
+    action: str
+    """"released", "rejected" or "auto_released" (a re-evaluation found the reasons gone)."""
+    outcome: str
+    """What the gate answers for the order from now on: "approved" or "blocked"."""
+    actor: str
+    """Who resolved it: the API client or user, or "system" for an automatic release."""
+    reason: str
+    cap: str | None
+    """The most the release approves (in `currency`), or None for the order's amount."""
+    currency: str
+    expires_at: datetime | None
+    """When an unused release lapses, or None."""
+    decision_id: str | None
+    """The decision that approved the order (automatic releases), else None."""
+    decided_at: datetime
+
+
+def notice_document(notice: HoldNotice) -> dict[str, object]:
+    """The JSON form a callback receives (and the outbox keeps)."""
+    return {
+        "event": "hold_resolution",
+        "change_id": notice.change_id,
+        "source": notice.source,
+        "order_id": notice.order_id,
+        "customer_id": notice.customer_ref,
+        "action": notice.action,
+        "outcome": notice.outcome,
+        "actor": notice.actor,
+        "reason": notice.reason,
+        "cap": notice.cap,
+        "currency": notice.currency,
+        "expires_at": notice.expires_at.isoformat() if notice.expires_at else None,
+        "decision_id": notice.decision_id,
+        "decided_at": notice.decided_at.isoformat(),
+    }
+
+
 class PushTarget(Protocol):
     """An ERP or CRM that shows creditgate's warnings to the people who work there."""
 
@@ -48,6 +97,19 @@ class PushTarget(Protocol):
             the change stays queued (honour `retry_after`).
         :raises gating.errors.TargetRejected: the target refuses this change for good.
         """
+        ...
+
+    def close(self) -> None: ...
+
+
+class NoticeTarget(Protocol):
+    """A callback URL at the ERP: takes hold notices as well as warning changes, each at least
+    once, deduplicated by its `change_id` (adapters/callback.py)."""
+
+    kind: str
+
+    def push(self, change: WarningChange | HoldNotice) -> None:
+        """:raises TargetUnavailable, TargetRejected: as PushTarget.push."""
         ...
 
     def close(self) -> None: ...
@@ -71,4 +133,4 @@ class OutboxItem:
     id: int
     target: str
     attempts: int
-    change: WarningChange
+    change: WarningChange | HoldNotice

@@ -7,20 +7,24 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from gating.model import (
+    EXPOSURE_COMPONENTS,
     ZERO,
     CreditView,
     Decision,
     Exposure,
     GateInput,
     Money,
+    OrderRequest,
     Outcome,
     Party,
     Reason,
+    Resolution,
     RuleVerdict,
     Thresholds,
     combine,
 )
 from gating.money import Rates, quantize
+from gating.policy import settings_document
 
 ON_HOLD = "CUSTOMER_ON_HOLD"
 OVERDUE = "OVERDUE_INVOICES"
@@ -30,6 +34,8 @@ UNKNOWN = "UNKNOWN_CUSTOMER"
 NO_LIMIT = "NO_CREDIT_LIMIT"
 STALE = "STALE_DATA"
 APPROVAL = "APPROVAL_REQUIRED"
+RELEASED = "RELEASED_BY"
+REJECTED = "REJECTED_BY"
 
 
 def overdue_cutoff(today: date, overdue_days: int) -> date:
@@ -41,8 +47,15 @@ def days_overdue(due_date: date, today: date) -> int:
     return (today - due_date).days
 
 
-def exposure_of(party: Party, rates: Rates, *, excluding: Money | None = None) -> Exposure:
-    """Sum the party's balances in its credit currency, less the reservation `excluding` holds.
+def exposure_of(
+    party: Party,
+    rates: Rates,
+    *,
+    excluding: Money | None = None,
+    components: frozenset[str] = frozenset(EXPOSURE_COMPONENTS),
+) -> Exposure:
+    """Sum the party's balances in its credit currency, less the reservation `excluding` holds;
+    the total counts only `components` (the thresholds' exposure_components).
 
     :raises CurrencyRateMissing: when a balance's currency has no configured rate.
     """
@@ -54,7 +67,7 @@ def exposure_of(party: Party, rates: Rates, *, excluding: Money | None = None) -
         reserved += rates.convert(b.reserved, b.currency, cur)
     if excluding is not None:
         reserved -= rates.convert(excluding.amount, excluding.currency, cur)
-    return Exposure(cur, open_invoices, unapplied, reserved)
+    return Exposure(cur, open_invoices, unapplied, reserved, components)
 
 
 def _fmt(amount: Decimal, currency: str) -> str:
@@ -85,7 +98,12 @@ class _Context:
         self.exposure: Exposure | None = None
         self.order_in_credit: Decimal | None = None
         if inp.customer is not None:
-            self.exposure = exposure_of(inp.customer, rates, excluding=inp.previous_reservation)
+            self.exposure = exposure_of(
+                inp.customer,
+                rates,
+                excluding=inp.previous_reservation,
+                components=th.exposure_components,
+            )
             self.order_in_credit = rates.convert(
                 order.amount, order.currency, inp.customer.currency
             )
@@ -176,7 +194,9 @@ def check_group_limit(ctx: _Context) -> RuleVerdict:
         return _not_evaluated(GROUP_LIMIT)
     if g is None or g.credit_limit is None:
         return _ok(GROUP_LIMIT, "no group limit applies")
-    exposure = exposure_of(g, ctx.rates, excluding=inp.previous_reservation)
+    exposure = exposure_of(
+        g, ctx.rates, excluding=inp.previous_reservation, components=ctx.th.exposure_components
+    )
     order = ctx.rates.convert(inp.order.amount, inp.order.currency, g.currency)
     after, limit, cur = exposure.total + order, g.credit_limit, g.currency
     figures = {
@@ -294,6 +314,15 @@ def decide(inp: GateInput, thresholds: Thresholds, rates: Rates, now: datetime) 
         if v.tripped and v.outcome is not None
     )
     outcome = combine(reasons)
+    if inp.resolution is not None:
+        verdict = _resolution_verdict(inp.resolution, inp.order, outcome, reasons, now)
+        verdicts += (verdict,)
+        if verdict.tripped and verdict.outcome is Outcome.APPROVED:
+            outcome = Outcome.APPROVED
+            reasons = (Reason(RELEASED, verdict.message, Outcome.APPROVED),)
+        elif verdict.tripped:
+            outcome = Outcome.BLOCKED
+            reasons = (Reason(REJECTED, verdict.message, Outcome.BLOCKED), *reasons)
     order = inp.order
     reserve = Money(order.amount, order.currency) if outcome is Outcome.APPROVED else None
     return Decision(
@@ -304,6 +333,47 @@ def decide(inp: GateInput, thresholds: Thresholds, rates: Rates, now: datetime) 
         reserve=reserve,
         inputs=_inputs(ctx),
     )
+
+
+def _resolution_verdict(
+    res: Resolution,
+    order: OrderRequest,
+    outcome: Outcome,
+    reasons: tuple[Reason, ...],
+    now: datetime,
+) -> RuleVerdict:
+    """A person's release approves the order over the rules' reasons while it covers the order
+    (not lapsed, same currency, within its cap); a rejection blocks it whatever they say."""
+    on = res.created_at.astimezone(now.tzinfo).date().isoformat()
+    said = f"{res.actor} ({res.role}) on {on}: {res.reason}"
+    figures: dict[str, object] = {
+        "resolution_id": res.id,
+        "actor": res.actor,
+        "role": res.role,
+        "reason": res.reason,
+        "created_at": res.created_at.isoformat(),
+    }
+    if res.action == "reject":
+        return _trip(REJECTED, Outcome.BLOCKED, f"rejected by {said}", **figures)
+    code = RELEASED
+    figures |= {
+        "cap": None if res.cap is None else str(res.cap),
+        "currency": res.currency,
+        "expires_at": res.expires_at.isoformat() if res.expires_at else None,
+    }
+    problem = res.covers(order, now)
+    if problem is not None:
+        return _ok(code, f"{problem}: decided by the rules", **figures)
+    if outcome is Outcome.APPROVED:
+        return _ok(code, f"released by {said}; not needed, every rule passes", **figures)
+    over = [r.code for r in reasons]
+    terms = [f"over {', '.join(over)}"]
+    if res.cap is not None:
+        terms.append(f"up to {_fmt(res.cap, res.currency)}")
+    if res.expires_at is not None:
+        terms.append(f"until {res.expires_at.astimezone(now.tzinfo).isoformat()}")
+    figures["released_over"] = over
+    return _trip(code, Outcome.APPROVED, f"released by {said} ({'; '.join(terms)})", **figures)
 
 
 def _view(ctx: _Context, *, approved: bool) -> CreditView | None:
@@ -340,6 +410,7 @@ def _inputs(ctx: _Context) -> dict[str, object]:
         ),
         "last_synced_at": inp.last_synced_at.isoformat() if inp.last_synced_at else None,
         "thresholds_version": th.version,
+        **_overrides_used(th),
         "rates": {
             "reference": ctx.rates.reference,
             **{k: str(v) for k, v in sorted(ctx.rates.rates.items())},
@@ -353,6 +424,7 @@ def _inputs(ctx: _Context) -> dict[str, object]:
                 "unapplied_payments": str(e.unapplied),
                 "reservations": str(e.reservations),
                 "total": str(e.total),
+                "components": [n for n in EXPOSURE_COMPONENTS if n in e.components],
             },
             "order_in_credit_currency": str(ctx.order_in_credit),
         }
@@ -361,6 +433,14 @@ def _inputs(ctx: _Context) -> dict[str, object]:
     if inp.customer is None:
         out["trial_reserved"] = str(inp.trial_reserved)
     return out
+
+
+def _overrides_used(th: Thresholds) -> dict[str, object]:
+    """The group's and customer's own settings the decision used, when any applied."""
+    if not th.applied:
+        return {}
+    layers = th.applied_layers()
+    return {"thresholds_overrides": {name: settings_document(v) for name, v in layers.items()}}
 
 
 def _party_json(p: Party) -> dict[str, object]:

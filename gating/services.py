@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,6 +11,7 @@ from typing import Any
 
 from gating.errors import CustomerNotFound, DecisionNotFound
 from gating.model import (
+    EXPOSURE_COMPONENTS,
     ZERO,
     Decision,
     GateInput,
@@ -18,11 +19,19 @@ from gating.model import (
     OrderRequest,
     Outcome,
     Party,
+    Resolution,
     Thresholds,
 )
 from gating.money import Rates
-from gating.ports import Clock, DecisionRecord, DecisionView, OrderRecord, UnitOfWork
-from gating.rules import days_overdue, decide, exposure_of, overdue_cutoff
+from gating.ports import (
+    Clock,
+    DecisionRecord,
+    DecisionView,
+    OrderRecord,
+    SourceRecord,
+    UnitOfWork,
+)
+from gating.rules import REJECTED, RELEASED, days_overdue, decide, exposure_of, overdue_cutoff
 
 ORDER_EVENTS = ("cancelled", "invoiced")
 
@@ -31,6 +40,9 @@ ORDER_EVENTS = ("cancelled", "invoiced")
 class GateResult:
     record: DecisionRecord
     replayed: bool
+    fail_safe: Outcome | None = None
+    """The active version's fail-safe outcome (None: the server's configured one), kept by the
+    caller for the answers it must give when the store cannot be read."""
 
 
 def gate_order(
@@ -42,51 +54,120 @@ def gate_order(
     """
     now = clock()
     with uow:
-        source, thresholds = uow.begin_decision(order.source, order.customer_id)
-        view = _view(uow, source.id, order, now, thresholds)
-        # Lapsed reservations go first, so neither a replay nor a decision counts them.
-        if (
-            view.lapsed
-            and _may_hold_reservations(view.customer, view.group)
-            and uow.orders.expire_reservations(
-                source.id, order.customer_id, now, _key(view.customer), _key(view.group)
-            )
-        ):
-            view = _view(uow, source.id, order, now, thresholds)
-        customer, group, existing = view.customer, view.group, view.order
+        result = decide_locked(uow, order, now, rates, caller)
+        if not result.replayed:
+            uow.commit()
+        return result
+
+
+@dataclass(frozen=True)
+class Locked:
+    """What a decision reads under the customer's lock, before it decides."""
+
+    source: SourceRecord
+    stored: Thresholds
+    thresholds: Thresholds
+    """The version's settings for this customer (its group's and its own overrides applied)."""
+    view: DecisionView
+
+
+Resolve = Callable[[Locked], Resolution | None]
+"""Gives the release or rejection a decision applies (None: the rules alone decide)."""
+
+
+def decide_locked(
+    uow: UnitOfWork,
+    order: OrderRequest,
+    now: datetime,
+    rates: Rates,
+    caller: str,
+    *,
+    resolve: Resolve | None = None,
+) -> GateResult:
+    """Take the customer's lock, decide the order and record it, inside `uow`'s transaction
+    (the caller commits). Without `resolve`, the order's stored release or rejection applies,
+    and an approved order asked again on the same terms gets its decision back."""
+    locked = _lock_and_read(uow, order, now)
+    source, stored, thresholds, view = (
+        locked.source,
+        locked.stored,
+        locked.thresholds,
+        locked.view,
+    )
+    customer, group, existing = view.customer, view.group, view.order
+    if resolve is None:
         if existing is not None and _replayable(existing, order):
             assert existing.last_decision_id is not None
             previous = uow.decisions.get(existing.last_decision_id)
             if previous is not None:
-                return GateResult(previous, replayed=True)
-        inp = GateInput(
-            order=order,
-            customer=customer,
-            group=group,
-            overdue=view.overdue,
-            last_synced_at=source.last_success_at,
-            previous_reservation=_held_by(existing, order.customer_id),
-            trial_reserved=_trial_reserved(
-                uow, source.id, order, customer, existing, thresholds, rates
-            ),
+                return GateResult(previous, True, stored.fail_safe_outcome)
+        resolution = None
+        if existing is not None and existing.resolution_id is not None:
+            resolution = uow.orders.resolution(existing.resolution_id)
+    else:
+        resolution = resolve(locked)
+    inp = GateInput(
+        order=order,
+        customer=customer,
+        group=group,
+        overdue=view.overdue,
+        last_synced_at=source.last_success_at,
+        previous_reservation=_held_by(existing, order.customer_id),
+        trial_reserved=_trial_reserved(
+            uow, source.id, order, customer, existing, thresholds, rates
+        ),
+        resolution=resolution,
+    )
+    decision = decide(inp, thresholds, rates, now)
+    record = _record(decision, order, now, thresholds, caller, existing)
+    expires = now + timedelta(days=thresholds.reservation_days)
+    codes = {r.code for r in decision.reasons}
+    if resolution is not None and RELEASED in codes and resolution.expires_at is not None:
+        expires = resolution.expires_at  # an unused release lapses with its reservation
+    uow.orders.record(
+        source.id,
+        order.order_id,
+        order.customer_id,
+        customer.key if customer else None,
+        Money(order.amount, order.currency),
+        decision.reserve,
+        record,
+        expires if decision.reserve else None,
+        previous=existing,
+        group_key=_key(group),
+        status="rejected" if REJECTED in codes else "open",
+    )
+    return GateResult(record, False, stored.fail_safe_outcome)
+
+
+def _lock_and_read(uow: UnitOfWork, order: OrderRequest, now: datetime) -> Locked:
+    source, stored = uow.begin_decision(order.source, order.customer_id)
+    # The group is known only once the view is read: a group's override of what the view
+    # reads (the overdue cutoff and tolerance) makes it read again.
+    thresholds = stored.for_party(order.customer_id, None)
+    view = _view(uow, source.id, order, now, thresholds)
+    reread = False
+    if view.group is not None:
+        thresholds = stored.for_party(order.customer_id, view.group.ref)
+        reread = not _same_view_terms(thresholds, stored.for_party(order.customer_id, None))
+    # Lapsed reservations go first, so neither a replay nor a decision counts them.
+    if (
+        view.lapsed
+        and _may_hold_reservations(view.customer, view.group)
+        and uow.orders.expire_reservations(
+            source.id, order.customer_id, now, _key(view.customer), _key(view.group)
         )
-        decision = decide(inp, thresholds, rates, now)
-        record = _record(decision, order, now, thresholds, caller, existing)
-        expires = now + timedelta(days=thresholds.reservation_days)
-        uow.orders.record(
-            source.id,
-            order.order_id,
-            order.customer_id,
-            customer.key if customer else None,
-            Money(order.amount, order.currency),
-            decision.reserve,
-            record,
-            expires if decision.reserve else None,
-            previous=existing,
-            group_key=_key(group),
-        )
-        uow.commit()
-        return GateResult(record, replayed=False)
+    ) or reread:
+        view = _view(uow, source.id, order, now, thresholds)
+    return Locked(source, stored, thresholds, view)
+
+
+def _same_view_terms(a: Thresholds, b: Thresholds) -> bool:
+    return (a.overdue_days, a.overdue_tolerance, a.overdue_count_cap) == (
+        b.overdue_days,
+        b.overdue_tolerance,
+        b.overdue_count_cap,
+    )
 
 
 def _may_hold_reservations(customer: Party | None, group: Party | None) -> bool:
@@ -260,15 +341,17 @@ def credit_position(
     today = clock().date()
     with uow:
         source = uow.sources.get(source_name)
-        thresholds = uow.thresholds.active()
+        stored = uow.thresholds.active()
         customer, group = uow.customers.position(source.id, customer_ref)
         if customer is None or customer.key is None:
             raise CustomerNotFound(source_name, customer_ref)
+        thresholds = stored.for_party(customer_ref, group.ref if group else None)
         cutoff = overdue_cutoff(today, thresholds.overdue_days)
         overdue = uow.customers.overdue_invoices(
             customer.key, today, thresholds.overdue_tolerance, overdue_limit
         )
-    exposure = exposure_of(customer, rates)
+    components = thresholds.exposure_components
+    exposure = exposure_of(customer, rates, components=components)
     limit = customer.credit_limit
     return {
         "customer": {"id": customer.ref, "name": customer.name, "source": source_name},
@@ -279,6 +362,7 @@ def credit_position(
             "unapplied_payments": exposure.unapplied,
             "reservations": exposure.reservations,
             "total": exposure.total,
+            "components": [n for n in EXPOSURE_COMPONENTS if n in components],
         },
         "available": None if limit is None else limit - exposure.total,
         "overdue_invoices": [
@@ -302,9 +386,10 @@ def credit_position(
             "name": group.name,
             "currency": group.currency,
             "credit_limit": group.credit_limit,
-            "exposure": exposure_of(group, rates).total,
+            "exposure": exposure_of(group, rates, components=components).total,
             "on_hold": group.on_hold,
         },
         "last_synced_at": source.last_success_at,
         "thresholds_version": thresholds.version,
+        "thresholds_overrides": list(thresholds.applied),
     }

@@ -83,6 +83,7 @@ class CustomerStanding:
     next_due: date | None
     next_invoice: str | None
     level: str | None
+    group_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,25 +153,26 @@ _LADDER_KEYS = {
 }
 
 
-def ladder_from_document(raw: Any, errors: dict[str, str]) -> Ladder:
+def ladder_from_document(raw: Any, errors: dict[str, str], base: Ladder = DEFAULT_LADDER) -> Ladder:
     """Parse the thresholds document's "warnings" part; record problems in `errors`.
 
-    A document without one (made before the ladder existed) gets the defaults.
+    Settings it leaves out are `base`'s: the defaults for the global ladder (a document made
+    before the ladder existed has none), the global ladder for a group's or customer's override.
     """
     if raw is None:
-        return DEFAULT_LADDER
+        return base
     if not isinstance(raw, Mapping):
         errors["warnings"] = "must be a table of the ladder's thresholds"
-        return DEFAULT_LADDER
+        return base
     for key in sorted(set(raw) - _LADDER_KEYS):
         errors[f"warnings.{key}"] = "unknown setting"
     values: dict[str, Any] = {}
     for key in sorted(_LADDER_KEYS - {"yellow_utilization"}):
-        value = raw.get(key, getattr(DEFAULT_LADDER, key))
+        value = raw.get(key, getattr(base, key))
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             errors[f"warnings.{key}"] = "must be a whole number of days ≥ 0"
         values[key] = value
-    share = raw.get("yellow_utilization", str(DEFAULT_LADDER.yellow_utilization))
+    share = raw.get("yellow_utilization", str(base.yellow_utilization))
     try:
         if isinstance(share, float | bool):
             raise ValueError
@@ -179,12 +181,12 @@ def ladder_from_document(raw: Any, errors: dict[str, str]) -> Ladder:
             raise ValueError
     except (ValueError, ArithmeticError):
         errors["warnings.yellow_utilization"] = "must be a decimal string in (0, 1], e.g. '0.90'"
-        values["yellow_utilization"] = DEFAULT_LADDER.yellow_utilization
+        values["yellow_utilization"] = base.yellow_utilization
     days = [values[k] for k in ("notice_days", "yellow_days", "orange_days", "red_days")]
     if all(isinstance(d, int) for d in days) and days != sorted(set(days)):
         errors["warnings"] = "notice_days < yellow_days < orange_days < red_days is required"
     if any(k.startswith("warnings") for k in errors):
-        return DEFAULT_LADDER
+        return base
     return Ladder(**values)
 
 

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from gating.errors import TargetRejected, TargetUnavailable
-from gating.push import OutboxItem, PushTarget
+from gating.push import HoldNotice, NoticeTarget, OutboxItem, PushTarget
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class PushReport:
 
 
 def push_pending(
-    targets: Mapping[str, PushTarget],
+    targets: Mapping[str, PushTarget | NoticeTarget],
     *,
     store: OutboxStore,
     clock: Callable[[], datetime],
@@ -60,7 +60,11 @@ def push_pending(
         items = store.due(name, clock())
         for n, item in enumerate(items):
             try:
-                target.push(item.change)
+                if isinstance(item.change, HoldNotice):
+                    # Queued only for targets that take notices (the callback URL).
+                    cast(NoticeTarget, target).push(item.change)
+                else:
+                    target.push(item.change)
             except TargetUnavailable as exc:
                 wait = _wait(item.attempts, exc.retry_after)
                 store.deferred(item.id, str(exc), clock() + wait)

@@ -29,6 +29,10 @@ class WarningStore(Protocol):
         self, source_id: int, today: date, tolerance: Decimal
     ) -> Iterator[CustomerStanding]: ...
 
+    def oldest_overdue(
+        self, customer_key: int, today: date, tolerance: Decimal
+    ) -> tuple[date, str] | None: ...
+
     def record(
         self,
         changes: Sequence[LevelChange],
@@ -81,25 +85,30 @@ def compute_warnings(
     for found in store.standings(source_id, today, thresholds.overdue_tolerance):
         party = found.party
         assert party.key is not None
+        own = thresholds.for_party(party.ref, found.group_ref)
         try:
-            exposure = exposure_of(party, rates).total
+            exposure = exposure_of(party, rates, components=own.exposure_components).total
         except CurrencyRateMissing as exc:
             report.skipped.append(f"{party.ref}: {exc}")
             continue
+        oldest_due, oldest_invoice = found.oldest_due, found.oldest_invoice
+        if own.overdue_tolerance != thresholds.overdue_tolerance:
+            oldest = store.oldest_overdue(party.key, today, own.overdue_tolerance)
+            oldest_due, oldest_invoice = oldest if oldest else (None, None)
         warning = warning_for(
             Standing(
                 today=today,
                 exposure=exposure,
                 credit_limit=party.credit_limit,
                 currency=party.currency,
-                oldest_due=found.oldest_due,
-                oldest_invoice=found.oldest_invoice,
+                oldest_due=oldest_due,
+                oldest_invoice=oldest_invoice,
                 next_due=found.next_due,
                 next_invoice=found.next_invoice,
                 on_hold=party.on_hold,
                 hold_reason=party.hold_reason,
             ),
-            thresholds.warnings,
+            own.warnings,
         )
         report.checked += 1
         if found.level is None and warning.level == "none":

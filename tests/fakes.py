@@ -329,6 +329,7 @@ class FakeOrders:
         *,
         previous: OrderRecord | None,
         group_key: int | None = None,
+        status: str = "open",
     ) -> None:
         state = self._uow.state
         assert decision.id not in state.decisions, "decisions are append-only"
@@ -352,7 +353,7 @@ class FakeOrders:
             currency=amount.currency,
             reserved=reserved,
             invoiced=invoiced,
-            status="open",
+            status=status,
             last_decision_id=decision.id,
             last_outcome=decision.outcome,
             expires_at=expires_at,

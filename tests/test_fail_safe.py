@@ -113,3 +113,27 @@ def test_time_spent_queuing_behind_other_gate_calls_counts_against_the_same_time
     assert response.status_code == 503
     # ~0.6 s in the queue + what is left of the 1 s budget, not 0.6 s + a fresh 1 s.
     assert 0.9 <= elapsed < 1.35
+
+
+def test_the_thresholds_fail_safe_outcome_is_answered_once_this_process_has_read_it(tmp_path):
+    path = tmp_path / "cg.db"
+    services = build_services(
+        Settings(database_url=f"sqlite:///{path}", gate_timeout=0.3), clock=lambda: NOW
+    )
+    services.init_db()
+    document = services.thresholds_versions(1)[0]["document"]
+    services.set_thresholds({**document, "fail_safe_outcome": "blocked"}, "admin", "be careful")
+    issued = services.create_api_client("erp", "erp")
+    client = create_app(services).test_client()
+    headers = {"Authorization": f"Bearer {issued.key}"}
+    assert client.post("/api/v1/gate/orders", json=_order("SO-1"), headers=headers).status_code
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        response = client.post("/api/v1/gate/orders", json=_order("SO-2"), headers=headers)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        services.engine.dispose()
+    assert response.status_code == 503
+    assert response.get_json()["outcome"] == "blocked"

@@ -19,10 +19,10 @@ from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
 from adapters.db.tables import api_clients, sources
 from gating.errors import GateUnavailable
+from gating.roles import ROLES
 
 log = logging.getLogger(__name__)
 
-ROLES = ("erp", "admin", "auditor", "metrics")
 DEFAULT_SOURCE = "default"
 
 

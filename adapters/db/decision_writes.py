@@ -21,7 +21,8 @@ from adapters.db.tables import decisions, orders
 # value travels as a bound parameter.
 
 _DECISION = [c for c in decisions.c if c.name != "seq"]
-_ORDER = [c for c in orders.c if c.name != "id"]
+# A decision leaves the order's resolution as it is (a release sets it in its own statement).
+_ORDER = [c for c in orders.c if c.name not in ("id", "resolution_id")]
 _ORDER_UPDATE = [c for c in _ORDER if c.name not in ("source_id", "external_id", "created_at")]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,8 +13,12 @@ from adapters.db import decision_writes
 from adapters.db import statements as sql
 from adapters.db.balances import BalanceDeltas
 from adapters.db.tables import (
+    HELD_ORDER,
     audit_events,
+    customers,
+    hold_resolutions,
     orders,
+    outbox,
     sources,
     thresholds_versions,
 )
@@ -25,11 +29,13 @@ from gating.model import (
     Outcome,
     OverdueInvoice,
     Party,
+    Resolution,
     Thresholds,
 )
 from gating.money import quantize
 from gating.policy import thresholds_from_document
 from gating.ports import DecisionRecord, OrderRecord, SourceRecord
+from gating.push import HoldNotice, notice_document
 
 ZERO = Decimal(0)
 
@@ -55,18 +61,27 @@ def _limit(amount: Decimal | None, currency: str) -> Decimal | None:
     return None if amount is None else quantize(amount, currency)
 
 
+def held_by(row: Any) -> tuple[bool, str | None]:
+    """A customer is on hold when its ERP says so or an admin put it on hold here; the reason
+    names whichever holds it (the admin's first)."""
+    if row.admin_hold:
+        return True, f"held by creditgate: {row.admin_hold_reason}"
+    return bool(row.on_hold), row.hold_reason
+
+
 def parties_of(
     row: Any, ref: str, balances: Mapping[str, list[Balance]]
 ) -> tuple[Party, Party | None]:
     """The customer and its group from a row shaped like `statements.CUSTOMER_POSITION`'s;
     `balances` holds the customer's ("c") and the group's ("g")."""
+    on_hold, hold_reason = held_by(row)
     customer = Party(
         ref=ref,
         name=row.name,
         currency=row.currency,
         credit_limit=_limit(row.credit_limit, row.currency),
-        on_hold=bool(row.on_hold),
-        hold_reason=row.hold_reason,
+        on_hold=on_hold,
+        hold_reason=hold_reason,
         balances=tuple(balances["c"]),
         key=row.id,
     )
@@ -106,6 +121,15 @@ class CustomerRepository:
         rows = self.conn.execute(sql.OVERDUE_LIST, {**params, "limit": limit})
         return [overdue_invoice_of(r) for r in rows]
 
+    def set_admin_hold(self, source_id: int, ref: str, reason: str | None) -> bool:
+        c = customers.c
+        changed = self.conn.execute(
+            update(customers)
+            .where(c.source_id == source_id, c.external_id == ref)
+            .values(admin_hold=reason is not None, admin_hold_reason=reason)
+        )
+        return bool(changed.rowcount)
+
 
 def overdue_invoice_of(row: Any) -> OverdueInvoice:
     return OverdueInvoice(
@@ -127,6 +151,7 @@ def order_of(row: Any) -> OrderRecord:
         customer_key=row.customer_id,
         invoiced=row.invoiced,
         key=row.id,
+        resolution_id=row.resolution_id,
     )
 
 
@@ -138,6 +163,59 @@ class OrderRepository:
     def _row(self, source_id: int, order_id: str, *, for_update: bool = False) -> Any:
         query = sql.ORDER_FOR_UPDATE if for_update else sql.ORDER
         return self.conn.execute(query, {"source_id": source_id, "order_id": order_id}).first()
+
+    def get(self, source_id: int, order_id: str) -> OrderRecord | None:
+        row = self._row(source_id, order_id)
+        return None if row is None else order_of(row)
+
+    def resolution(self, resolution_id: int) -> Resolution:
+        r = self.conn.execute(
+            select(hold_resolutions).where(hold_resolutions.c.id == resolution_id)
+        ).one()
+        return Resolution(
+            action=r.action,
+            actor=r.actor,
+            role=r.role,
+            reason=r.reason,
+            currency=r.currency,
+            created_at=r.created_at,
+            cap=None if r.cap is None else quantize(r.cap, r.currency),
+            expires_at=r.expires_at,
+            id=r.id,
+        )
+
+    def add_resolution(
+        self, order_key: int, resolution: Resolution, held_decision_id: str, decision_id: str
+    ) -> int:
+        new_id = self.conn.execute(
+            insert(hold_resolutions).values(
+                order_id=order_key,
+                action=resolution.action,
+                actor=resolution.actor,
+                role=resolution.role,
+                reason=resolution.reason,
+                cap=resolution.cap,
+                currency=resolution.currency,
+                expires_at=resolution.expires_at,
+                held_decision_id=held_decision_id,
+                decision_id=decision_id,
+                created_at=resolution.created_at,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        self.conn.execute(
+            update(orders).where(orders.c.id == order_key).values(resolution_id=new_id)
+        )
+        return int(new_id)
+
+    def held(self, after_key: int, limit: int) -> list[tuple[int, str, str]]:
+        rows = self.conn.execute(
+            select(orders.c.id, sources.c.name, orders.c.external_id)
+            .join(sources, sources.c.id == orders.c.source_id)
+            .where(HELD_ORDER, orders.c.id > after_key)
+            .order_by(orders.c.id)
+            .limit(limit)
+        )
+        return [(r.id, r.name, r.external_id) for r in rows]
 
     def reserved_for_ref(self, source_id: int, customer_ref: str) -> list[Money]:
         rows = self.conn.execute(
@@ -190,6 +268,7 @@ class OrderRepository:
         *,
         previous: OrderRecord | None,
         group_key: int | None = None,
+        status: str = "open",
     ) -> None:
         # `previous` was read under the customer's lock in this transaction: no second read.
         old = previous
@@ -213,7 +292,7 @@ class OrderRepository:
             "currency": amount.currency,
             "reserved": reserved,
             "invoiced": invoiced,
-            "status": "open",
+            "status": status,
             "last_decision_id": decision.id,
             "last_outcome": decision.outcome.value,
             "expires_at": expires_at,
@@ -370,4 +449,29 @@ class AuditRepository:
             insert(audit_events).values(
                 occurred_at=at, actor=actor, action=action, subject=subject, details=dict(details)
             )
+        )
+
+
+class NoticeRepository:
+    """Hold notices go out through the outbox, like warning changes (sync/push.py)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, notice: HoldNotice, targets: Sequence[str], now: datetime) -> None:
+        self.conn.execute(
+            insert(outbox),
+            [
+                {
+                    "target": target,
+                    "change_id": notice.change_id,
+                    "customer_ref": notice.customer_ref,
+                    "payload": notice_document(notice),
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for target in targets
+            ],
         )

@@ -38,6 +38,7 @@ SOURCE_BY_NAME = select(sources).where(sources.c.name == bindparam("name"))
 CUSTOMER_POSITION = (
     select(
         _c.id, _c.name, _c.currency, _c.credit_limit, _c.on_hold, _c.hold_reason,
+        _c.admin_hold, _c.admin_hold_reason,
         _g.id.label("g_id"), _g.external_id.label("g_ref"), _g.name.label("g_name"),
         _g.currency.label("g_currency"), _g.credit_limit.label("g_limit"),
         _g.on_hold.label("g_on_hold"), _g.hold_reason.label("g_hold_reason"),

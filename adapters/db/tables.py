@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    false,
     literal_column,
 )
 
@@ -74,6 +75,10 @@ customers = Table(
     Column("on_hold", Boolean, nullable=False, default=False),
     Column("hold_reason", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A hold an admin put on in creditgate, apart from the ERP's own (on_hold, which every sync
+    # overwrites); the gate blocks on either.
+    Column("admin_hold", Boolean, nullable=False, server_default=false()),
+    Column("admin_hold_reason", Text),
     UniqueConstraint("source_id", "external_id"),
     Index(None, "group_id"),
 )
@@ -176,6 +181,8 @@ orders = Table(
     Column("expires_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The order's latest release or rejection (hold_resolutions), read when it is decided again.
+    Column("resolution_id", Id),
     UniqueConstraint("source_id", "external_id"),
     Index(None, "customer_id", "status", "expires_at"),
     Index(None, "source_id", "customer_ref"),
@@ -194,6 +201,25 @@ Index(
     orders.c.id,  # in the list's order, newest first; few sources, so no source column
     sqlite_where=HELD_ORDER,
     postgresql_where=HELD_ORDER,
+)
+
+# Releases and rejections of held orders: who, with which role, why, up to what and until when.
+hold_resolutions = Table(
+    "hold_resolutions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", ForeignKey("orders.id"), nullable=False),
+    Column("action", String(20), nullable=False),  # release or reject
+    Column("actor", String(100), nullable=False),
+    Column("role", String(30), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("cap", Money),  # in the order's currency at the time
+    Column("currency", String(3), nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("held_decision_id", String(36), nullable=False),  # the decision it resolved
+    Column("decision_id", String(36), nullable=False),  # the decision it made
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "order_id"),
 )
 
 decisions = Table(

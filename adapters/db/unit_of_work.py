@@ -17,6 +17,7 @@ from adapters.db.repository import (
     AuditRepository,
     CustomerRepository,
     DecisionRepository,
+    NoticeRepository,
     OrderRepository,
     SourceRepository,
     ThresholdsRepository,
@@ -78,6 +79,7 @@ class SqlAlchemyUnitOfWork:
         self.decisions = DecisionRepository(conn)
         self.thresholds = ThresholdsRepository(conn)
         self.audit = AuditRepository(conn)
+        self.notices = NoticeRepository(conn)
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

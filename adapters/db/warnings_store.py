@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 
 from adapters.db.engine import readonly
+from adapters.db.repository import held_by
 from adapters.db.tables import (
     customer_balances,
     customers,
@@ -21,7 +22,7 @@ from adapters.db.tables import (
     warning_levels,
 )
 from gating.model import Balance, Party
-from gating.push import LevelChange, OutboxItem, WarningChange
+from gating.push import HoldNotice, LevelChange, OutboxItem, WarningChange
 from gating.warnings import CustomerStanding
 
 _c, _i = customers.c, invoices.c
@@ -96,6 +97,9 @@ class DbWarningStore:
                     _c.credit_limit,
                     _c.on_hold,
                     _c.hold_reason,
+                    _c.admin_hold,
+                    _c.admin_hold_reason,
+                    groups.c.external_id.label("group_ref"),
                     groups.c.on_hold.label("group_on_hold"),
                     groups.c.hold_reason.label("group_hold_reason"),
                 )
@@ -104,22 +108,44 @@ class DbWarningStore:
                 .order_by(_c.id)
             ).all()
         for r in rows:
-            held_by_group = bool(r.group_on_hold) and not r.on_hold
+            on_hold, hold_reason = held_by(r)
+            held_by_group = bool(r.group_on_hold) and not on_hold
             party = Party(
                 ref=r.external_id,
                 name=r.name,
                 currency=r.currency,
                 credit_limit=r.credit_limit,
-                on_hold=bool(r.on_hold or r.group_on_hold),
+                on_hold=on_hold or bool(r.group_on_hold),
                 hold_reason=(
-                    f"group: {r.group_hold_reason or 'on hold'}" if held_by_group else r.hold_reason
+                    f"group: {r.group_hold_reason or 'on hold'}" if held_by_group else hold_reason
                 ),
                 balances=tuple(balances.get(r.id, ())),
                 key=r.id,
             )
             oldest = overdue.get(r.id, (None, None))
             soon = upcoming.get(r.id, (None, None))
-            yield CustomerStanding(party, oldest[0], oldest[1], soon[0], soon[1], levels.get(r.id))
+            yield CustomerStanding(
+                party, oldest[0], oldest[1], soon[0], soon[1], levels.get(r.id), r.group_ref
+            )
+
+    def oldest_overdue(
+        self, customer_key: int, today: date, tolerance: Decimal
+    ) -> tuple[date, str] | None:
+        """One customer's open invoice with the earliest due date before today, of those open
+        by more than `tolerance` (for a customer whose override changes the tolerance)."""
+        with readonly(self.engine).connect() as conn:
+            row = conn.execute(
+                select(_i.due_date, _i.number)
+                .where(
+                    _i.customer_id == customer_key,
+                    _i.is_open.is_(True),
+                    _i.due_date < today,
+                    _i.open_amount > tolerance,
+                )
+                .order_by(_i.due_date, _i.id)
+                .limit(1)
+            ).first()
+        return None if row is None else (row.due_date, row.number)
 
     def record(
         self,
@@ -308,7 +334,23 @@ def _payload(c: WarningChange) -> dict[str, Any]:
     }
 
 
-def _change(p: dict[str, Any]) -> WarningChange:
+def _change(p: dict[str, Any]) -> WarningChange | HoldNotice:
+    if p.get("event") == "hold_resolution":
+        return HoldNotice(
+            change_id=p["change_id"],
+            source=p["source"],
+            order_id=p["order_id"],
+            customer_ref=p["customer_id"],
+            action=p["action"],
+            outcome=p["outcome"],
+            actor=p["actor"],
+            reason=p["reason"],
+            cap=p["cap"],
+            currency=p["currency"],
+            expires_at=datetime.fromisoformat(p["expires_at"]) if p["expires_at"] else None,
+            decision_id=p["decision_id"],
+            decided_at=datetime.fromisoformat(p["decided_at"]),
+        )
     return WarningChange(
         change_id=p["change_id"],
         customer_ref=p["customer_ref"],

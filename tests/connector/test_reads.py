@@ -66,6 +66,7 @@ def test_a_recorded_decision_shows_its_inputs_every_rule_thresholds_version_and_
         "unapplied_payments": "0.00",
         "reservations": "0.00",
         "total": "91000.00",
+        "components": ["open_invoices", "unapplied_payments", "reservations"],
     }
 
 
@@ -135,6 +136,7 @@ def test_credit_position_lists_overdue_invoices_and_which_ones_block(api):
         "unapplied_payments": "0.00",
         "reservations": "0.00",
         "total": "33000.00",
+        "components": ["open_invoices", "unapplied_payments", "reservations"],
     }
     assert [(i["number"], i["days_overdue"], i["blocking"]) for i in body["overdue_invoices"]] == [
         ("INV-3001", 45, True),

@@ -97,3 +97,34 @@ def test_import_into_an_unknown_source_fails_with_a_message(tmp_path, cli_databa
 
     assert result.exit_code == 1
     assert "no source named 'nowhere'" in result.output
+
+
+def test_holds_reevaluate_releases_the_orders_whose_reasons_are_gone(tmp_path, cli_database):
+    from decimal import Decimal
+
+    from config.settings import Settings
+    from config.wiring import build_services
+    from gating.model import OrderRequest
+    from gating.services import gate_order
+
+    url = cli_database.url.render_as_string(hide_password=False)
+    services = build_services(Settings(database_url=url, rates_reference="CNY"))
+    services.init_db()
+    assert services.import_folder(_folder(tmp_path, "day-1", **DATASET)).errors == []
+    held = gate_order(
+        OrderRequest("default", "SO-1", "C-300", Decimal("100.00"), "CNY"),
+        uow=services.uow(),
+        clock=services.clock,
+        rates=services.rates,
+        caller="test",
+    ).record
+    paid = [(*row[:7], "0.00", row[8]) if row[1] == "C-300" else row for row in INVOICES]
+    assert services.import_folder(_folder(tmp_path, "day-2", invoices=paid)).errors == []
+    services.engine.dispose()
+
+    result = CliRunner().invoke(main, ["holds", "reevaluate"])
+
+    assert held.outcome.value == "blocked"
+    assert result.exit_code == 0, result.output
+    assert "1 held order(s) checked, 1 released" in result.output
+    assert "released default/SO-1" in result.output

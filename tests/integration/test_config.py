@@ -55,6 +55,26 @@ def test_the_config_file_gives_thresholds_and_exact_rates(tmp_path):
         ({"CREDITGATE_GATE_TIMEOUT": "0"}, "CREDITGATE_GATE_TIMEOUT"),
         ({"CREDITGATE_FAIL_SAFE_OUTCOME": "maybe"}, "CREDITGATE_FAIL_SAFE_OUTCOME"),
         ({"CREDITGATE_CONFIG": "/nonexistent/creditgate.toml"}, "CREDITGATE_CONFIG"),
+        (
+            {"CREDITGATE_CALLBACK_URL": "ftp://erp/hook", "CREDITGATE_CALLBACK_SECRET": "s"},
+            "CREDITGATE_CALLBACK_URL",
+        ),
+        ({"CREDITGATE_CALLBACK_URL": "https://erp/hook"}, "CREDITGATE_CALLBACK_SECRET"),
+        (
+            {
+                "CREDITGATE_CALLBACK_URL": "https://erp/hook",
+                "CREDITGATE_CALLBACK_SECRET": "s",
+                "CREDITGATE_CALLBACK_SECRET_FILE": "/run/secrets/cb",
+            },
+            "CREDITGATE_CALLBACK_SECRET_FILE",
+        ),
+        (
+            {
+                "CREDITGATE_CALLBACK_URL": "https://erp/hook",
+                "CREDITGATE_CALLBACK_SECRET_FILE": "/nonexistent/secret",
+            },
+            "CREDITGATE_CALLBACK_SECRET_FILE",
+        ),
     ],
 )
 def test_a_bad_setting_fails_at_startup_naming_the_variable(env, named):
@@ -152,3 +172,19 @@ def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(tmp_path, mo
     twice = CliRunner().invoke(main, ["apikey", "create", "--role", "erp", "--name", "erp-prod"])
     assert twice.exit_code == 1
     assert "already exists" in twice.output
+
+
+def test_the_callback_secret_comes_from_a_file_and_is_never_shown(tmp_path):
+    secret = tmp_path / "callback-secret"
+    secret.write_text("whsec-from-a-file\n")
+
+    settings = Settings.from_env(
+        {
+            "CREDITGATE_CALLBACK_URL": "https://erp.example/creditgate",
+            "CREDITGATE_CALLBACK_SECRET_FILE": str(secret),
+        }
+    )
+
+    assert settings.callback_url == "https://erp.example/creditgate"
+    assert settings.callback_secret == "whsec-from-a-file"
+    assert "whsec" not in repr(settings)

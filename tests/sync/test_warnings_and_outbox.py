@@ -238,3 +238,22 @@ def test_warnings_and_the_outbox_are_listed_for_admins_and_auditors_only(
     assert bad.status_code == 422 and set(bad.get_json()["fields"]) == {"status"}
     bad = get("/api/v1/warnings?level=purple&x=1", headers=keys.header("admin"))
     assert bad.status_code == 422 and set(bad.get_json()["fields"]) == {"level", "x"}
+
+
+def test_a_groups_and_a_customers_own_settings_set_their_levels(loaded, job):
+    document = loaded.thresholds_versions(1)[0]["document"]
+    document["overrides"] = {
+        # G-1's customers turn yellow from half their limit used (C-510: 75 %, C-520: 49 %).
+        "groups": {"G-1": {"warnings": {"yellow_utilization": "0.50"}}},
+        # C-300's overdue invoices are 20,000.00, 8,000.00 and 5,000.00: all within its tolerance.
+        "customers": {"C-300": {"overdue_tolerance": "25000.00"}},
+    }
+    loaded.set_thresholds(document, "admin", "per-party ladder")
+
+    report = job()
+
+    assert report.skipped == []
+    found = levels(loaded)
+    assert (found["C-510"], found["C-520"]) == ("yellow", "none")
+    assert found["C-300"] == "none"
+    assert (found["C-200"], found["C-400"]) == ("yellow", "red")  # no override: as before

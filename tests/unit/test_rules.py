@@ -19,6 +19,7 @@ from gating.model import (
     OverdueInvoice,
     OverdueSummary,
     Party,
+    Resolution,
     RuleVerdict,
     Thresholds,
 )
@@ -489,8 +490,8 @@ def test_stale_data_applies_to_unknown_customers_too() -> None:
 
 
 TIERS = (  # deliberately not in order
-    ApprovalTier(Decimal("50000.00"), "cfo"),
-    ApprovalTier(Decimal("10000.00"), "sales_manager"),
+    ApprovalTier(Decimal("50000.00"), "credit_manager"),
+    ApprovalTier(Decimal("10000.00"), "credit_specialist"),
 )
 
 
@@ -498,11 +499,11 @@ TIERS = (  # deliberately not in order
     ("amount", "currency", "role"),
     [
         ("10000.00", "USD", None),  # at a tier is not above it
-        ("10000.01", "USD", "sales_manager"),
-        ("50000.00", "USD", "sales_manager"),
-        ("50000.01", "USD", "cfo"),
-        ("400000.08", "CNY", "cfo"),  # 50000.01 USD
-        ("400000.00", "CNY", "sales_manager"),  # 50000.00 USD
+        ("10000.01", "USD", "credit_specialist"),
+        ("50000.00", "USD", "credit_specialist"),
+        ("50000.01", "USD", "credit_manager"),
+        ("400000.08", "CNY", "credit_manager"),  # 50000.01 USD
+        ("400000.00", "CNY", "credit_specialist"),  # 50000.00 USD
     ],
 )
 def test_an_order_above_an_approval_tier_names_the_highest_exceeded_tiers_role(
@@ -529,7 +530,8 @@ def test_approval_message_names_the_order_and_the_tier_in_base_currency() -> Non
     decision = gate("50000.01", "USD", cust=customer("10000000.00", balances=()), th=th)
 
     assert decision.reasons[0].message == (
-        "order 50,000.01 USD is above the 50,000.00 USD approval tier: needs release by cfo"
+        "order 50,000.01 USD is above the 50,000.00 USD approval tier: "
+        "needs release by credit_manager"
     )
 
 
@@ -709,3 +711,90 @@ def test_the_snapshot_records_the_numbers_the_decision_used() -> None:
     assert inputs["customer"]["exposure_before"]["total"] == "74500.00"
     assert inputs["customer"]["order_in_credit_currency"] == "25000.00"
     assert inputs["rates"] == {"reference": "USD", "CNY": "0.125", "EUR": "1.25", "JPY": "0.01"}
+
+
+# --- releases and rejections ------------------------------------------------------------------
+
+
+def resolved(
+    amount: str,
+    resolution: Resolution,
+    *,
+    currency: str = "CNY",
+    overdue: OverdueSummary = NOTHING_OVERDUE,
+    now: datetime = NOW,
+) -> Decision:
+    inp = GateInput(
+        order=order(amount, currency),
+        customer=customer(),
+        group=None,
+        overdue=overdue,
+        last_synced_at=AN_HOUR_AGO,
+        resolution=resolution,
+    )
+    return decide(inp, TH, RATES, now)
+
+
+def release(cap: str | None = None, expires_at: datetime | None = None) -> Resolution:
+    return Resolution(
+        action="release",
+        actor="alice",
+        role="credit_manager",
+        reason="paid by wire",
+        currency="CNY",
+        created_at=NOW - timedelta(hours=2),
+        cap=None if cap is None else Decimal(cap),
+        expires_at=expires_at,
+        id=5,
+    )
+
+
+def test_a_release_approves_over_every_reason_and_names_them() -> None:
+    # 75,000.00 exposure + 30,000.00 is over the limit, and an invoice is 45 days overdue.
+    decision = resolved("30000.00", release(cap="40000.00"), overdue=overdue_invoice("2026-10-08"))
+
+    assert decision.outcome is Outcome.APPROVED
+    assert codes(decision) == ["RELEASED_BY"]
+    assert decision.reasons[0].message == (
+        "released by alice (credit_manager) on 2026-11-22: paid by wire "
+        "(over OVERDUE_INVOICES, CREDIT_LIMIT_EXCEEDED; up to 40,000.00 CNY)"
+    )
+    assert decision.reserve == Money(Decimal("30000.00"), "CNY")
+    # The rules still show what they found: the auditor sees what the release overrode.
+    assert verdict(decision, OVERDUE).tripped and verdict(decision, LIMIT).tripped
+    assert verdict(decision, "RELEASED_BY").figures["released_over"] == [OVERDUE, LIMIT]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "res", "why"),
+    [
+        ("50000.00", "CNY", release(cap="40000.00"), "above the release's cap of 40000.00 CNY"),
+        ("30000.00", "EUR", release(), "was for an order in CNY"),
+        ("30000.00", "CNY", release(expires_at=NOW), "lapsed at 2026-11-22T09:30:00+08:00"),
+    ],
+)
+def test_a_release_that_does_not_cover_the_order_leaves_it_to_the_rules(
+    amount: str, currency: str, res: Resolution, why: str
+) -> None:
+    decision = resolved(amount, res, currency=currency)
+
+    assert decision.outcome is Outcome.BLOCKED and codes(decision) == [LIMIT]
+    assert why in verdict(decision, "RELEASED_BY").message
+    assert not verdict(decision, "RELEASED_BY").tripped
+
+
+def test_a_release_an_approved_order_does_not_need_adds_no_reason() -> None:
+    decision = resolved("100.00", release())
+
+    assert decision.outcome is Outcome.APPROVED and codes(decision) == []
+    assert "not needed" in verdict(decision, "RELEASED_BY").message
+
+
+def test_a_rejection_blocks_whatever_the_rules_say() -> None:
+    rejection = Resolution("reject", "bob", "admin", "no terms", "CNY", NOW - timedelta(days=1))
+
+    decision = resolved("100.00", rejection)
+
+    assert decision.outcome is Outcome.BLOCKED and decision.reserve is None
+    assert codes(decision) == ["REJECTED_BY"]
+    assert decision.reasons[0].message == "rejected by bob (admin) on 2026-11-21: no terms"

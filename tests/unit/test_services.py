@@ -604,6 +604,7 @@ def test_credit_position_shows_exposure_and_which_overdue_invoices_block(
         "unapplied_payments": Decimal("1000.00"),
         "reservations": Decimal("20000.00"),
         "total": Decimal("79750.00"),
+        "components": ["open_invoices", "unapplied_payments", "reservations"],
     }
     assert position["available"] == Decimal("20250.00")
     assert [
@@ -646,3 +647,73 @@ def test_an_unknown_customers_lapsed_trial_reservation_frees_the_trial_amount(
     order = store.order("erp", "SO-1")
     assert order is not None
     assert (order.status, order.reserved) == ("expired", Decimal("0"))
+
+
+# --- overrides ----------------------------------------------------------------------------
+
+
+def _with_overrides(**overrides: dict[str, dict[str, object]]) -> Thresholds:
+    from gating.policy import thresholds_from_document, thresholds_to_document
+
+    document = thresholds_to_document(Thresholds())
+    document["overrides"] = {"groups": {}, "customers": {}, **overrides}
+    return thresholds_from_document(document, version=5)
+
+
+def test_a_group_override_of_the_overdue_days_moves_the_cutoff_the_store_reads_with(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    """The group is known only once the customer is read; its overdue days must still decide
+    which invoices the store counts, not the global 30."""
+    store.set_thresholds(
+        _with_overrides(groups={"G-1": {"overdue_days": 60}, "G-2": {"overdue_days": 15}})
+    )
+    store.add_invoice("erp", "C-42", "INV-7", due="2026-10-01", open_amount="10.00", currency="CNY")
+    store.add_group("G-2", currency="CNY", credit_limit=None)
+    store.add_customer("erp", "C-50", currency="CNY", credit_limit="1000.00", group="G-2")
+    store.add_invoice("erp", "C-50", "INV-8", due="2026-11-01", open_amount="10.00", currency="CNY")
+
+    in_group = gate(store, clock, "SO-1", "100.00")  # INV-7 is 52 days overdue: within 60
+    stricter = gate(store, clock, "SO-2", "100.00", customer="C-50")  # INV-8: 21 days
+
+    assert in_group.record.outcome is Outcome.APPROVED
+    assert in_group.record.snapshot["inputs"]["thresholds_overrides"] == {
+        "group:G-1": {"overdue_days": 60}
+    }
+    assert codes(stricter) == ["OVERDUE_INVOICES"]
+    assert (
+        "more than 15 days (oldest INV-8, 21 days)"
+        in stricter.record.response["reasons"][0]["message"]
+    )
+    store.add_invoice("erp", "C-42", "INV-6", due="2026-09-01", open_amount="10.00", currency="CNY")
+    assert codes(gate(store, clock, "SO-3", "100.00")) == ["OVERDUE_INVOICES"]  # 82 days
+
+
+def test_a_customers_own_tolerance_wins_over_its_groups(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(
+        _with_overrides(
+            groups={"G-1": {"overdue_tolerance": "500.00"}},
+            customers={"C-42": {"overdue_tolerance": "5.00"}},
+        )
+    )
+    store.add_invoice("erp", "C-42", "INV-7", due="2026-10-01", open_amount="10.00", currency="CNY")
+    store.add_invoice("erp", "C-43", "INV-9", due="2026-10-01", open_amount="10.00", currency="CNY")
+
+    assert codes(gate(store, clock, "SO-1", "100.00")) == ["OVERDUE_INVOICES"]
+    assert gate(store, clock, "SO-2", "100.00", customer="C-43").record.outcome is Outcome.APPROVED
+
+
+def test_a_customer_not_synced_yet_may_have_its_own_trial_amount(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(_with_overrides(customers={"C-NEW": {"trial_amount": "700.00"}}))
+
+    first = gate(store, clock, "SO-1", "500.00", currency="USD", customer="C-NEW")
+    second = gate(store, clock, "SO-2", "500.00", currency="USD", customer="C-NEW")
+    stranger = gate(store, clock, "SO-3", "500.00", currency="USD", customer="C-OTHER")
+
+    assert first.record.outcome is Outcome.APPROVED
+    assert second.record.outcome is Outcome.REVIEW
+    assert stranger.record.outcome is Outcome.REVIEW  # no trial amount globally

@@ -1,0 +1,158 @@
+"""The hold list and what people do with it: release, reject, re-evaluate; customer holds."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import ValidationError
+
+from connector.auth import requires
+from connector.gate import object_body
+from connector.schemas import (
+    CustomerHoldSchema,
+    HoldActionSchema,
+    HoldsQuerySchema,
+    ReevaluateSchema,
+    ReleaseSchema,
+    path_ids,
+)
+from gating.holds import HoldAnswer
+from gating.roles import RELEASERS
+
+bp = Blueprint("holds", __name__, url_prefix="/api/v1/admin")
+_holds_query = HoldsQuerySchema()
+_release = ReleaseSchema()
+_action = HoldActionSchema()
+_reevaluate = ReevaluateSchema()
+_customer_hold = CustomerHoldSchema()
+
+
+@bp.get("/holds")
+@requires(*RELEASERS)
+def holds() -> Any:
+    """The hold list: open orders whose last decision was review or blocked, newest first, with
+    the reasons; `next` is the `before` of the following page."""
+    args = _holds_query.load(request.args.to_dict())
+    services = current_app.extensions["creditgate"]
+    zone = services.settings.zone
+    rows, after = services.held_orders(
+        source=args.get("source"),
+        customer_id=args.get("customer_id"),
+        outcome=args.get("outcome"),
+        limit=args["limit"],
+        before=args["before"],
+    )
+    held = [
+        {
+            "order_id": r["order_id"],
+            "source": r["source"],
+            "customer_id": r["customer_id"],
+            "amount": str(r["amount"]),
+            "currency": r["currency"],
+            "outcome": r["outcome"],
+            "decision_id": r["decision_id"],
+            "decided_at": r["decided_at"].astimezone(zone).isoformat(),
+            "reasons": r["response"].get("reasons", []),
+        }
+        for r in rows
+    ]
+    return jsonify({"holds": held, "next": after})
+
+
+@bp.post("/holds/<order_id>/release")
+@requires(*RELEASERS)
+def release(order_id: str) -> Any:
+    """Approve a held order now, over its reasons; the ERP's next call for it gets this
+    decision back (`RELEASED_BY`), and the ERP is told through its callback."""
+    path_ids(order_id=order_id)
+    data = _release.load(object_body())
+    services = current_app.extensions["creditgate"]
+    expires_at = None
+    if "expires_on" in data:
+        today = services.clock().date()
+        if data["expires_on"] < today:
+            raise ValidationError({"expires_on": [f"must be today ({today}) or later"]})
+        next_day = data["expires_on"] + timedelta(days=1)
+        expires_at = datetime.combine(next_day, time(0), tzinfo=services.settings.zone)
+    answer = services.release_order(
+        data.get("source", g.client.source),
+        order_id,
+        reason=data["reason"].strip(),
+        actor=g.client.name,
+        role=g.client.role,
+        cap=data.get("cap"),
+        expires_at=expires_at,
+        seen_decision=data.get("decision_id"),
+    )
+    return _answer(answer)
+
+
+@bp.post("/holds/<order_id>/reject")
+@requires(*RELEASERS)
+def reject(order_id: str) -> Any:
+    """Block a held order for good; every later call for it answers blocked (`REJECTED_BY`)."""
+    path_ids(order_id=order_id)
+    data = _action.load(object_body())
+    services = current_app.extensions["creditgate"]
+    answer = services.reject_order(
+        data.get("source", g.client.source),
+        order_id,
+        reason=data["reason"].strip(),
+        actor=g.client.name,
+        role=g.client.role,
+        seen_decision=data.get("decision_id"),
+    )
+    return _answer(answer)
+
+
+@bp.post("/holds/<order_id>/reevaluate")
+@requires(*RELEASERS)
+def reevaluate(order_id: str) -> Any:
+    """Decide a held order again on today's data; an approval releases it (`auto_released`)."""
+    path_ids(order_id=order_id)
+    data = _reevaluate.load(object_body())
+    services = current_app.extensions["creditgate"]
+    answer = services.reevaluate_order(data.get("source", g.client.source), order_id, g.client.name)
+    return _answer(answer)
+
+
+@bp.post("/holds/reevaluate")
+@requires(*RELEASERS)
+def reevaluate_all() -> Any:
+    """Decide every held order again (as the nightly job does after its sync)."""
+    _reevaluate.load(object_body())
+    report = current_app.extensions["creditgate"].reevaluate_holds()
+    return jsonify(
+        {"checked": report.checked, "released": report.released, "errors": report.errors}
+    )
+
+
+@bp.put("/customers/<customer_id>/hold")
+@requires(*RELEASERS)
+def customer_hold(customer_id: str) -> Any:
+    """Put the customer on creditgate's hold (every order blocked, `CUSTOMER_ON_HOLD`) or take
+    it off. The ERP's own hold is synced separately and is not changed."""
+    path_ids(customer_id=customer_id)
+    data = _customer_hold.load(object_body())
+    services = current_app.extensions["creditgate"]
+    source = data.get("source", g.client.source)
+    reason = data["reason"].strip()
+    services.set_customer_hold(
+        source, customer_id, reason if data["on_hold"] else None, g.client.name
+    )
+    return jsonify(
+        {"customer_id": customer_id, "source": source, "on_hold": data["on_hold"], "reason": reason}
+    )
+
+
+def _answer(answer: HoldAnswer) -> Any:
+    return jsonify(
+        {
+            "action": answer.action,
+            "decision": answer.record.response,
+            "notified": answer.notice is not None
+            and bool(current_app.extensions["creditgate"].notify),
+        }
+    )

@@ -1,0 +1,415 @@
+"""Held orders: a person releases or rejects one, or has it decided again; after a sync every
+held order is decided again, and those whose reasons are gone are released automatically.
+
+A release or rejection is itself a recorded decision, taken under the customer's lock like a
+gate call: a release approves and reserves the order at once (so the ERP may go ahead on the
+notice alone), and the ERP's next call for it gets that decision back with `RELEASED_BY`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from gating.errors import CreditgateError, CustomerNotFound, OrderNotFound
+from gating.model import ApprovalTier, OrderRequest, Outcome, Resolution
+from gating.money import Rates, quantize
+from gating.ports import Clock, DecisionRecord, OrderRecord, UnitOfWork
+from gating.push import HoldNotice
+from gating.roles import RELEASERS
+from gating.services import Locked, decide_locked
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"
+
+
+class NotHeld(CreditgateError):
+    """The order is not on the hold list (approved, closed, or changed since it was listed)."""
+
+    field = "order_id"
+
+
+class ReleaseNotAllowed(CreditgateError):
+    """The caller's role may not release an order this large (an approval tier's)."""
+
+
+class InvalidRelease(CreditgateError):
+    """A release whose terms cannot approve the order."""
+
+    field = "cap"
+
+
+def roles_for(amount_in_base: Decimal, tiers: Sequence[ApprovalTier]) -> tuple[str, ...]:
+    """Who may release this amount: the highest tier it exceeds and every tier above it decide;
+    below every tier, any role that releases."""
+    ranked = sorted(tiers, key=lambda t: t.amount)
+    exceeded = [i for i, t in enumerate(ranked) if amount_in_base > t.amount]
+    if not exceeded:
+        return RELEASERS
+    return tuple(dict.fromkeys(t.role for t in ranked[exceeded[-1] :]))
+
+
+@dataclass(frozen=True)
+class HoldAnswer:
+    """What a release, rejection or re-evaluation recorded."""
+
+    record: DecisionRecord
+    action: str  # released, rejected, reevaluated, auto_released
+    notice: HoldNotice | None
+
+
+def release_order(
+    source: str,
+    order_id: str,
+    *,
+    reason: str,
+    actor: str,
+    role: str,
+    cap: Decimal | None = None,
+    expires_at: datetime | None = None,
+    seen_decision: str | None = None,
+    uow: UnitOfWork,
+    clock: Clock,
+    rates: Rates,
+    notify: Sequence[str] = (),
+) -> HoldAnswer:
+    """Approve a held order over its reasons, up to `cap` (the order's currency) until
+    `expires_at`.
+
+    :raises OrderNotFound, NotHeld, ReleaseNotAllowed, CurrencyRateMissing:
+    """
+    return _resolve(
+        "release",
+        source,
+        order_id,
+        reason=reason,
+        actor=actor,
+        role=role,
+        cap=cap,
+        expires_at=expires_at,
+        seen_decision=seen_decision,
+        uow=uow,
+        clock=clock,
+        rates=rates,
+        notify=notify,
+    )
+
+
+def reject_order(
+    source: str,
+    order_id: str,
+    *,
+    reason: str,
+    actor: str,
+    role: str,
+    seen_decision: str | None = None,
+    uow: UnitOfWork,
+    clock: Clock,
+    rates: Rates,
+    notify: Sequence[str] = (),
+) -> HoldAnswer:
+    """Block a held order for good: every later call for it answers blocked, `REJECTED_BY`.
+
+    :raises OrderNotFound, NotHeld:
+    """
+    return _resolve(
+        "reject",
+        source,
+        order_id,
+        reason=reason,
+        actor=actor,
+        role=role,
+        cap=None,
+        expires_at=None,
+        seen_decision=seen_decision,
+        uow=uow,
+        clock=clock,
+        rates=rates,
+        notify=notify,
+    )
+
+
+def _resolve(
+    action: str,
+    source: str,
+    order_id: str,
+    *,
+    reason: str,
+    actor: str,
+    role: str,
+    cap: Decimal | None,
+    expires_at: datetime | None,
+    seen_decision: str | None,
+    uow: UnitOfWork,
+    clock: Clock,
+    rates: Rates,
+    notify: Sequence[str],
+) -> HoldAnswer:
+    now = clock()
+    if role not in RELEASERS:
+        raise ReleaseNotAllowed(f"role {role!r} may not release or reject held orders")
+    with uow:
+        order = _held_request(uow, source, order_id)
+        made: list[Resolution] = []
+        held: list[tuple[int, str]] = []  # the order's key and the decision that held it
+
+        def resolve(locked: Locked) -> Resolution:
+            existing = _still_held(locked.view.order, source, order_id, seen_decision)
+            if action == "release":
+                base = locked.thresholds.base_currency
+                amount = cap if cap is not None else existing.amount
+                if cap is not None and cap < existing.amount:
+                    raise InvalidRelease(
+                        f"the cap {cap} {existing.currency} is below the order's amount "
+                        f"{existing.amount}: release at least the amount, or have the ERP "
+                        f"lower the order first"
+                    )
+                in_base = rates.convert(amount, existing.currency, base)
+                allowed = roles_for(in_base, locked.thresholds.approval_tiers)
+                if role not in allowed:
+                    raise ReleaseNotAllowed(
+                        f"releasing {quantize(in_base, base):,} {base} needs the role "
+                        f"{' or '.join(allowed)} (approval tiers); this client is {role}"
+                    )
+            resolution = Resolution(
+                action=action,
+                actor=actor,
+                role=role,
+                reason=reason,
+                currency=existing.currency,
+                created_at=now,
+                cap=cap,
+                expires_at=expires_at,
+            )
+            made.append(resolution)
+            assert existing.last_decision_id is not None and existing.key is not None
+            held.append((existing.key, existing.last_decision_id))
+            return resolution
+
+        record = decide_locked(uow, order, now, rates, actor, resolve=resolve).record
+        (order_key, held_decision), resolution = held[0], made[0]
+        resolution_id = uow.orders.add_resolution(order_key, resolution, held_decision, record.id)
+        done = "released" if action == "release" else "rejected"
+        notice = None
+        if action == "release" and record.outcome is not Outcome.APPROVED:
+            # The release does not cover the order now (it lapsed at once): nothing to tell the
+            # ERP; the recorded decision says why.
+            done = "release_not_applied"
+        else:
+            notice = _notice(done, order, record, resolution, actor, reason)
+        uow.audit.record(
+            actor,
+            f"hold_{done}",
+            f"order:{source}/{order_id}",
+            {
+                "reason": reason,
+                "role": role,
+                "resolution_id": resolution_id,
+                "held_decision_id": held_decision,
+                "decision_id": record.id,
+                "outcome": record.outcome.value,
+                "cap": None if cap is None else str(cap),
+                "currency": resolution.currency,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+            now,
+        )
+        if notice is not None and notify:
+            uow.notices.add(notice, notify, now)
+        uow.commit()
+        return HoldAnswer(record, done, notice)
+
+
+def reevaluate_order(
+    source: str,
+    order_id: str,
+    *,
+    actor: str,
+    uow: UnitOfWork,
+    clock: Clock,
+    rates: Rates,
+    notify: Sequence[str] = (),
+    only_if_released: bool = False,
+) -> HoldAnswer | None:
+    """Decide a held order again on today's data, as the ERP's own call would. An approval is an
+    automatic release, recorded and told to the ERP like a person's. With `only_if_released`
+    (the batch after a sync), a decision that still holds the order is not recorded.
+
+    :raises OrderNotFound, NotHeld:
+    """
+    now = clock()
+    with uow:
+        order = _held_request(uow, source, order_id)
+
+        def still_held(locked: Locked) -> None:
+            _still_held(locked.view.order, source, order_id, None)
+            return None
+
+        result = decide_locked(uow, order, now, rates, actor, resolve=still_held)
+        record = result.record
+        approved = record.outcome is Outcome.APPROVED
+        if only_if_released and not approved:
+            return None  # rolled back: nothing changed
+        action = "auto_released" if approved else "reevaluated"
+        notice = None
+        if approved:
+            notice = HoldNotice(
+                change_id=str(uuid.uuid4()),
+                source=source,
+                order_id=order_id,
+                customer_ref=order.customer_id,
+                action="auto_released",
+                outcome="approved",
+                actor=actor,
+                reason="the reasons that held it are gone",
+                cap=None,
+                currency=order.currency,
+                expires_at=None,
+                decision_id=record.id,
+                decided_at=now,
+            )
+        uow.audit.record(
+            actor,
+            f"hold_{action}",
+            f"order:{source}/{order_id}",
+            {"decision_id": record.id, "outcome": record.outcome.value},
+            now,
+        )
+        if notice is not None and notify:
+            uow.notices.add(notice, notify, now)
+        uow.commit()
+        return HoldAnswer(record, action, notice)
+
+
+@dataclass
+class ReevaluationReport:
+    checked: int = 0
+    released: list[str] = field(default_factory=list)
+    """`source/order_id` of each order released automatically."""
+    errors: list[str] = field(default_factory=list)
+
+
+def reevaluate_holds(
+    *,
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    rates: Rates,
+    notify: Sequence[str] = (),
+    batch: int = 200,
+) -> ReevaluationReport:
+    """Decide every held order again (after a sync); release those whose reasons are gone. Each
+    order is its own transaction, so one that cannot be decided is reported and skipped."""
+    report = ReevaluationReport()
+    after = 0
+    while True:
+        with uow_factory() as uow:
+            page = uow.orders.held(after, batch)
+        if not page:
+            return report
+        for key, source, order_id in page:
+            after = key
+            report.checked += 1
+            try:
+                answer = reevaluate_order(
+                    source,
+                    order_id,
+                    actor=SYSTEM,
+                    uow=uow_factory(),
+                    clock=clock,
+                    rates=rates,
+                    notify=notify,
+                    only_if_released=True,
+                )
+            except NotHeld:
+                continue  # decided or closed meanwhile
+            except CreditgateError as exc:
+                report.errors.append(f"{source}/{order_id}: {exc}")
+                log.warning("re-evaluating %s/%s failed: %s", source, order_id, exc)
+                continue
+            if answer is not None:
+                report.released.append(f"{source}/{order_id}")
+
+
+def _held_request(uow: UnitOfWork, source: str, order_id: str) -> OrderRequest:
+    """The order as stored, as the gate would be asked about it (read before the lock, to know
+    whose lock to take; checked again under it)."""
+    found = uow.orders.get(uow.sources.get(source).id, order_id)
+    if found is None:
+        raise OrderNotFound(source, order_id)
+    _still_held(found, source, order_id, None)
+    return OrderRequest(source, order_id, found.customer_ref, found.amount, found.currency)
+
+
+def _still_held(
+    order: OrderRecord | None, source: str, order_id: str, seen_decision: str | None
+) -> OrderRecord:
+    if order is None:
+        raise OrderNotFound(source, order_id)
+    if order.status != "open" or order.last_outcome not in (Outcome.REVIEW, Outcome.BLOCKED):
+        state = order.status if order.status != "open" else order.last_outcome
+        raise NotHeld(f"order {order_id!r} is not held (it is {state})")
+    if seen_decision is not None and order.last_decision_id != seen_decision:
+        raise NotHeld(
+            f"order {order_id!r} was decided again since decision {seen_decision} "
+            f"(now {order.last_decision_id}): look at the hold list again"
+        )
+    return order
+
+
+def _notice(
+    action: str,
+    order: OrderRequest,
+    record: DecisionRecord,
+    resolution: Resolution,
+    actor: str,
+    reason: str,
+) -> HoldNotice:
+    return HoldNotice(
+        change_id=str(uuid.uuid4()),
+        source=order.source,
+        order_id=order.order_id,
+        customer_ref=order.customer_id,
+        action=action,
+        outcome=record.outcome.value,
+        actor=actor,
+        reason=reason,
+        cap=None if resolution.cap is None else str(resolution.cap),
+        currency=resolution.currency,
+        expires_at=resolution.expires_at,
+        decision_id=record.id,
+        decided_at=record.decided_at,
+    )
+
+
+def set_customer_hold(
+    source: str,
+    customer_id: str,
+    reason: str | None,
+    *,
+    actor: str,
+    uow: UnitOfWork,
+    clock: Clock,
+) -> None:
+    """Put a customer on hold here (`reason`), or take creditgate's hold off (None). The ERP's
+    own hold is untouched: a sync keeps it as the ERP says.
+
+    :raises CustomerNotFound, SourceNotFound:
+    """
+    now = clock()
+    with uow:
+        source_id = uow.sources.get(source).id
+        if not uow.customers.set_admin_hold(source_id, customer_id, reason):
+            raise CustomerNotFound(source, customer_id)
+        uow.audit.record(
+            actor,
+            "customer_hold_on" if reason is not None else "customer_hold_off",
+            f"customer:{source}/{customer_id}",
+            {"reason": reason},
+            now,
+        )
+        uow.commit()

@@ -1,0 +1,11 @@
+"""Who may do what: every API client and user has one role."""
+
+from __future__ import annotations
+
+RELEASERS = ("admin", "credit_specialist", "credit_manager")
+"""Roles that work the hold list: release, reject, re-evaluate, customer holds. Approval tiers
+may ask for a particular one of them for large amounts."""
+
+ROLES = ("erp", "admin", "auditor", "metrics", "credit_specialist", "credit_manager")
+"""erp: gate calls and order events; admin: thresholds and holds; auditor: read-only audit and
+credit positions; metrics: /metrics; credit_specialist and credit_manager: the hold list."""
