@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from adapters.callback import CallbackTarget
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin, audit_reads, holds, schema
+from adapters.db import admin, audit_chain, audit_reads, holds, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
@@ -242,6 +242,13 @@ class Services:
         hold_actions.set_customer_hold(
             source, customer_id, reason, actor=actor, uow=self.uow(), clock=self.clock
         )
+
+    def seal_audit_trail(self) -> int:
+        """Chain every recorded row not chained yet; return how many."""
+        return audit_chain.seal(self.engine, self.clock())
+
+    def verify_audit_trail(self) -> audit_chain.Verification:
+        return audit_chain.verify(self.engine)
 
     def nightly(self) -> None:
         """Pull every source, decide held orders again, work out the warnings, push the

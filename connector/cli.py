@@ -335,6 +335,32 @@ def holds_reevaluate() -> None:
         click.echo(f"  could not decide {error}", err=True)
 
 
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("verify")
+@click.option("--no-seal", is_flag=True, help="Check the chain as it is; chain nothing new.")
+def audit_verify(no_seal: bool) -> None:
+    """Chain the rows recorded since the last seal, then check every link: each decision,
+    audit event, thresholds version and release still exists with the content it was chained
+    with. Exits 1 naming the first broken link. Keep the printed head hash somewhere else: a
+    later head that does not descend from it means the chain was rewritten."""
+    services = _services()
+    _init(services)
+    if not no_seal:
+        sealed = services.seal_audit_trail()
+        click.echo(f"sealed {sealed:,} new row(s)")
+    result = services.verify_audit_trail()
+    if not result.ok:
+        click.echo(f"BROKEN after {result.links - 1:,} good link(s): {result.broken}", err=True)
+        sys.exit(1)
+    click.echo(f"the audit trail holds: {result.links:,} link(s), head {result.head}")
+    if result.unsealed:
+        click.echo(f"{result.unsealed:,} row(s) recorded since; the next seal chains them")
+
+
 @main.command()
 @click.option(
     "--retry-failed",
@@ -368,7 +394,8 @@ def push(retry_failed: bool) -> None:
 @click.option("--once", is_flag=True, help="Run the job now (under the lock) and exit.")
 def scheduler(once: bool) -> None:
     """Run the nightly job on CREDITGATE_SYNC_SCHEDULE (cron, business time zone): pull every
-    source, work out the warning levels, push the changes to the ERPs and CRMs."""
+    source, decide held orders again, work out the warning levels, push the changes to the ERPs
+    and CRMs. Every five minutes, seal the audit trail (chain the rows recorded since)."""
     import socket
 
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -395,11 +422,20 @@ def scheduler(once: bool) -> None:
         what = "ran" if ran else "skipped"
         click.echo(f"{services.clock().isoformat()} nightly sync, warnings and push {what}")
 
+    def seal() -> None:
+        try:
+            services.seal_audit_trail()
+        except Exception:  # the next run seals what this one could not; never stop the loop
+            logging.getLogger(__name__).exception("sealing the audit trail failed")
+
     if once:
         job()
+        seal()
         return
     runner = BlockingScheduler(timezone=settings.zone)
     runner.add_job(job, trigger, id="nightly-sync", max_instances=1, coalesce=True)
+    # The chain is made after the rows commit: sealing often keeps the window short.
+    runner.add_job(seal, "interval", minutes=5, id="audit-seal", max_instances=1, coalesce=True)
     click.echo(f"scheduler: sync on '{settings.sync_schedule}' ({settings.timezone}); Ctrl+C stops")
     try:
         runner.start()

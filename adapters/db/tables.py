@@ -279,6 +279,20 @@ audit_events = Table(
     Index(None, "occurred_at"),
 )
 
+# The hash chain over the append-only tables (adapters/db/audit_chain.py); append-only itself.
+audit_chain = Table(
+    "audit_chain",
+    metadata,
+    Column("position", Id, primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("row_key", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("sealed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "row_key"),
+)
+
 sync_watermarks = Table(
     "sync_watermarks",
     metadata,

@@ -34,9 +34,15 @@ from gating.services import credit_position, gate_order
 from tests import databases
 from tests.conftest import NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
-HEAD = "0006"
+HEAD = "0007"
 # Tables added by revisions after 0003: no database made before migrations has them.
-TABLES_SINCE_MIGRATIONS = {"warning_levels", "warning_history", "outbox", "hold_resolutions"}
+TABLES_SINCE_MIGRATIONS = {
+    "warning_levels",
+    "warning_history",
+    "outbox",
+    "hold_resolutions",
+    "audit_chain",
+}
 # Columns added by revisions after 0003 to tables that existed before (0006).
 COLUMNS_SINCE_MIGRATIONS = (
     ("orders", "resolution_id"),
@@ -64,6 +70,22 @@ LEGACY_TRIGGERS = {
             f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
             for table in ("decisions", "audit_events")
         ),
+    ],
+}
+
+
+NEWER_APPEND_ONLY = ("thresholds_versions", "hold_resolutions", "audit_chain")
+NEWER_TRIGGERS = {
+    "sqlite": [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {op.upper()} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END"
+        for table in NEWER_APPEND_ONLY
+        for op in ("update", "delete")
+    ],
+    "postgresql": [
+        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
+        for table in NEWER_APPEND_ONLY
     ],
 }
 
@@ -131,6 +153,9 @@ def create_all_with_triggers(engine: sa.Engine, *, legacy: bool = False) -> None
     with engine.begin() as conn:
         for statement in LEGACY_TRIGGERS[engine.dialect.name]:
             conn.execute(sa.text(statement))
+        if not legacy:  # today's tables: the triggers revision 0007 adds as well
+            for statement in NEWER_TRIGGERS[engine.dialect.name]:
+                conn.execute(sa.text(statement))
 
 
 def create_all_as_of_0001(engine: sa.Engine) -> None:
@@ -355,13 +380,13 @@ def test_migrate_changes_nothing_at_head_and_brings_a_downgraded_database_back(
     runner = CliRunner()
     first = runner.invoke(main, ["init-db"])
     assert first.exit_code == 0, first.output
-    assert "schema migrated from (empty) to 0006" in first.stdout
+    assert "schema migrated from (empty) to 0007" in first.stdout
     objects, rows = schema_objects(engine), all_rows(engine)
 
     again = runner.invoke(main, ["migrate"])
 
     assert again.exit_code == 0, again.output
-    assert again.stdout == "schema is at head (0006); nothing to migrate\n"
+    assert again.stdout == "schema is at head (0007); nothing to migrate\n"
     assert (schema_objects(engine), all_rows(engine)) == (objects, rows)
 
     schema.downgrade(engine, "0001")
@@ -369,7 +394,7 @@ def test_migrate_changes_nothing_at_head_and_brings_a_downgraded_database_back(
     back = runner.invoke(main, ["migrate"])
 
     assert back.exit_code == 0, back.output
-    assert back.stdout == "schema migrated from 0001 to 0006\n"
+    assert back.stdout == "schema migrated from 0001 to 0007\n"
     assert schema.current_revision(engine) == HEAD
     assert (schema_objects(engine), all_rows(engine)) == (objects, rows)
 
