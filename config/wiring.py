@@ -23,13 +23,15 @@ from adapters.db.warnings_store import DbWarningStore
 from config.settings import Settings
 from config.thresholds import thresholds_document
 from gating import holds as hold_actions
-from gating.audit import DecisionQuery, EventQuery
+from gating.audit import DecisionQuery, EventQuery, Period
 from gating.holds import HoldAnswer, ReevaluationReport
 from gating.model import Outcome, Thresholds
 from gating.money import Rates
+from gating.policy import thresholds_from_document
 from gating.ports import Clock
 from gating.push import PushTarget
 from gating.sources import SourceAdapter
+from gating.whatif import WhatIf, replay, shadowed
 from sync.engine import Progress, SyncReport, sync_source
 from sync.file_import import ImportResult, import_folder
 from sync.push import PushReport, push_pending
@@ -242,6 +244,19 @@ class Services:
         hold_actions.set_customer_hold(
             source, customer_id, reason, actor=actor, uow=self.uow(), clock=self.clock
         )
+
+    def simulate(self, document: dict[str, Any], period: Period) -> WhatIf:
+        """Replay each order's last decision in `period` under the proposed document.
+
+        :raises InvalidThresholds:
+        """
+        proposed = thresholds_from_document(document)
+        recorded = audit_reads.latest_decisions(self.engine, period, self.settings.zone)
+        return replay(recorded, proposed)
+
+    def shadow_report(self, period: Period) -> WhatIf:
+        """Each order's last decision in `period` against what the shadow decided beside it."""
+        return shadowed(audit_reads.latest_decisions(self.engine, period, self.settings.zone))
 
     def seal_audit_trail(self) -> int:
         """Chain every recorded row not chained yet; return how many."""

@@ -10,12 +10,21 @@ from flask import Blueprint, current_app, g, jsonify, request
 from connector.auth import requires
 from connector.errors import error_body
 from connector.gate import object_body
-from connector.schemas import ThresholdsChangeSchema, VersionsQuerySchema
+from connector.schemas import (
+    PeriodQuerySchema,
+    SimulateSchema,
+    ThresholdsChangeSchema,
+    VersionsQuerySchema,
+)
+from gating.audit import Period
 from gating.policy import InvalidThresholds
+from gating.whatif import WhatIf
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 _change = ThresholdsChangeSchema()
 _versions_query = VersionsQuerySchema()
+_simulate = SimulateSchema()
+_shadow_query = PeriodQuerySchema()
 
 
 def _version(row: dict[str, Any]) -> dict[str, Any]:
@@ -75,3 +84,58 @@ def threshold_versions() -> Any:
     services = current_app.extensions["creditgate"]
     rows = services.thresholds_versions(args.get("limit", 50))
     return jsonify({"versions": [_version(r) for r in rows]})
+
+
+@bp.post("/thresholds/simulate")
+@requires("admin")
+def simulate() -> Any:
+    """What a proposed document would have decided: each order's last decision in the period,
+    replayed on its recorded numbers under the proposal; how many would change, by reason and
+    amount, and which."""
+    data = _simulate.load(object_body())
+    services = current_app.extensions["creditgate"]
+    zone = services.settings.zone
+    try:
+        result = services.simulate(_exact(data["thresholds"]), Period(data["first"], data["last"]))
+    except InvalidThresholds as exc:
+        fields = {f"thresholds.{key}": [message] for key, message in exc.errors.items()}
+        return jsonify(error_body("validation_failed", str(exc), fields)), 422
+    return jsonify(_what_if(result, Period(data["first"], data["last"]), zone))
+
+
+@bp.get("/thresholds/shadow")
+@requires("admin")
+def shadow() -> Any:
+    """How the active version's shadow decided beside it: each order's last decision in the
+    period (default: every day) against what the shadow recorded for it."""
+    args = _shadow_query.load(request.args.to_dict())
+    services = current_app.extensions["creditgate"]
+    period = Period(args.get("first"), args.get("last"))
+    result = services.shadow_report(period)
+    return jsonify(_what_if(result, period, services.settings.zone))
+
+
+def _what_if(result: WhatIf, period: Period, zone: Any) -> dict[str, Any]:
+    return {
+        "from": period.first.isoformat() if period.first else None,
+        "to": period.last.isoformat() if period.last else None,
+        "decisions": result.decisions,
+        "changed": result.changed,
+        "approximate": result.approximate,
+        "transitions": dict(result.transitions),
+        "reasons_added": dict(result.reasons_added),
+        "reasons_removed": dict(result.reasons_removed),
+        "amounts": {
+            move: {cur: str(amount) for cur, amount in sorted(by.items())}
+            for move, by in result.amounts.items()
+        },
+        "orders": [
+            {
+                **row,
+                "decided_at": row["decided_at"].astimezone(zone).isoformat(),
+                "amount": str(row["amount"]),
+            }
+            for row in result.orders
+        ],
+        "skipped": result.skipped,
+    }

@@ -130,6 +130,18 @@ SCHEMAS: dict[str, Any] = {
                 "the server's CREDITGATE_FAIL_SAFE_OUTCOME",
             },
             **_PARTY_SETTINGS,
+            "shadow": {
+                "type": "object",
+                "description": "A proposed document run beside this one until the end of "
+                "`until`: each decision records what it would have decided; answers unchanged",
+                "required": ["name", "until", "thresholds"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "until": {"type": "string", "format": "date"},
+                    "thresholds": {"type": "object"},
+                },
+            },
             "overrides": {
                 "type": "object",
                 "additionalProperties": False,
@@ -491,6 +503,61 @@ SCHEMAS: dict[str, Any] = {
             "inputs": {"type": "object"},
             "rules": {"type": "array", "items": {"type": "object"}},
             "reserved": {"type": ["object", "null"]},
+            "shadow": {
+                "type": "object",
+                "description": "What the version's shadow decided beside it (while one ran)",
+                "properties": {
+                    "name": {"type": "string"},
+                    "outcome": {"type": "string"},
+                    "reason_codes": {"type": "array", "items": {"type": "string"}},
+                    "error": {"type": "string"},
+                },
+            },
+        },
+    },
+    "Simulation": {
+        "type": "object",
+        "description": "Each order's last decision in the period, decided again on its recorded "
+        "numbers under the proposal (simulate) or as the shadow decided it (shadow)",
+        "required": ["decisions", "changed", "transitions", "orders"],
+        "properties": {
+            "from": {"type": ["string", "null"], "format": "date"},
+            "to": {"type": ["string", "null"], "format": "date"},
+            "decisions": {"type": "integer"},
+            "changed": {"type": "integer"},
+            "approximate": {
+                "type": "integer",
+                "description": "Decisions recorded before snapshots kept the oldest invoice past "
+                "due whatever its age: a lower overdue_days cannot be replayed on them exactly",
+            },
+            "transitions": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "examples": [{"blocked → approved": 12}],
+            },
+            "reasons_added": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "reasons_removed": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "amounts": {
+                "type": "object",
+                "description": "Per transition, the orders' amounts by currency",
+                "additionalProperties": {"type": "object", "additionalProperties": _amount},
+            },
+            "orders": {
+                "type": "array",
+                "description": "The changed decisions (at most 500)",
+                "items": {"type": "object"},
+            },
+            "skipped": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "SimulationRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["thresholds", "from", "to"],
+        "properties": {
+            "thresholds": _ref("ThresholdsDocument"),
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date", "description": "at most a year after from"},
         },
     },
 }
@@ -802,6 +869,32 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("CustomerHoldResult"), "The hold as it now stands"),
                 **_ERRORS,
                 "404": _json(_ref("Error"), "No such customer"),
+            },
+        }
+    },
+    "/api/v1/admin/thresholds/simulate": {
+        "post": {
+            "summary": "What-if: replay a period's decisions under a proposed document (role "
+            "admin)",
+            "description": "Each order's last decision in the period is decided again on the "
+            "numbers it recorded, by the gate's own rules under the proposal; nothing is stored. "
+            "Each is replayed on its own: a changed approval does not flow into later decisions.",
+            "security": [{"apiKey": []}],
+            "requestBody": {"required": True, **_json(_ref("SimulationRequest"), "The proposal")},
+            "responses": {"200": _json(_ref("Simulation"), "What would change"), **_ERRORS},
+        }
+    },
+    "/api/v1/admin/thresholds/shadow": {
+        "get": {
+            "summary": "How the shadow version decided beside the live one (role admin)",
+            "security": [{"apiKey": []}],
+            "parameters": [
+                _query("from", {"type": "string", "format": "date"}),
+                _query("to", {"type": "string", "format": "date"}),
+            ],
+            "responses": {
+                "200": _json(_ref("Simulation"), "Live against shadow"),
+                **_READ_ERRORS,
             },
         }
     },

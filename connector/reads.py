@@ -107,5 +107,6 @@ def decision(decision_id: str) -> Any:
             "inputs": record.snapshot.get("inputs"),
             "rules": record.snapshot.get("rules"),
             "reserved": record.snapshot.get("reserved"),
+            **({"shadow": record.snapshot["shadow"]} if "shadow" in record.snapshot else {}),
         }
     )

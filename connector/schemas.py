@@ -253,3 +253,40 @@ class CustomerHoldSchema(Schema):
     on_hold = fields.Boolean(required=True)
     reason = _reason
     source = fields.String(validate=_ref)
+
+
+class SimulateSchema(Schema):
+    """A proposed thresholds document and the days whose decisions it is replayed on (business
+    time zone, both included); the document is checked by gating.policy like a PUT's."""
+
+    class Meta:
+        unknown = RAISE
+
+    thresholds = fields.Dict(keys=fields.String(), required=True)
+    first = fields.Date(data_key="from", required=True)
+    last = fields.Date(data_key="to", required=True)
+
+    @validates_schema
+    def _period(self, data: dict[str, Any], **_: Any) -> None:
+        first, last = data.get("first"), data.get("last")
+        if first is not None and last is not None:
+            if first > last:
+                raise ValidationError({"to": ["must not be before 'from'"]})
+            if (last - first).days > 366:
+                raise ValidationError({"to": ["at most a year after 'from'"]})
+
+
+class PeriodQuerySchema(Schema):
+    """Whole days in the business time zone, both included; either may be left out."""
+
+    class Meta:
+        unknown = RAISE
+
+    first = fields.Date(data_key="from")
+    last = fields.Date(data_key="to")
+
+    @validates_schema
+    def _period(self, data: dict[str, Any], **_: Any) -> None:
+        first, last = data.get("first"), data.get("last")
+        if first is not None and last is not None and first > last:
+            raise ValidationError({"to": ["must not be before 'from'"]})

@@ -65,6 +65,16 @@ class Overrides:
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """A proposed version run beside the live one until the end of `until`: every decision also
+    records what it would have decided, without changing any answer."""
+
+    name: str
+    until: date
+    thresholds: Thresholds
+
+
+@dataclass(frozen=True)
 class Thresholds:
     """One version of the admin-set rules. Amounts without a currency are in `base_currency`.
 
@@ -87,6 +97,7 @@ class Thresholds:
     fail_safe_outcome: Outcome | None = None
     exposure_components: frozenset[str] = frozenset(EXPOSURE_COMPONENTS)
     overrides: Overrides = field(default_factory=Overrides)
+    shadow: Shadow | None = None
     applied: tuple[str, ...] = ()
     _for_party: dict[tuple[str, str | None], Thresholds] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -190,7 +201,8 @@ class OverdueInvoice:
 
 @dataclass(frozen=True)
 class OverdueSummary:
-    """The customer's open invoices due before a cutoff; `count` stops at the store's cap."""
+    """The customer's oldest open invoice past due, and how many are due before the overdue
+    cutoff (0 when the oldest is within it); `count` stops at the store's cap."""
 
     count: int = 0
     oldest: OverdueInvoice | None = None

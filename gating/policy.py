@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -12,6 +13,7 @@ from gating.model import (
     ApprovalTier,
     Outcome,
     Overrides,
+    Shadow,
     Thresholds,
 )
 from gating.money import is_currency
@@ -56,7 +58,7 @@ def _int(doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: i
 
 # Required in a complete document; the optional ones below came later, and versions stored
 # before them lack them and get the defaults.
-_OPTIONAL = {"warnings", "fail_safe_outcome", "exposure_components", "overrides"}
+_OPTIONAL = {"warnings", "fail_safe_outcome", "exposure_components", "overrides", "shadow"}
 _KEYS = {"base_currency", "overdue_count_cap", *OVERRIDABLE} - _OPTIONAL
 _NULLABLE = {"trial_amount", "max_data_age_hours", "fail_safe_outcome"}
 
@@ -88,6 +90,7 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
         errors["fail_safe_outcome"] = "must be 'approved', 'review', 'blocked' or null"
     ladder = values.get("warnings", DEFAULT_LADDER)
     overrides = _overrides(doc.get("overrides"), ladder, errors)
+    shadow = _shadow(doc.get("shadow"), version, errors)
     if errors:
         raise InvalidThresholds(errors)
     assert isinstance(base, str)
@@ -96,8 +99,39 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
         base_currency=base,
         fail_safe_outcome=None if fail_safe is None else Outcome(fail_safe),
         overrides=overrides,
+        shadow=shadow,
         **values,
     )
+
+
+def _shadow(raw: Any, version: int, errors: dict[str, str]) -> Shadow | None:
+    """`{"name", "until": "YYYY-MM-DD", "thresholds": {complete document, no shadow}}`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or set(raw) != {"name", "until", "thresholds"}:
+        errors["shadow"] = "must have exactly 'name', 'until' and 'thresholds'"
+        return None
+    name, until, document = raw["name"], raw["until"], raw["thresholds"]
+    if not isinstance(name, str) or not name.strip():
+        errors["shadow.name"] = "must say what is being tried"
+    try:
+        last = date.fromisoformat(until) if isinstance(until, str) else None
+    except ValueError:
+        last = None
+    if last is None:
+        errors["shadow.until"] = "must be a date, YYYY-MM-DD: the last day it runs"
+    if not isinstance(document, Mapping) or "shadow" in document:
+        errors["shadow.thresholds"] = "must be a complete thresholds document without a shadow"
+        return None
+    try:
+        proposed = thresholds_from_document(document, version)
+    except InvalidThresholds as exc:
+        for key, message in exc.errors.items():
+            errors[f"shadow.thresholds.{key}"] = message
+        return None
+    if last is None or not isinstance(name, str):
+        return None
+    return Shadow(name.strip(), last, proposed)
 
 
 def _settings(
@@ -234,4 +268,10 @@ def thresholds_to_document(th: Thresholds) -> dict[str, Any]:
         "groups": {ref: settings_document(v) for ref, v in th.overrides.groups.items()},
         "customers": {ref: settings_document(v) for ref, v in th.overrides.customers.items()},
     }
+    if th.shadow is not None:
+        doc["shadow"] = {
+            "name": th.shadow.name,
+            "until": th.shadow.until.isoformat(),
+            "thresholds": thresholds_to_document(th.shadow.thresholds),
+        }
     return doc

@@ -213,8 +213,9 @@ class UnitOfWork(Protocol):
         tolerance: Decimal,
         cap: int,
     ) -> DecisionView:
-        """The customer, its group, the order as stored, and the customer's invoices open and
-        due before `due_before` by more than `tolerance` (counted up to `cap`)."""
+        """The customer, its group, the order as stored, and its open invoices of more than
+        `tolerance`: the oldest one past due (before today), and how many are due before
+        `due_before` (counted up to `cap`; 0 when the oldest is not)."""
         ...
 
     def commit(self) -> None: ...

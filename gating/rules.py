@@ -136,9 +136,26 @@ def check_overdue(ctx: _Context) -> RuleVerdict:
         return _not_evaluated(OVERDUE)
     summary, days = ctx.inp.overdue, ctx.th.overdue_days
     oldest = summary.oldest
-    if oldest is None or days_overdue(oldest.due_date, ctx.today) <= days:
-        return _ok(OVERDUE, f"no invoice overdue more than {days} days", overdue_days=days)
+    if oldest is None:
+        return _ok(
+            OVERDUE,
+            f"no invoice overdue more than {days} days",
+            overdue_days=days,
+            tolerance=str(ctx.th.overdue_tolerance),
+        )
     age = days_overdue(oldest.due_date, ctx.today)
+    if age <= days:
+        return _ok(
+            OVERDUE,
+            f"no invoice overdue more than {days} days",
+            overdue_days=days,
+            tolerance=str(ctx.th.overdue_tolerance),
+            oldest_number=oldest.number,
+            oldest_due_date=oldest.due_date.isoformat(),
+            oldest_days_overdue=age,
+            oldest_open_amount=str(oldest.open_amount),
+            oldest_currency=oldest.currency,
+        )
     count = f"{summary.count}+" if summary.capped else str(summary.count)
     noun = "invoice" if summary.count == 1 and not summary.capped else "invoices"
     message = f"{count} {noun} overdue more than {days} days (oldest {oldest.number}, {age} days)"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from gating.errors import CustomerNotFound, DecisionNotFound
+from gating.errors import CreditgateError, CustomerNotFound, DecisionNotFound
 from gating.model import (
     EXPOSURE_COMPONENTS,
     ZERO,
@@ -119,7 +119,9 @@ def decide_locked(
         resolution=resolution,
     )
     decision = decide(inp, thresholds, rates, now)
-    record = _record(decision, order, now, thresholds, caller, existing)
+    record = _record(
+        decision, order, now, thresholds, caller, existing, _shadow(stored, inp, rates, now)
+    )
     expires = now + timedelta(days=thresholds.reservation_days)
     codes = {r.code for r in decision.reasons}
     if resolution is not None and RELEASED in codes and resolution.expires_at is not None:
@@ -160,6 +162,27 @@ def _lock_and_read(uow: UnitOfWork, order: OrderRequest, now: datetime) -> Locke
     ) or reread:
         view = _view(uow, source.id, order, now, thresholds)
     return Locked(source, stored, thresholds, view)
+
+
+def _shadow(
+    stored: Thresholds, inp: GateInput, rates: Rates, now: datetime
+) -> dict[str, Any] | None:
+    """What the version's shadow would have decided, while it runs; never the answer."""
+    shadow = stored.shadow
+    if shadow is None or now.date() > shadow.until:
+        return None
+    group_ref = inp.group.ref if inp.group else None
+    try:
+        decision = decide(
+            inp, shadow.thresholds.for_party(inp.order.customer_id, group_ref), rates, now
+        )
+    except CreditgateError as exc:  # e.g. a rate only the shadow needs: recorded, not raised
+        return {"name": shadow.name, "error": str(exc)}
+    return {
+        "name": shadow.name,
+        "outcome": decision.outcome.value,
+        "reason_codes": [r.code for r in decision.reasons],
+    }
 
 
 def _same_view_terms(a: Thresholds, b: Thresholds) -> bool:
@@ -241,6 +264,7 @@ def _record(
     th: Thresholds,
     caller: str,
     existing: OrderRecord | None,
+    shadow: dict[str, Any] | None = None,
 ) -> DecisionRecord:
     decision_id = str(uuid.uuid4())
     view = decision.customer
@@ -276,6 +300,8 @@ def _record(
         if decision.reserve is None
         else {"amount": str(decision.reserve.amount), "currency": decision.reserve.currency},
     }
+    if shadow is not None:
+        snapshot["shadow"] = shadow
     return DecisionRecord(
         id=decision_id,
         source=order.source,

@@ -578,6 +578,9 @@ class FakeUnitOfWork:
         overdue = OverdueSummary()
         if customer is not None and customer.key is not None:
             overdue = customers.overdue(customer.key, due_before, tolerance, cap)
+            past_due = customers._overdue(customer.key, now.date(), tolerance)
+            if not overdue.count and past_due:  # the oldest past due, within the days
+                overdue = OverdueSummary(oldest=_overdue_invoice(past_due[0]))
         return DecisionView(
             customer=customer,
             group=group,

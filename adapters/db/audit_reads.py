@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Select, literal, select
 from adapters.db.engine import readonly
 from adapters.db.tables import audit_events, decisions
 from gating.audit import DecisionQuery, EventQuery, Period
+from gating.whatif import Recorded
 
 _d, _e = decisions.c, audit_events.c
 DECISION_COLUMNS = (
@@ -121,3 +122,41 @@ def stream_decisions(
 
 def stream_events(engine: Engine, query: EventQuery, zone: ZoneInfo) -> Iterator[dict[str, Any]]:
     return _stream(engine, _events(query, zone).order_by(_e.id))
+
+
+def latest_decisions(engine: Engine, period: Period, zone: ZoneInfo) -> Iterator[Recorded]:
+    """Each order's last decision within `period`, with its snapshot, oldest first; fetched in
+    batches so a month of decisions replays in constant memory."""
+    later = decisions.alias("later")
+    since, until = period.bounds(zone)
+    newer = select(later.c.seq).where(
+        later.c.source == _d.source, later.c.order_id == _d.order_id, later.c.seq > _d.seq
+    )
+    stmt = select(*DECISION_COLUMNS, _d.snapshot)
+    if since is not None:
+        stmt = stmt.where(_d.decided_at >= since)
+        newer = newer.where(later.c.decided_at >= since)
+    if until is not None:
+        stmt = stmt.where(_d.decided_at < until)
+        newer = newer.where(later.c.decided_at < until)
+    stmt = stmt.where(~newer.exists())
+    after = 0
+    with readonly(engine).connect() as conn:
+        while True:
+            rows = conn.execute(
+                stmt.where(_d.seq > after).order_by(_d.seq).limit(_STREAM_BATCH)
+            ).all()
+            if not rows:
+                return
+            after = rows[-1].seq
+            for r in rows:
+                yield Recorded(
+                    r.id,
+                    r.source,
+                    r.order_id,
+                    r.customer_id,
+                    r.outcome,
+                    tuple(c for c in r.reason_codes.split(",") if c),
+                    r.decided_at,
+                    r.snapshot,
+                )

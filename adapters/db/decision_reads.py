@@ -90,14 +90,17 @@ def decision_view(
     tolerance: Decimal,
     cap: int,
 ) -> DecisionView:
-    """One statement; a second one counts the overdue invoices when there is one at all. Run
-    after the locks, so its snapshot sees whatever the previous holder committed."""
+    """One statement; a second one counts the invoices due before `due_before` when there is
+    one at all. Run after the locks, so its snapshot sees whatever the previous holder
+    committed."""
     params = {
         "source_id": source_id,
         "ref": customer_ref,
         "order_id": order_id,
         "now": now,
-        "due_before": due_before,
+        # The oldest invoice past due at all, so the snapshot has it even when it is within
+        # the overdue days (what-if replays it under other days); counted only beyond them.
+        "due_before": now.date(),
         "tolerance": tolerance,
     }
     rows = _VIEW.rows(conn, params)
@@ -115,7 +118,9 @@ def decision_view(
         customer, group = parties_of(first, customer_ref, balances)
     order = None if first.o_id is None else order_of(_Prefixed(first, "o_"))
     overdue = OverdueSummary()
-    if first.od_number is not None:
+    if first.od_number is not None and first.od_due_date >= due_before:
+        overdue = OverdueSummary(oldest=overdue_invoice_of(_Prefixed(first, "od_")))
+    elif first.od_number is not None:
         counted = _OVERDUE_COUNT.scalar(
             conn,
             {
