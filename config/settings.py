@@ -35,6 +35,10 @@ class Settings:
     # Where held orders' releases and rejections are told to the ERP (signed like the webhook).
     callback_url: str | None = None
     callback_secret: str | None = field(default=None, repr=False)
+    # Signs the web pages' session cookies; without it each process makes its own at start, so
+    # logins last until a restart and do not carry across workers.
+    secret_key: str | None = field(default=None, repr=False)
+    secure_cookies: bool = False
 
     @property
     def zone(self) -> ZoneInfo:
@@ -85,6 +89,9 @@ class Settings:
                     f"{PREFIX}CALLBACK_URL needs a signing secret: set {PREFIX}CALLBACK_SECRET, "
                     f"or {PREFIX}CALLBACK_SECRET_FILE naming a file that holds it"
                 )
+        secure = (get("SECURE_COOKIES", "false") or "false").lower()
+        if secure not in ("true", "false", "1", "0", "yes", "no"):
+            raise SettingsError(f"{PREFIX}SECURE_COOKIES must be true or false")
         config_file = get("CONFIG")
         file_values = load_config_file(config_file) if config_file else {}
         return cls(
@@ -98,6 +105,8 @@ class Settings:
             sync_schedule=get("SYNC_SCHEDULE", cls.sync_schedule) or cls.sync_schedule,
             callback_url=callback_url,
             callback_secret=callback_secret if callback_url else None,
+            secret_key=_secret(environ, "SECRET_KEY"),
+            secure_cookies=secure in ("true", "1", "yes"),
             **file_values,
         )
 

@@ -20,6 +20,7 @@ from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
 from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.db.warnings_store import DbWarningStore
+from config.pages import Pages
 from config.settings import Settings
 from config.thresholds import thresholds_document
 from gating import holds as hold_actions
@@ -257,6 +258,11 @@ class Services:
     def shadow_report(self, period: Period) -> WhatIf:
         """Each order's last decision in `period` against what the shadow decided beside it."""
         return shadowed(audit_reads.latest_decisions(self.engine, period, self.settings.zone))
+
+    @property
+    def pages(self) -> Pages:
+        """What the web pages read and do."""
+        return Pages(self)
 
     def seal_audit_trail(self) -> int:
         """Chain every recorded row not chained yet; return how many."""

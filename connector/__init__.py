@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 
 from connector.auth import new_client_cache
 from connector.errors import register_error_handlers
+
+log = logging.getLogger(__name__)
 
 
 def create_app(services: Any) -> Flask:
@@ -17,8 +22,9 @@ def create_app(services: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["creditgate"] = services
     app.extensions["creditgate.clients"] = new_client_cache()
+    _sessions(app, services.settings)
 
-    from connector import admin, audit, gate, holds, observability, openapi, reads
+    from connector import admin, audit, gate, holds, observability, openapi, reads, web
 
     app.register_blueprint(gate.bp)
     app.register_blueprint(reads.bp)
@@ -26,7 +32,28 @@ def create_app(services: Any) -> Flask:
     app.register_blueprint(holds.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(web.bp)
     register_error_handlers(app)
     observability.init_app(app, services)
 
     return app
+
+
+def _sessions(app: Flask, settings: Any) -> None:
+    """The web pages' session cookie: signed with CREDITGATE_SECRET_KEY, HttpOnly, SameSite=Lax,
+    Secure when CREDITGATE_SECURE_COOKIES is set (behind TLS), eight hours long."""
+    key = settings.secret_key
+    if not key:
+        key = secrets.token_hex(32)
+        log.warning(
+            "CREDITGATE_SECRET_KEY is not set: this process signs logins with a key of its own, "
+            "so they end at a restart and do not carry across workers"
+        )
+    app.secret_key = key
+    app.config.update(
+        SESSION_COOKIE_NAME="creditgate_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings.secure_cookies),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+    )

@@ -37,7 +37,7 @@ def _services() -> Any:
     return current_app.extensions["creditgate"]
 
 
-def _decision(row: dict[str, Any]) -> dict[str, Any]:
+def decision_row(row: dict[str, Any]) -> dict[str, Any]:
     zone = _services().settings.zone
     return {
         "decision_id": row["id"],
@@ -53,7 +53,7 @@ def _decision(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _event(row: dict[str, Any]) -> dict[str, Any]:
+def event_row(row: dict[str, Any]) -> dict[str, Any]:
     zone = _services().settings.zone
     return {
         "event_id": row["id"],
@@ -71,7 +71,7 @@ def decisions() -> Any:
     """Matching decisions, newest first; `next` is the `before` of the following page."""
     args = _decisions_query.load(request.args.to_dict())
     rows, after = _services().audit_decisions(args["query"], args["limit"], args["before"])
-    return jsonify({"decisions": [_decision(r) for r in rows], "next": after})
+    return jsonify({"decisions": [decision_row(r) for r in rows], "next": after})
 
 
 @bp.get("/events")
@@ -80,7 +80,7 @@ def events() -> Any:
     """Audit events (threshold changes, API keys, ...), newest first, paged like decisions."""
     args = _events_query.load(request.args.to_dict())
     rows, after = _services().audit_events(args["query"], args["limit"], args["before"])
-    return jsonify({"events": [_event(r) for r in rows], "next": after})
+    return jsonify({"events": [event_row(r) for r in rows], "next": after})
 
 
 @bp.get("/decisions.csv")
@@ -89,7 +89,7 @@ def decisions_csv() -> Any:
     """Every matching decision, oldest first, streamed: a year exports in constant memory."""
     query = _decisions_query.load(request.args.to_dict())["query"]
     rows = _services().export_decisions(query)
-    return _csv("decisions.csv", DECISION_FIELDS, rows, _decision)
+    return csv_response("decisions.csv", DECISION_FIELDS, rows, decision_row)
 
 
 @bp.get("/events.csv")
@@ -97,10 +97,10 @@ def decisions_csv() -> Any:
 def events_csv() -> Any:
     query = _events_query.load(request.args.to_dict())["query"]
     rows = _services().export_events(query)
-    return _csv("events.csv", EVENT_FIELDS, rows, _event)
+    return csv_response("events.csv", EVENT_FIELDS, rows, event_row)
 
 
-def _csv(
+def csv_response(
     name: str,
     header: tuple[str, ...],
     rows: Iterable[dict[str, Any]],

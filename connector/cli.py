@@ -15,7 +15,7 @@ from config.wiring import Services, build_services
 from connector.logs import configure_logging
 from gating.errors import CreditgateError
 from gating.policy import InvalidThresholds
-from gating.roles import ROLES
+from gating.roles import PEOPLE_ROLES, ROLES
 
 
 def _services(database_url: str | None = None) -> Services:
@@ -141,7 +141,7 @@ def import_cmd(folder: Path, source: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
 def demo(database: str, host: str, port: int, no_serve: bool) -> None:
     """Create a demo database with telling customers, print keys and curl lines, and serve."""
-    from connector.demo import prepare_demo
+    from connector.demo import DEMO_USERS, prepare_demo
 
     services = _services(database)
     info: dict[str, Any] = prepare_demo(services)
@@ -154,6 +154,9 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
     click.echo("Try these (each prints the decision and its reasons):\n")
     for title, line in info["curls"](base):
         click.echo(f"# {title}\n{line}\n")
+    click.echo(f"Web pages: {base}/ (log in as one of these; passwords for the demo only)")
+    for name, (role, password) in DEMO_USERS.items():
+        click.echo(f"  {name:<14} {password:<22} {role}")
     if not no_serve:
         _run(services, host, port)
 
@@ -314,6 +317,39 @@ def warnings(source: str | None) -> None:
         click.echo(f"{report.source}: {report.checked:,} customers, changes: {moved or 'none'}")
         for skipped in report.skipped:
             click.echo(f"  skipped {skipped}", err=True)
+
+
+@main.group()
+def user() -> None:
+    """People who log in to the web pages."""
+
+
+@user.command("create")
+@click.option("--name", required=True, help="The user name they log in with.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(PEOPLE_ROLES),
+)
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from this file instead of asking (for scripts; keep it private).",
+)
+def user_create(name: str, role: str, password_file: Path | None) -> None:
+    """Create a user; the password is asked for (twice) unless --password-file gives it. Only
+    a salted hash is stored."""
+    if password_file is not None:
+        password = password_file.read_text().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    services = _services()
+    _init(services)
+    try:
+        created = services.pages.create_user(name, role, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {created.username} ({created.role}) created; log in at /login")
 
 
 @main.group()

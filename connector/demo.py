@@ -8,14 +8,25 @@ import shlex
 import tempfile
 from collections.abc import Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from config.thresholds import thresholds_document
+from gating.model import OrderRequest
+from gating.services import gate_order
 
 DEMO_ERP_KEY = "cg_demoerp_try-me"
 DEMO_AUDITOR_KEY = "cg_demoaudit_try-me"
 DEMO_ADMIN_KEY = "cg_demoadmin_try-me"
+# The web pages' demo users: name → (role, password). Demo database only.
+DEMO_USERS = {
+    "demo-admin": ("admin", "try-me-demo-admin"),
+    "demo-auditor": ("auditor", "try-me-demo-auditor"),
+    "demo-manager": ("credit_manager", "try-me-demo-manager"),
+}
+# Orders gated while the demo is prepared, so the hold list and the audit record have some.
+HELD_AT_START = (("SO-3", "C-300", "1000.00"), ("SO-6", "C-600", "1000.00"))
 
 DEMO_THRESHOLDS = {
     "base_currency": "CNY",
@@ -145,6 +156,16 @@ def prepare_demo(services: Any) -> dict[str, Any]:
     erp = services.create_api_client("demo-erp", "erp", key=DEMO_ERP_KEY)
     auditor = services.create_api_client("demo-auditor", "auditor", key=DEMO_AUDITOR_KEY)
     admin = services.create_api_client("demo-admin", "admin", key=DEMO_ADMIN_KEY)
+    for name, (role, password) in DEMO_USERS.items():
+        services.pages.create_user(name, role, password)
+    for order_id, customer, amount in HELD_AT_START:
+        gate_order(
+            OrderRequest("default", order_id, customer, Decimal(amount), "CNY"),
+            uow=services.uow(),
+            clock=services.clock,
+            rates=services.rates,
+            caller=erp.client.name,
+        )
 
     def curls(base: str) -> list[tuple[str, str]]:
         lines = []

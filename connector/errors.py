@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from markupsafe import escape
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -48,10 +49,26 @@ def _domain(err: CreditgateError) -> Any:
 
 
 def _http(err: HTTPException) -> Any:
+    if _is_page():
+        title = escape(f"{err.code} {err.name}")
+        body = (
+            f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(err.description)}</p>"
+        )
+        return body, err.code or 500, {"Content-Type": "text/html; charset=utf-8"}
     code = (err.name or "error").lower().replace(" ", "_")
     response = jsonify(error_body(code, err.description or err.name))
     response.status_code = err.code or 500
+    # Keep the headers the exception carries, such as a 405's Allow (RFC 9110), but not its HTML
+    # content type: the body is JSON.
+    for name, value in err.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
     return response
+
+
+def _is_page() -> bool:
+    """A web page (not the API, /metrics or /healthz) answers its errors in HTML."""
+    return request.blueprint == "web"
 
 
 def _conflict(err: Conflict) -> Any:

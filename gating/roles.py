@@ -9,3 +9,6 @@ may ask for a particular one of them for large amounts."""
 ROLES = ("erp", "admin", "auditor", "metrics", "credit_specialist", "credit_manager")
 """erp: gate calls and order events; admin: thresholds and holds; auditor: read-only audit and
 credit positions; metrics: /metrics; credit_specialist and credit_manager: the hold list."""
+
+PEOPLE_ROLES = ("admin", "auditor", "credit_specialist", "credit_manager")
+"""Roles a person logging in to the web pages may have; erp and metrics are for machines."""

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from config.settings import Settings
 from config.wiring import build_services
 from connector import create_app
-from connector.demo import DEMO_ADMIN_KEY, DEMO_AUDITOR_KEY, DEMO_ERP_KEY, ORDERS, prepare_demo
+from connector.demo import (
+    DEMO_ADMIN_KEY,
+    DEMO_AUDITOR_KEY,
+    DEMO_ERP_KEY,
+    DEMO_USERS,
+    ORDERS,
+    prepare_demo,
+)
 
 
 def test_every_demo_order_gets_the_outcome_and_reason_the_demo_advertises(tmp_path):
@@ -37,4 +45,23 @@ def test_every_demo_order_gets_the_outcome_and_reason_the_demo_advertises(tmp_pa
     admin = {"Authorization": f"Bearer {DEMO_ADMIN_KEY}"}
     thresholds = client.get("/api/v1/admin/thresholds", headers=admin).get_json()
     assert (thresholds["created_by"], thresholds["thresholds"]["base_currency"]) == ("demo", "CNY")
+    services.engine.dispose()
+
+
+def test_the_demo_users_log_in_and_find_held_orders(tmp_path):
+    clock = lambda: datetime(2026, 11, 22, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # noqa: E731
+    services = build_services(Settings(database_url=f"sqlite:///{tmp_path}/demo.db"), clock=clock)
+    prepare_demo(services)
+    client = create_app(services).test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    role, password = DEMO_USERS["demo-manager"]
+
+    login = client.post(
+        "/login", data={"username": "demo-manager", "password": password, "csrf_token": token}
+    )
+    holds = client.get("/holds").get_data(as_text=True)
+
+    assert role == "credit_manager" and login.status_code == 302
+    assert 'data-order="SO-3"' in holds and 'data-order="SO-6"' in holds
     services.engine.dispose()

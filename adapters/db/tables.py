@@ -267,6 +267,18 @@ api_clients = Table(
     Column("revoked_at", UTCDateTime),
 )
 
+# People who use the web pages; passwords are stored as salted hashes only (werkzeug's scrypt).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("role", String(30), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

@@ -1,0 +1,76 @@
+"""People who log in to the web pages: a role each, passwords kept as salted scrypt hashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from adapters.db.engine import readonly
+from adapters.db.repository import AuditRepository
+from adapters.db.tables import users
+from gating.roles import PEOPLE_ROLES
+
+MIN_PASSWORD = 12
+# Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY = generate_password_hash("creditgate-no-such-user")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+
+
+def create_user(engine: Engine, username: str, role: str, password: str, now: datetime) -> User:
+    """:raises ValueError: an unknown role, a short password, or a name already taken."""
+    if role not in PEOPLE_ROLES:
+        raise ValueError(f"role must be one of {', '.join(PEOPLE_ROLES)}, not {role!r}")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
+    if not username.strip() or len(username) > 100:
+        raise ValueError("the user name must be 1 to 100 characters")
+    try:
+        with engine.begin() as conn:
+            user_id = conn.execute(
+                insert(users).values(
+                    username=username,
+                    role=role,
+                    password_hash=generate_password_hash(password),
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            AuditRepository(conn).record(
+                "cli", "user_created", f"user:{username}", {"role": role}, now
+            )
+    except IntegrityError:
+        raise ValueError(f"a user named {username!r} exists already") from None
+    return User(int(user_id), username, role)
+
+
+def authenticate(engine: Engine, username: str, password: str) -> User | None:
+    """The user if the name and password match an active user, else None."""
+    with readonly(engine).connect() as conn:
+        row = conn.execute(
+            select(users).where(users.c.username == username, users.c.disabled_at.is_(None))
+        ).first()
+    if row is None:
+        check_password_hash(_DUMMY, password)
+        return None
+    if not check_password_hash(row.password_hash, password):
+        return None
+    return User(row.id, row.username, row.role)
+
+
+def get_user(engine: Engine, user_id: int) -> User | None:
+    with readonly(engine).connect() as conn:
+        row = conn.execute(
+            select(users.c.id, users.c.username, users.c.role).where(
+                users.c.id == user_id, users.c.disabled_at.is_(None)
+            )
+        ).first()
+    return None if row is None else User(row.id, row.username, row.role)

@@ -1,0 +1,129 @@
+"""What the web pages read and do, over the store: the composition root's part for people."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from adapters.db import dashboard, users
+from adapters.db.repository import AuditRepository
+from gating.errors import CurrencyRateMissing
+from gating.reports import DSO_DAYS, aging_in, days_sales_outstanding, in_one_currency
+from gating.rules import exposure_of
+
+if TYPE_CHECKING:
+    from config.wiring import Services
+
+User = users.User
+
+
+@dataclass
+class Pages:
+    """Reads and actions of the web pages; `services` does the rest."""
+
+    services: Services
+
+    # -- people -----------------------------------------------------------------------------
+
+    def create_user(self, username: str, role: str, password: str) -> User:
+        """:raises ValueError: naming what is wrong."""
+        return users.create_user(
+            self.services.engine, username, role, password, self.services.clock()
+        )
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        return users.authenticate(self.services.engine, username, password)
+
+    def user(self, user_id: int) -> User | None:
+        return users.get_user(self.services.engine, user_id)
+
+    def record(self, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:
+        """An audit event outside any other change (logins, logouts, refused logins)."""
+        with self.services.engine.begin() as conn:
+            AuditRepository(conn).record(actor, action, subject, details, self.services.clock())
+
+    # -- figures ----------------------------------------------------------------------------
+
+    @property
+    def currency(self) -> str:
+        """Totals are shown in the thresholds' base currency."""
+        return self.services.active_thresholds().base_currency
+
+    def dashboard(self) -> dict[str, Any]:
+        services, engine = self.services, self.services.engine
+        now = services.clock()
+        today = now.date()
+        currency, rates = self.currency, services.rates
+        sums = dashboard.balances(engine)
+        open_, miss_a = in_one_currency(
+            {c: v["open_invoices"] for c, v in sums.items()}, rates, currency
+        )
+        unapplied, miss_b = in_one_currency(
+            {c: v["unapplied"] for c, v in sums.items()}, rates, currency
+        )
+        reserved, miss_c = in_one_currency(
+            {c: v["reserved"] for c, v in sums.items()}, rates, currency
+        )
+        buckets, miss_d = aging_in(dashboard.aging(engine, today), rates, currency)
+        sales, miss_e = in_one_currency(
+            dashboard.sales_since(engine, today - timedelta(days=DSO_DAYS)), rates, currency
+        )
+        counts = dashboard.counts(engine)
+        midnight = datetime.combine(today, time(0), now.tzinfo)
+        return {
+            "currency": currency,
+            "exposure": open_ - unapplied + reserved,
+            "open_invoices": open_,
+            "unapplied": unapplied,
+            "reserved": reserved,
+            "overdue": sum((v for k, v in buckets.items() if k != "current"), Decimal(0)),
+            "aging": buckets,
+            "dso": days_sales_outstanding(open_, sales),
+            "dso_days": DSO_DAYS,
+            "held": counts["held"],
+            "customers": counts["customers"],
+            "levels": counts["levels"],
+            "decided_today": dashboard.decided_today(engine, midnight),
+            "runs": services.sync_store().runs(limit=8),
+            "missing_rates": sorted({*miss_a, *miss_b, *miss_c, *miss_d, *miss_e}),
+        }
+
+    def customers(self, search: str | None, page: int, size: int = 50) -> dict[str, Any]:
+        rows, total = dashboard.customer_page(self.services.engine, search, size, (page - 1) * size)
+        listed = []
+        for source, party, level in rows:
+            try:
+                exposure: Decimal | None = exposure_of(party, self.services.rates).total
+            except CurrencyRateMissing:
+                exposure = None
+            limit = party.credit_limit
+            listed.append(
+                {
+                    "source": source,
+                    "id": party.ref,
+                    "name": party.name,
+                    "currency": party.currency,
+                    "credit_limit": limit,
+                    "exposure": exposure,
+                    "available": None if limit is None or exposure is None else limit - exposure,
+                    "level": level or "none",
+                    "on_hold": party.on_hold,
+                }
+            )
+        return {"customers": listed, "total": total, "page": page, "size": size}
+
+    def customer_extras(self, source: str, ref: str) -> dict[str, Any]:
+        """What the customer page shows beside the credit position."""
+        engine = self.services.engine
+        key = dashboard.customer_key(engine, source, ref)
+        if key is None:
+            return {}
+        today = self.services.clock().date()
+        return {
+            "aging": dashboard.aging(engine, today, key),
+            "invoices": dashboard.open_invoices(engine, key),
+            "warnings": dashboard.warning_changes(engine, key),
+        }

@@ -1,0 +1,488 @@
+"""Web pages for people (server-rendered, no build step, no network): dashboard, customers,
+the hold list, the thresholds editor with what-if, and the audit record. The API's own rules
+apply: the same services, roles, validation and audit events."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from connector import audit as audit_api
+from connector.web.charts import bars
+from connector.web.session import (
+    check_csrf,
+    csrf_token,
+    current_user,
+    log_in,
+    log_out,
+    page,
+    pages,
+    safe_next,
+)
+from gating.audit import DecisionQuery, EventQuery, Period
+from gating.errors import CreditgateError
+from gating.model import OVERRIDABLE
+from gating.policy import InvalidThresholds
+from gating.reports import BUCKETS, aging_in
+from gating.roles import PEOPLE_ROLES, RELEASERS
+from gating.services import credit_position
+
+bp = Blueprint("web", __name__, template_folder="../templates", static_folder="../static")
+
+PEOPLE = PEOPLE_ROLES
+AUDITORS = ("auditor", "admin")
+
+
+@bp.before_request
+def _csrf() -> None:
+    check_csrf()
+
+
+@bp.app_context_processor
+def _context() -> dict[str, Any]:
+    return {"user": current_user(), "csrf_token": csrf_token, "RELEASERS": RELEASERS}
+
+
+@bp.app_template_filter("money")
+def _money(value: Any, currency: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{Decimal(value):,.2f}" + (f" {currency}" if currency else "")
+
+
+def _services() -> Any:
+    return current_app.extensions["creditgate"]
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(_services().settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+bp.add_app_template_filter(_when, "when")
+
+
+# --- logging in and out ----------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("web/login.html", next=request.args.get("next", ""))
+    username = request.form.get("username", "").strip()[:100]
+    password = request.form.get("password", "")
+    user = pages().authenticate(username, password) if username and password else None
+    if user is None:
+        pages().record("web", "login_failed", f"user:{username or '?'}", {"ip": _ip()})
+        flash("Wrong user name or password.", "error")
+        return render_template("web/login.html", next=request.form.get("next", "")), 401
+    log_in(user)
+    pages().record(user.username, "login", f"user:{user.username}", {"ip": _ip()})
+    return redirect(safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    user = current_user()
+    if user is not None:
+        pages().record(user.username, "logout", f"user:{user.username}", {"ip": _ip()})
+    log_out()
+    flash("Logged out.", "info")
+    return redirect(url_for("web.login"))
+
+
+def _ip() -> str:
+    return request.remote_addr or "?"
+
+
+# --- dashboard and customers -----------------------------------------------------------------
+
+
+@bp.get("/")
+@page(*PEOPLE)
+def dashboard() -> Any:
+    figures = pages().dashboard()
+    chart = bars(
+        figures["aging"],
+        figures["currency"],
+        title=f"Open invoices by days past due, in {figures['currency']}",
+    )
+    return render_template("web/dashboard.html", f=figures, chart=chart, buckets=BUCKETS)
+
+
+@bp.get("/customers")
+@page(*PEOPLE)
+def customers() -> Any:
+    search = request.args.get("q", "").strip()[:100] or None
+    try:
+        number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        number = 1
+    listed = pages().customers(search, number)
+    return render_template("web/customers.html", listed=listed, q=search or "")
+
+
+@bp.get("/customers/<source>/<customer_id>")
+@page(*PEOPLE)
+def customer(source: str, customer_id: str) -> Any:
+    services = _services()
+    try:
+        position = credit_position(
+            source, customer_id, uow=services.read_uow(), clock=services.clock, rates=services.rates
+        )
+    except CreditgateError as exc:
+        abort(404, description=str(exc))
+    extras = pages().customer_extras(source, customer_id)
+    currency = position["currency"]
+    buckets, missing = aging_in(extras.get("aging", {}), services.rates, currency)
+    chart = bars(buckets, currency, title=f"{customer_id}: open invoices by days past due")
+    decisions, _ = services.audit_decisions(
+        DecisionQuery(source=source, customer_id=customer_id), 20
+    )
+    return render_template(
+        "web/customer.html",
+        p=position,
+        source=source,
+        chart=chart,
+        missing=missing,
+        invoices=extras.get("invoices", []),
+        warnings=extras.get("warnings", []),
+        decisions=decisions,
+    )
+
+
+@bp.post("/customers/<source>/<customer_id>/hold")
+@page(*RELEASERS)
+def customer_hold(source: str, customer_id: str) -> Any:
+    user = current_user()
+    reason = request.form.get("reason", "").strip()
+    on = request.form.get("on_hold") == "true"
+    if not reason:
+        flash("Say why.", "error")
+    else:
+        try:
+            _services().set_customer_hold(
+                source, customer_id, reason if on else None, user.username
+            )
+            flash(f"{customer_id} is {'on hold' if on else 'no longer on hold'}.", "info")
+        except CreditgateError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("web.customer", source=source, customer_id=customer_id))
+
+
+# --- the hold list ---------------------------------------------------------------------------
+
+
+@bp.get("/holds")
+@page(*RELEASERS)
+def holds() -> Any:
+    rows, _ = _services().held_orders(limit=200)
+    return render_template("web/holds.html", rows=rows, today=_services().clock().date())
+
+
+@bp.post("/holds/<source>/<order_id>/<action>")
+@page(*RELEASERS)
+def hold_action(source: str, order_id: str, action: str) -> Any:
+    user, services = current_user(), _services()
+    reason = request.form.get("reason", "").strip()
+    seen = request.form.get("decision_id") or None
+    try:
+        if action == "reevaluate":
+            answer = services.reevaluate_order(source, order_id, user.username)
+        elif not reason:
+            raise ValueError("say why (the reason is recorded and told to the ERP)")
+        elif action == "release":
+            cap = _decimal(request.form.get("cap", ""))
+            answer = services.release_order(
+                source,
+                order_id,
+                reason=reason,
+                actor=user.username,
+                role=user.role,
+                cap=cap,
+                expires_at=_end_of(request.form.get("expires_on", "")),
+                seen_decision=seen,
+            )
+        elif action == "reject":
+            answer = services.reject_order(
+                source,
+                order_id,
+                reason=reason,
+                actor=user.username,
+                role=user.role,
+                seen_decision=seen,
+            )
+        else:
+            abort(404)
+        outcome = answer.record.outcome.value
+        flash(f"{order_id}: {answer.action.replace('_', ' ')}, now {outcome}.", "info")
+    except (CreditgateError, ValueError) as exc:
+        flash(f"{order_id}: {exc}", "error")
+    return redirect(url_for("web.holds"))
+
+
+def _decimal(raw: str) -> Decimal | None:
+    raw = raw.strip().replace(",", "")
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"{raw!r} is not an amount") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError("the cap must be a positive amount")
+    return value
+
+
+def _end_of(raw: str) -> datetime | None:
+    if not raw.strip():
+        return None
+    try:
+        last = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    services = _services()
+    if last < services.clock().date():
+        raise ValueError("the last day of a release cannot be in the past")
+    return datetime.combine(last + timedelta(days=1), time(0), services.settings.zone)
+
+
+@bp.post("/holds/reevaluate")
+@page(*RELEASERS)
+def reevaluate_all() -> Any:
+    report = _services().reevaluate_holds()
+    flash(f"{report.checked} held order(s) decided again; {len(report.released)} released.", "info")
+    return redirect(url_for("web.holds"))
+
+
+# --- thresholds ------------------------------------------------------------------------------
+
+
+@bp.get("/thresholds")
+@page("admin")
+def thresholds() -> Any:
+    return _thresholds_page()
+
+
+def _thresholds_page(
+    document: str | None = None, result: Any = None, status: int = 200, **form: Any
+) -> Any:
+    services = _services()
+    versions = services.thresholds_versions(50)
+    active = versions[0]
+    diff = None
+    wanted = request.args.get("diff", type=int)
+    if wanted is not None:
+        diff = _diff(versions, wanted)
+    today = services.clock().date()
+    return (
+        render_template(
+            "web/thresholds.html",
+            active=active,
+            versions=versions,
+            document=document or json.dumps(active["document"], indent=2, ensure_ascii=False),
+            diff=diff,
+            result=result,
+            settings=OVERRIDABLE,
+            default_from=(today.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat(),
+            default_to=(today.replace(day=1) - timedelta(days=1)).isoformat(),
+            form=form,
+        ),
+        status,
+    )
+
+
+def _diff(versions: list[dict[str, Any]], wanted: int) -> dict[str, Any] | None:
+    by_version = {v["version"]: v for v in versions}
+    if wanted not in by_version or wanted - 1 not in by_version:
+        return None
+    old, new = by_version[wanted - 1], by_version[wanted]
+    lines = difflib.unified_diff(
+        json.dumps(old["document"], indent=2, sort_keys=True).splitlines(),
+        json.dumps(new["document"], indent=2, sort_keys=True).splitlines(),
+        fromfile=f"version {wanted - 1}",
+        tofile=f"version {wanted}",
+        lineterm="",
+    )
+    return {"version": wanted, "reason": new["reason"], "lines": list(lines)}
+
+
+@bp.post("/thresholds")
+@page("admin")
+def change_thresholds() -> Any:
+    raw = request.form.get("document", "")
+    try:
+        document = json.loads(raw, parse_float=Decimal)
+        if not isinstance(document, dict):
+            raise ValueError("the document must be a JSON object")
+    except ValueError as exc:
+        flash(f"Not JSON: {exc}", "error")
+        return _thresholds_page(raw, status=422)
+    return _save_or_simulate(_stringified(document), raw)
+
+
+@bp.post("/thresholds/override")
+@page("admin")
+def override() -> Any:
+    """One customer's or group's own setting, on top of the active document."""
+    kind = request.form.get("kind", "customers")
+    ref = request.form.get("ref", "").strip()
+    setting = request.form.get("setting", "")
+    raw_value = request.form.get("value", "").strip()
+    if kind not in ("customers", "groups") or not ref or setting not in OVERRIDABLE:
+        flash("Choose a customer or group, an id and a setting.", "error")
+        return _thresholds_page(status=422)
+    try:
+        value: Any = json.loads(raw_value, parse_float=Decimal) if raw_value else None
+    except ValueError:
+        value = raw_value  # a bare word, e.g. blocked
+    document = dict(_services().thresholds_versions(1)[0]["document"])
+    overrides = json.loads(json.dumps(document.get("overrides") or {}))
+    overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = _stringified(value)
+    document["overrides"] = overrides
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _save_or_simulate(document, text)
+
+
+def _stringified(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _stringified(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringified(v) for v in value]
+    return value
+
+
+def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
+    user, services = current_user(), _services()
+    if request.form.get("action") == "simulate":
+        try:
+            first = date.fromisoformat(request.form.get("from", ""))
+            last = date.fromisoformat(request.form.get("to", ""))
+            if first > last:
+                raise ValueError("'to' is before 'from'")
+            result = services.simulate(document, Period(first, last))
+        except InvalidThresholds as exc:
+            return _refused(exc, text)
+        except ValueError as exc:
+            flash(f"Period: {exc}", "error")
+            return _thresholds_page(text, status=422)
+        return _thresholds_page(text, result={"r": result, "from": first, "to": last})
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        flash("Say why the thresholds change: it is recorded with the version.", "error")
+        return _thresholds_page(text, status=422)
+    try:
+        version = services.set_thresholds(document, user.username, reason)
+    except InvalidThresholds as exc:
+        return _refused(exc, text)
+    flash(f"Version {version} is now active.", "info")
+    return redirect(url_for("web.thresholds", diff=version))
+
+
+def _refused(exc: InvalidThresholds, text: str) -> Any:
+    for key, message in exc.errors.items():
+        flash(f"{key}: {message}", "error")
+    return _thresholds_page(text, status=422)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def _period() -> Period:
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(request.args.get(name, ""))
+        except ValueError:
+            return None
+
+    return Period(day("from"), day("to"))
+
+
+def _decision_query() -> DecisionQuery:
+    a = request.args
+    return DecisionQuery(
+        customer_id=a.get("customer_id") or None,
+        order_id=a.get("order_id") or None,
+        outcome=a.get("outcome") or None,
+        reason=a.get("reason") or None,
+        period=_period(),
+    )
+
+
+def _event_query() -> EventQuery:
+    a = request.args
+    return EventQuery(
+        action=a.get("action") or None, actor=a.get("actor") or None, period=_period()
+    )
+
+
+@bp.get("/audit")
+@page(*AUDITORS)
+def audit() -> Any:
+    services = _services()
+    decisions, _ = services.audit_decisions(_decision_query(), 100)
+    events, _ = services.audit_events(_event_query(), 100)
+    return render_template(
+        "web/audit.html",
+        decisions=[audit_api.decision_row(r) for r in decisions],
+        events=[audit_api.event_row(r) for r in events],
+        args=request.args,
+        query=request.query_string.decode(),
+    )
+
+
+@bp.get("/audit/decisions.csv")
+@page(*AUDITORS)
+def audit_decisions_csv() -> Any:
+    rows = _services().export_decisions(_decision_query())
+    return audit_api.csv_response(
+        "decisions.csv", audit_api.DECISION_FIELDS, rows, audit_api.decision_row
+    )
+
+
+@bp.get("/audit/events.csv")
+@page(*AUDITORS)
+def audit_events_csv() -> Any:
+    rows = _services().export_events(_event_query())
+    return audit_api.csv_response("events.csv", audit_api.EVENT_FIELDS, rows, audit_api.event_row)
+
+
+@bp.post("/audit/verify")
+@page(*AUDITORS)
+def audit_verify() -> Any:
+    services = _services()
+    sealed = services.seal_audit_trail()
+    result = services.verify_audit_trail()
+    user = current_user()
+    pages().record(
+        user.username,
+        "audit_verified",
+        "audit_chain",
+        {"ok": result.ok, "links": result.links, "head": result.head, "broken": result.broken},
+    )
+    if result.ok:
+        flash(
+            f"The audit trail holds: {result.links:,} links ({sealed} just sealed); "
+            f"head {result.head}.",
+            "info",
+        )
+    else:
+        flash(f"BROKEN: {result.broken}", "error")
+    return redirect(url_for("web.audit"))

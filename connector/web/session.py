@@ -1,0 +1,87 @@
+"""Logins for people: a signed session cookie naming the user, a CSRF token per session, and a
+decorator that lets a page through only for some roles."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSRF_FIELD = "csrf_token"
+
+
+def pages() -> Any:
+    return current_app.extensions["creditgate"].pages
+
+
+def current_user() -> Any:
+    """The logged-in user (cached for the request), or None."""
+    if "user" not in g:
+        uid = session.get("uid")
+        g.user = pages().user(uid) if isinstance(uid, int) else None
+    return g.user
+
+
+def log_in(user: Any) -> None:
+    session.clear()  # a fresh session: no fixation of one handed out before the login
+    session.permanent = True
+    session["uid"] = user.id
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    g.user = user
+
+
+def log_out() -> None:
+    session.clear()
+    g.user = None
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Every form a page posts carries the session's token: a form on another site cannot."""
+    if request.method != "POST":
+        return
+    sent = request.form.get(CSRF_FIELD, "")
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str) or not hmac.compare_digest(sent, token):
+        abort(400, description="the form has expired or did not come from this site; reload it")
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if not target:
+        return url_for("web.dashboard")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.dashboard")
+    return target
+
+
+def page(*roles: str) -> Callable[[F], F]:
+    """Only for logged-in users with one of `roles`: others go to the login page, or get 403."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            if roles and user.role not in roles:
+                abort(403, description=f"this page is for {', '.join(roles)}")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
