@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from adapters.csv_export import COLUMNS
+from adapters.db import schema
 from adapters.db.tables import customers, invoices
 from config.settings import Settings
 from config.wiring import Services, build_services
@@ -45,7 +46,13 @@ class Params:
     seed: int = 20261122
 
     def key(self, today: date) -> str:
-        doc = {**asdict(self), "today": today.isoformat(), "version": GENERATOR_VERSION}
+        # The schema's revision too: a dataset cached under an older schema is built again.
+        doc = {
+            **asdict(self),
+            "today": today.isoformat(),
+            "version": GENERATOR_VERSION,
+            "schema": schema.head_revision(),
+        }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 

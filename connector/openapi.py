@@ -9,11 +9,24 @@ from flask import Blueprint, jsonify
 from connector.auth import requires
 from gating.model import EXPOSURE_COMPONENTS
 from gating.push import LEVELS
+from gating.roles import ROLES
 
 bp = Blueprint("openapi", __name__)
 
 _amount = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12500.00"]}
 _nullable_amount = {"oneOf": [_amount, {"type": "null"}]}
+# More than zero, as an order's amount and a release's cap must be.
+_positive_amount = {
+    "oneOf": [
+        {**_amount, "pattern": r"^([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*)$"},
+        {"type": "number", "exclusiveMinimum": 0},
+    ]
+}
+# An identifier as connector/schemas.py takes it (order, customer, decision, source, target):
+# 1 to 100 characters, none of them a control character.
+_id = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\x00-\x1f\x7f]+$"}
+# Why a person did something: not blank.
+_why = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
 
 
 _LADDER_DAYS = ("reminder_days", "notice_days", "yellow_days", "orange_days", "red_days")
@@ -66,6 +79,7 @@ _ERRORS = {
     "400": _json(_ref("Error"), "The body is not a JSON object"),
     "401": _json(_ref("Error"), "Missing or unknown API key, or a bad or expired signature"),
     "403": _json(_ref("Error"), "The key's role may not call this endpoint"),
+    "413": _json(_ref("Error"), "The body is larger than 64 KiB"),
     "422": _json(_ref("Error"), "Invalid fields, each named under `fields`"),
 }
 _READ_ERRORS = {k: v for k, v in _ERRORS.items() if k in ("401", "403", "422")}
@@ -164,7 +178,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["reason", "thresholds"],
         "properties": {
-            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "reason": _why,
             "thresholds": {
                 **_ref("ThresholdsDocument"),
                 "description": "The complete document, as GET returns it under `thresholds`",
@@ -219,10 +233,10 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["reason"],
         "properties": {
-            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
-            "source": {"type": "string", "description": "defaults to the API client's source"},
+            "reason": _why,
+            "source": {**_id, "description": "defaults to the API client's source"},
             "decision_id": {
-                "type": "string",
+                **_id,
                 "description": "The held decision you looked at: refused with 409 if the order "
                 "was decided again since",
             },
@@ -233,13 +247,14 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["reason"],
         "properties": {
-            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
-            "source": {"type": "string"},
-            "decision_id": {"type": "string"},
+            "reason": _why,
+            "source": _id,
+            "decision_id": _id,
             "cap": {
-                **_amount_in,
+                **_positive_amount,
                 "description": "The most the release approves, in the order's currency (at "
-                "least the order's amount; later amendments above it are decided by the rules)",
+                "least the order's amount; later amendments above it are decided by the rules); "
+                "less than 10^14, with at most 3 decimal places",
             },
             "expires_on": {
                 "type": "string",
@@ -272,7 +287,7 @@ SCHEMAS: dict[str, Any] = {
     "Reevaluate": {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"source": {"type": "string"}},
+        "properties": {"source": _id},
     },
     "Reevaluation": {
         "type": "object",
@@ -289,8 +304,8 @@ SCHEMAS: dict[str, Any] = {
         "required": ["on_hold", "reason"],
         "properties": {
             "on_hold": {"type": "boolean"},
-            "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
-            "source": {"type": "string"},
+            "reason": _why,
+            "source": _id,
         },
     },
     "CustomerHoldResult": {
@@ -308,11 +323,11 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["order_id", "customer_id", "amount", "currency"],
         "properties": {
-            "order_id": {"type": "string", "minLength": 1, "maxLength": 100},
-            "customer_id": {"type": "string", "minLength": 1, "maxLength": 100},
-            "amount": {"oneOf": [_amount, {"type": "number", "exclusiveMinimum": 0}]},
+            "order_id": _id,
+            "customer_id": _id,
+            "amount": _positive_amount,
             "currency": {"type": "string", "minLength": 3, "maxLength": 3, "examples": ["CNY"]},
-            "source": {"type": "string", "description": "defaults to the API client's source"},
+            "source": {**_id, "description": "defaults to the API client's source"},
             "order_date": {"type": "string", "format": "date"},
         },
     },
@@ -331,6 +346,8 @@ SCHEMAS: dict[str, Any] = {
                     "NO_CREDIT_LIMIT",
                     "STALE_DATA",
                     "APPROVAL_REQUIRED",
+                    "RELEASED_BY",
+                    "REJECTED_BY",
                     "GATE_UNAVAILABLE",
                 ],
             },
@@ -370,7 +387,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["event"],
         "properties": {
             "event": {"type": "string", "enum": ["cancelled", "invoiced"]},
-            "source": {"type": "string"},
+            "source": _id,
         },
     },
     "OrderEventResult": {
@@ -562,7 +579,7 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-_source_param = {"name": "source", "in": "query", "required": False, "schema": {"type": "string"}}
+_source_param = {"name": "source", "in": "query", "required": False, "schema": _id}
 _limit_param = {
     "name": "limit",
     "in": "query",
@@ -572,7 +589,7 @@ _limit_param = {
 
 
 def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return {"name": name, "in": "path", "required": True, "schema": _id}
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -582,27 +599,30 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
     return found
 
 
-_text = {"type": "string", "minLength": 1, "maxLength": 100}
 _PERIOD = [
     _query("from", {"type": "string", "format": "date"}, "first day, business time zone"),
     _query("to", {"type": "string", "format": "date"}, "last day, included"),
 ]
 _DECISION_FILTERS = [
-    _query("source", _text),
-    _query("customer_id", _text),
-    _query("order_id", _text),
+    _query("source", _id),
+    _query("customer_id", _id),
+    _query("order_id", _id),
     _query("outcome", {"type": "string", "enum": ["approved", "blocked", "review"]}),
     _query("reason", {"type": "string", "pattern": "^[A-Z][A-Z_]{0,49}$"}, "one reason code"),
     *_PERIOD,
 ]
 _EVENT_FILTERS = [
     _query("action", {"type": "string", "minLength": 1, "maxLength": 50}),
-    _query("actor", _text),
+    _query("actor", _id),
     _query("subject", {"type": "string", "minLength": 1, "maxLength": 300}),
     *_PERIOD,
 ]
 _audit_limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})
-_before = _query("before", {"type": "integer", "minimum": 1}, "the `next` of the previous page")
+_before = _query(
+    "before",
+    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "the `next` of the previous page",
+)
 _cursor = {"oneOf": [{"type": "integer"}, {"type": "null"}]}
 
 
@@ -773,7 +793,7 @@ PATHS: dict[str, Any] = {
                     "required": False,
                     "schema": {"type": "string", "enum": ["pending", "delivered", "failed"]},
                 },
-                {"name": "target", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "target", "in": "query", "required": False, "schema": _id},
                 _limit_param,
             ],
             "responses": {
@@ -822,8 +842,8 @@ PATHS: dict[str, Any] = {
         "holds",
         "HeldOrder",
         [
-            _query("source", _text),
-            _query("customer_id", _text),
+            _query("source", _id),
+            _query("customer_id", _id),
             _query("outcome", {"type": "string", "enum": ["review", "blocked"]}),
         ],
         "held orders with the reasons",
@@ -942,9 +962,13 @@ PATHS: dict[str, Any] = {
     ),
     "/api/v1/openapi.json": {
         "get": {
-            "summary": "This document (any valid key)",
+            "summary": "This document (any role's key but a metrics scraper's)",
             "security": [{"apiKey": []}],
-            "responses": {"200": {"description": "OpenAPI 3.1"}, "401": _ERRORS["401"]},
+            "responses": {
+                "200": _json({"type": "object"}, "OpenAPI 3.1"),
+                "401": _ERRORS["401"],
+                "403": _ERRORS["403"],
+            },
         }
     },
     "/healthz": {
@@ -997,6 +1021,6 @@ def document() -> dict[str, Any]:
 
 
 @bp.get("/api/v1/openapi.json")
-@requires("erp", "admin", "auditor")
+@requires(*(role for role in ROLES if role != "metrics"))
 def openapi_json() -> Any:
     return jsonify(document())

@@ -37,7 +37,7 @@ def _json_ready(value: Any) -> Any:
 
 
 @bp.get("/customers/<customer_id>/credit")
-@requires("admin", "auditor")
+@requires("admin", "auditor", "credit_specialist", "credit_manager")
 def customer_credit(customer_id: str) -> Any:
     path_ids(customer_id=customer_id)
     args = _query.load(request.args.to_dict())
@@ -86,7 +86,7 @@ def outbox() -> Any:
 
 
 @bp.get("/decisions/<decision_id>")
-@requires("admin", "auditor")
+@requires("admin", "auditor", "credit_specialist", "credit_manager")
 def decision(decision_id: str) -> Any:
     path_ids(decision_id=decision_id)
     services = current_app.extensions["creditgate"]

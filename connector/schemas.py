@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,7 @@ from marshmallow import (
 
 from gating.audit import DecisionQuery, EventQuery, Period
 from gating.errors import InvalidAmount, UnknownCurrency
-from gating.money import is_currency, parse_amount
+from gating.money import MAX_AMOUNT, is_currency, parse_amount
 from gating.push import LEVELS
 
 # Identifiers are printable text: a control character (NUL above all) is refused here rather than
@@ -26,6 +27,10 @@ _ref = validate.And(
     validate.Length(min=1, max=100),
     validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters"),
 )
+
+# A day that ends a period or a release: its next day and its midnight in any time zone must be
+# datetimes too, which they are not for date.min and date.max (an OverflowError, a 500, before).
+_day = validate.Range(min=date(1, 1, 2), max=date(9999, 12, 30))
 
 
 class GateOrderSchema(Schema):
@@ -154,7 +159,8 @@ class _Paged(Schema):
         unknown = RAISE
 
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    # A row id: at most a signed 64-bit integer, which is what the database can compare with.
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
 
 
 class _AuditQuery(_Paged):
@@ -163,8 +169,8 @@ class _AuditQuery(_Paged):
 
     query_type: type[DecisionQuery] | type[EventQuery]
 
-    first = fields.Date(data_key="from")
-    last = fields.Date(data_key="to")
+    first = fields.Date(data_key="from", validate=_day)
+    last = fields.Date(data_key="to", validate=_day)
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
@@ -229,12 +235,26 @@ class HoldActionSchema(Schema):
     decision_id = fields.String(validate=_ref)
 
 
+def _at_most_three_places(value: Decimal) -> None:
+    """No currency has more decimal places than 3 (gating.money)."""
+    if len(format(value, "f").partition(".")[2].rstrip("0")) > 3:
+        raise ValidationError("at most 3 decimal places: no currency has more")
+
+
 class ReleaseSchema(HoldActionSchema):
     """Release a held order: approve it now, up to `cap` (in the order's currency; default its
     amount) for later amendments, until the end of `expires_on` (business time zone)."""
 
-    cap = fields.Decimal(allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
-    expires_on = fields.Date()
+    # Below MAX_AMOUNT, as every amount is, and no finer than any currency: a bigger cap overflowed
+    # the decimal context, a finer one the database column (a 500 either way).
+    cap = fields.Decimal(
+        allow_nan=False,
+        validate=[
+            validate.Range(min=0, min_inclusive=False, max=MAX_AMOUNT, max_inclusive=False),
+            _at_most_three_places,
+        ],
+    )
+    expires_on = fields.Date(validate=_day)
 
 
 class ReevaluateSchema(Schema):
@@ -263,8 +283,8 @@ class SimulateSchema(Schema):
         unknown = RAISE
 
     thresholds = fields.Dict(keys=fields.String(), required=True)
-    first = fields.Date(data_key="from", required=True)
-    last = fields.Date(data_key="to", required=True)
+    first = fields.Date(data_key="from", required=True, validate=_day)
+    last = fields.Date(data_key="to", required=True, validate=_day)
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
@@ -282,8 +302,8 @@ class PeriodQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    first = fields.Date(data_key="from")
-    last = fields.Date(data_key="to")
+    first = fields.Date(data_key="from", validate=_day)
+    last = fields.Date(data_key="to", validate=_day)
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from gating.errors import CreditgateError, CustomerNotFound, OrderNotFound
+from gating.errors import CreditgateError, CustomerNotFound, InvalidAmount, OrderNotFound
 from gating.model import ApprovalTier, OrderRequest, Outcome, Resolution
-from gating.money import Rates, quantize
+from gating.money import Rates, parse_amount, quantize
 from gating.ports import Clock, DecisionRecord, OrderRecord, UnitOfWork
 from gating.push import HoldNotice
 from gating.roles import RELEASERS
@@ -163,6 +163,11 @@ def _resolve(
             if action == "release":
                 base = locked.thresholds.base_currency
                 amount = cap if cap is not None else existing.amount
+                if cap is not None:
+                    try:
+                        parse_amount(cap, existing.currency)
+                    except InvalidAmount as exc:
+                        raise InvalidRelease(f"the cap: {exc}") from None
                 if cap is not None and cap < existing.amount:
                     raise InvalidRelease(
                         f"the cap {cap} {existing.currency} is below the order's amount "

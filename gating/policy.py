@@ -29,8 +29,22 @@ class InvalidThresholds(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
 
 
+# Upper bounds keep every setting usable in date arithmetic, SQL and exact money: ten years of
+# days, a trillion in amounts with at most four decimals (what the store keeps).
+MAX_DAYS = 3650
+MAX_HOURS = MAX_DAYS * 24
+MAX_COUNT = 1_000_000
+MAX_SETTING_AMOUNT = Decimal(10) ** 12
+MAX_FRACTION = Decimal(10)  # a review band of 1,000 % of the limit
+
+
 def _decimal(
-    doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: str = "0"
+    doc: Mapping[str, Any],
+    key: str,
+    errors: dict[str, str],
+    *,
+    minimum: str = "0",
+    maximum: Decimal = MAX_SETTING_AMOUNT,
 ) -> Any:
     raw = doc.get(key)
     if raw is None:
@@ -42,17 +56,21 @@ def _decimal(
     except InvalidOperation:
         errors[key] = f"{raw!r} is not a decimal string"
         return None
-    if not value.is_finite() or value < Decimal(minimum):
-        errors[key] = f"must be a number ≥ {minimum}"
+    if not value.is_finite() or not Decimal(minimum) <= value <= maximum:
+        errors[key] = f"must be a number from {minimum} to {maximum:,}"
+    elif value.as_tuple().exponent < -4:  # type: ignore[operator]
+        errors[key] = "at most 4 decimal places"
     return value
 
 
-def _int(doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: int) -> Any:
+def _int(
+    doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: int, maximum: int
+) -> Any:
     raw = doc.get(key)
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
-        errors[key] = f"must be a whole number ≥ {minimum}"
+    if isinstance(raw, bool) or not isinstance(raw, int) or not minimum <= raw <= maximum:
+        errors[key] = f"must be a whole number from {minimum} to {maximum:,}"
     return raw
 
 
@@ -84,7 +102,9 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
     values = _settings({k: v for k, v in doc.items() if k in _KEYS | _OPTIONAL}, errors)
     values.pop("overrides", None)
     values.pop("base_currency", None)
-    values["overdue_count_cap"] = _int(doc, "overdue_count_cap", errors, minimum=1)
+    values["overdue_count_cap"] = _int(
+        doc, "overdue_count_cap", errors, minimum=1, maximum=MAX_COUNT
+    )
     fail_safe = doc.get("fail_safe_outcome")
     if fail_safe is not None and fail_safe not in ("approved", "review", "blocked"):
         errors["fail_safe_outcome"] = "must be 'approved', 'review', 'blocked' or null"
@@ -139,13 +159,19 @@ def _settings(
 ) -> dict[str, Any]:
     """The overridable settings present in `doc`, parsed; problems go into `errors`."""
     values: dict[str, Any] = {}
-    ints = {"overdue_days": 0, "max_data_age_hours": 1, "reservation_days": 1}
-    for key, minimum in ints.items():
+    ints = {
+        "overdue_days": (0, MAX_DAYS),
+        "max_data_age_hours": (1, MAX_HOURS),
+        "reservation_days": (1, MAX_DAYS),
+    }
+    for key, (minimum, maximum) in ints.items():
         if key in doc:
-            values[key] = _int(doc, key, errors, minimum=minimum)
-    for key in ("overdue_tolerance", "review_band", "trial_amount"):
+            values[key] = _int(doc, key, errors, minimum=minimum, maximum=maximum)
+    for key in ("overdue_tolerance", "trial_amount"):
         if key in doc:
             values[key] = _decimal(doc, key, errors)
+    if "review_band" in doc:
+        values["review_band"] = _decimal(doc, "review_band", errors, maximum=MAX_FRACTION)
     if "stale_data_outcome" in doc:
         outcome = doc["stale_data_outcome"]
         if outcome not in ("review", "blocked"):

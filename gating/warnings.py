@@ -169,8 +169,8 @@ def ladder_from_document(raw: Any, errors: dict[str, str], base: Ladder = DEFAUL
     values: dict[str, Any] = {}
     for key in sorted(_LADDER_KEYS - {"yellow_utilization"}):
         value = raw.get(key, getattr(base, key))
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            errors[f"warnings.{key}"] = "must be a whole number of days ≥ 0"
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3650:
+            errors[f"warnings.{key}"] = "must be a whole number of days from 0 to 3,650"
         values[key] = value
     share = raw.get("yellow_utilization", str(base.yellow_utilization))
     try:

@@ -130,7 +130,7 @@ def dashboard() -> Any:
 def customers() -> Any:
     search = request.args.get("q", "").strip()[:100] or None
     try:
-        number = max(1, int(request.args.get("page", "1")))
+        number = min(max(1, int(request.args.get("page", "1"))), 1_000_000)
     except ValueError:
         number = 1
     listed = pages().customers(search, number)
@@ -254,8 +254,10 @@ def _end_of(raw: str) -> datetime | None:
         return None
     try:
         last = date.fromisoformat(raw.strip())
+        if last.year > 9998:
+            raise ValueError
     except ValueError:
-        raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+        raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD) this side of the year 9999") from None
     services = _services()
     if last < services.clock().date():
         raise ValueError("the last day of a release cannot be in the past")
@@ -377,6 +379,8 @@ def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
             last = date.fromisoformat(request.form.get("to", ""))
             if first > last:
                 raise ValueError("'to' is before 'from'")
+            if first.year < 2 or last.year > 9998 or (last - first).days > 366:
+                raise ValueError("at most a year, this side of the year 9999")
             result = services.simulate(document, Period(first, last))
         except InvalidThresholds as exc:
             return _refused(exc, text)
@@ -408,9 +412,10 @@ def _refused(exc: InvalidThresholds, text: str) -> Any:
 def _period() -> Period:
     def day(name: str) -> date | None:
         try:
-            return date.fromisoformat(request.args.get(name, ""))
+            found = date.fromisoformat(request.args.get(name, ""))
         except ValueError:
             return None
+        return found if date(1, 1, 2) <= found <= date(9999, 12, 30) else None
 
     return Period(day("from"), day("to"))
 

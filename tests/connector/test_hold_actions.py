@@ -221,6 +221,7 @@ def test_only_held_orders_can_be_released_and_only_as_seen(api, loaded):
         ({"reason": "x", "cap": "50.00"}, "cap"),  # below the order's 100.00
         ({"reason": "x", "cap": "-1"}, "cap"),
         ({"reason": "x", "cap": "lots"}, "cap"),
+        ({"reason": "x", "cap": "100.001"}, "cap"),  # CNY has two decimals
         ({"reason": "x", "expires_on": day(-1)}, "expires_on"),
         ({"reason": "x", "expires_on": "soon"}, "expires_on"),
         ({"reason": "x", "colour": "red"}, "colour"),

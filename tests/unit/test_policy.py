@@ -118,25 +118,37 @@ def test_unknown_and_missing_keys_are_each_named() -> None:
     }
 
 
+DAYS = "must be a whole number from 0 to 3,650"
+AMOUNT = "must be a number from 0 to 1,000,000,000,000"
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("overdue_days", -1, "must be a whole number ≥ 0"),
-        ("overdue_days", "30", "must be a whole number ≥ 0"),
-        ("overdue_days", 30.0, "must be a whole number ≥ 0"),
-        ("overdue_days", True, "must be a whole number ≥ 0"),
+        ("overdue_days", -1, DAYS),
+        ("overdue_days", "30", DAYS),
+        ("overdue_days", 30.0, DAYS),
+        ("overdue_days", True, DAYS),
+        ("overdue_days", 3651, DAYS),
         ("overdue_days", None, "may not be empty"),
-        ("overdue_tolerance", "-0.01", "must be a number ≥ 0"),
+        ("overdue_tolerance", "-0.01", AMOUNT),
         ("overdue_tolerance", 0.5, "0.5 is not a decimal string"),
         ("overdue_tolerance", "lots", "'lots' is not a decimal string"),
-        ("overdue_tolerance", "NaN", "must be a number ≥ 0"),
+        ("overdue_tolerance", "NaN", AMOUNT),
+        ("overdue_tolerance", "1e400", AMOUNT),
+        ("overdue_tolerance", "0.00001", "at most 4 decimal places"),
         ("overdue_tolerance", None, "may not be empty"),
-        ("review_band", "-0.05", "must be a number ≥ 0"),
-        ("review_band", "Infinity", "must be a number ≥ 0"),
-        ("trial_amount", "-1", "must be a number ≥ 0"),
-        ("max_data_age_hours", 0, "must be a whole number ≥ 1"),
-        ("reservation_days", 0, "must be a whole number ≥ 1"),
-        ("overdue_count_cap", -5, "must be a whole number ≥ 1"),
+        ("review_band", "-0.05", "must be a number from 0 to 10"),
+        ("review_band", "Infinity", "must be a number from 0 to 10"),
+        ("review_band", "11", "must be a number from 0 to 10"),
+        ("trial_amount", "-1", AMOUNT),
+        ("trial_amount", "1000000000000.01", AMOUNT),
+        ("max_data_age_hours", 0, "must be a whole number from 1 to 87,600"),
+        ("max_data_age_hours", 10**20, "must be a whole number from 1 to 87,600"),
+        ("reservation_days", 0, "must be a whole number from 1 to 3,650"),
+        ("reservation_days", 10_000_000, "must be a whole number from 1 to 3,650"),
+        ("overdue_count_cap", -5, "must be a whole number from 1 to 1,000,000"),
+        ("overdue_count_cap", 10**20, "must be a whole number from 1 to 1,000,000"),
         ("base_currency", "usd", "'usd' is not an ISO 4217 currency code"),
         ("base_currency", "XYZ", "'XYZ' is not an ISO 4217 currency code"),
         ("base_currency", 840, "840 is not an ISO 4217 currency code"),
@@ -204,7 +216,7 @@ def test_every_bad_field_is_named_at_once() -> None:
 
 
 def test_invalid_thresholds_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="overdue_days: must be a whole number ≥ 0"):
+    with pytest.raises(ValueError, match="overdue_days: must be a whole number from 0 to 3,650"):
         thresholds_from_document(document(overdue_days=-3))
 
 

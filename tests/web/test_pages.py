@@ -255,3 +255,42 @@ def test_users_are_created_with_a_role_and_a_long_password(loaded):
     loaded.pages.create_user("bob", "auditor", PASSWORD)
     with pytest.raises(ValueError, match="exists already"):
         loaded.pages.create_user("bob", "auditor", PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/customers?page=99999999999999999999",
+        "/customers?page=-3",
+        "/audit?from=9999-12-31&to=0001-01-01",
+        "/audit/decisions.csv?from=9999-12-31",
+        "/customers/default/C-404",
+        "/customers/nowhere/C-100",
+    ],
+)
+def test_odd_addresses_never_get_a_500(browser, path):
+    browser.login("ada")
+
+    response = browser.client.get(path)
+
+    assert response.status_code in (200, 404), (path, response.status_code)
+    response.get_data()
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"reason": "x", "expires_on": "9999-12-31"}, "this side of the year 9999"),
+        ({"reason": "x", "expires_on": "2020-01-01"}, "in the past"),
+        ({"reason": "x", "cap": "1e400"}, "cap"),
+        ({"reason": ""}, "say why"),
+    ],
+)
+def test_a_bad_release_form_is_shown_not_a_500(browser, api, form, message):
+    api.gate("SO-1", "C-300", "100.00")
+    browser.login("ada")
+
+    response = browser.post("/holds/default/SO-1/release", form, page="/holds")
+
+    assert response.status_code == 302
+    assert message in browser.text("/holds")
