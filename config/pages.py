@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.db import dashboard, users
 from adapters.db.repository import AuditRepository
 from gating.errors import CurrencyRateMissing
+from gating.model import EXPOSURE_COMPONENTS, Exposure
 from gating.reports import DSO_DAYS, aging_in, days_sales_outstanding, in_one_currency
 from gating.rules import exposure_of
 
@@ -39,6 +40,9 @@ class Pages:
 
     def user(self, user_id: int) -> User | None:
         return users.get_user(self.services.engine, user_id)
+
+    def user_named(self, username: str) -> bool:
+        return users.exists(self.services.engine, username)
 
     def record(self, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:
         """An audit event outside any other change (logins, logouts, refused logins)."""
@@ -73,9 +77,12 @@ class Pages:
         )
         counts = dashboard.counts(engine)
         midnight = datetime.combine(today, time(0), now.tzinfo)
+        components = services.active_thresholds().exposure_components
+        exposure = Exposure(currency, open_, unapplied, reserved, components).total
         return {
             "currency": currency,
-            "exposure": open_ - unapplied + reserved,
+            "exposure": exposure,
+            "components": [c for c in EXPOSURE_COMPONENTS if c in components],
             "open_invoices": open_,
             "unapplied": unapplied,
             "reserved": reserved,
@@ -94,9 +101,13 @@ class Pages:
     def customers(self, search: str | None, page: int, size: int = 50) -> dict[str, Any]:
         rows, total = dashboard.customer_page(self.services.engine, search, size, (page - 1) * size)
         listed = []
-        for source, party, level in rows:
+        active = self.services.active_thresholds()
+        for source, party, level, group_ref in rows:
+            components = active.for_party(party.ref, group_ref).exposure_components
             try:
-                exposure: Decimal | None = exposure_of(party, self.services.rates).total
+                exposure: Decimal | None = exposure_of(
+                    party, self.services.rates, components=components
+                ).total
             except CurrencyRateMissing:
                 exposure = None
             limit = party.credit_limit

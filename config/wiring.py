@@ -268,8 +268,8 @@ class Services:
         """Chain every recorded row not chained yet; return how many."""
         return audit_chain.seal(self.engine, self.clock())
 
-    def verify_audit_trail(self) -> audit_chain.Verification:
-        return audit_chain.verify(self.engine)
+    def verify_audit_trail(self, expect_head: str | None = None) -> audit_chain.Verification:
+        return audit_chain.verify(self.engine, expect_head)
 
     def nightly(self) -> None:
         """Pull every source, decide held orders again, work out the warnings, push the
@@ -325,9 +325,17 @@ class Services:
             before=before,
         )
 
-    def set_thresholds(self, document: dict[str, Any], created_by: str, reason: str) -> int:
-        """:raises InvalidThresholds:"""
-        return admin.add_thresholds(self.engine, document, created_by, reason, self.clock())
+    def set_thresholds(
+        self,
+        document: dict[str, Any],
+        created_by: str,
+        reason: str,
+        base_version: int | None = None,
+    ) -> int:
+        """:raises InvalidThresholds, Conflict: (another version saved since `base_version`)"""
+        return admin.add_thresholds(
+            self.engine, document, created_by, reason, self.clock(), base_version
+        )
 
     def reset_database(self) -> None:
         """Drop every table, the migration record included: only for the demo and tests."""

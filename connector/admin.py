@@ -66,7 +66,10 @@ def change_thresholds() -> Any:
     services = current_app.extensions["creditgate"]
     try:
         version = services.set_thresholds(
-            _exact(data["thresholds"]), g.client.name, data["reason"].strip()
+            _exact(data["thresholds"]),
+            g.client.name,
+            data["reason"].strip(),
+            data.get("base_version"),
         )
     except InvalidThresholds as exc:
         fields = {f"thresholds.{key}": [message] for key, message in exc.errors.items()}
@@ -138,4 +141,5 @@ def _what_if(result: WhatIf, period: Period, zone: Any) -> dict[str, Any]:
             for row in result.orders
         ],
         "skipped": result.skipped,
+        "truncated": result.truncated,
     }

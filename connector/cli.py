@@ -378,7 +378,12 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--no-seal", is_flag=True, help="Check the chain as it is; chain nothing new.")
-def audit_verify(no_seal: bool) -> None:
+@click.option(
+    "--expect-head",
+    metavar="HASH",
+    help="A head printed by an earlier verify and kept elsewhere: it must still be in the chain.",
+)
+def audit_verify(no_seal: bool, expect_head: str | None) -> None:
     """Chain the rows recorded since the last seal, then check every link: each decision,
     audit event, thresholds version and release still exists with the content it was chained
     with. Exits 1 naming the first broken link. Keep the printed head hash somewhere else: a
@@ -388,7 +393,7 @@ def audit_verify(no_seal: bool) -> None:
     if not no_seal:
         sealed = services.seal_audit_trail()
         click.echo(f"sealed {sealed:,} new row(s)")
-    result = services.verify_audit_trail()
+    result = services.verify_audit_trail(expect_head)
     if not result.ok:
         click.echo(f"BROKEN after {result.links - 1:,} good link(s): {result.broken}", err=True)
         sys.exit(1)

@@ -183,6 +183,13 @@ SCHEMAS: dict[str, Any] = {
                 **_ref("ThresholdsDocument"),
                 "description": "The complete document, as GET returns it under `thresholds`",
             },
+            "base_version": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 2**31 - 1,
+                "description": "The version this change was made from: refused with 409 if "
+                "another version was saved since",
+            },
         },
     },
     "DecisionRow": {
@@ -565,6 +572,10 @@ SCHEMAS: dict[str, Any] = {
                 "items": {"type": "object"},
             },
             "skipped": {"type": "array", "items": {"type": "string"}},
+            "truncated": {
+                "type": "boolean",
+                "description": "More than 200,000 decisions: only the oldest were replayed",
+            },
         },
     },
     "SimulationRequest": {
@@ -834,6 +845,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("ThresholdsVersion"), "The new version, now active"),
                 **_ERRORS,
+                "409": _json(_ref("Error"), "Another version was saved since `base_version`"),
             },
         },
     },

@@ -143,6 +143,8 @@ class ThresholdsChangeSchema(Schema):
         ),
     )
     thresholds = fields.Dict(keys=fields.String(), required=True)
+    # The version the change was made from: refused with a 409 if another was saved since.
+    base_version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class VersionsQuerySchema(Schema):
@@ -218,6 +220,10 @@ _reason = fields.String(
     validate=validate.And(
         validate.Length(min=1, max=2000),
         validate.Regexp(r"\S", error="must say why"),
+        validate.Regexp(
+            r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+            error="must not contain control characters",
+        ),
     ),
 )
 

@@ -160,6 +160,7 @@ def _resolve(
 
         def resolve(locked: Locked) -> Resolution:
             existing = _still_held(locked.view.order, source, order_id, seen_decision)
+            _same_terms(existing, order)
             if action == "release":
                 base = locked.thresholds.base_currency
                 amount = cap if cap is not None else existing.amount
@@ -188,8 +189,11 @@ def _resolve(
                 reason=reason,
                 currency=existing.currency,
                 created_at=now,
-                cap=cap,
+                # Without a cap, the release is for the order's amount: an amendment above it
+                # is decided by the rules (and by the approval tiers' roles, again).
+                cap=cap if cap is not None else existing.amount,
                 expires_at=expires_at,
+                customer_ref=existing.customer_ref,
             )
             made.append(resolution)
             assert existing.last_decision_id is not None and existing.key is not None
@@ -218,7 +222,7 @@ def _resolve(
                 "held_decision_id": held_decision,
                 "decision_id": record.id,
                 "outcome": record.outcome.value,
-                "cap": None if cap is None else str(cap),
+                "cap": None if resolution.cap is None else str(resolution.cap),
                 "currency": resolution.currency,
                 "expires_at": expires_at.isoformat() if expires_at else None,
             },
@@ -252,7 +256,7 @@ def reevaluate_order(
         order = _held_request(uow, source, order_id)
 
         def still_held(locked: Locked) -> None:
-            _still_held(locked.view.order, source, order_id, None)
+            _same_terms(_still_held(locked.view.order, source, order_id, None), order)
             return None
 
         result = decide_locked(uow, order, now, rates, actor, resolve=still_held)
@@ -348,6 +352,20 @@ def _held_request(uow: UnitOfWork, source: str, order_id: str) -> OrderRequest:
         raise OrderNotFound(source, order_id)
     _still_held(found, source, order_id, None)
     return OrderRequest(source, order_id, found.customer_ref, found.amount, found.currency)
+
+
+def _same_terms(stored: OrderRecord, asked: OrderRequest) -> None:
+    """The order read before the customer's lock was taken is still the one under it: an
+    amendment in between is refused, not overwritten with the terms read before it."""
+    if (stored.customer_ref, stored.amount, stored.currency) != (
+        asked.customer_id,
+        asked.amount,
+        asked.currency,
+    ):
+        raise NotHeld(
+            f"order {asked.order_id!r} was amended meanwhile (now {stored.amount} "
+            f"{stored.currency} for {stored.customer_ref}): look at the hold list again"
+        )
 
 
 def _still_held(

@@ -108,18 +108,31 @@ class Thresholds:
         own over those. Without overrides that apply, this version itself."""
         if not self.overrides:
             return self
-        key = (customer_ref, group_ref)
+        # Keyed by the layers that apply, so the memo holds one entry per override, not one
+        # per customer the gate ever decided for.
+        key = (
+            customer_ref if customer_ref in self.overrides.customers else "",
+            group_ref if group_ref in self.overrides.groups else None,
+        )
+        if key == ("", None):
+            return self
         found = self._for_party.get(key)
         if found is None:
             layers = [
-                (f"group:{group_ref}", self.overrides.groups.get(group_ref or "")),
-                (f"customer:{customer_ref}", self.overrides.customers.get(customer_ref)),
+                (f"group:{group_ref}", self.overrides.groups.get(key[1] or "")),
+                (f"customer:{customer_ref}", self.overrides.customers.get(key[0])),
             ]
             values: dict[str, Any] = {}
             applied = []
             for name, layer in layers:
                 if layer:
-                    values.update(layer)
+                    # A ladder override names only the steps it changes: laid over the ladder
+                    # so far (the group's over the global one, the customer's over that).
+                    patch = dict(layer)
+                    steps = patch.pop("warnings", None)
+                    values.update(patch)
+                    if steps:
+                        values["warnings"] = replace(values.get("warnings", self.warnings), **steps)
                     applied.append(name)
             found = replace(self, applied=tuple(applied), **values) if applied else self
             self._for_party[key] = found
@@ -229,9 +242,16 @@ class Resolution:
     cap: Decimal | None = None
     expires_at: datetime | None = None
     id: int | None = None
+    customer_ref: str | None = None
+    """The customer the order was released for; an order moved to another is not covered."""
+    released_over: tuple[str, ...] | None = None
+    """The reasons the release overrode (None while it is being made: whatever trips now). A
+    reason that was not among them (a hold put on since) is not overridden."""
 
     def covers(self, order: OrderRequest, now: datetime) -> str | None:
         """Why this release does not approve `order` now, or None when it does."""
+        if self.customer_ref is not None and order.customer_id != self.customer_ref:
+            return f"the release by {self.actor} was for customer {self.customer_ref}"
         if self.expires_at is not None and now >= self.expires_at:
             return f"the release by {self.actor} lapsed at {self.expires_at.isoformat()}"
         if order.currency != self.currency:

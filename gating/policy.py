@@ -238,6 +238,14 @@ def _overrides(raw: Any, ladder: Ladder, errors: dict[str, str]) -> Overrides:
             values = _settings(
                 {k: v for k, v in settings.items() if k in OVERRIDABLE}, local, ladder
             )
+            raw_steps = settings.get("warnings")
+            if isinstance(values.get("warnings"), Ladder):
+                # Kept as the steps it names, so a customer's steps lie over its group's (a
+                # bad ladder is named in `local` and the document refused below).
+                ladder_now = values["warnings"]
+                named = raw_steps if isinstance(raw_steps, Mapping) else {}
+                steps = [k for k in named if isinstance(k, str) and hasattr(ladder_now, k)]
+                values["warnings"] = {k: getattr(ladder_now, k) for k in steps}
             for key, message in local.items():
                 errors[f"{where}.{key}"] = message
             parsed[kind][str(ref)] = values
@@ -277,8 +285,10 @@ def settings_document(values: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = [{"amount": str(t.amount), "role": t.role} for t in value]
         elif key == "exposure_components":
             out[key] = [name for name in EXPOSURE_COMPONENTS if name in value]
-        elif key == "warnings":
+        elif key == "warnings" and isinstance(value, Ladder):
             out[key] = ladder_to_document(value)
+        elif key == "warnings":  # an override's steps
+            out[key] = {k: str(v) if isinstance(v, Decimal) else v for k, v in value.items()}
         else:
             out[key] = value
     return out

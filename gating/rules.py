@@ -379,6 +379,10 @@ def _resolution_verdict(
         "expires_at": res.expires_at.isoformat() if res.expires_at else None,
     }
     problem = res.covers(order, now)
+    before = res.released_over
+    new = [] if before is None else [r.code for r in reasons if r.code not in before]
+    if problem is None and new:
+        problem = f"{', '.join(new)} arose since the release by {res.actor}"
     if problem is not None:
         return _ok(code, f"{problem}: decided by the rules", **figures)
     if outcome is Outcome.APPROVED:

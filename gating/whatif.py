@@ -36,6 +36,9 @@ from gating.money import Rates
 from gating.rules import OVERDUE, RELEASED, decide
 
 MAX_LISTED = 500
+MAX_REPLAYED = 200_000
+"""At most this many decisions are replayed in one request (a few seconds' work); a longer
+period is reported as truncated: ask for a shorter one."""
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,17 @@ class WhatIf:
     orders: list[dict[str, Any]] = field(default_factory=list)
     """The changed decisions (the first MAX_LISTED)."""
     skipped: list[str] = field(default_factory=list)
+    truncated: bool = False
+    """More than MAX_REPLAYED decisions: only the oldest of them were replayed."""
 
 
 def replay(recorded: Iterable[Recorded], proposed: Thresholds) -> WhatIf:
     """Decide each recorded decision again under `proposed` and count what changes."""
     result = WhatIf()
     for rec in recorded:
+        if result.decisions + len(result.skipped) >= MAX_REPLAYED:
+            result.truncated = True
+            break
         try:
             inp, now, rates, exact = rebuild(rec.snapshot)
         except (KeyError, TypeError, ValueError, CreditgateError) as exc:

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
 from adapters.db.tables import api_clients, sources
-from gating.errors import GateUnavailable
+from gating.errors import Conflict, GateUnavailable
 from gating.roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,35 @@ def ensure_thresholds(engine: Engine, document: Mapping[str, Any], now: datetime
 
 
 def add_thresholds(
-    engine: Engine, document: Mapping[str, Any], created_by: str, reason: str, now: datetime
+    engine: Engine,
+    document: Mapping[str, Any],
+    created_by: str,
+    reason: str,
+    now: datetime,
+    base_version: int | None = None,
 ) -> int:
-    with engine.begin() as conn:
-        version = ThresholdsRepository(conn).add(document, created_by, reason, now)
-        AuditRepository(conn).record(
-            created_by, "thresholds_changed", f"thresholds:{version}", {"reason": reason}, now
-        )
+    """Store a new version. With `base_version` (the version the editor started from), refuse
+    when another change was saved since, instead of silently undoing it.
+
+    :raises InvalidThresholds, Conflict:
+    """
+    try:
+        with engine.begin() as conn:
+            repo = ThresholdsRepository(conn)
+            latest = repo.latest_document()
+            if base_version is not None and latest is not None and latest[0] != base_version:
+                raise Conflict(
+                    f"the thresholds changed since version {base_version} (now version "
+                    f"{latest[0]}, by {latest[1]}): look at them again and redo the change"
+                )
+            version = repo.add(document, created_by, reason, now)
+            AuditRepository(conn).record(
+                created_by, "thresholds_changed", f"thresholds:{version}", {"reason": reason}, now
+            )
+    except IntegrityError:  # another version took the same number at the same moment
+        raise Conflict(
+            "another change to the thresholds was saved at the same moment; look at them again"
+        ) from None
     return version
 
 

@@ -101,21 +101,26 @@ def link_hash(prev: str, kind: str, key: str, digest: str) -> str:
 
 
 def seal(engine: Engine, now: datetime) -> int:
-    """Chain every committed row not chained yet; return how many. One sealer at a time."""
+    """Chain every committed row not chained yet; return how many. One sealer at a time, a
+    batch per transaction: gate calls wait for one batch at most, never for a whole seal."""
     sealed = 0
-    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE already holds the write lock
-        if conn.dialect.name == "postgresql":
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": _PG_LOCK}
-            )
-        prev = (
-            conn.execute(
-                select(audit_chain.c.hash).order_by(audit_chain.c.position.desc()).limit(1)
-            ).scalar()
-            or GENESIS
-        )
-        for chained in KINDS:
-            for rows in _unsealed(conn, chained):
+    for chained in KINDS:
+        while True:
+            with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": _PG_LOCK},
+                    )
+                rows = next(_unsealed(conn, chained), [])
+                if not rows:
+                    break
+                prev = (
+                    conn.execute(
+                        select(audit_chain.c.hash).order_by(audit_chain.c.position.desc()).limit(1)
+                    ).scalar()
+                    or GENESIS
+                )
                 links = []
                 for row in rows:
                     key = str(row[chained.key.name])
@@ -176,11 +181,14 @@ class Verification:
         return self.broken is None
 
 
-def verify(engine: Engine) -> Verification:
+def verify(engine: Engine, expect_head: str | None = None) -> Verification:
     """Check every link in order: its row still exists with the same content, and its hash
-    follows from the previous one. Stops at the first broken link."""
+    follows from the previous one. Stops at the first broken link. `expect_head`, a head kept
+    from an earlier verify, must be one of the links: a chain rewritten from some point on
+    (rows deleted with their links, then sealed again) does not contain it."""
     prev = GENESIS
     count = 0
+    found = expect_head is None or expect_head == GENESIS
     with readonly(engine).connect() as conn:
         for links in _links(conn):
             rows = _rows_for(conn, links)
@@ -204,6 +212,14 @@ def verify(engine: Engine) -> Verification:
                 if row_hash(chained.kind, row) != link["row_hash"]:
                     return Verification(count, prev, f"{where}: {chained.describe(row)} was edited")
                 prev = link["hash"]
+                found = found or prev == expect_head
+        if not found:
+            return Verification(
+                count,
+                prev,
+                f"the head {expect_head} kept earlier is not in the chain: it was rewritten "
+                f"or cut back after that head",
+            )
         unsealed = sum(sum(len(rows) for rows in _unsealed(conn, chained)) for chained in KINDS)
     return Verification(count, prev, None, unsealed)
 

@@ -108,9 +108,9 @@ def counts(engine: Engine) -> dict[str, Any]:
 
 def customer_page(
     engine: Engine, search: str | None, limit: int, offset: int
-) -> tuple[list[tuple[str, Party, str | None]], int]:
-    """Customers whose id or name contains `search`, by id: (source, party, warning level),
-    and how many match in all."""
+) -> tuple[list[tuple[str, Party, str | None, str | None]], int]:
+    """Customers whose id or name contains `search`, by id: (source, party, warning level,
+    group id), and how many match in all."""
     where: list[Any] = []
     if search:
         pattern = f"%{search.lower()}%"
@@ -130,8 +130,10 @@ def customer_page(
             _c.admin_hold_reason,
             sources.c.name.label("source"),
             warning_levels.c.level,
+            groups.c.external_id.label("group_ref"),
         )
         .join(sources, sources.c.id == _c.source_id)
+        .outerjoin(groups, groups.c.id == _c.group_id)
         .outerjoin(warning_levels, warning_levels.c.customer_id == _c.id)
         .where(*where)
     )
@@ -158,7 +160,7 @@ def customer_page(
             tuple(found.get(r.id, ())),
             r.id,
         )
-        out.append((r.source, party, r.level))
+        out.append((r.source, party, r.level, r.group_ref))
     return out, total
 
 

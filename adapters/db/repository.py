@@ -16,6 +16,7 @@ from adapters.db.tables import (
     HELD_ORDER,
     audit_events,
     customers,
+    decisions,
     hold_resolutions,
     orders,
     outbox,
@@ -169,9 +170,19 @@ class OrderRepository:
         return None if row is None else order_of(row)
 
     def resolution(self, resolution_id: int) -> Resolution:
+        """The release or rejection, with the customer and the reasons it was made for (read
+        from the decision it made)."""
         r = self.conn.execute(
-            select(hold_resolutions).where(hold_resolutions.c.id == resolution_id)
+            select(
+                hold_resolutions,
+                decisions.c.customer_id.label("customer_ref"),
+                decisions.c.snapshot,
+            )
+            .join(decisions, decisions.c.id == hold_resolutions.c.decision_id)
+            .where(hold_resolutions.c.id == resolution_id)
         ).one()
+        rules = {v["code"]: v for v in r.snapshot.get("rules", [])}
+        over = rules.get("RELEASED_BY", {}).get("figures", {}).get("released_over")
         return Resolution(
             action=r.action,
             actor=r.actor,
@@ -182,6 +193,8 @@ class OrderRepository:
             cap=None if r.cap is None else quantize(r.cap, r.currency),
             expires_at=r.expires_at,
             id=r.id,
+            customer_ref=r.customer_ref,
+            released_over=tuple(over) if over is not None else (),
         )
 
     def add_resolution(

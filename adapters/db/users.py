@@ -74,3 +74,9 @@ def get_user(engine: Engine, user_id: int) -> User | None:
             )
         ).first()
     return None if row is None else User(row.id, row.username, row.role)
+
+
+def exists(engine: Engine, username: str) -> bool:
+    with readonly(engine).connect() as conn:
+        found = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+    return found is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,7 +35,7 @@ from connector.web.session import (
     safe_next,
 )
 from gating.audit import DecisionQuery, EventQuery, Period
-from gating.errors import CreditgateError
+from gating.errors import Conflict, CreditgateError
 from gating.model import OVERRIDABLE
 from gating.policy import InvalidThresholds
 from gating.reports import BUCKETS, aging_in
@@ -68,6 +69,33 @@ def _services() -> Any:
     return current_app.extensions["creditgate"]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _ids(*values: str) -> None:
+    """Identifiers from the address are held to the API's rules: a 404, never a database
+    error, for one no record can have."""
+    for value in values:
+        if not value or len(value) > 100 or _CONTROL.search(value):
+            abort(404)
+
+
+def _arg(name: str) -> str | None:
+    """A filter from the query string; one no record can match is refused with a 400."""
+    value = request.args.get(name, "").strip()
+    if len(value) > 100 or _CONTROL.search(value):
+        abort(400, description=f"{name}: at most 100 characters, no control characters")
+    return value or None
+
+
+def _why(form_value: str) -> str:
+    """A reason typed in a form: recorded and sent to the ERP, so printable text only."""
+    reason = form_value.strip()
+    if len(reason) > 2000 or _CONTROL.search(reason):
+        raise ValueError("the reason must be at most 2,000 characters of plain text")
+    return reason
+
+
 def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
@@ -85,10 +113,15 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("web/login.html", next=request.args.get("next", ""))
     username = request.form.get("username", "").strip()[:100]
-    password = request.form.get("password", "")
-    user = pages().authenticate(username, password) if username and password else None
+    password = request.form.get("password", "")[:1000]
+    plain = not (_CONTROL.search(username) or "\x00" in password)
+    user = pages().authenticate(username, password) if plain and username and password else None
     if user is None:
-        pages().record("web", "login_failed", f"user:{username or '?'}", {"ip": _ip()})
+        # The name typed is recorded only when it is a user's: a password typed into the
+        # name field must not end up in the append-only audit trail.
+        known = plain and username and pages().user_named(username)
+        subject = f"user:{username}" if known else "user:?"
+        pages().record("web", "login_failed", subject, {"ip": _ip()})
         flash("Wrong user name or password.", "error")
         return render_template("web/login.html", next=request.form.get("next", "")), 401
     log_in(user)
@@ -128,7 +161,7 @@ def dashboard() -> Any:
 @bp.get("/customers")
 @page(*PEOPLE)
 def customers() -> Any:
-    search = request.args.get("q", "").strip()[:100] or None
+    search = _arg("q")
     try:
         number = min(max(1, int(request.args.get("page", "1"))), 1_000_000)
     except ValueError:
@@ -140,6 +173,7 @@ def customers() -> Any:
 @bp.get("/customers/<source>/<customer_id>")
 @page(*PEOPLE)
 def customer(source: str, customer_id: str) -> Any:
+    _ids(source, customer_id)
     services = _services()
     try:
         position = credit_position(
@@ -169,12 +203,17 @@ def customer(source: str, customer_id: str) -> Any:
 @bp.post("/customers/<source>/<customer_id>/hold")
 @page(*RELEASERS)
 def customer_hold(source: str, customer_id: str) -> Any:
+    _ids(source, customer_id)
     user = current_user()
-    reason = request.form.get("reason", "").strip()
     on = request.form.get("on_hold") == "true"
-    if not reason:
+    try:
+        reason = _why(request.form.get("reason", ""))
+    except ValueError as exc:
+        flash(str(exc), "error")
+        reason = None
+    if reason == "":
         flash("Say why.", "error")
-    else:
+    elif reason is not None:
         try:
             _services().set_customer_hold(
                 source, customer_id, reason if on else None, user.username
@@ -198,10 +237,13 @@ def holds() -> Any:
 @bp.post("/holds/<source>/<order_id>/<action>")
 @page(*RELEASERS)
 def hold_action(source: str, order_id: str, action: str) -> Any:
+    _ids(source, order_id)
     user, services = current_user(), _services()
-    reason = request.form.get("reason", "").strip()
     seen = request.form.get("decision_id") or None
     try:
+        if seen is not None:
+            _ids(seen)
+        reason = _why(request.form.get("reason", ""))
         if action == "reevaluate":
             answer = services.reevaluate_order(source, order_id, user.username)
         elif not reason:
@@ -301,6 +343,11 @@ def _thresholds_page(
             diff=diff,
             result=result,
             settings=OVERRIDABLE,
+            # After a refused save the form keeps the version it was made from, so saving it
+            # again cannot undo a change someone else made meanwhile.
+            base_version=request.form.get("base_version", type=int)
+            if request.method == "POST"
+            else None,
             default_from=(today.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat(),
             default_to=(today.replace(day=1) - timedelta(days=1)).isoformat(),
             form=form,
@@ -345,6 +392,8 @@ def override() -> Any:
     kind = request.form.get("kind", "customers")
     ref = request.form.get("ref", "").strip()
     setting = request.form.get("setting", "")
+    if len(ref) > 100 or _CONTROL.search(ref):
+        ref = ""
     raw_value = request.form.get("value", "").strip()
     if kind not in ("customers", "groups") or not ref or setting not in OVERRIDABLE:
         flash("Choose a customer or group, an id and a setting.", "error")
@@ -388,14 +437,22 @@ def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
             flash(f"Period: {exc}", "error")
             return _thresholds_page(text, status=422)
         return _thresholds_page(text, result={"r": result, "from": first, "to": last})
-    reason = request.form.get("reason", "").strip()
+    try:
+        reason = _why(request.form.get("reason", ""))
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return _thresholds_page(text, status=422)
     if not reason:
         flash("Say why the thresholds change: it is recorded with the version.", "error")
         return _thresholds_page(text, status=422)
+    base = request.form.get("base_version", type=int)
     try:
-        version = services.set_thresholds(document, user.username, reason)
+        version = services.set_thresholds(document, user.username, reason, base)
     except InvalidThresholds as exc:
         return _refused(exc, text)
+    except Conflict as exc:
+        flash(str(exc), "error")
+        return _thresholds_page(text, status=409)
     flash(f"Version {version} is now active.", "info")
     return redirect(url_for("web.thresholds", diff=version))
 
@@ -421,21 +478,17 @@ def _period() -> Period:
 
 
 def _decision_query() -> DecisionQuery:
-    a = request.args
     return DecisionQuery(
-        customer_id=a.get("customer_id") or None,
-        order_id=a.get("order_id") or None,
-        outcome=a.get("outcome") or None,
-        reason=a.get("reason") or None,
+        customer_id=_arg("customer_id"),
+        order_id=_arg("order_id"),
+        outcome=_arg("outcome"),
+        reason=_arg("reason"),
         period=_period(),
     )
 
 
 def _event_query() -> EventQuery:
-    a = request.args
-    return EventQuery(
-        action=a.get("action") or None, actor=a.get("actor") or None, period=_period()
-    )
+    return EventQuery(action=_arg("action"), actor=_arg("actor"), period=_period())
 
 
 @bp.get("/audit")

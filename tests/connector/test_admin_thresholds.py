@@ -166,3 +166,20 @@ def test_the_versions_list_newest_first_with_a_limit(api):
     ]
     assert [v["version"] for v in two.get_json()["versions"]] == [3, 2]
     assert bad.status_code == 422 and "limit" in bad.get_json()["fields"]
+
+
+def test_a_change_made_from_an_older_version_is_refused_not_silently_undoing_another(api):
+    document = active(api)["thresholds"]
+    first = put(api, {"reason": "one", "thresholds": {**document, "overdue_days": 40}})
+    stale = put(
+        api,
+        {"reason": "two", "base_version": 1, "thresholds": {**document, "overdue_days": 50}},
+    )
+    fresh = put(
+        api,
+        {"reason": "two", "base_version": 2, "thresholds": {**document, "overdue_days": 50}},
+    )
+
+    assert first.status_code == 200
+    assert stale.status_code == 409 and "changed since version 1" in stale.get_json()["message"]
+    assert fresh.status_code == 200 and fresh.get_json()["version"] == 3

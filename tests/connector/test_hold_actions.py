@@ -222,6 +222,7 @@ def test_only_held_orders_can_be_released_and_only_as_seen(api, loaded):
         ({"reason": "x", "cap": "-1"}, "cap"),
         ({"reason": "x", "cap": "lots"}, "cap"),
         ({"reason": "x", "cap": "100.001"}, "cap"),  # CNY has two decimals
+        ({"reason": "paid\x00"}, "reason"),  # PostgreSQL text cannot hold a NUL
         ({"reason": "x", "expires_on": day(-1)}, "expires_on"),
         ({"reason": "x", "expires_on": "soon"}, "expires_on"),
         ({"reason": "x", "colour": "red"}, "colour"),
@@ -376,3 +377,44 @@ def test_without_a_callback_url_nothing_is_queued(api, loaded):
     assert answer["notified"] is False
     with loaded.engine.connect() as conn:
         assert conn.execute(select(outbox)).all() == []
+
+
+# --- what a release does not cover ----------------------------------------------------------
+
+
+def test_a_release_without_a_cap_covers_the_orders_amount_only(api, loaded):
+    api.gate("SO-1", "C-300", "1000.00")
+    act(api, "SO-1", "release", reason="paid")
+
+    same = api.gate("SO-1", "C-300", "1000.00").get_json()
+    more = api.gate("SO-1", "C-300", "9000000.00").get_json()
+
+    assert same["outcome"] == "approved"
+    assert more["outcome"] == "blocked" and "RELEASED_BY" not in codes(more)
+
+
+def test_a_hold_put_on_after_a_release_is_not_overridden_by_it(api, loaded):
+    api.gate("SO-1", "C-300", "1000.00")
+    act(api, "SO-1", "release", reason="paid", cap="1500.00")
+    api.client.put(
+        "/api/v1/admin/customers/C-300/hold",
+        json={"on_hold": True, "reason": "fraud check"},
+        headers=api.keys.header("admin"),
+    )
+
+    amended = api.gate("SO-1", "C-300", "1200.00").get_json()
+
+    assert amended["outcome"] == "blocked"
+    assert "CUSTOMER_ON_HOLD" in codes(amended) and "RELEASED_BY" not in codes(amended)
+    rules = api.decision(amended["decision_id"]).get_json()["rules"]
+    released = next(r for r in rules if r["code"] == "RELEASED_BY")
+    assert "CUSTOMER_ON_HOLD arose since the release" in released["message"]
+
+
+def test_a_release_does_not_follow_the_order_to_another_customer(api, loaded):
+    api.gate("SO-1", "C-600", "1000.00")  # review: no credit limit
+    act(api, "SO-1", "release", reason="known buyer")
+
+    moved = api.gate("SO-1", "C-300", "1000.00").get_json()  # C-300 has overdue invoices
+
+    assert moved["outcome"] == "blocked" and "RELEASED_BY" not in codes(moved)

@@ -153,3 +153,27 @@ def test_the_cli_seals_verifies_and_names_the_first_broken_link(history, monkeyp
     assert "the audit trail holds" in good.output and "head " in good.output
     assert bad.exit_code == 1
     assert "was edited" in bad.output and "BROKEN" in bad.output
+
+
+def test_a_chain_cut_back_and_sealed_again_misses_the_head_kept_earlier(api, history, clock):
+    audit_chain.seal(history, clock())
+    kept = audit_chain.verify(history).head
+    api.gate("SO-8", "C-100", "100.00")
+    audit_chain.seal(history, clock())
+    later = audit_chain.verify(history, expect_head=kept)
+    # Someone deletes the newest decision and its link, then seals again.
+    with history.connect() as conn:
+        seq = conn.execute(select(func.max(decisions.c.seq))).scalar_one()
+    tamper(
+        history,
+        "audit_chain",
+        "DELETE FROM audit_chain WHERE kind = 'decision' AND row_key = :k",
+        k=str(seq),
+    )
+    tamper(history, "decisions", "DELETE FROM decisions WHERE seq = :seq", seq=seq)
+    audit_chain.seal(history, clock())
+
+    assert later.ok  # the head kept earlier is one of the newer chain's links
+    assert audit_chain.verify(history).ok  # on its own, the shortened chain looks whole
+    again = audit_chain.verify(history, expect_head=later.head)
+    assert again.broken is not None and "not in the chain" in again.broken

@@ -367,3 +367,38 @@ def test_the_fail_safe_outcome_is_one_of_the_three_or_left_to_the_server(outcome
     with pytest.raises(InvalidThresholds) as raised:
         thresholds_from_document(document(fail_safe_outcome="maybe"))
     assert set(raised.value.errors) == {"fail_safe_outcome"}
+
+
+def test_a_customers_ladder_steps_lie_over_its_groups() -> None:
+    th = thresholds_from_document(
+        with_overrides(
+            groups={"G-1": {"warnings": {"yellow_days": 45}}},
+            customers={"C-1": {"warnings": {"red_days": 120}}},
+        )
+    )
+
+    ladder = th.for_party("C-1", "G-1").warnings
+
+    assert (ladder.yellow_days, ladder.red_days) == (45, 120)
+    assert ladder.orange_days == th.warnings.orange_days
+    stored = thresholds_to_document(th)["overrides"]
+    assert stored["customers"]["C-1"] == {"warnings": {"red_days": 120}}
+    assert thresholds_from_document(json.loads(json.dumps(thresholds_to_document(th)))) == th
+
+
+def test_an_unknown_step_in_an_override_ladder_is_named_not_a_crash() -> None:
+    with pytest.raises(InvalidThresholds) as raised:
+        thresholds_from_document(
+            with_overrides(customers={"C-1": {"warnings": {"red_days": 120, "purple_days": 9}}})
+        )
+
+    assert raised.value.errors == {
+        "overrides.customers.C-1.warnings.purple_days": "unknown setting"
+    }
+
+
+def test_an_override_ladder_that_is_not_a_table_is_named_not_a_crash() -> None:
+    with pytest.raises(InvalidThresholds) as raised:
+        thresholds_from_document(with_overrides(customers={"C-1": {"warnings": [None, None]}}))
+
+    assert set(raised.value.errors) == {"overrides.customers.C-1.warnings"}

@@ -294,3 +294,74 @@ def test_a_bad_release_form_is_shown_not_a_500(browser, api, form, message):
 
     assert response.status_code == 302
     assert message in browser.text("/holds")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/customers?q=a%00b", None),
+        ("get", "/audit?customer_id=a%00b", None),
+        ("get", "/customers/default/C%00", None),
+        ("post", "/holds/default/SO%00/reject", {"reason": "x"}),
+        ("post", "/holds/default/SO-1/reject", {"reason": "a\x00b"}),
+    ],
+)
+def test_control_characters_are_refused_not_a_500(browser, api, method, path, data):
+    api.gate("SO-1", "C-300", "100.00")
+    browser.login("ada")
+
+    if method == "get":
+        response = browser.client.get(path)
+    else:
+        response = browser.post(path, data, page="/holds")
+
+    assert response.status_code in (302, 400, 404), response.status_code
+
+
+def test_a_failed_login_with_a_nul_or_an_unknown_name_records_no_name(browser, loaded):
+    browser.client.post(
+        "/login", data={"username": "a\x00b", "password": "x", "csrf_token": browser.token()}
+    )
+    browser.client.post(
+        "/login",
+        data={"username": "my secret pw", "password": "x", "csrf_token": browser.token()},
+    )
+
+    with loaded.engine.connect() as conn:
+        subjects = (
+            conn.execute(
+                select(audit_events.c.subject).where(audit_events.c.action == "login_failed")
+            )
+            .scalars()
+            .all()
+        )
+    assert subjects == ["user:?", "user:?"]
+
+
+def test_two_admins_editing_at_once_cannot_undo_each_others_change(browser, api):
+    browser.login("ada")
+    page = browser.text("/thresholds")
+    base = re.search(r'name="base_version" value="(\d+)"', page).group(1)
+    form = {"kind": "customers", "ref": "C-300", "setting": "overdue_days", "value": "60"}
+    api.client.put(  # another admin saves first, over the API
+        "/api/v1/admin/thresholds",
+        json={
+            "reason": "other",
+            "thresholds": {
+                **api.client.get(
+                    "/api/v1/admin/thresholds", headers=api.keys.header("admin")
+                ).get_json()["thresholds"],
+                "overdue_days": 45,
+            },
+        },
+        headers=api.keys.header("admin"),
+    )
+
+    response = browser.post(
+        "/thresholds/override",
+        {**form, "action": "save", "reason": "mine", "base_version": base},
+        "/thresholds",
+    )
+
+    assert response.status_code == 409
+    assert "changed since version 1" in response.get_data(as_text=True)
