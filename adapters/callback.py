@@ -36,7 +36,7 @@ from adapters.http import (
     route_status,
     transport_errors,
 )
-from gating.push import HoldNotice, WarningChange, notice_document
+from gating.push import HoldNotice, WarningChange, notice_document, warning_document
 from gating.signatures import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -45,21 +45,6 @@ SERVICE = "callback"
 URL_SETTING = "CREDITGATE_CALLBACK_URL"
 EVENT_HEADER = "X-Creditgate-Event"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-def warning_document(change: WarningChange) -> dict[str, object]:
-    """The JSON form a callback receives for a warning level change."""
-    return {
-        "event": "warning",
-        "change_id": change.change_id,
-        "customer_id": change.customer_ref,
-        "level": change.level,
-        "previous_level": change.previous_level,
-        "reasons": list(change.reasons),
-        "step": change.step,
-        "hold": change.hold,
-        "decided_at": change.decided_at.isoformat(),
-    }
 
 
 def encode(document: dict[str, object]) -> bytes:

@@ -194,41 +194,21 @@ class Services:
         """The outbox targets hold notices go to: the callback URL, when one is configured."""
         return (CALLBACK,) if self.settings.callback_url else ()
 
+    def _hold_parts(self) -> dict[str, Any]:
+        """What every hold action is given besides its own terms."""
+        return {"uow": self.uow(), "clock": self.clock, "rates": self.rates, "notify": self.notify}
+
     def release_order(self, source: str, order_id: str, **terms: Any) -> HoldAnswer:
         """:raises OrderNotFound, NotHeld, ReleaseNotAllowed, InvalidRelease:"""
-        return hold_actions.release_order(
-            source,
-            order_id,
-            uow=self.uow(),
-            clock=self.clock,
-            rates=self.rates,
-            notify=self.notify,
-            **terms,
-        )
+        return hold_actions.release_order(source, order_id, **self._hold_parts(), **terms)
 
     def reject_order(self, source: str, order_id: str, **terms: Any) -> HoldAnswer:
         """:raises OrderNotFound, NotHeld, ReleaseNotAllowed:"""
-        return hold_actions.reject_order(
-            source,
-            order_id,
-            uow=self.uow(),
-            clock=self.clock,
-            rates=self.rates,
-            notify=self.notify,
-            **terms,
-        )
+        return hold_actions.reject_order(source, order_id, **self._hold_parts(), **terms)
 
     def reevaluate_order(self, source: str, order_id: str, actor: str) -> HoldAnswer:
         """:raises OrderNotFound, NotHeld:"""
-        answer = hold_actions.reevaluate_order(
-            source,
-            order_id,
-            actor=actor,
-            uow=self.uow(),
-            clock=self.clock,
-            rates=self.rates,
-            notify=self.notify,
-        )
+        answer = hold_actions.reevaluate_order(source, order_id, actor=actor, **self._hold_parts())
         assert answer is not None
         return answer
 

@@ -38,14 +38,23 @@ def _version(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _exact(value: Any) -> Any:
+def _fields(exc: InvalidThresholds) -> dict[str, list[str]]:
+    """The document's bad fields, named as the request's (`thresholds.<field>`)."""
+    return {f"thresholds.{key}": [message] for key, message in exc.errors.items()}
+
+
+def _refused(message: str, fields: dict[str, list[str]]) -> Any:
+    return jsonify(error_body("validation_failed", message, fields)), 422
+
+
+def exact_numbers(value: Any) -> Any:
     """Numbers with a fraction arrive as Decimal (never float): stored as their exact text."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dict):
-        return {k: _exact(v) for k, v in value.items()}
+        return {k: exact_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_exact(v) for v in value]
+        return [exact_numbers(v) for v in value]
     return value
 
 
@@ -66,15 +75,14 @@ def change_thresholds() -> Any:
     services = current_app.extensions["creditgate"]
     try:
         version = services.set_thresholds(
-            _exact(data["thresholds"]),
+            exact_numbers(data["thresholds"]),
             g.client.name,
             data["reason"].strip(),
             data.get("base_version"),
         )
     except InvalidThresholds as exc:
-        fields = {f"thresholds.{key}": [message] for key, message in exc.errors.items()}
-        names = ", ".join(sorted(fields))
-        return jsonify(error_body("validation_failed", f"invalid fields: {names}", fields)), 422
+        fields = _fields(exc)
+        return _refused(f"invalid fields: {', '.join(sorted(fields))}", fields)
     (stored,) = services.thresholds_versions(1, version)
     return jsonify(_version(stored))
 
@@ -99,10 +107,11 @@ def simulate() -> Any:
     services = current_app.extensions["creditgate"]
     zone = services.settings.zone
     try:
-        result = services.simulate(_exact(data["thresholds"]), Period(data["first"], data["last"]))
+        result = services.simulate(
+            exact_numbers(data["thresholds"]), Period(data["first"], data["last"])
+        )
     except InvalidThresholds as exc:
-        fields = {f"thresholds.{key}": [message] for key, message in exc.errors.items()}
-        return jsonify(error_body("validation_failed", str(exc), fields)), 422
+        return _refused(str(exc), _fields(exc))
     return jsonify(_what_if(result, Period(data["first"], data["last"]), zone))
 
 

@@ -33,6 +33,14 @@ _ref = validate.And(
 _day = validate.Range(min=date(1, 1, 2), max=date(9999, 12, 30))
 
 
+def _ordered(data: dict[str, Any]) -> tuple[Any, Any]:
+    """A period's days (`from`, `to`), refused when `to` comes before `from`."""
+    first, last = data.get("first"), data.get("last")
+    if first is not None and last is not None and first > last:
+        raise ValidationError({"to": ["must not be before 'from'"]})
+    return first, last
+
+
 class GateOrderSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -176,9 +184,7 @@ class _AuditQuery(_Paged):
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
-        first, last = data.get("first"), data.get("last")
-        if first is not None and last is not None and first > last:
-            raise ValidationError({"to": ["must not be before 'from'"]})
+        _ordered(data)
 
     @post_load
     def _query(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -263,11 +269,7 @@ class ReleaseSchema(HoldActionSchema):
     expires_on = fields.Date(validate=_day)
 
 
-class ReevaluateSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    source = fields.String(validate=_ref)
+ReevaluateSchema = CreditQuerySchema  # the same: an optional source, nothing else
 
 
 class CustomerHoldSchema(Schema):
@@ -294,12 +296,9 @@ class SimulateSchema(Schema):
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
-        first, last = data.get("first"), data.get("last")
-        if first is not None and last is not None:
-            if first > last:
-                raise ValidationError({"to": ["must not be before 'from'"]})
-            if (last - first).days > 366:
-                raise ValidationError({"to": ["at most a year after 'from'"]})
+        first, last = _ordered(data)
+        if first is not None and last is not None and (last - first).days > 366:
+            raise ValidationError({"to": ["at most a year after 'from'"]})
 
 
 class PeriodQuerySchema(Schema):
@@ -313,6 +312,4 @@ class PeriodQuerySchema(Schema):
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
-        first, last = data.get("first"), data.get("last")
-        if first is not None and last is not None and first > last:
-            raise ValidationError({"to": ["must not be before 'from'"]})
+        _ordered(data)

@@ -84,6 +84,21 @@ def notice_document(notice: HoldNotice) -> dict[str, object]:
     }
 
 
+def warning_document(change: WarningChange) -> dict[str, object]:
+    """The JSON form a callback receives for a warning level change."""
+    return {
+        "event": "warning",
+        "change_id": change.change_id,
+        "customer_id": change.customer_ref,
+        "level": change.level,
+        "previous_level": change.previous_level,
+        "reasons": list(change.reasons),
+        "step": change.step,
+        "hold": change.hold,
+        "decided_at": change.decided_at.isoformat(),
+    }
+
+
 class PushTarget(Protocol):
     """An ERP or CRM that shows creditgate's warnings to the people who work there."""
 

@@ -146,12 +146,12 @@ def _lock_and_read(uow: UnitOfWork, order: OrderRequest, now: datetime) -> Locke
     source, stored = uow.begin_decision(order.source, order.customer_id)
     # The group is known only once the view is read: a group's override of what the view
     # reads (the overdue cutoff and tolerance) makes it read again.
-    thresholds = stored.for_party(order.customer_id, None)
-    view = _view(uow, source.id, order, now, thresholds)
+    read_with = thresholds = stored.for_party(order.customer_id, None)
+    view = _view(uow, source.id, order, now, read_with)
     reread = False
     if view.group is not None:
         thresholds = stored.for_party(order.customer_id, view.group.ref)
-        reread = not _same_view_terms(thresholds, stored.for_party(order.customer_id, None))
+        reread = not _same_view_terms(thresholds, read_with)
     # Lapsed reservations go first, so neither a replay nor a decision counts them.
     if (
         view.lapsed

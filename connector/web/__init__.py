@@ -23,6 +23,7 @@ from flask import (
 )
 
 from connector import audit as audit_api
+from connector.admin import exact_numbers
 from connector.web.charts import bars
 from connector.web.session import (
     check_csrf,
@@ -248,29 +249,21 @@ def hold_action(source: str, order_id: str, action: str) -> Any:
             answer = services.reevaluate_order(source, order_id, user.username)
         elif not reason:
             raise ValueError("say why (the reason is recorded and told to the ERP)")
-        elif action == "release":
-            cap = _decimal(request.form.get("cap", ""))
-            answer = services.release_order(
-                source,
-                order_id,
-                reason=reason,
-                actor=user.username,
-                role=user.role,
-                cap=cap,
-                expires_at=_end_of(request.form.get("expires_on", "")),
-                seen_decision=seen,
-            )
-        elif action == "reject":
-            answer = services.reject_order(
-                source,
-                order_id,
-                reason=reason,
-                actor=user.username,
-                role=user.role,
-                seen_decision=seen,
-            )
         else:
-            abort(404)
+            who = {"reason": reason, "actor": user.username, "role": user.role}
+            who["seen_decision"] = seen
+            if action == "release":
+                answer = services.release_order(
+                    source,
+                    order_id,
+                    cap=_decimal(request.form.get("cap", "")),
+                    expires_at=_end_of(request.form.get("expires_on", "")),
+                    **who,
+                )
+            elif action == "reject":
+                answer = services.reject_order(source, order_id, **who)
+            else:
+                abort(404)
         outcome = answer.record.outcome.value
         flash(f"{order_id}: {answer.action.replace('_', ' ')}, now {outcome}.", "info")
     except (CreditgateError, ValueError) as exc:
@@ -382,7 +375,7 @@ def change_thresholds() -> Any:
     except ValueError as exc:
         flash(f"Not JSON: {exc}", "error")
         return _thresholds_page(raw, status=422)
-    return _save_or_simulate(_stringified(document), raw)
+    return _save_or_simulate(exact_numbers(document), raw)
 
 
 @bp.post("/thresholds/override")
@@ -404,20 +397,10 @@ def override() -> Any:
         value = raw_value  # a bare word, e.g. blocked
     document = dict(_services().thresholds_versions(1)[0]["document"])
     overrides = json.loads(json.dumps(document.get("overrides") or {}))
-    overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = _stringified(value)
+    overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = exact_numbers(value)
     document["overrides"] = overrides
     text = json.dumps(document, indent=2, ensure_ascii=False)
     return _save_or_simulate(document, text)
-
-
-def _stringified(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _stringified(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_stringified(v) for v in value]
-    return value
 
 
 def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
