@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,9 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
     """Create a demo database with telling customers, print keys and curl lines, and serve."""
     from connector.demo import DEMO_USERS, prepare_demo
 
+    if not no_serve:
+        # Before the database is reset and the curl lines for this address are printed.
+        _check_can_listen(host, port)
     services = _services(database)
     info: dict[str, Any] = prepare_demo(services)
     base = f"http://{host}:{port}"
@@ -159,6 +163,23 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
         click.echo(f"  {name:<14} {password:<22} {role}")
     if not no_serve:
         _run(services, host, port)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """:raises click.ClickException: naming the address, why, and the option that picks another
+    (the server would otherwise fail only after the demo had printed lines for this port)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As the server binds: a port left in TIME_WAIT by a stopped demo is free to use.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.ClickException(
+            f"cannot serve on {host}:{port} ({reason}); pick another port with --port, "
+            f"e.g. creditgate demo --port {port + 1 if port < 65535 else 8001}"
+        ) from None
 
 
 @main.group()
