@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from adapters.http import RemoteRejected, TransientError
-from adapters.zoho import ACCOUNTS_SERVERS, ZohoCrmAdapter, ZohoRejected
+from adapters.zoho import ZohoCrmAdapter, ZohoRejected
 from gating.push import WarningChange
 from tests.zoho import payloads as z
 from tests.zoho.conftest import AccountBook, TaskBook, calls_to, tokens
@@ -135,25 +135,48 @@ def test_a_throttled_refresh_is_transient(zoho, make_adapter, slept):
     assert len(calls_to(zoho, z.TOKEN_URL)) == 3 and len(slept) == 2
 
 
-@pytest.mark.parametrize(
-    ("dc", "server"),
-    [
-        ("us", "https://accounts.zoho.com"),
-        ("eu", "https://accounts.zoho.eu"),
-        ("in", "https://accounts.zoho.in"),
-        ("au", "https://accounts.zoho.com.au"),
-        ("jp", "https://accounts.zoho.jp"),
-        ("cn", "https://accounts.zoho.com.cn"),
-    ],
-)
-def test_each_data_centre_code_names_its_accounts_server(dc, server):
-    assert ZohoCrmAdapter("id", "secret", "refresh", dc=dc).accounts_url == server
-    assert ACCOUNTS_SERVERS[dc] == server
+# Zoho's data centres as Zoho documents them, written out here rather than read from the adapter:
+# the accounts servers from https://www.zoho.com/accounts/protocol/oauth/multi-dc.html (US, EU,
+# IN, AU, JP, CA, SA, UK) and https://www.zoho.com/crm/developer/docs/api/v8/multi-dc.html (CN);
+# the API domains from the same CRM page (.eu, .com.cn) and the Bigin/WorkDrive DC tables (.com,
+# .com.au, .in, .jp, .sa, .ca). The UK API domain follows the pattern (no page we checked lists
+# it); the adapter uses whatever domain the token answer names, which is what is tested.
+DATA_CENTRES = [
+    ("us", "https://accounts.zoho.com", "https://www.zohoapis.com"),
+    ("eu", "https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+    ("in", "https://accounts.zoho.in", "https://www.zohoapis.in"),
+    ("au", "https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+    ("jp", "https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+    ("cn", "https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    ("ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+    ("sa", "https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+    ("uk", "https://accounts.zoho.uk", "https://www.zohoapis.uk"),
+]
+
+
+@pytest.mark.parametrize(("dc", "accounts", "api"), DATA_CENTRES)
+def test_each_data_centre_takes_its_token_there_and_reads_from_the_api_domain_it_names(
+    zoho, make_adapter, dc, accounts, api
+):
+    zoho.post(f"{accounts}/oauth/v2/token", json={**z.token(), "api_domain": api})
+    row = z.account("4150868000000002175", "C-1", "A", "2026-11-20T10:00:00+01:00")
+    zoho.get(f"{api}/crm/v8/Accounts", json=z.records([row]))
+    adapter = make_adapter(dc=dc)
+
+    assert adapter.accounts_url == accounts
+    assert read_all(adapter) == ["C-1"]
+    assert [c.request.url.split("?")[0] for c in zoho.calls] == [
+        f"{accounts}/oauth/v2/token",
+        f"{api}/crm/v8/Accounts",
+    ]
 
 
 def test_an_unknown_data_centre_is_refused_naming_the_known_ones():
-    with pytest.raises(ValueError, match="unknown Zoho data centre 'xx'; use one of au, ca"):
+    with pytest.raises(ValueError) as refused:
         ZohoCrmAdapter("id", "secret", "refresh", dc="xx")
+
+    known = "au, ca, cn, eu, in, jp, sa, uk, us"
+    assert str(refused.value) == f"unknown Zoho data centre 'xx'; use one of {known}"
 
 
 def test_an_explicit_accounts_url_wins_over_the_code(zoho, make_adapter):
