@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from collections.abc import Mapping
@@ -406,13 +407,48 @@ class FakeAudit:
 
 
 class FakeStore:
-    """The committed state. Set-up helpers write to it directly, as a committed sync would."""
+    """The committed state. Set-up helpers write to it directly, as a committed sync would.
+
+    Transactions run side by side, as on PostgreSQL: each works on its own copy and commit
+    applies what it changed (balances by their deltas, rows as written). Only the locks that
+    `begin_decision` takes, the customer's and then its group's until the transaction ends,
+    keep two decisions apart, so a use case that reads before it locks can lose a race here.
+    """
 
     def __init__(self) -> None:
         self.state = StoreState()
-        self.write_lock = threading.Lock()  # one writer at a time, like SQLite's BEGIN IMMEDIATE
         self.commits = 0
-        self.locked: list[tuple[int, str]] = []
+        self._mutex = threading.Lock()  # guards `state` while it is copied or merged, no longer
+        self._locks: dict[tuple[str, int | str, str], threading.Lock] = {}
+        self._rendezvous: threading.Barrier | None = None
+
+    def meet_after_reading(self, parties: int, timeout: float = 0.5) -> None:
+        """Make transactions wait, after a decision's read, until `parties` of them have read
+        (or `timeout` passed): without a lock between them they then all decide on the same
+        numbers; with one, the holder waits out the timeout alone and the others read after it."""
+        self._rendezvous = threading.Barrier(parties, timeout=timeout)
+
+    def _after_read(self) -> None:
+        if self._rendezvous is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self._rendezvous.wait()
+
+    def _lock(self, key: tuple[str, int | str, str]) -> threading.Lock:
+        with self._mutex:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _group_of(self, source_id: int, customer_ref: str) -> int | None:
+        with self._mutex:
+            row = self.state.customer_by_ref(source_id, customer_ref)
+            return None if row is None else row.group_key
+
+    def _snapshot(self) -> StoreState:
+        with self._mutex:
+            return copy.deepcopy(self.state)
+
+    def _publish(self, base: StoreState, work: StoreState) -> None:
+        with self._mutex:
+            _merge(self.state, base, work)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -524,12 +560,35 @@ def _balance(
     return Balance(currency, row["open_invoices"], row["unapplied"], row["reserved"])
 
 
+def _merge(committed: StoreState, base: StoreState, work: StoreState) -> None:
+    """Apply to `committed` what a transaction changed from its `base` to its `work`, the way
+    SQL statements apply: balances by their deltas (`col = col + x`), rows it wrote as it wrote
+    them (the last writer wins), new decisions and appended rows added."""
+    for table in ("customer_balances", "group_balances"):
+        before, after = getattr(base, table), getattr(work, table)
+        target = getattr(committed, table)
+        for key, row in after.items():
+            old = before.get(key, _zeros())
+            into = target.setdefault(key, _zeros())
+            for column in COLUMNS:
+                into[column] += row[column] - old[column]
+    for table in ("sources", "groups", "customers", "orders", "decisions"):
+        before, after = getattr(base, table), getattr(work, table)
+        for key, row in after.items():
+            if before.get(key) != row:
+                getattr(committed, table)[key] = copy.deepcopy(row)
+    for table in ("invoices", "thresholds", "audit"):
+        getattr(committed, table).extend(getattr(work, table)[len(getattr(base, table)) :])
+
+
 class FakeUnitOfWork:
     """One transaction over a FakeStore: works on a private copy, published only by commit()."""
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
         self._state: StoreState | None = None
+        self._base: StoreState | None = None  # what `_state` started from
+        self._held: list[threading.Lock] = []
         # Typed as the ports, so mypy checks this fake against gating.ports.UnitOfWork.
         self.sources: Sources = FakeSources(self)
         self.customers: Customers = FakeCustomers(self)
@@ -546,19 +605,34 @@ class FakeUnitOfWork:
 
     def __enter__(self) -> FakeUnitOfWork:
         assert self._state is None, "the fake unit of work does not nest"
-        self.store.write_lock.acquire()
-        self._state = copy.deepcopy(self.store.state)
+        self._begin()
         self.committed = False
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._state = None  # whatever was not committed is rolled back
-        self.store.write_lock.release()
+        self._state = self._base = None  # whatever was not committed is rolled back
+        while self._held:
+            self._held.pop().release()
+
+    def _begin(self) -> None:
+        self._base = self.store._snapshot()
+        self._state = copy.deepcopy(self._base)
 
     def begin_decision(self, source: str, customer_ref: str) -> tuple[SourceRecord, Thresholds]:
         assert self._state is not None, "locks are taken inside a transaction"
+        assert self._state == self._base, "the fake locks before anything is written"
         record = self.sources.get(source)
-        self.store.locked.append((record.id, customer_ref))
+        # The customer's lock, then its group's (found in what is committed), as the real store
+        # takes them; held until the transaction ends.
+        keys: list[tuple[str, int | str, str]] = [("customer", record.id, customer_ref)]
+        group_key = self.store._group_of(record.id, customer_ref)
+        if group_key is not None:
+            keys.append(("group", group_key, ""))
+        for key in keys:
+            lock = self.store._lock(key)
+            lock.acquire()
+            self._held.append(lock)
+        self._begin()  # read committed: what the previous holder committed is seen from here
         return record, self.thresholds.active()
 
     def decision_view(
@@ -581,18 +655,22 @@ class FakeUnitOfWork:
             past_due = customers._overdue(customer.key, now.date(), tolerance)
             if not overdue.count and past_due:  # the oldest past due, within the days
                 overdue = OverdueSummary(oldest=_overdue_invoice(past_due[0]))
-        return DecisionView(
+        view = DecisionView(
             customer=customer,
             group=group,
             order=orders.get(source_id, order_id),
             overdue=overdue,
             lapsed=bool(orders.lapsed(source_id, customer_ref, now)),
         )
+        self.store._after_read()
+        return view
 
     def commit(self) -> None:
-        self.store.state = copy.deepcopy(self.state)
+        assert self._base is not None, "use the unit of work in a with block"
+        self.store._publish(self._base, self.state)
         self.store.commits += 1
         self.committed = True
+        self._begin()
 
     def rollback(self) -> None:
-        self._state = copy.deepcopy(self.store.state)
+        self._state = copy.deepcopy(self._base)

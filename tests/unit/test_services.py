@@ -21,6 +21,7 @@ from gating.services import (
     GateResult,
     apply_order_event,
     credit_position,
+    decide_locked,
     gate_order,
     get_decision,
 )
@@ -152,30 +153,72 @@ def test_a_sibling_in_the_group_sees_the_reservation_against_the_group_limit(
     assert reserved(store, "C-43") == Decimal("30000.00")
 
 
-def test_two_orders_racing_for_the_last_credit_cannot_both_pass(
-    store: FakeStore, clock: FixedClock
-) -> None:
-    start = threading.Barrier(2)
-    results: dict[str, Outcome] = {}
+def _race(store: FakeStore, clock: FixedClock, *orders: tuple[str, str]) -> dict[str, GateResult]:
+    """Gate (order_id, customer) pairs of 40000.00 CNY at once, each in its own thread; the
+    store makes them meet after reading, so nothing but its locks keeps them apart."""
+    store.meet_after_reading(len(orders))
+    start = threading.Barrier(len(orders))
+    results: dict[str, GateResult] = {}
 
-    def race(order_id: str) -> None:
+    def race(order_id: str, customer: str) -> None:
         start.wait()
-        results[order_id] = gate(store, clock, order_id, "40000.00").record.outcome
+        results[order_id] = gate(store, clock, order_id, "40000.00", customer=customer)
 
-    threads = [threading.Thread(target=race, args=(o,)) for o in ("SO-A", "SO-B")]
+    threads = [threading.Thread(target=race, args=order) for order in orders]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=10)
+    return results
 
-    assert sorted(results.values()) == [Outcome.APPROVED, Outcome.BLOCKED]
+
+def test_two_orders_racing_for_the_last_credit_cannot_both_pass(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    results = _race(store, clock, ("SO-A", "C-42"), ("SO-B", "C-42"))  # 40000.00 left
+
+    assert sorted(r.record.outcome for r in results.values()) == [
+        Outcome.APPROVED,
+        Outcome.BLOCKED,
+    ]
     assert reserved(store) == Decimal("40000.00")
 
 
-def test_gating_locks_the_customer_before_deciding(store: FakeStore, clock: FixedClock) -> None:
-    gate(store, clock, "SO-1", "100.00")
+def test_two_customers_racing_for_their_group_s_last_credit_cannot_both_pass(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    # G-1: 120000.00 - 60000.00 = 60000.00 left; each customer has room for 40000.00 alone.
+    results = _race(store, clock, ("SO-A", "C-42"), ("SO-B", "C-43"))
 
-    assert store.locked == [(store.state.sources["erp"].id, "C-42")]
+    outcomes = sorted((r.record.outcome, tuple(codes(r))) for r in results.values())
+    assert outcomes == [(Outcome.APPROVED, ()), (Outcome.BLOCKED, ("GROUP_LIMIT_EXCEEDED",))]
+    assert group_reserved(store) == Decimal("40000.00")
+
+
+def test_a_decision_waits_for_the_customer_s_lock_and_decides_on_what_its_holder_committed(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    holder = FakeUnitOfWork(store)
+    answers: list[GateResult] = []
+    with holder:
+        # Another transaction decides SO-0 and holds C-42's lock, not yet committed.
+        first = decide_locked(
+            holder, OrderRequest("erp", "SO-0", "C-42", Decimal("40000.00"), "CNY"), NOW,
+            RATES, "client:erp",
+        )  # fmt: skip
+        waiting = threading.Thread(
+            target=lambda: answers.append(gate(store, clock, "SO-1", "40000.00"))
+        )
+        waiting.start()
+        waiting.join(timeout=0.3)
+        still_waiting = waiting.is_alive()
+        holder.commit()
+    waiting.join(timeout=10)
+
+    assert first.record.outcome is Outcome.APPROVED
+    assert still_waiting and not waiting.is_alive()
+    assert answers[0].record.outcome is Outcome.BLOCKED  # it saw SO-0's reservation
+    assert reserved(store) == Decimal("40000.00")
 
 
 # --- retries and amendments ---------------------------------------------------------------
