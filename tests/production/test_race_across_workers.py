@@ -10,7 +10,11 @@ Remaining credit, from the shared dataset (tests/conftest.py):
 | C-520 | 52,000.00 CNY: its group G-1 (500,000.00 − 448,000.00) binds first | 20,000.00 | 2 |
 
 Only two orders fit per customer, so the credit runs out within the first burst, while all four
-workers are deciding at once: that is where a missing lock lets a third order through.
+workers are deciding at once: that is where a missing lock lets a third order through. A decision
+alone is too quick for racing requests to overlap reliably (with the PostgreSQL advisory locks
+made shared, this test still passed 4 times out of 4), so each one waits HOLD seconds after its
+read, inside its transaction (tests/production/fixed_clock_wsgi.py): with locks that do not
+exclude, decisions then read the same balance and approve past the limit.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from tests.conftest import RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
 
 ORDERS, CLIENTS, WORKERS = 200, 20, 4
+HOLD = "0.05"  # seconds; SQLite decides one at a time, so this is 10 s of its run
 CUSTOMERS = {
     "C-200": (Decimal("9000.00"), Decimal("4000.00")),
     "C-800": (Decimal("10000.00"), Decimal("4000.00")),
@@ -51,6 +56,7 @@ def server(loaded, tmp_path):
         "CREDITGATE_CONFIG": str(config),
         "CREDITGATE_GATE_TIMEOUT": "15",
         "CREDITGATE_LOG_LEVEL": "WARNING",
+        "CREDITGATE_TEST_HOLD_SECONDS": HOLD,
     }
     # On the dataset's own clock: the data is dated around tests.conftest.NOW.
     app = "tests.production.fixed_clock_wsgi:app"
@@ -91,12 +97,16 @@ def test_orders_racing_across_worker_processes_never_overspend_a_customer(server
     assert Counter(status for *_, status, _ in answers) == {200: ORDERS}
     approved: dict[str, Decimal] = defaultdict(Decimal)
     outcomes: Counter[tuple[str, str]] = Counter()
+    exposures: dict[str, list[str]] = defaultdict(list)
     for _, customer, _, body in answers:
         outcomes[(customer, body["outcome"])] += 1
         if body["outcome"] == "approved":
             approved[customer] += CUSTOMERS[customer][1]
+            exposures[customer].append(body["customer"]["exposure"])
         else:
             assert [r["code"] for r in body["reasons"]] == [LIMIT_CODE[customer]], body
+    # Each approval saw the ones before it: no two show the customer at the same exposure.
+    assert all(len(set(seen)) == len(seen) for seen in exposures.values()), exposures
     for customer, (remaining, amount) in CUSTOMERS.items():
         # Never past the remaining credit, and the credit was used up: every order that fit
         # was approved (the orders are all the same size, so the first ones fit).
