@@ -39,12 +39,6 @@ class Pages:
     def authenticate(self, username: str, password: str) -> User | None:
         return users.authenticate(self.services.engine, username, password)
 
-    def user(self, user_id: int) -> User | None:
-        return users.get_user(self.services.engine, user_id)
-
-    def user_named(self, username: str) -> bool:
-        return users.exists(self.services.engine, username)
-
     # -- logins and sessions (gating/logins.py has the figures) -----------------------------
 
     def admit_login(self, username: str, address: str) -> Admission:
@@ -73,10 +67,13 @@ class Pages:
     def end_session(self, token: str) -> None:
         logins.end_session(self.services.engine, token, self.services.clock())
 
-    def end_all_sessions(self, user: User) -> int:
-        """Log the user out everywhere (audited); how many sessions ended."""
+    def end_all_sessions(self, username: str, actor: str) -> int:
+        """Log the user out everywhere (audited); how many sessions ended.
+
+        :raises ValueError: no such user.
+        """
         engine, now = self.services.engine, self.services.clock()
-        return users.end_all_sessions(engine, user.id, user.username, now)
+        return users.end_all_sessions(engine, username, actor, now)
 
     # -- user administration (the CLI, and admins on the people page) -----------------------
 

@@ -68,22 +68,6 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     return User(row.id, row.username, row.role)
 
 
-def get_user(engine: Engine, user_id: int) -> User | None:
-    with readonly(engine).connect() as conn:
-        row = conn.execute(
-            select(users.c.id, users.c.username, users.c.role).where(
-                users.c.id == user_id, users.c.disabled_at.is_(None)
-            )
-        ).first()
-    return None if row is None else User(row.id, row.username, row.role)
-
-
-def exists(engine: Engine, username: str) -> bool:
-    with readonly(engine).connect() as conn:
-        found = conn.execute(select(users.c.id).where(users.c.username == username)).first()
-    return found is not None
-
-
 # --- administration: every change is audited, with the one who made it ----------------------
 
 
@@ -208,13 +192,15 @@ def reset_password(engine: Engine, username: str, password: str, actor: str, now
     return ended
 
 
-def end_all_sessions(engine: Engine, user_id: int, actor: str, now: datetime) -> int:
-    """End every session of the user ("log out everywhere"); how many ended."""
+def end_all_sessions(engine: Engine, username: str, actor: str, now: datetime) -> int:
+    """End every session of the user ("log out everywhere"); how many ended.
+
+    :raises ValueError: no such user.
+    """
     with engine.begin() as conn:
-        row = conn.execute(select(users.c.username).where(users.c.id == user_id)).first()
-        ended = logins.end_sessions(conn, user_id, now)
-        subject = f"user:{row.username}" if row else f"user:#{user_id}"
+        row = _find(conn, username)
+        ended = logins.end_sessions(conn, row.id, now)
         AuditRepository(conn).record(
-            actor, "logout", subject, {"everywhere": True, "sessions_ended": ended}, now
+            actor, "logout", f"user:{username}", {"everywhere": True, "sessions_ended": ended}, now
         )
     return ended

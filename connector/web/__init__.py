@@ -165,6 +165,41 @@ def _ip() -> str:
     return request.remote_addr or "?"
 
 
+# --- people (admins): unlock, disable, enable, end sessions; the CLI does the same ------------
+
+PEOPLE_ACTIONS = ("unlock", "disable", "enable", "end_sessions")
+
+
+@bp.get("/people")
+@page("admin")
+def people() -> Any:
+    return render_template("web/people.html", rows=pages().list_users())
+
+
+@bp.post("/people")
+@page("admin")
+def people_action() -> Any:
+    admin, name = current_user(), request.form.get("username", "")
+    action = request.form.get("action", "")
+    if action not in PEOPLE_ACTIONS:
+        abort(400, description=f"action: one of {', '.join(PEOPLE_ACTIONS)}")
+    try:
+        if name == admin.username and action == "disable":
+            raise ValueError("you cannot disable yourself; ask another admin")
+        if action == "unlock":
+            done = "unlocked" if pages().unlock_user(name, admin.username) else "was not locked"
+        elif action == "disable":
+            done = f"disabled; {pages().disable_user(name, admin.username)} session(s) ended"
+        elif action == "enable":
+            done = " and ".join(pages().enable_user(name, admin.username)) or "was enabled"
+        else:
+            done = f"{pages().end_all_sessions(name, admin.username)} session(s) ended"
+        flash(f"{name}: {done.replace('_', ' ')}.", "info")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("web.people"))
+
+
 # --- dashboard and customers -----------------------------------------------------------------
 
 

@@ -59,7 +59,7 @@ def log_out(*, everywhere: bool = False) -> None:
     token = session.get(SESSION_FIELD)
     user = current_user()
     if everywhere and user is not None:
-        pages().end_all_sessions(user)
+        pages().end_all_sessions(user.username, user.username)
     elif isinstance(token, str):
         pages().end_session(token)
     session.clear()

@@ -305,3 +305,53 @@ def test_a_session_ends_after_its_lifetime_whatever_the_cookie_says(worker, cloc
     clock.advance(seconds=1)
 
     assert still_in and not _logged_in(browser)
+
+
+# --- the people page ---------------------------------------------------------------------------
+
+
+def _lock(app: Any, clock: Any, name: str) -> None:
+    browser, failures = browser_at(app, "10.7.7.7"), 0
+    while failures < ACCOUNT.lock_after:
+        response = browser.login(name, "wrong password")
+        if response.status_code == 429:
+            clock.advance(seconds=_wait(response))
+        else:
+            failures += 1
+
+
+def test_an_admin_unlocks_disables_and_enables_people_on_the_people_page(worker, loaded, clock):
+    _lock(worker, clock, "mona")
+    sam = browser_at(worker, "10.0.0.5")
+    sam.login("sam")
+    admin = browser_at(worker)
+    admin.login("ada")
+
+    def act(name: str, action: str) -> str:
+        response = admin.post("/people", {"username": name, "action": action}, page="/people")
+        assert response.status_code == 302
+        return admin.text("/people")
+
+    page = admin.text("/people")
+    unlocked = act("mona", "unlock")
+    disabled = act("sam", "disable")
+    myself = act("ada", "disable")
+
+    mona_row = re.search(r'data-user="mona">(.*?)</tr>', page, re.S).group(1)
+    assert "Unlock" in mona_row and ">10<" in mona_row
+    assert "mona: unlocked." in unlocked
+    assert "sam: disabled; 1 session(s) ended." in disabled
+    assert "you cannot disable yourself" in myself
+    assert browser_at(worker, "10.0.0.6").login("mona").status_code == 302
+    assert not _logged_in(sam)
+    assert _actions(loaded, "login_unlocked", "user_disabled") == [
+        ("ada", "login_unlocked", "user:mona"),
+        ("ada", "user_disabled", "user:sam"),
+    ]
+    otto = browser_at(worker, "10.0.0.8")
+    otto.login("otto")
+    assert otto.client.get("/people").status_code == 403
+    refused = otto.client.post(
+        "/people", data={"username": "sam", "action": "enable", "csrf_token": otto.token("/")}
+    )
+    assert refused.status_code == 403
