@@ -8,9 +8,10 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from adapters.db import dashboard, users
+from adapters.db import dashboard, logins, users
 from adapters.db.repository import AuditRepository
 from gating.errors import CurrencyRateMissing
+from gating.logins import SESSION_LIFETIME, Admission
 from gating.model import EXPOSURE_COMPONENTS, Exposure
 from gating.reports import DSO_DAYS, aging_in, days_sales_outstanding, in_one_currency
 from gating.rules import exposure_of
@@ -38,11 +39,63 @@ class Pages:
     def authenticate(self, username: str, password: str) -> User | None:
         return users.authenticate(self.services.engine, username, password)
 
-    def user(self, user_id: int) -> User | None:
-        return users.get_user(self.services.engine, user_id)
+    # -- logins and sessions (gating/logins.py has the figures) -----------------------------
 
-    def user_named(self, username: str) -> bool:
-        return users.exists(self.services.engine, username)
+    def admit_login(self, username: str, address: str) -> Admission:
+        """May this attempt check its password now (it then counts as failed until it passes)?"""
+        return logins.admit(self.services.engine, username, address, self.services.clock())
+
+    def login_failed(self, username: str, address: str) -> bool:
+        """Record a wrong password (audited); True if it locked the name."""
+        return logins.failed(self.services.engine, username, address, self.services.clock())
+
+    def login_succeeded(self, username: str, address: str) -> None:
+        logins.succeeded(self.services.engine, username, address)
+
+    def start_session(self, user: User) -> str:
+        """A new server-side session; the token for the cookie."""
+        engine, now = self.services.engine, self.services.clock()
+        return logins.start_session(engine, user.id, now, SESSION_LIFETIME)
+
+    def session_user(self, token: str) -> User | None:
+        """The user of a live session (not ended, not expired, user not disabled), or None."""
+        found = logins.session_user(
+            self.services.engine, token, self.services.clock(), SESSION_LIFETIME
+        )
+        return None if found is None else User(found.id, found.username, found.role)
+
+    def end_session(self, token: str) -> None:
+        logins.end_session(self.services.engine, token, self.services.clock())
+
+    def end_all_sessions(self, username: str, actor: str) -> int:
+        """Log the user out everywhere (audited); how many sessions ended.
+
+        :raises ValueError: no such user.
+        """
+        engine, now = self.services.engine, self.services.clock()
+        return users.end_all_sessions(engine, username, actor, now)
+
+    # -- user administration (the CLI, and admins on the people page) -----------------------
+
+    def list_users(self) -> list[users.UserRow]:
+        return users.list_users(self.services.engine, self.services.clock(), SESSION_LIFETIME)
+
+    def disable_user(self, username: str, actor: str) -> int:
+        """:raises ValueError: naming what is wrong. How many sessions ended."""
+        return users.disable_user(self.services.engine, username, actor, self.services.clock())
+
+    def enable_user(self, username: str, actor: str) -> list[str]:
+        """:raises ValueError: no such user. Also lifts a lock; what was done."""
+        return users.enable_user(self.services.engine, username, actor, self.services.clock())
+
+    def unlock_user(self, username: str, actor: str) -> bool:
+        """:raises ValueError: no such user. True if the name was locked."""
+        return users.unlock_user(self.services.engine, username, actor, self.services.clock())
+
+    def reset_password(self, username: str, password: str, actor: str) -> int:
+        """:raises ValueError: naming what is wrong. How many sessions ended."""
+        engine, now = self.services.engine, self.services.clock()
+        return users.reset_password(engine, username, password, actor, now)
 
     def record(self, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:
         """An audit event outside any other change (logins, logouts, refused logins)."""

@@ -78,6 +78,13 @@ class Services:
     def create_api_client(self, name: str, role: str, **kwargs: Any) -> admin.IssuedKey:
         return admin.create_api_client(self.engine, name, role, self.clock(), **kwargs)
 
+    def list_api_clients(self) -> list[admin.ClientRow]:
+        return admin.list_api_clients(self.engine)
+
+    def revoke_api_client(self, name: str, actor: str) -> None:
+        """:raises ValueError: no such client, or revoked already."""
+        admin.revoke_api_client(self.engine, name, actor, self.clock())
+
     def check_database(self) -> None:
         ping(self.engine)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 
 from connector.auth import new_client_cache
 from connector.errors import register_error_handlers
+from gating.logins import SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
 
@@ -55,5 +55,5 @@ def _sessions(app: Flask, settings: Any) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(settings.secure_cookies),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )

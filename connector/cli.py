@@ -115,6 +115,46 @@ def apikey_create(role: str, name: str, source: str, signed: bool) -> None:
     click.echo("Store it now: it cannot be shown again.", err=True)
 
 
+@apikey.command("list")
+def apikey_list() -> None:
+    """Every API client: name, role, source, created, last decision, revoked. Never a key or a
+    signing secret (only hashes of keys are stored)."""
+    services = _services()
+    _init(services)
+    rows = services.list_api_clients()
+    click.echo(
+        f"{'NAME':<24} {'ROLE':<18} {'SOURCE':<16} {'CREATED':<17} {'LAST DECISION':<17} REVOKED"
+    )
+    for row in rows:
+        created, used = _at(services, row.created_at), _at(services, row.last_decision_at)
+        revoked = _at(services, row.revoked_at) if row.revoked_at else "no"
+        role = row.role + (" signed" if row.signed else "")
+        click.echo(f"{row.name:<24} {role:<18} {row.source:<16} {created:<17} {used:<17} {revoked}")
+    if not rows:
+        click.echo("no API clients; create one with `creditgate apikey create`")
+
+
+@apikey.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Revoke NAME's key at once (audited). Every worker refuses it within the API-key cache's
+    lifetime (README: Operations)."""
+    services = _services()
+    _init(services)
+    try:
+        services.revoke_api_client(name, CLI_ACTOR)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"API key of {name} revoked")
+
+
+def _at(services: Services, moment: Any) -> str:
+    """A stored instant in the business time zone, to the minute; '-' for none."""
+    if moment is None:
+        return "-"
+    return str(moment.astimezone(services.settings.zone).strftime("%Y-%m-%d %H:%M"))
+
+
 @main.command("import")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--source", default="default", show_default=True)
@@ -371,6 +411,98 @@ def user_create(name: str, role: str, password_file: Path | None) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {created.username} ({created.role}) created; log in at /login")
+
+
+CLI_ACTOR = "cli"
+"""Who the audit trail names for changes made with this command line (as `user create` does)."""
+
+
+def _password(password_file: Path | None) -> str:
+    """From the file (for scripts), else asked for twice (a pipe's first two lines will do)."""
+    if password_file is not None:
+        return password_file.read_text().rstrip("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user.command("list")
+def user_list() -> None:
+    """Every user: name, role, created, disabled, failed logins, locked, live sessions."""
+    services = _services()
+    _init(services)
+    rows = services.pages.list_users()
+    click.echo(
+        f"{'NAME':<20} {'ROLE':<18} {'CREATED':<17} {'DISABLED':<17} {'FAILED':>6} "
+        f"{'LOCKED':<17} SESSIONS"
+    )
+    for row in rows:
+        created, disabled = _at(services, row.created_at), _at(services, row.disabled_at)
+        locked = _at(services, row.locked_at)
+        click.echo(
+            f"{row.username:<20} {row.role:<18} {created:<17} {disabled:<17} {row.failures:>6} "
+            f"{locked:<17} {row.sessions}"
+        )
+    if not rows:
+        click.echo("no users; create one with `creditgate user create`")
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """Disable NAME: no more logins, and every session of theirs ends at once (audited)."""
+    services = _services()
+    _init(services)
+    try:
+        ended = services.pages.disable_user(name, CLI_ACTOR)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} disabled; {ended} session(s) ended")
+
+
+@user.command("enable")
+@click.argument("name")
+def user_enable(name: str) -> None:
+    """Enable NAME again, and lift a lock after failed logins (audited)."""
+    services = _services()
+    _init(services)
+    try:
+        done = services.pages.enable_user(name, CLI_ACTOR)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    said = {"user_enabled": "enabled", "login_unlocked": "unlocked"}
+    click.echo(f"user {name}: {' and '.join(said[d] for d in done) or 'was enabled already'}")
+
+
+@user.command("unlock")
+@click.argument("name")
+def user_unlock(name: str) -> None:
+    """Lift the lock on NAME after failed logins, and forget the failures (audited)."""
+    services = _services()
+    _init(services)
+    try:
+        unlocked = services.pages.unlock_user(name, CLI_ACTOR)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name}: {'unlocked' if unlocked else 'was not locked'}")
+
+
+@user.command("reset-password")
+@click.argument("name")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the new password from this file instead of asking (keep it private).",
+)
+def user_reset_password(name: str, password_file: Path | None) -> None:
+    """Set NAME's password (asked for twice unless --password-file gives it); every session of
+    theirs ends, and a lock after failed logins is lifted (audited)."""
+    password = _password(password_file)
+    services = _services()
+    _init(services)
+    try:
+        ended = services.pages.reset_password(name, password, CLI_ACTOR)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {name} reset; {ended} session(s) ended")
 
 
 @main.group()

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
-from adapters.db.tables import api_clients, sources
+from adapters.db.tables import api_clients, decisions, sources
 from gating.errors import Conflict, GateUnavailable
 from gating.roles import ROLES
 
@@ -176,3 +176,64 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
         if hmac.compare_digest(row.key_hash, digest):
             return ApiClient(row.id, row.name, row.role, row.source, row.signing_secret)
     return None
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    """An API client as `apikey list` shows it: never its key or signing secret."""
+
+    name: str
+    role: str
+    source: str
+    signed: bool
+    created_at: datetime
+    last_decision_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_api_clients(engine: Engine) -> list[ClientRow]:
+    """Every client, revoked ones too; `last_decision_at` is its latest gate decision (the
+    only use of a key the store records)."""
+    with readonly(engine).connect() as conn:
+        last = dict(
+            conn.execute(
+                select(decisions.c.caller, func.max(decisions.c.decided_at)).group_by(
+                    decisions.c.caller
+                )
+            ).all()
+        )
+        rows = conn.execute(
+            select(api_clients, sources.c.name.label("source"))
+            .join(sources, sources.c.id == api_clients.c.source_id)
+            .order_by(api_clients.c.name)
+        ).all()
+    return [
+        ClientRow(
+            row.name,
+            row.role,
+            row.source,
+            row.signing_secret is not None,
+            row.created_at,
+            last.get(row.name),
+            row.revoked_at,
+        )
+        for row in rows
+    ]
+
+
+def revoke_api_client(engine: Engine, name: str, actor: str, now: datetime) -> None:
+    """Revoke the client's key: `find_client` stops returning it at once, so every worker
+    refuses it once its cache of looked-up keys expires (connector/auth.py).
+
+    :raises ValueError: no such client, or revoked already.
+    """
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(api_clients.c.id, api_clients.c.revoked_at).where(api_clients.c.name == name)
+        ).first()
+        if row is None:
+            raise ValueError(f"no API client named {name!r}")
+        if row.revoked_at is not None:
+            raise ValueError(f"{name} was revoked already, at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
+        conn.execute(update(api_clients).where(api_clients.c.id == row.id).values(revoked_at=now))
+        AuditRepository(conn).record(actor, "api_key_revoked", f"api_client:{name}", {}, now)

@@ -279,6 +279,31 @@ users = Table(
     Column("disabled_at", UTCDateTime),
 )
 
+# A login: the cookie carries a random token, the store only its hash. A page request counts only
+# while its row is not ended and is younger than the cookie's lifetime, so logging out, "log out
+# everywhere", disabling a user and resetting a password end sessions on every worker at once.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+)
+
+# Failed logins per user name (typed, whether or not a user has it) and per client address,
+# keyed by a hash of either (gating/logins.py says how long each must wait, when a name locks).
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", UTCDateTime),
+    Column("retry_at", UTCDateTime),
+    Column("locked_at", UTCDateTime),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

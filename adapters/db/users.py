@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from adapters.db import logins
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository
 from adapters.db.tables import users
@@ -66,17 +68,139 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     return User(row.id, row.username, row.role)
 
 
-def get_user(engine: Engine, user_id: int) -> User | None:
-    with readonly(engine).connect() as conn:
-        row = conn.execute(
-            select(users.c.id, users.c.username, users.c.role).where(
-                users.c.id == user_id, users.c.disabled_at.is_(None)
-            )
-        ).first()
-    return None if row is None else User(row.id, row.username, row.role)
+# --- administration: every change is audited, with the one who made it ----------------------
 
 
-def exists(engine: Engine, username: str) -> bool:
+@dataclass(frozen=True)
+class UserRow:
+    """A user as `user list` shows it."""
+
+    username: str
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None
+    failures: int
+    locked_at: datetime | None
+    sessions: int
+
+
+def list_users(engine: Engine, now: datetime, lifetime: timedelta) -> list[UserRow]:
     with readonly(engine).connect() as conn:
-        found = conn.execute(select(users.c.id).where(users.c.username == username)).first()
-    return found is not None
+        rows = conn.execute(select(users).order_by(users.c.username)).all()
+    kept = logins.throttled(engine, [row.username for row in rows])
+    live = logins.live_sessions(engine, now, lifetime)
+    return [
+        UserRow(
+            row.username,
+            row.role,
+            row.created_at,
+            row.disabled_at,
+            kept[row.username].failures if row.username in kept else 0,
+            kept[row.username].locked_at if row.username in kept else None,
+            live.get(row.id, 0),
+        )
+        for row in rows
+    ]
+
+
+def _find(conn: Connection, username: str) -> Row[Any]:
+    row = conn.execute(select(users).where(users.c.username == username)).first()
+    if row is None:
+        raise ValueError(f"no user named {username!r}")
+    return row
+
+
+def disable_user(engine: Engine, username: str, actor: str, now: datetime) -> int:
+    """Disable the user and end every session of theirs; how many sessions ended.
+
+    :raises ValueError: no such user, or already disabled.
+    """
+    with engine.begin() as conn:
+        row = _find(conn, username)
+        if row.disabled_at is not None:
+            raise ValueError(f"{username} is disabled already (since {row.disabled_at:%Y-%m-%d})")
+        conn.execute(update(users).where(users.c.id == row.id).values(disabled_at=now))
+        ended = logins.end_sessions(conn, row.id, now)
+        AuditRepository(conn).record(
+            actor, "user_disabled", f"user:{username}", {"sessions_ended": ended}, now
+        )
+    return ended
+
+
+def enable_user(engine: Engine, username: str, actor: str, now: datetime) -> list[str]:
+    """Enable the user again and lift a lock on their name; what was done, as audit actions.
+
+    :raises ValueError: no such user.
+    """
+    done = []
+    with engine.begin() as conn:
+        row = _find(conn, username)
+        audit = AuditRepository(conn)
+        if row.disabled_at is not None:
+            conn.execute(update(users).where(users.c.id == row.id).values(disabled_at=None))
+            audit.record(actor, "user_enabled", f"user:{username}", {}, now)
+            done.append("user_enabled")
+        if _unlock(conn, username, actor, now):
+            done.append("login_unlocked")
+    return done
+
+
+def unlock_user(engine: Engine, username: str, actor: str, now: datetime) -> bool:
+    """Lift the lock on the name (and forget its failures); True if it was locked.
+
+    :raises ValueError: no such user.
+    """
+    with engine.begin() as conn:
+        _find(conn, username)
+        return _unlock(conn, username, actor, now)
+
+
+def _unlock(conn: Connection, username: str, actor: str, now: datetime) -> bool:
+    kept = logins.unlock(conn, username)
+    if kept is None or kept.locked_at is None:
+        return False
+    AuditRepository(conn).record(
+        actor,
+        "login_unlocked",
+        f"user:{username}",
+        {"failures": kept.failures, "locked_at": kept.locked_at.isoformat()},
+        now,
+    )
+    return True
+
+
+def reset_password(engine: Engine, username: str, password: str, actor: str, now: datetime) -> int:
+    """Set a new password, end every session of the user and lift a lock on the name; how many
+    sessions ended.
+
+    :raises ValueError: no such user, or a short password.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
+    with engine.begin() as conn:
+        row = _find(conn, username)
+        conn.execute(
+            update(users)
+            .where(users.c.id == row.id)
+            .values(password_hash=generate_password_hash(password))
+        )
+        ended = logins.end_sessions(conn, row.id, now)
+        AuditRepository(conn).record(
+            actor, "password_reset", f"user:{username}", {"sessions_ended": ended}, now
+        )
+        _unlock(conn, username, actor, now)
+    return ended
+
+
+def end_all_sessions(engine: Engine, username: str, actor: str, now: datetime) -> int:
+    """End every session of the user ("log out everywhere"); how many ended.
+
+    :raises ValueError: no such user.
+    """
+    with engine.begin() as conn:
+        row = _find(conn, username)
+        ended = logins.end_sessions(conn, row.id, now)
+        AuditRepository(conn).record(
+            actor, "logout", f"user:{username}", {"everywhere": True, "sessions_ended": ended}, now
+        )
+    return ended

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -26,6 +27,7 @@ from connector import audit as audit_api
 from connector.admin import exact_numbers
 from connector.web.charts import bars
 from connector.web.session import (
+    LOGIN_MESSAGES,
     check_csrf,
     csrf_token,
     current_user,
@@ -115,33 +117,87 @@ def login() -> Any:
         return render_template("web/login.html", next=request.args.get("next", ""))
     username = request.form.get("username", "").strip()[:100]
     password = request.form.get("password", "")[:1000]
+    address = _ip()
+    # Throttled by the name typed and by the address, before any password is checked; the
+    # answers are the same whether or not a user has the name.
+    admission = pages().admit_login(username, address)
+    if admission.locked:
+        return _login_refused(LOGIN_MESSAGES["locked"], 403)
+    if admission.retry_at is not None:
+        return _too_soon(admission.retry_at)
     plain = not (_CONTROL.search(username) or "\x00" in password)
     user = pages().authenticate(username, password) if plain and username and password else None
     if user is None:
-        # The name typed is recorded only when it is a user's: a password typed into the
-        # name field must not end up in the append-only audit trail.
-        known = plain and username and pages().user_named(username)
-        subject = f"user:{username}" if known else "user:?"
-        pages().record("web", "login_failed", subject, {"ip": _ip()})
-        flash("Wrong user name or password.", "error")
-        return render_template("web/login.html", next=request.form.get("next", "")), 401
+        locked = pages().login_failed(username, address)
+        return _login_refused(LOGIN_MESSAGES["locked" if locked else "wrong"], 401)
+    pages().login_succeeded(username, address)
     log_in(user)
-    pages().record(user.username, "login", f"user:{user.username}", {"ip": _ip()})
+    pages().record(user.username, "login", f"user:{user.username}", {"ip": address})
     return redirect(safe_next(request.form.get("next")))
+
+
+def _login_refused(message: str, status: int, headers: dict[str, str] | None = None) -> Any:
+    flash(message, "error")
+    page = render_template("web/login.html", next=request.form.get("next", ""))
+    return page, status, headers or {}
+
+
+def _too_soon(retry_at: datetime) -> Any:
+    """429 with Retry-After (whole seconds, rounded up) and the time to try again at."""
+    seconds = max(1, math.ceil((retry_at - _services().clock()).total_seconds()))
+    at = retry_at.astimezone(_services().settings.zone).strftime("%H:%M:%S")
+    message = LOGIN_MESSAGES["wait"].format(seconds=seconds, at=at)
+    return _login_refused(message, 429, {"Retry-After": str(seconds)})
 
 
 @bp.post("/logout")
 def logout() -> Any:
     user = current_user()
-    if user is not None:
+    everywhere = request.form.get("everywhere") == "true"
+    if user is not None and not everywhere:
         pages().record(user.username, "logout", f"user:{user.username}", {"ip": _ip()})
-    log_out()
-    flash("Logged out.", "info")
+    log_out(everywhere=everywhere)  # "everywhere" is audited by the store, with the count
+    flash(LOGIN_MESSAGES["out_everywhere" if everywhere else "out"], "info")
     return redirect(url_for("web.login"))
 
 
 def _ip() -> str:
     return request.remote_addr or "?"
+
+
+# --- people (admins): unlock, disable, enable, end sessions; the CLI does the same ------------
+
+PEOPLE_ACTIONS = ("unlock", "disable", "enable", "end_sessions")
+
+
+@bp.get("/people")
+@page("admin")
+def people() -> Any:
+    return render_template("web/people.html", rows=pages().list_users())
+
+
+@bp.post("/people")
+@page("admin")
+def people_action() -> Any:
+    admin, name = current_user(), request.form.get("username", "")
+    action = request.form.get("action", "")
+    if action not in PEOPLE_ACTIONS:
+        abort(400, description=f"action: one of {', '.join(PEOPLE_ACTIONS)}")
+    try:
+        if name == admin.username and action == "disable":
+            raise ValueError("you cannot disable yourself; ask another admin")
+        if action == "unlock":
+            done = "unlocked" if pages().unlock_user(name, admin.username) else "was not locked"
+        elif action == "disable":
+            done = f"disabled; {pages().disable_user(name, admin.username)} session(s) ended"
+        elif action == "enable":
+            done = " and ".join(pages().enable_user(name, admin.username)) or "was enabled"
+        else:
+            done = f"{pages().end_all_sessions(name, admin.username)} session(s) ended"
+        flash(f"{name}: {done.replace('_', ' ')}.", "info")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("web.people"))
 
 
 # --- dashboard and customers -----------------------------------------------------------------

@@ -1,5 +1,9 @@
-"""Logins for people: a signed session cookie naming the user, a CSRF token per session, and a
-decorator that lets a page through only for some roles."""
+"""Logins for people: a signed session cookie carrying a server-side session's token, a CSRF
+token per session, and a decorator that lets a page through only for some roles.
+
+The session's row in the store decides, on every request: logging out ends that session, "log
+out everywhere", disabling a user or resetting a password end all of the user's, on every worker
+at once (adapters/db/logins.py)."""
 
 from __future__ import annotations
 
@@ -21,23 +25,43 @@ def pages() -> Any:
     return current_app.extensions["creditgate"].pages
 
 
+SESSION_FIELD = "sid"
+
+# What the login page says. None of them tells whether a user has the name typed.
+LOGIN_MESSAGES = {
+    "wrong": "Wrong user name or password.",
+    "wait": "Too many failed logins: try again in {seconds} s (at {at}).",
+    "locked": "Too many failed logins: this login is locked. An admin can unlock it.",
+    "out": "Logged out.",
+    "out_everywhere": "Logged out everywhere: every session of yours has ended.",
+}
+
+
 def current_user() -> Any:
-    """The logged-in user (cached for the request), or None."""
+    """The logged-in user (cached for the request), or None: one read of the session's row."""
     if "user" not in g:
-        uid = session.get("uid")
-        g.user = pages().user(uid) if isinstance(uid, int) else None
+        token = session.get(SESSION_FIELD)
+        g.user = pages().session_user(token) if isinstance(token, str) else None
     return g.user
 
 
 def log_in(user: Any) -> None:
     session.clear()  # a fresh session: no fixation of one handed out before the login
     session.permanent = True
-    session["uid"] = user.id
+    session[SESSION_FIELD] = pages().start_session(user)
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     g.user = user
 
 
-def log_out() -> None:
+def log_out(*, everywhere: bool = False) -> None:
+    """End this session (and with `everywhere`, every session of the user's) in the store, so
+    a copy of the cookie is worth nothing after it."""
+    token = session.get(SESSION_FIELD)
+    user = current_user()
+    if everywhere and user is not None:
+        pages().end_all_sessions(user.username, user.username)
+    elif isinstance(token, str):
+        pages().end_session(token)
     session.clear()
     g.user = None
 

@@ -1,0 +1,56 @@
+"""The back-off figures of gating/logins.py, on both sides of each boundary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from gating.logins import ACCOUNT, ADDRESS, Attempts, admit, failed, succeeded
+
+NOW = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
+
+
+def test_the_wait_starts_after_the_fifth_failure_and_doubles_up_to_fifteen_minutes():
+    waits = [ACCOUNT.wait_after(n).total_seconds() for n in range(4, 12)]
+
+    assert waits == [0, 2, 4, 8, 16, 32, 64, 128]
+    assert ACCOUNT.wait_after(14) == timedelta(seconds=900)  # 1,024 s asked, 900 s at most
+    assert ACCOUNT.wait_after(10**9) == timedelta(minutes=15)  # no overflow
+
+
+def test_an_address_has_twenty_free_failures():
+    assert ADDRESS.wait_after(19) == timedelta(0)
+    assert ADDRESS.wait_after(20) == timedelta(seconds=2)
+
+
+def test_an_attempt_counts_as_failed_until_it_succeeds_and_waits_are_kept_to_the_second():
+    verdict, counted = admit(ACCOUNT, Attempts(4), NOW)
+    assert (
+        verdict.allowed and counted.failures == 5 and counted.retry_at == NOW + timedelta(2 / 86400)
+    )
+
+    early, _ = admit(ACCOUNT, counted, NOW + timedelta(seconds=1.999))
+    on_time, _ = admit(ACCOUNT, counted, NOW + timedelta(seconds=2))
+
+    assert not early.allowed and early.retry_at == NOW + timedelta(seconds=2)
+    assert on_time.allowed
+    assert succeeded(counted).failures == 4
+
+
+def test_the_tenth_failure_in_a_row_locks_the_ninth_does_not():
+    ninth = failed(ACCOUNT, Attempts(9, NOW), NOW)
+    tenth = failed(ACCOUNT, Attempts(10, NOW), NOW)
+    verdict, _ = admit(ACCOUNT, tenth, NOW + timedelta(days=30))
+
+    assert ninth.locked_at is None and tenth.locked_at == NOW
+    assert not verdict.allowed and verdict.locked
+
+
+def test_an_address_is_forgiven_after_an_hour_without_a_failure_not_before():
+    slowed = Attempts(30, NOW, NOW + timedelta(minutes=15))
+
+    _, within = admit(ADDRESS, slowed, NOW + timedelta(minutes=59, seconds=59))
+    _, after = admit(ADDRESS, slowed, NOW + timedelta(hours=1))
+    _, name = admit(ACCOUNT, Attempts(8, NOW, NOW + timedelta(minutes=15)), NOW + timedelta(days=2))
+
+    assert within.failures == 31 and after.failures == 1
+    assert name.failures == 9  # a name is never forgiven by time alone, only by a success
