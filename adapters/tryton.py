@@ -538,8 +538,9 @@ class TrytonAdapter:
         )
         amounts: list[Decimal] = []
         for ln in ordered:
-            if foreign and ln.get("second_currency") and ln.get("amount_second_currency") is not None:
-                raw = ln["amount_second_currency"]
+            second = ln.get("amount_second_currency")
+            if foreign and ln.get("second_currency") and second is not None:
+                raw = second
             else:
                 raw = (ln.get("debit") or Decimal(0)) - (ln.get("credit") or Decimal(0))
             amounts.append(_amount(raw, currency, "line to pay"))

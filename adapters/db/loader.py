@@ -58,6 +58,7 @@ def _receivables(records: Sequence[InvoiceData]) -> tuple[Sequence[InvoiceData],
             )
     return rows, counts
 
+
 CHUNK = 2000
 ZERO = Decimal(0)
 # What the loader makes of a chunk of records: new rows (tuples of the table's insert columns),

@@ -27,6 +27,7 @@ from adapters.db import dashboard
 from adapters.db.tables import invoices
 from connector import create_app
 from tests.tryton.scenario import Invoice, days
+from tests.tryton.test_push import notes
 from tests.tryton.test_sync_end_to_end import (
     SOURCE,
     USD_SETTINGS,
@@ -35,7 +36,6 @@ from tests.tryton.test_sync_end_to_end import (
     credit,
     gate,
 )
-from tests.tryton.test_push import notes
 
 TERM = (("0.4", 30), (None, 90))
 
@@ -65,7 +65,9 @@ def test_each_open_instalment_counts_at_its_own_due_date_and_paid_ones_never(
     books = tryton.books
     term = books.payment_term("40% at 30 days, rest at 90", *TERM)
     on_time, late, part = books.parties(
-        ("C-710", "On Time", "5000"), ("C-720", "Late Second", "5000"), ("C-730", "Part Payer", "5000")
+        ("C-710", "On Time", "5000"),
+        ("C-720", "Late Second", "5000"),
+        ("C-730", "Part Payer", "5000"),
     )
     a, b, c = books.invoices(
         Invoice(on_time, "1000.00", invoice_date=days(-70), payment_term=term),
@@ -139,10 +141,7 @@ def test_each_open_instalment_counts_at_its_own_due_date_and_paid_ones_never(
     ]
 
 
-
-def test_paying_the_last_instalment_in_tryton_closes_every_row(
-    tryton, services, keys, monkeypatch
-):
+def test_paying_the_last_instalment_in_tryton_closes_every_row(tryton, services, keys, monkeypatch):
     books = tryton.books
     term = books.payment_term("40% at 30 days, rest at 90", *TERM)
     (party,) = books.parties(("C-740", "Pays Late", "5000"))
@@ -153,9 +152,7 @@ def test_paying_the_last_instalment_in_tryton_closes_every_row(
     add_tryton_source(services, tryton, monkeypatch)
     [full] = services.sync(SOURCE)
     client = create_app(services).test_client()
-    assert full.ok and codes(gate(client, keys, "SO-1", "C-740", "10.00")) == [
-        "OVERDUE_INVOICES"
-    ]
+    assert full.ok and codes(gate(client, keys, "SO-1", "C-740", "10.00")) == ["OVERDUE_INVOICES"]
 
     books.pay(invoice, "600.00")
     [incremental] = services.sync(SOURCE)
