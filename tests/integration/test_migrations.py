@@ -49,6 +49,7 @@ COLUMNS_SINCE_MIGRATIONS = (
     ("orders", "resolution_id"),
     ("customers", "admin_hold"),
     ("customers", "admin_hold_reason"),
+    ("invoices", "instalments"),
 )
 # Indexes added by revisions after 0003 on tables that existed before (0005: the hold list's).
 INDEXES_SINCE_MIGRATIONS = ("ix_orders_held",)
