@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import ARRAY, Connection, Table, bindparam, delete, func, select, true, update
@@ -29,12 +30,15 @@ def instalment_ref(ref: str, k: int) -> str:
     return ref if k == 1 else f"{ref}{INSTALMENT_SEPARATOR}{k}"
 
 
+_INSTALMENTS = attrgetter("instalments")
+
+
 def _receivables(records: Sequence[InvoiceData]) -> tuple[Sequence[InvoiceData], dict[str, int]]:
     """The rows to write for `records`: an invoice with instalments becomes one row per
     instalment (its number, dates and order; the instalment's due date, share and open
     amount). Also returns, by row id, how many instalments the row's invoice has.
     Invoices without instalments pass through as they are, and cost one attribute test."""
-    if not any(r.instalments for r in records):
+    if not any(map(_INSTALMENTS, records)):
         return records, {}
     rows: list[InvoiceData] = []
     counts: dict[str, int] = {}
