@@ -162,3 +162,37 @@ def test_paying_the_last_instalment_in_tryton_closes_every_row(tryton, services,
     position = credit(client, keys, "C-740")
     assert (position["exposure"]["open_invoices"], position["overdue_invoices"]) == ("0.00", [])
     assert gate(client, keys, "SO-2", "C-740", "10.00")["outcome"] == "approved"
+
+
+def test_credit_notes_and_foreign_currency_invoices_split_by_their_own_lines(tryton, make_adapter):
+    books = tryton.books
+    term = books.payment_term("40% at 30 days, rest at 90", *TERM)
+    eur = books.currency("EUR", "2")  # 2 EUR to the dollar: each line is half that in USD
+    refund, abroad = books.parties(("C-750", "Refunded", "5000"), ("C-760", "Abroad", "5000"))
+    note, foreign = books.invoices(
+        Invoice(refund, "-1000.00", invoice_date=days(-70), payment_term=term),
+        Invoice(abroad, "1000.00", invoice_date=days(-70), payment_term=term, currency=eur),
+    )
+    books.pay(foreign, "400.00", on=days(-42))  # 400.00 EUR: the first line, reconciled
+
+    read = {r.ref: r for p in make_adapter(tryton).invoices(None) for r in p.records}
+
+    credit_note = read[str(note)]
+    assert (credit_note.total, credit_note.open_amount) == (
+        Decimal("-1000.00"),
+        Decimal("-1000.00"),
+    )
+    assert [(i.due_date, i.amount, i.open_amount) for i in credit_note.instalments] == [
+        (days(-40), Decimal("-400.00"), Decimal("-400.00")),
+        (days(20), Decimal("-600.00"), Decimal("-600.00")),
+    ]
+    in_euros = read[str(foreign)]
+    assert (in_euros.currency, in_euros.open_amount, in_euros.due_date) == (
+        "EUR",
+        Decimal("600.00"),
+        days(20),  # the oldest open instalment's
+    )
+    assert [(i.due_date, i.amount, i.open_amount) for i in in_euros.instalments] == [
+        (days(-40), Decimal("400.00"), Decimal("0.00")),
+        (days(20), Decimal("600.00"), Decimal("600.00")),
+    ]
