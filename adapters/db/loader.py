@@ -428,13 +428,15 @@ class Loader:
         def rows_of(chunk: Sequence[InvoiceData], existing: dict[str, Any]) -> _Chunk:
             new, changed, written = [], [], 0
             for r in chunk:
+                instalments = counts.get(r.ref) if counts else None
+                # An invoice counts (and is reported) once, whatever its instalments.
+                first = instalments is None or INSTALMENT_SEPARATOR not in r.ref
                 customer_id = customer_ids.get(r.customer_ref)
                 if customer_id is None:
-                    self._skip("invoice", r.ref, f"customer {r.customer_ref!r} does not exist")
+                    if first:
+                        self._skip("invoice", r.ref, f"customer {r.customer_ref!r} does not exist")
                     continue
-                instalments = counts.get(r.ref) if counts else None
-                first = instalments is None or INSTALMENT_SEPARATOR not in r.ref
-                written += first  # an invoice counts once, whatever its instalments
+                written += first
                 open_amount = ZERO if r.cancelled else r.open_amount
                 old = existing.get(r.ref)
                 if old is None:

@@ -7,6 +7,7 @@ position (which reads the same overdue view) and the running balance check each 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -157,3 +158,18 @@ def test_an_order_invoiced_in_instalments_is_reduced_by_the_whole_invoice(servic
         ).one()
     assert tuple(order) == (Decimal("1000.00"), ZERO, "invoiced")
     assert balance(services) == Decimal("1000.00")
+
+
+def test_an_invoice_in_instalments_of_an_unknown_customer_is_skipped_once(services, load):
+    stray = replace(
+        invoice((-100, "400.00", "0.00"), (-40, "600.00", "600.00")), customer_ref="C-404"
+    )
+    source_id = services.sync_store().source(SOURCE)["id"]
+
+    written, errors = services.sync_store().apply_page(
+        source_id, "invoices", Page([stray], (), None), services.clock()
+    )
+
+    assert written == 0
+    assert [(e.record_id, e.reason) for e in errors] == [("T-1", "customer 'C-404' does not exist")]
+    assert stored(services) == []
