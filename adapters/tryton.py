@@ -29,7 +29,14 @@ from adapters.http import (
 from gating.errors import InvalidAmount, UnknownCurrency
 from gating.money import is_currency, parse_amount
 from gating.push import WarningChange
-from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
+from gating.records import (
+    CustomerData,
+    GroupData,
+    Instalment,
+    InvoiceData,
+    PaymentData,
+    RecordError,
+)
 from gating.sources import Page, Watermark
 
 log = logging.getLogger(__name__)
@@ -52,6 +59,11 @@ INVOICE_FIELDS = [
     "total_amount",
     "amount_to_pay",
     "lines_to_pay.maturity_date",
+    "lines_to_pay.debit",
+    "lines_to_pay.credit",
+    "lines_to_pay.second_currency",
+    "lines_to_pay.amount_second_currency",
+    "lines_to_pay.reconciliation",
     "sales.number",
     "last_modified_at",
 ]
@@ -473,28 +485,87 @@ class TrytonAdapter:
         issued = row.get("invoice_date")
         if not isinstance(issued, date):
             raise Invalid("has no invoice date")
-        maturities = [
-            line["maturity_date"]
-            for line in row.get("lines_to_pay.") or []
-            if isinstance(line.get("maturity_date"), date)
-        ]
         sales = sorted({s["number"] for s in row.get("sales.") or [] if s.get("number")})
         state = row.get("state")
         total = _amount(row.get("total_amount"), currency, "total_amount")
         to_pay = _amount(row.get("amount_to_pay"), currency, "amount_to_pay")
+        open_amount = to_pay if state == "posted" else _amount(0, currency, "open amount")
+        lines = row.get("lines_to_pay.") or []
+        instalments = self._instalments(lines, currency, issued, total, open_amount)
+        if instalments:  # ages from its oldest open instalment (its last one once paid)
+            due = min((i.due_date for i in instalments if i.open_amount), default=None)
+            due = due or instalments[-1].due_date
+        else:
+            maturities = [ln["maturity_date"] for ln in lines if _is_date(ln.get("maturity_date"))]
+            due = min(maturities, default=issued)
         return InvoiceData(
             ref=str(row["id"]),
             customer_ref=_ref((row.get("party.") or {}).get("code"), "party code"),
             number=_text(row.get("number"), "number", 100),
             issue_date=issued,
-            due_date=min(maturities, default=issued),
+            due_date=due,
             currency=currency,
             total=total,
-            open_amount=to_pay if state == "posted" else _amount(0, currency, "open amount"),
+            open_amount=open_amount,
             # One sale: its number is the order the gate reserved for. Several: no single
             # order to reduce, so the reservations stay until their orders are invoiced.
             order_ref=sales[0] if len(sales) == 1 else None,
             cancelled=state == "cancelled",
+            instalments=instalments,
+        )
+
+    def _instalments(
+        self, lines: Sequence[Row], currency: str, issued: date, total: Decimal, open_: Decimal
+    ) -> tuple[Instalment, ...]:
+        """The invoice's lines to pay as instalments, when it has more than one (a payment term
+        in several parts), each with its own due date (its line's maturity date).
+
+        A line reconciled (paid) has nothing open. Tryton's amount to pay also deducts payments
+        linked to the invoice but not reconciled (partial payments); they belong to no line, so
+        they are taken off the open lines oldest due first, as a customer's payment usually
+        settles the oldest instalment. The shares and open amounts are made to sum exactly to
+        the invoice's total and amount to pay (a rounding difference goes to the last line).
+        """
+        if len(lines) < 2:
+            return ()
+        foreign = currency != self.company_currency()
+        ordered = sorted(
+            lines,
+            key=lambda ln: (
+                ln["maturity_date"] if _is_date(ln.get("maturity_date")) else issued,
+                ln["id"],
+            ),
+        )
+        amounts: list[Decimal] = []
+        for ln in ordered:
+            second = ln.get("amount_second_currency")
+            if foreign and ln.get("second_currency") and second is not None:
+                raw = second
+            else:
+                raw = (ln.get("debit") or Decimal(0)) - (ln.get("credit") or Decimal(0))
+            amounts.append(_amount(raw, currency, "line to pay"))
+        amounts[-1] += total - sum(amounts, Decimal(0))
+        settled = [ln.get("reconciliation") is not None for ln in ordered]
+        opens = [Decimal(0) if done else a for a, done in zip(amounts, settled, strict=True)]
+        # What was paid without being reconciled: taken off the open lines oldest first.
+        unallocated = sum(opens, Decimal(0)) - open_
+        sign = 1 if unallocated >= 0 else -1
+        for n, value in enumerate(opens):
+            if not unallocated:
+                break
+            if value * sign > 0:
+                taken = min(value * sign, unallocated * sign) * sign
+                opens[n] -= taken
+                unallocated -= taken
+        opens[max((n for n, v in enumerate(opens) if v), default=len(opens) - 1)] -= unallocated
+        zero = _amount(0, currency, "open amount")
+        return tuple(
+            Instalment(
+                due_date=ln["maturity_date"] if _is_date(ln.get("maturity_date")) else issued,
+                amount=amount,
+                open_amount=value or zero,
+            )
+            for ln, amount, value in zip(ordered, amounts, opens, strict=True)
         )
 
     def _payment(self, row: Row) -> PaymentData:
@@ -518,6 +589,10 @@ class TrytonAdapter:
             amount=amount,
             unapplied=_amount(0, currency, "unapplied") if applied else amount,
         )
+
+
+def _is_date(value: Any) -> bool:
+    return isinstance(value, date) and not isinstance(value, datetime)
 
 
 def _message(kind: str, args: Any) -> str:

@@ -27,8 +27,24 @@ class CustomerData:
 
 
 @dataclass(frozen=True)
+class Instalment:
+    """One due date of an invoice paid in several: its share of the total and what is still
+    open of it (0 once paid)."""
+
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+
+
+@dataclass(frozen=True)
 class InvoiceData:
-    """A receivable; a credit note has a negative total and open amount."""
+    """A receivable; a credit note has a negative total and open amount.
+
+    `instalments`, when the invoice has several due dates, lists them in due-date order; their
+    amounts sum to `total` and their open amounts to `open_amount`, and each one ages from its
+    own due date (a paid one not at all). Empty: one due date, `due_date`, for the whole open
+    amount.
+    """
 
     ref: str
     customer_ref: str
@@ -41,6 +57,7 @@ class InvoiceData:
     order_ref: str | None = None
     # Cancelled or deleted at the source: counts nowhere (not open, not against its order).
     cancelled: bool = False
+    instalments: tuple[Instalment, ...] = ()
 
 
 @dataclass(frozen=True)

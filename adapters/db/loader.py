@@ -3,18 +3,65 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Table, bindparam, func, select, true, update
+from sqlalchemy import ARRAY, Connection, Table, bindparam, delete, func, select, true, update
 
 from adapters.db.balances import BalanceDeltas, move_group
 from adapters.db.bulk import insert_batches, insert_tuples
 from adapters.db.statements import INVOICED_FOR_ORDER
 from adapters.db.tables import customers, groups, invoices, orders, payments
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
+
+# An invoice in several instalments is stored as one receivable row per instalment: the first
+# under the invoice's own id, instalment k (2, 3, ...) under "<id>#<k>". Every other table and
+# query (the overdue view, the warnings, the aging, the balances) then sees each instalment as
+# an ordinary open invoice with its own due date and open amount. Only sources whose invoice
+# ids never contain "#" may send instalments (Tryton's and NAV's ids are numbers).
+INSTALMENT_SEPARATOR = "#"
+
+
+def instalment_ref(ref: str, k: int) -> str:
+    """The row id of instalment `k` (1-based) of invoice `ref`."""
+    return ref if k == 1 else f"{ref}{INSTALMENT_SEPARATOR}{k}"
+
+
+_INSTALMENTS = attrgetter("instalments")
+
+
+def _receivables(records: Sequence[InvoiceData]) -> tuple[Sequence[InvoiceData], dict[str, int]]:
+    """The rows to write for `records`: an invoice with instalments becomes one row per
+    instalment (its number, dates and order; the instalment's due date, share and open
+    amount). Also returns, by row id, how many instalments the row's invoice has.
+    Invoices without instalments pass through as they are, and cost one attribute test."""
+    if not any(map(_INSTALMENTS, records)):
+        return records, {}
+    rows: list[InvoiceData] = []
+    counts: dict[str, int] = {}
+    for r in records:
+        if not r.instalments:
+            rows.append(r)
+            continue
+        n = len(r.instalments)
+        for k, part in enumerate(r.instalments, 1):
+            ref = instalment_ref(r.ref, k)
+            counts[ref] = n
+            rows.append(
+                replace(
+                    r,
+                    ref=ref,
+                    due_date=part.due_date,
+                    total=part.amount,
+                    open_amount=part.open_amount,
+                    instalments=(),
+                )
+            )
+    return rows, counts
+
 
 CHUNK = 2000
 ZERO = Decimal(0)
@@ -161,6 +208,7 @@ INVOICE_COLUMNS = (
     "cancelled",
     "order_ref",
     "updated_at",
+    "instalments",
 )
 PAYMENT_COLUMNS = (
     "source_id",
@@ -373,15 +421,22 @@ class Loader:
         source_id, now, add = self.source_id, self.now, self.deltas.add
         customer_ids = self._customer_ids({r.customer_ref for r in records})
         touched_orders: set[str] = set()
+        rows, counts = _receivables(records)
+        # Instalment rows an invoice no longer has (it was rescheduled into fewer), to delete.
+        gone: list[str] = []
 
         def rows_of(chunk: Sequence[InvoiceData], existing: dict[str, Any]) -> _Chunk:
             new, changed, written = [], [], 0
             for r in chunk:
+                instalments = counts.get(r.ref) if counts else None
+                # An invoice counts (and is reported) once, whatever its instalments.
+                first = instalments is None or INSTALMENT_SEPARATOR not in r.ref
                 customer_id = customer_ids.get(r.customer_ref)
                 if customer_id is None:
-                    self._skip("invoice", r.ref, f"customer {r.customer_ref!r} does not exist")
+                    if first:
+                        self._skip("invoice", r.ref, f"customer {r.customer_ref!r} does not exist")
                     continue
-                written += 1
+                written += first
                 open_amount = ZERO if r.cancelled else r.open_amount
                 old = existing.get(r.ref)
                 if old is None:
@@ -400,9 +455,15 @@ class Loader:
                             r.cancelled,
                             r.order_ref,
                             now,
+                            instalments,
                         )
                     )
                 else:
+                    if first and (old.instalments or 1) > (instalments or 1):
+                        gone.extend(
+                            instalment_ref(r.ref, k)
+                            for k in range((instalments or 1) + 1, old.instalments + 1)
+                        )
                     values = {
                         "customer_id": customer_id,
                         "number": r.number,
@@ -414,6 +475,7 @@ class Loader:
                         "is_open": open_amount > 0,
                         "cancelled": r.cancelled,
                         "order_ref": r.order_ref,
+                        "instalments": instalments,
                         "updated_at": now,
                     }
                     if not _differs(old, values):
@@ -428,10 +490,26 @@ class Loader:
                     touched_orders.add(r.order_ref)
             return new, changed, written, None
 
-        self.report.written["invoices"] = self._write_all(
-            invoices, INVOICE_COLUMNS, records, rows_of
-        )
+        self.report.written["invoices"] = self._write_all(invoices, INVOICE_COLUMNS, rows, rows_of)
+        if gone:
+            touched_orders.update(self._delete_invoice_rows(gone))
         self._reduce_reservations(touched_orders)
+
+    def _delete_invoice_rows(self, refs: Sequence[str]) -> set[str]:
+        """Delete the rows of instalments that no longer exist, taking their open amounts off
+        the balances; return the orders they were invoiced against."""
+        orders_touched: set[str] = set()
+        for chunk in _chunks(sorted(set(refs))):
+            found = _existing(self.conn, invoices, self.source_id, chunk)
+            for row in found.values():
+                self.deltas.add(row.customer_id, row.currency, "open_invoices", -row.open_amount)
+                if row.order_ref:
+                    orders_touched.add(row.order_ref)
+            if found:
+                self.conn.execute(
+                    delete(invoices).where(invoices.c.id.in_([r.id for r in found.values()]))
+                )
+        return orders_touched
 
     def _reduce_reservations(self, order_refs: Iterable[str]) -> None:
         """An order reserves what is not invoiced yet: amount − Σ its invoices' totals."""

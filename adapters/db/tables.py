@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -122,6 +123,10 @@ invoices = Table(
     Column("cancelled", Boolean, nullable=False, default=False),
     Column("order_ref", String(100)),
     Column("updated_at", UTCDateTime, nullable=False),
+    # An invoice in several instalments is one row per instalment (adapters/db/loader.py:
+    # the first under the invoice's id, the others under "<id>#<k>"), each with its own due
+    # date, share of the total and open amount; this is how many it has (NULL: one due date).
+    Column("instalments", SmallInteger),
     UniqueConstraint("source_id", "external_id"),
 )
 # Both indexes are partial. Most synced invoices are paid and carry no order reference, and a

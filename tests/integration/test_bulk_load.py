@@ -44,6 +44,7 @@ def _values(i, source_id, customer_id, prefix="I"):
         i % 3 == 0,
         None if i % 2 else TEXTS[i % len(TEXTS)],
         NOW + timedelta(microseconds=i % 2),
+        None if i % 4 else 2,  # instalments: NULL for an invoice with one due date
     )
 
 
@@ -51,7 +52,7 @@ def _raw(conn, first, last):
     """The rows as the database stores them, read past SQLAlchemy's types."""
     rows = conn.exec_driver_sql(
         "SELECT source_id, customer_id, number, issue_date, due_date, currency, total, "
-        "open_amount, is_open, cancelled, order_ref, updated_at FROM invoices "
+        "open_amount, is_open, cancelled, order_ref, updated_at, instalments FROM invoices "
         f"WHERE id BETWEEN {first} AND {last} ORDER BY id"
     ).all()
     return [tuple(r) for r in rows]

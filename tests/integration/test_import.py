@@ -328,3 +328,29 @@ def test_a_failure_mid_load_leaves_nothing_half_written(loaded, api, csv_dir):
     assert loaded.import_folder(folder).errors == []
     assert api.exposure("C-100")["reservations"] == "3000.00"
     assert api.credit("C-N1").status_code == 200
+
+
+def test_an_invoice_in_instalments_is_imported_as_one_row_per_instalment(loaded, api, csv_dir):
+    """Issue 13: the CSV format has one due date per row, so an ERP whose invoices fall due in
+    instalments exports one row per instalment: its own invoice_id, the invoice's number, the
+    instalment's due date, share (total) and open amount. Each row then ages on its own, and a
+    paid instalment (open 0.00) counts nowhere. The same invoice_id twice stays a duplicate."""
+    customer = ("C-N7", "Instalment Buyer", "50000.00", "CNY", "", "false", "")
+    folder = csv_dir(
+        customers=[customer],
+        invoices=[
+            # 40 % due 40 days ago, paid; 60 % due in 20 days, open.
+            _invoice("I-7/1", "C-N7", "400.00", "0.00", number="INV-7", issue=-70, due=-40),
+            _invoice("I-7/2", "C-N7", "600.00", "600.00", number="INV-7", issue=-70, due=20),
+            # The same instalments under one invoice_id: the second row is refused.
+            _invoice("I-8", "C-N7", "400.00", "0.00", number="INV-8", issue=-70, due=-40),
+            _invoice("I-8", "C-N7", "600.00", "600.00", number="INV-8", issue=-70, due=20),
+        ],
+    )
+
+    result = loaded.import_folder(folder)
+
+    assert _errors(result) == {("invoices.csv", 5): "duplicate invoice_id (first on line 4)"}
+    position = api.credit("C-N7").get_json()
+    assert (position["exposure"]["open_invoices"], position["overdue_invoices"]) == ("600.00", [])
+    assert api.gate("SO-7", "C-N7", "100.00").get_json()["outcome"] == "approved"

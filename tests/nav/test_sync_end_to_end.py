@@ -104,3 +104,40 @@ def test_a_sync_from_nav_gives_the_exposure_navs_ledger_shows_and_follows_applic
     assert position(services, "C10000")["exposure"]["total"] == Decimal("700.00")  # 900 − 200
     slow = position(services, "C20000")
     assert (slow["exposure"]["total"], slow["overdue_invoices"]) == (ZERO, [])
+
+
+def test_nav_keeps_an_invoice_in_instalments_as_one_ledger_entry_each(
+    services: Services, nav: FakeNav, nav_server: NavServer, make_adapter: AdapterFactory
+) -> None:
+    """Issue 13: a payment term in instalments must not age the whole invoice from its first
+    due date. NAV posts one Customer Ledger Entry per instalment (same Document_No, each with
+    its own Due_Date and Remaining_Amount), so the adapter reads each one as its own receivable
+    and nothing needs splitting: a paid instalment is closed, an open one ages on its own."""
+    nav.add_customer("C50000", "Instalment Buyer", "100000.00")
+    first = nav.post("Invoice", "C50000", "SI-3001", "400.00", days(-70), due=days(-40))
+    nav.post("Invoice", "C50000", "SI-3001", "600.00", days(-70), due=days(20))
+    paid = nav.post("Payment", "C50000", "PAY-9", "-400.00", days(-42))
+    nav.apply(paid, first, "400.00", days(-42))
+    late = nav.post("Invoice", "C50000", "SI-3002", "400.00", days(-130), due=days(-100))
+    nav.post("Invoice", "C50000", "SI-3002", "600.00", days(-130), due=days(-40))
+    paid_late = nav.post("Payment", "C50000", "PAY-10", "-400.00", days(-101))
+    nav.apply(paid_late, late, "400.00", days(-101))
+    store = services.sync_store()
+    source_id = store.add_source(SOURCE, "nav-soap", nav_server.url, {}, services.clock())
+
+    report = sync(services, source_id, make_adapter)
+
+    assert report.ok, report
+    read = [r for p in make_adapter().invoices(None) for r in p.records]
+    assert sorted((r.number, r.due_date, r.open_amount, r.instalments) for r in read) == [
+        ("SI-3001", days(-40), ZERO, ()),
+        ("SI-3001", days(20), Decimal("600.00"), ()),
+        ("SI-3002", days(-100), ZERO, ()),
+        ("SI-3002", days(-40), Decimal("600.00"), ()),
+    ]
+    buyer = position(services, "C50000")
+    assert buyer["exposure"]["open_invoices"] == Decimal("1200.00")
+    # Only SI-3002's second instalment is overdue, for its own 600.00 from its own date.
+    assert [(i["number"], i["due_date"], i["open_amount"]) for i in buyer["overdue_invoices"]] == [
+        ("SI-3002", days(-40), Decimal("600.00"))
+    ]

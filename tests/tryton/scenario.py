@@ -41,6 +41,7 @@ class Invoice:
     invoice_date: date | None = None
     due_date: date | None = None  # default: invoice_date + 30 (the payment term)
     currency: int | None = None
+    payment_term: int | None = None  # default: the template's net 30
 
 
 class Books:
@@ -109,6 +110,24 @@ class Books:
         """Post a credit note of `amount` (given positive, posted negative)."""
         return self.invoice(party, -Decimal(amount), **kwargs)
 
+    def payment_term(self, name: str, *parts: tuple[Decimal | str | None, int]) -> int:
+        """Create a payment term in instalments: (share of the total, days after the invoice
+        date) each, the last share None for the remainder, e.g. (("0.4", 30), (None, 90))."""
+        lines = []
+        for share, after in parts:
+            line: dict[str, Any] = {"relativedeltas": [["create", [{"days": after}]]]}
+            if share is None:
+                line["type"] = "remainder"
+            else:
+                ratio = Decimal(share)
+                divisor = (1 / ratio).quantize(Decimal("0.00000001"))
+                line.update(type="percent_on_total", ratio=ratio, divisor=divisor)
+            lines.append(line)
+        (term,) = self.rpc.model(
+            "account.invoice.payment_term", "create", [{"name": name, "lines": [["create", lines]]}]
+        )
+        return int(term)
+
     def _invoice_values(self, spec: Invoice) -> dict[str, Any]:
         amount = Decimal(spec.amount)
         invoice_date = spec.invoice_date or today()
@@ -122,7 +141,7 @@ class Books:
             "currency": currency,
             "account": self.ids["receivable"],
             "journal": self.ids["revenue_journal"],
-            "payment_term": self.ids["payment_term"],
+            "payment_term": spec.payment_term or self.ids["payment_term"],
             "invoice_date": invoice_date,
             "lines": [["create", [line]]],
         }
