@@ -25,6 +25,11 @@ _positive_amount = {
 # An identifier as connector/schemas.py takes it (order, customer, decision, source, target):
 # 1 to 100 characters, none of them a control character.
 _id = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\x00-\x1f\x7f]+$"}
+_erp_source = {
+    **_id,
+    "description": "defaults to the API key's own source; another is a 403 unless the key was "
+    "granted it (`creditgate apikey create --sources a,b`)",
+}
 # Why a person did something: not blank.
 _why = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
 
@@ -83,6 +88,15 @@ _ERRORS = {
     "422": _json(_ref("Error"), "Invalid fields, each named under `fields`"),
 }
 _READ_ERRORS = {k: v for k, v in _ERRORS.items() if k in ("401", "403", "422")}
+# The gate and order events: an erp key acts for its own source only, unless it was granted more.
+_ERP_ERRORS = {
+    **_ERRORS,
+    "403": _json(
+        _ref("Error"),
+        "The key's role may not call this endpoint, or `source` names a source the key was not "
+        "granted (`fields.source` says so)",
+    ),
+}
 
 _RELEASERS = "roles admin, credit_specialist, credit_manager"
 
@@ -334,7 +348,7 @@ SCHEMAS: dict[str, Any] = {
             "customer_id": _id,
             "amount": _positive_amount,
             "currency": {"type": "string", "minLength": 3, "maxLength": 3, "examples": ["CNY"]},
-            "source": {**_id, "description": "defaults to the API client's source"},
+            "source": _erp_source,
             "order_date": {"type": "string", "format": "date"},
         },
     },
@@ -394,7 +408,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["event"],
         "properties": {
             "event": {"type": "string", "enum": ["cancelled", "invoiced"]},
-            "source": _id,
+            "source": _erp_source,
         },
     },
     "OrderEventResult": {
@@ -686,7 +700,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, **_json(_ref("GateOrder"), "The order")},
             "responses": {
                 "200": _json(_ref("GateDecision"), "The decision, with every reason"),
-                **_ERRORS,
+                **_ERP_ERRORS,
                 "409": _json(_ref("Error"), "A concurrent request changed the order; retry"),
                 "503": _json(
                     _ref("GateDecision"), "The gate cannot decide now: the fail-safe outcome"
@@ -702,7 +716,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, **_json(_ref("OrderEvent"), "The event")},
             "responses": {
                 "200": _json(_ref("OrderEventResult"), "The reservation was released"),
-                **_ERRORS,
+                **_ERP_ERRORS,
                 "404": _json(_ref("Error"), "The order was never gated"),
             },
         }
