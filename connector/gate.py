@@ -93,7 +93,7 @@ def _fail_safe(order: OrderRequest, exc: GateUnavailable) -> Any:
     return response
 
 
-@bp.post("/orders/<order_id>/events")
+@bp.post("/orders/<path:order_id>/events")
 @requires("erp")
 def order_event(order_id: str) -> Any:
     path_ids(order_id=order_id)

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from connector.auth import requires
+from connector.schemas import URL_ID_PATTERN
 from gating.model import EXPOSURE_COMPONENTS
 from gating.push import LEVELS
 from gating.roles import ROLES
@@ -25,6 +26,8 @@ _positive_amount = {
 # An identifier as connector/schemas.py takes it (order, customer, decision, source, target):
 # 1 to 100 characters, none of them a control character.
 _id = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\x00-\x1f\x7f]+$"}
+# An order or customer id: it also travels in URL paths (connector/schemas.py URL_ID_PATTERN).
+_url_id = {**_id, "allOf": [{"pattern": URL_ID_PATTERN}]}
 _erp_source = {
     **_id,
     "description": "defaults to the API key's own source; another is a 403 unless the key was "
@@ -344,8 +347,8 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["order_id", "customer_id", "amount", "currency"],
         "properties": {
-            "order_id": _id,
-            "customer_id": _id,
+            "order_id": _url_id,
+            "customer_id": _url_id,
             "amount": _positive_amount,
             "currency": {"type": "string", "minLength": 3, "maxLength": 3, "examples": ["CNY"]},
             "source": _erp_source,
@@ -614,7 +617,16 @@ _limit_param = {
 
 
 def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": _id}
+    if name == "decision_id":
+        return {"name": name, "in": "path", "required": True, "schema": _id}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": _url_id,
+        "description": "The id as the gate took it; a '/' in it may be sent as is or as %2F. "
+        "Percent-encode '%', '?', '#', spaces and non-ASCII characters (UTF-8).",
+    }
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:

@@ -151,7 +151,9 @@ def create_api_client(
         source_id = conn.execute(select(sources.c.id).where(sources.c.name == source)).scalar()
         if source_id is None:
             raise ValueError(f"no source named {source!r}")
-        known = set(conn.execute(select(sources.c.name).where(sources.c.name.in_(granted))).scalars())
+        known = set(
+            conn.execute(select(sources.c.name).where(sources.c.name.in_(granted))).scalars()
+        )
         if missing := [name for name in granted if name not in known]:
             raise ValueError(f"no source named {', '.join(map(repr, missing))}")
         taken = conn.execute(select(api_clients.c.id).where(api_clients.c.name == name)).scalar()
