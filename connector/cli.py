@@ -176,8 +176,15 @@ def sources() -> None:
     """Manage sync sources (credentials are read from the env vars you name, never stored)."""
 
 
+def _source_name(_ctx: Any, _param: Any, name: str) -> str:
+    """A source's name is one part of a page's address (/customers/<source>/<customer_id>)."""
+    if not 0 < len(name) <= 100 or "/" in name or name in (".", "..") or not name.isprintable():
+        raise click.BadParameter("1 to 100 printable characters, no '/', not '.' or '..'")
+    return name
+
+
 @sources.command("add")
-@click.argument("name")
+@click.argument("name", callback=_source_name)
 @click.option(
     "--kind", required=True, type=click.Choice(["tryton", "nav-soap", "csv-folder", "zoho-crm"])
 )
