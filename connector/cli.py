@@ -100,16 +100,26 @@ def apikey() -> None:
 @apikey.command("create")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", required=True, help="Who uses the key, e.g. 'erp-prod'.")
-@click.option("--source", default="default", show_default=True, help="The client's source.")
+@click.option("--source", help="The client's own source (default: 'default').")
+@click.option(
+    "--sources",
+    help="erp: every source the key may act for, comma-separated, its own first (e.g. a,b).",
+)
 @click.option("--signed", is_flag=True, help="Also issue an HMAC signing secret for the client.")
-def apikey_create(role: str, name: str, source: str, signed: bool) -> None:
+def apikey_create(
+    role: str, name: str, source: str | None, sources: str | None, signed: bool
+) -> None:
     services = _services()
     _init(services)
+    grant = sources.split(",") if sources is not None else []
     try:
-        issued = services.create_api_client(name, role, source=source, signed=signed)
+        issued = services.create_api_client(name, role, source=source, grant=grant, signed=signed)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"API key for {name} ({role}): {issued.key}")
+    if role == "erp":
+        acts_for = ", ".join(issued.client.sources or (issued.client.source,))
+        click.echo(f"acts for source(s): {acts_for}")
     if issued.client.signing_secret:
         click.echo(f"signing secret: {issued.client.signing_secret}")
     click.echo("Store it now: it cannot be shown again.", err=True)
@@ -227,8 +237,15 @@ def sources() -> None:
     """Manage sync sources (credentials are read from the env vars you name, never stored)."""
 
 
+def _source_name(_ctx: Any, _param: Any, name: str) -> str:
+    """A source's name is one part of a page's address (/customers/<source>/<customer_id>)."""
+    if not 0 < len(name) <= 100 or "/" in name or name in (".", "..") or not name.isprintable():
+        raise click.BadParameter("1 to 100 printable characters, no '/', not '.' or '..'")
+    return name
+
+
 @sources.command("add")
-@click.argument("name")
+@click.argument("name", callback=_source_name)
 @click.option(
     "--kind", required=True, type=click.Choice(["tryton", "nav-soap", "csv-folder", "zoho-crm"])
 )

@@ -19,6 +19,7 @@ from gating.errors import (
     GateUnavailable,
     OrderNotFound,
     SourceNotFound,
+    SourceNotGranted,
 )
 from gating.holds import NotHeld, ReleaseNotAllowed
 
@@ -90,6 +91,10 @@ def _not_allowed(err: ReleaseNotAllowed) -> Any:
     return jsonify(error_body("forbidden", str(err))), 403
 
 
+def _not_granted(err: SourceNotGranted) -> Any:
+    return jsonify(error_body("forbidden", str(err), {"source": [str(err)]})), 403
+
+
 def _unexpected(err: Exception) -> Any:
     log.exception("unhandled error")
     return jsonify(error_body("internal_error", "internal error; see the server log")), 500
@@ -102,5 +107,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Conflict, _conflict)
     app.register_error_handler(NotHeld, _not_held)
     app.register_error_handler(ReleaseNotAllowed, _not_allowed)
+    app.register_error_handler(SourceNotGranted, _not_granted)
     app.register_error_handler(GateUnavailable, _unavailable)
     app.register_error_handler(Exception, _unexpected)

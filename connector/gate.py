@@ -14,6 +14,7 @@ from connector.schemas import GateOrderSchema, OrderEventSchema, path_ids
 from gating.errors import GateUnavailable
 from gating.model import OrderRequest
 from gating.money import quantize
+from gating.roles import acting_source
 from gating.services import apply_order_event, gate_order
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def gate() -> Any:
     data = _order_schema.load(object_body())
     services = current_app.extensions["creditgate"]
     order = OrderRequest(
-        source=data.get("source", g.client.source),
+        source=acting_source(g.client.source, g.client.sources, data.get("source")),
         order_id=data["order_id"],
         customer_id=data["customer_id"],
         amount=data["amount"],
@@ -92,13 +93,13 @@ def _fail_safe(order: OrderRequest, exc: GateUnavailable) -> Any:
     return response
 
 
-@bp.post("/orders/<order_id>/events")
+@bp.post("/orders/<path:order_id>/events")
 @requires("erp")
 def order_event(order_id: str) -> Any:
     path_ids(order_id=order_id)
     data = _event_schema.load(object_body())
     services = current_app.extensions["creditgate"]
-    source = data.get("source", g.client.source)
+    source = acting_source(g.client.source, g.client.sources, data.get("source"))
     before = apply_order_event(
         source,
         order_id,

@@ -61,7 +61,7 @@ def holds() -> Any:
     return jsonify({"holds": held, "next": after})
 
 
-@bp.post("/holds/<order_id>/release")
+@bp.post("/holds/<path:order_id>/release")
 @requires(*RELEASERS)
 def release(order_id: str) -> Any:
     """Approve a held order now, over its reasons; the ERP's next call for it gets this
@@ -89,7 +89,7 @@ def release(order_id: str) -> Any:
     return _answer(answer)
 
 
-@bp.post("/holds/<order_id>/reject")
+@bp.post("/holds/<path:order_id>/reject")
 @requires(*RELEASERS)
 def reject(order_id: str) -> Any:
     """Block a held order for good; every later call for it answers blocked (`REJECTED_BY`)."""
@@ -107,7 +107,7 @@ def reject(order_id: str) -> Any:
     return _answer(answer)
 
 
-@bp.post("/holds/<order_id>/reevaluate")
+@bp.post("/holds/<path:order_id>/reevaluate")
 @requires(*RELEASERS)
 def reevaluate(order_id: str) -> Any:
     """Decide a held order again on today's data; an approval releases it (`auto_released`)."""
@@ -129,7 +129,7 @@ def reevaluate_all() -> Any:
     )
 
 
-@bp.put("/customers/<customer_id>/hold")
+@bp.put("/customers/<path:customer_id>/hold")
 @requires(*RELEASERS)
 def customer_hold(customer_id: str) -> Any:
     """Put the customer on creditgate's hold (every order blocked, `CUSTOMER_ON_HOLD`) or take

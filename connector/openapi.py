@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from connector.auth import requires
+from connector.schemas import URL_ID_PATTERN
 from gating.model import EXPOSURE_COMPONENTS
 from gating.push import LEVELS
 from gating.roles import ROLES
@@ -25,6 +26,13 @@ _positive_amount = {
 # An identifier as connector/schemas.py takes it (order, customer, decision, source, target):
 # 1 to 100 characters, none of them a control character.
 _id = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\x00-\x1f\x7f]+$"}
+# An order or customer id: it also travels in URL paths (connector/schemas.py URL_ID_PATTERN).
+_url_id = {**_id, "allOf": [{"pattern": URL_ID_PATTERN}]}
+_erp_source = {
+    **_id,
+    "description": "defaults to the API key's own source; another is a 403 unless the key was "
+    "granted it (`creditgate apikey create --sources a,b`)",
+}
 # Why a person did something: not blank.
 _why = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
 
@@ -83,6 +91,15 @@ _ERRORS = {
     "422": _json(_ref("Error"), "Invalid fields, each named under `fields`"),
 }
 _READ_ERRORS = {k: v for k, v in _ERRORS.items() if k in ("401", "403", "422")}
+# The gate and order events: an erp key acts for its own source only, unless it was granted more.
+_ERP_ERRORS = {
+    **_ERRORS,
+    "403": _json(
+        _ref("Error"),
+        "The key's role may not call this endpoint, or `source` names a source the key was not "
+        "granted (`fields.source` says so)",
+    ),
+}
 
 _RELEASERS = "roles admin, credit_specialist, credit_manager"
 
@@ -330,11 +347,11 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["order_id", "customer_id", "amount", "currency"],
         "properties": {
-            "order_id": _id,
-            "customer_id": _id,
+            "order_id": _url_id,
+            "customer_id": _url_id,
             "amount": _positive_amount,
             "currency": {"type": "string", "minLength": 3, "maxLength": 3, "examples": ["CNY"]},
-            "source": {**_id, "description": "defaults to the API client's source"},
+            "source": _erp_source,
             "order_date": {"type": "string", "format": "date"},
         },
     },
@@ -394,7 +411,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["event"],
         "properties": {
             "event": {"type": "string", "enum": ["cancelled", "invoiced"]},
-            "source": _id,
+            "source": _erp_source,
         },
     },
     "OrderEventResult": {
@@ -600,7 +617,16 @@ _limit_param = {
 
 
 def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": _id}
+    if name == "decision_id":
+        return {"name": name, "in": "path", "required": True, "schema": _id}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": _url_id,
+        "description": "The id as the gate took it; a '/' in it may be sent as is or as %2F. "
+        "Percent-encode '%', '?', '#', spaces and non-ASCII characters (UTF-8).",
+    }
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -686,7 +712,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, **_json(_ref("GateOrder"), "The order")},
             "responses": {
                 "200": _json(_ref("GateDecision"), "The decision, with every reason"),
-                **_ERRORS,
+                **_ERP_ERRORS,
                 "409": _json(_ref("Error"), "A concurrent request changed the order; retry"),
                 "503": _json(
                     _ref("GateDecision"), "The gate cannot decide now: the fail-safe outcome"
@@ -702,7 +728,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, **_json(_ref("OrderEvent"), "The event")},
             "responses": {
                 "200": _json(_ref("OrderEventResult"), "The reservation was released"),
-                **_ERRORS,
+                **_ERP_ERRORS,
                 "404": _json(_ref("Error"), "The order was never gated"),
             },
         }

@@ -36,7 +36,7 @@ def _json_ready(value: Any) -> Any:
     return str(value)
 
 
-@bp.get("/customers/<customer_id>/credit")
+@bp.get("/customers/<path:customer_id>/credit")
 @requires("admin", "auditor", "credit_specialist", "credit_manager")
 def customer_credit(customer_id: str) -> Any:
     path_ids(customer_id=customer_id)

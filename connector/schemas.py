@@ -28,6 +28,21 @@ _ref = validate.And(
     validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters"),
 )
 
+# An order or customer id travels in URL paths (`/orders/<path:order_id>/events`), so a "/" is
+# fine between other characters, but not first, last or twice in a row, and no part between
+# slashes may be "." or "..": clients, proxies and browsers merge "//" and resolve dot segments
+# before the server sees the path, so such an id could never be worked. connector/openapi.py
+# states the same pattern.
+URL_ID_PATTERN = r"^(?!\.\.?(/|$))(?!.*/\.\.?(/|$))[^/]+(/[^/]+)*$"
+_url_ref = validate.And(
+    _ref,
+    validate.Regexp(
+        URL_ID_PATTERN,
+        error="a '/' must sit between other characters, and no part between slashes may be "
+        "'.' or '..' (the id must fit in a URL)",
+    ),
+)
+
 # A day that ends a period or a release: its next day and its midnight in any time zone must be
 # datetimes too, which they are not for date.min and date.max (an OverflowError, a 500, before).
 _day = validate.Range(min=date(1, 1, 2), max=date(9999, 12, 30))
@@ -45,8 +60,8 @@ class GateOrderSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    order_id = fields.String(required=True, validate=_ref)
-    customer_id = fields.String(required=True, validate=_ref)
+    order_id = fields.String(required=True, validate=_url_ref)
+    customer_id = fields.String(required=True, validate=_url_ref)
     amount = fields.Decimal(required=True, allow_nan=False)
     currency = fields.String(required=True, validate=validate.Length(equal=3))
     source = fields.String(validate=_ref)
@@ -102,8 +117,8 @@ class PathSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    order_id = fields.String(validate=_ref)
-    customer_id = fields.String(validate=_ref)
+    order_id = fields.String(validate=_url_ref)
+    customer_id = fields.String(validate=_url_ref)
     decision_id = fields.String(validate=_ref)
 
 

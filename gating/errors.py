@@ -82,3 +82,16 @@ class TargetUnavailable(CreditgateError):
 
 class TargetRejected(CreditgateError):
     """A push target refused a change (unknown customer, invalid field): retrying cannot help."""
+
+
+class SourceNotGranted(CreditgateError):
+    """A client asked to act for a source its key was not granted (a 403, not a 422)."""
+
+    field = "source"
+
+    def __init__(self, source: str, home: str) -> None:
+        super().__init__(
+            f"this API key acts for source {home!r}, not {source!r}; a key for several sources "
+            f"is made with `creditgate apikey create --sources`"
+        )
+        self.source = source

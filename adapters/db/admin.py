@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,9 @@ class ApiClient:
     role: str
     source: str
     signing_secret: str | None
+    # Every source the client may act for, `source` first, when its key was granted more than its
+    # own (`apikey create --sources a,b`); empty: its own source only.
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,16 +117,29 @@ def create_api_client(
     role: str,
     now: datetime,
     *,
-    source: str = DEFAULT_SOURCE,
+    source: str | None = None,
+    grant: Sequence[str] = (),
     signed: bool = False,
     key: str | None = None,
 ) -> IssuedKey:
     """Create a client and return its key; only a hash of the key is stored.
 
+    `source` is the client's own source (default: the first of `grant`, else "default");
+    `grant` gives an `erp` client several sources: it may name any of them in a request.
+
     :raises ValueError: for an unknown role, an unknown source or a name already taken.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    granted = tuple(dict.fromkeys(name.strip() for name in grant))
+    if granted and role != "erp":
+        raise ValueError("only erp keys act for a source; --sources is for role erp")
+    if "" in granted:
+        raise ValueError("--sources is a comma-separated list of source names, none empty")
+    if source is None:
+        source = granted[0] if granted else DEFAULT_SOURCE
+    elif granted and granted[0] != source:
+        raise ValueError(f"the key's own source {source!r} must come first in --sources")
     if key is None:
         key = f"cg_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
     parts = key.split("_", 2)
@@ -135,6 +151,11 @@ def create_api_client(
         source_id = conn.execute(select(sources.c.id).where(sources.c.name == source)).scalar()
         if source_id is None:
             raise ValueError(f"no source named {source!r}")
+        known = set(
+            conn.execute(select(sources.c.name).where(sources.c.name.in_(granted))).scalars()
+        )
+        if missing := [name for name in granted if name not in known]:
+            raise ValueError(f"no source named {', '.join(map(repr, missing))}")
         taken = conn.execute(select(api_clients.c.id).where(api_clients.c.name == name)).scalar()
         if taken is not None:
             raise ValueError(f"an API client named {name!r} already exists")
@@ -147,12 +168,15 @@ def create_api_client(
                 signing_secret=secret,
                 source_id=source_id,
                 created_at=now,
+                granted_sources=list(granted) if len(granted) > 1 else None,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-        AuditRepository(conn).record(
-            "cli", "api_key_created", f"api_client:{name}", {"role": role, "source": source}, now
-        )
-    return IssuedKey(ApiClient(int(client_id), name, role, source, secret), key)
+        detail: dict[str, Any] = {"role": role, "source": source}
+        if len(granted) > 1:
+            detail["sources"] = list(granted)
+        AuditRepository(conn).record("cli", "api_key_created", f"api_client:{name}", detail, now)
+    kept = granted if len(granted) > 1 else ()
+    return IssuedKey(ApiClient(int(client_id), name, role, source, secret, kept), key)
 
 
 def find_client(engine: Engine, key: str) -> ApiClient | None:
@@ -174,7 +198,8 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
     digest = _hash(key)
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest):
-            return ApiClient(row.id, row.name, row.role, row.source, row.signing_secret)
+            granted = tuple(row.granted_sources or ())
+            return ApiClient(row.id, row.name, row.role, row.source, row.signing_secret, granted)
     return None
 
 

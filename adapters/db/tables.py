@@ -270,6 +270,9 @@ api_clients = Table(
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    # Every source the key may act for, its own first (`apikey create --sources a,b`); NULL: its
+    # own source only.
+    Column("granted_sources", JSON),
 )
 
 # People who use the web pages; passwords are stored as salted hashes only (werkzeug's scrypt).

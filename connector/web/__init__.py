@@ -25,6 +25,7 @@ from flask import (
 
 from connector import audit as audit_api
 from connector.admin import exact_numbers
+from connector.schemas import URL_ID_PATTERN
 from connector.web.charts import bars
 from connector.web.session import (
     LOGIN_MESSAGES,
@@ -73,13 +74,14 @@ def _services() -> Any:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_URL_ID = re.compile(URL_ID_PATTERN)
 
 
 def _ids(*values: str) -> None:
     """Identifiers from the address are held to the API's rules: a 404, never a database
     error, for one no record can have."""
     for value in values:
-        if not value or len(value) > 100 or _CONTROL.search(value):
+        if not value or len(value) > 100 or _CONTROL.search(value) or not _URL_ID.match(value):
             abort(404)
 
 
@@ -227,7 +229,7 @@ def customers() -> Any:
     return render_template("web/customers.html", listed=listed, q=search or "")
 
 
-@bp.get("/customers/<source>/<customer_id>")
+@bp.get("/customers/<source>/<path:customer_id>")
 @page(*PEOPLE)
 def customer(source: str, customer_id: str) -> Any:
     _ids(source, customer_id)
@@ -257,7 +259,7 @@ def customer(source: str, customer_id: str) -> Any:
     )
 
 
-@bp.post("/customers/<source>/<customer_id>/hold")
+@bp.post("/customers/<source>/<path:customer_id>/hold")
 @page(*RELEASERS)
 def customer_hold(source: str, customer_id: str) -> Any:
     _ids(source, customer_id)
@@ -291,7 +293,10 @@ def holds() -> Any:
     return render_template("web/holds.html", rows=rows, today=_services().clock().date())
 
 
-@bp.post("/holds/<source>/<order_id>/<action>")
+_ACTIONS = "<any(release, reject, reevaluate):action>"
+
+
+@bp.post(f"/holds/<source>/<path:order_id>/{_ACTIONS}")
 @page(*RELEASERS)
 def hold_action(source: str, order_id: str, action: str) -> Any:
     _ids(source, order_id)

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
@@ -101,7 +101,10 @@ def page(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = current_user()
             if user is None:
-                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+                # The path as sent (request.path is decoded: an id's "%", "?" or "#" would
+                # change what the address means when it comes back).
+                here = quote(request.path, safe="/") + "?" + request.query_string.decode("latin-1")
+                return redirect(url_for("web.login", next=here.rstrip("?")))
             if roles and user.role not in roles:
                 abort(403, description=f"this page is for {', '.join(roles)}")
             return view(*args, **kwargs)

@@ -47,6 +47,14 @@ def test_a_folder_source_is_added_listed_and_synced(env):
     assert "never" not in files_line
 
 
+@pytest.mark.parametrize("name", ["erp/2", ".", "..", "", "erp\x00"])
+def test_a_source_name_that_cannot_be_one_part_of_an_address_is_refused(env, name):
+    result = run("sources", "add", name, "--kind", "csv-folder", "--path", str(env))
+
+    assert result.exit_code == 2
+    assert "no '/'" in result.output
+
+
 def test_a_tryton_source_needs_its_connection_settings(env):
     result = run("sources", "add", "erp", "--kind", "tryton", "--url", "http://127.0.0.1:1")
 
