@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Connection, Integer, String
 from sqlalchemy import text as sql_text
 from sqlalchemy.types import JSON
 
+from adapters.db import deadline
 from adapters.db import statements as sql
 from adapters.db.driver import DriverStatement
 from adapters.db.repository import (
@@ -37,6 +38,8 @@ _PG_BEGIN = sql_text(
     """
 SELECT s.id, s.name, s.kind, s.last_success_at,
        tv.version AS t_version, tv.document AS t_document,
+       set_config('statement_timeout', COALESCE(:statement_timeout,
+                  current_setting('statement_timeout')), true) AS statement_timeout,
        pg_advisory_xact_lock(hashtextextended('creditgate:customer:' || s.id || ':' || :ref, 0))
            IS NULL AS customer_locked,
        (SELECT pg_advisory_xact_lock(hashtextextended('creditgate:group:' || c.group_id, 0))
@@ -56,6 +59,7 @@ SELECT s.id, s.name, s.kind, s.last_success_at,
     last_success_at=UTCDateTime,
     t_version=Integer,
     t_document=JSON,
+    statement_timeout=String,
     customer_locked=Boolean,
     group_locked=Boolean,
 )
@@ -70,7 +74,16 @@ def begin_decision(
 ) -> tuple[SourceRecord, Thresholds]:
     """:raises SourceNotFound:"""
     if conn.dialect.name == "postgresql":
-        row = _PG_BEGIN_RUN.first(conn, {"name": source_name, "ref": customer_ref})
+        # The rest of the transaction gets what is left of the call's deadline as its
+        # statement_timeout, so the server too gives up on a statement the caller gave up on
+        # (the locks above wait no longer than lock_timeout).
+        bound = deadline.current()
+        params = {
+            "name": source_name,
+            "ref": customer_ref,
+            "statement_timeout": None if bound is None else f"{max(1, int(bound.remaining() * 1000))}ms",
+        }
+        row = _PG_BEGIN_RUN.first(conn, params)
     else:  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
         row = _SOURCE_AND_THRESHOLDS.first(conn, {"name": source_name})
     if row is None:
