@@ -55,7 +55,9 @@ class _ClientCache:
             client = lookup(key)
         except GateUnavailable:
             if hit is not None and now - hit[0] < OUTAGE_SECONDS:
-                log.debug("database unavailable: API key trusted from its lookup %.0f s ago", now - hit[0])
+                log.debug(
+                    "database unavailable: API key trusted from its lookup %.0f s ago", now - hit[0]
+                )
                 return hit[1]
             raise
         with self._lock:

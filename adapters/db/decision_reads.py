@@ -78,11 +78,8 @@ def begin_decision(
         # statement_timeout, so the server too gives up on a statement the caller gave up on
         # (the locks above wait no longer than lock_timeout).
         bound = deadline.current()
-        params = {
-            "name": source_name,
-            "ref": customer_ref,
-            "statement_timeout": None if bound is None else f"{max(1, int(bound.remaining() * 1000))}ms",
-        }
+        left = None if bound is None else f"{max(1, int(bound.remaining() * 1000))}ms"
+        params = {"name": source_name, "ref": customer_ref, "statement_timeout": left}
         row = _PG_BEGIN_RUN.first(conn, params)
     else:  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
         row = _SOURCE_AND_THRESHOLDS.first(conn, {"name": source_name})

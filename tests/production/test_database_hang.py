@@ -135,9 +135,7 @@ def test_a_frozen_postgresql_gets_the_fail_safe_answer_within_the_gate_timeout(
 
 
 @pytest.mark.slow
-def test_a_long_outage_keeps_the_fail_safe_body_and_the_keys_known_before_it(
-    cluster, dataset_dir
-):
+def test_a_long_outage_keeps_the_fail_safe_body_and_the_keys_known_before_it(cluster, dataset_dir):
     services = _services(cluster, dataset_dir, 1.0)
     gate = _gate(services)
     assert gate.call("DOWN-0")[0] == 200

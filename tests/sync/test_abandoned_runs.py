@@ -33,10 +33,8 @@ def folder(tmp_path):
 
 def _kill_mid_run(services, store_url, source_id, started):
     """Run the hanging sync in a process of its own; SIGKILL it once its first page is in."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.sync.slow_sync", store_url, str(source_id), started.isoformat()],
-        cwd=ROOT,
-    )
+    command = ["-m", "tests.sync.slow_sync", store_url, str(source_id), started.isoformat()]
+    process = subprocess.Popen([sys.executable, *command], cwd=ROOT)
     store = services.sync_store()
     deadline = time.monotonic() + 60
     try:

@@ -1,0 +1,34 @@
+"""The gate's transaction on PostgreSQL: the server gives up on a statement when the caller's
+deadline has passed (statement_timeout = what is left of CREDITGATE_GATE_TIMEOUT), and the
+deadline's watchdog leaves connections returned in time alone."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+
+def test_the_gates_transaction_runs_with_what_is_left_of_the_timeout(services, backend):
+    if backend != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's; SQLite waits with its busy timeout")
+    budget = services.settings.gate_timeout
+    with services.bounded(), services.uow() as uow:
+        uow.begin_decision("default", "C-100")
+        setting = uow.connection.execute(text("SHOW statement_timeout")).scalar_one()
+    assert setting.endswith("ms"), setting
+    assert 0 < int(setting[:-2]) <= budget * 1000
+    # Only that transaction: the next one on the same pooled connection has the server's own.
+    with services.uow() as uow:
+        assert uow.connection.execute(text("SHOW statement_timeout")).scalar_one() == "0"
+
+
+def test_a_connection_returned_in_time_is_not_cut_when_the_deadline_passes(services):
+    with services.bounded() as deadline:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        deadline.expire()  # as the watchdog would, after the connection went back to the pool
+    time.sleep(0.05)
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT 2")).scalar_one() == 2
