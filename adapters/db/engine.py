@@ -23,13 +23,13 @@ def make_engine(url: str, *, timeout: float = 2.0, **kwargs: Any) -> Engine:
     if parsed.get_driver_name() == "psycopg":
         connect_args["options"] = f"-c lock_timeout={int(timeout * 1000)}"
         # A host that vanished (power, network) stops acknowledging: tcp_user_timeout drops a
-        # connection whose sent data stays unacknowledged this long, and keepalives find an
-        # idle one dead. Neither helps against a frozen server whose kernel still ACKs: the
-        # deadline (adapters/db/deadline.py) is what bounds that.
+        # connection whose sent data stays unacknowledged this long, and keepalives find one
+        # resting in the pool dead within about 16 s. Neither helps against a frozen server
+        # whose kernel still ACKs: the gate's deadline (adapters/db/deadline.py) bounds that.
         connect_args.update(
             keepalives=1,
-            keepalives_idle=max(1, int(timeout)),
-            keepalives_interval=1,
+            keepalives_idle=10,
+            keepalives_interval=2,
             keepalives_count=3,
             tcp_user_timeout=int(timeout * 1000),
         )

@@ -32,3 +32,15 @@ def test_a_connection_returned_in_time_is_not_cut_when_the_deadline_passes(servi
     time.sleep(0.05)
     with services.engine.connect() as conn:
         assert conn.execute(text("SELECT 2")).scalar_one() == 2
+
+
+def test_postgresql_connections_drop_a_peer_that_stops_acknowledging(services, backend):
+    if backend != "postgresql":
+        pytest.skip("libpq's TCP settings")
+    with services.engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        options = {o.keyword.decode(): o.val for o in driver.pgconn.info}  # type: ignore[union-attr]
+    timeout_ms = int(services.settings.gate_timeout * 1000)
+    assert options["tcp_user_timeout"] == str(timeout_ms).encode()
+    assert options["keepalives"] == b"1"
+    assert int(options["keepalives_idle"]) > 0
