@@ -33,6 +33,8 @@ from sqlalchemy import Engine, event
 
 log = logging.getLogger(__name__)
 
+SERVER_MARGIN = 0.1  # seconds; a loopback or LAN round trip is well under it
+
 
 class Deadline:
     """The moment by which the work of one call must be done, and the sockets it holds."""
@@ -46,6 +48,12 @@ class Deadline:
 
     def remaining(self) -> float:
         return self.at - self._clock()
+
+    def server_ms(self) -> int:
+        """What is left, in whole milliseconds, less `SERVER_MARGIN`: for the server's own
+        lock_timeout and statement_timeout, so that a live server's clean error (the connection
+        kept) comes before the watchdog would cut the connection."""
+        return max(1, int((self.remaining() - SERVER_MARGIN) * 1000))
 
     def attach(self, dbapi_connection: Any) -> None:
         with self._lock:

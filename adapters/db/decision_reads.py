@@ -38,7 +38,9 @@ _PG_BEGIN = sql_text(
     """
 SELECT s.id, s.name, s.kind, s.last_success_at,
        tv.version AS t_version, tv.document AS t_document,
-       set_config('statement_timeout', COALESCE(:statement_timeout,
+       set_config('lock_timeout', COALESCE(:time_left, current_setting('lock_timeout')), true)
+           AS lock_timeout,
+       set_config('statement_timeout', COALESCE(:time_left,
                   current_setting('statement_timeout')), true) AS statement_timeout,
        pg_advisory_xact_lock(hashtextextended('creditgate:customer:' || s.id || ':' || :ref, 0))
            IS NULL AS customer_locked,
@@ -59,6 +61,7 @@ SELECT s.id, s.name, s.kind, s.last_success_at,
     last_success_at=UTCDateTime,
     t_version=Integer,
     t_document=JSON,
+    lock_timeout=String,
     statement_timeout=String,
     customer_locked=Boolean,
     group_locked=Boolean,
@@ -74,12 +77,13 @@ def begin_decision(
 ) -> tuple[SourceRecord, Thresholds]:
     """:raises SourceNotFound:"""
     if conn.dialect.name == "postgresql":
-        # The rest of the transaction gets what is left of the call's deadline as its
-        # statement_timeout, so the server too gives up on a statement the caller gave up on
-        # (the locks above wait no longer than lock_timeout).
+        # Under the call's deadline, the transaction's lock_timeout and statement_timeout are
+        # what is left of it: the server gives up on a lock or a statement the caller is about
+        # to give up on, with a clean error. set_config() comes before the locks in the select
+        # list, so this statement's own lock waits are bounded too.
         bound = deadline.current()
-        left = None if bound is None else f"{max(1, int(bound.remaining() * 1000))}ms"
-        params = {"name": source_name, "ref": customer_ref, "statement_timeout": left}
+        left = None if bound is None else f"{bound.server_ms()}ms"
+        params = {"name": source_name, "ref": customer_ref, "time_left": left}
         row = _PG_BEGIN_RUN.first(conn, params)
     else:  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
         row = _SOURCE_AND_THRESHOLDS.first(conn, {"name": source_name})

@@ -44,3 +44,28 @@ def test_postgresql_connections_drop_a_peer_that_stops_acknowledging(services, b
     assert options["tcp_user_timeout"] == str(timeout_ms).encode()
     assert options["keepalives"] == b"1"
     assert int(options["keepalives_idle"]) > 0
+
+
+def test_a_customer_locked_past_the_timeout_gets_the_server_s_clean_error_not_a_cut(
+    api, loaded, backend, caplog
+):
+    """A live server's lock wait ends by its own lock_timeout, set to what is left of the call's
+    budget, just before the watchdog would cut the connection (and with it the worker's pool)."""
+    if backend != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; tests/test_fail_safe.py locks SQLite")
+    assert api.gate("LK-0", "C-100", "1.00").status_code == 200  # the key is looked up
+    source_id = loaded.sync_store().source("default")["id"]
+    with loaded.engine.connect() as blocker:
+        blocker.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"creditgate:customer:{source_id}:C-100"},
+        )
+        started = time.monotonic()
+        response = api.gate("LK-1", "C-100", "1.00")
+        elapsed = time.monotonic() - started
+        blocker.rollback()
+    assert response.status_code == 503
+    assert [r["code"] for r in response.get_json()["reasons"]] == ["GATE_UNAVAILABLE"]
+    budget = loaded.settings.gate_timeout
+    assert budget - 0.3 <= elapsed <= budget + 0.3, elapsed
+    assert "connection(s) cut" not in caplog.text
