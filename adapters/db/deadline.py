@@ -108,13 +108,6 @@ def install(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
 
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        deadline = _current.get()
-        if deadline is not None:
-            record.info[_KEY] = deadline
-            deadline.attach(dbapi_connection)
-
     def _release(dbapi_connection: Any, record: Any, *_: Any) -> None:
         # Returned, invalidated or closed (whatever thread does it): never cut it afterwards.
         deadline = record.info.pop(_KEY, None) if record is not None else None
@@ -123,6 +116,14 @@ def install(engine: Engine) -> None:
 
     for name in ("checkin", "invalidate", "soft_invalidate", "close"):
         event.listen(engine, name, _release)
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        _release(dbapi_connection, record)  # only ever the deadline of this checkout
+        deadline = _current.get()
+        if deadline is not None:
+            record.info[_KEY] = deadline
+            deadline.attach(dbapi_connection)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
