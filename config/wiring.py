@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import Engine
 from adapters.callback import CallbackTarget
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin, audit_chain, audit_reads, holds, schema
+from adapters.db import admin, audit_chain, audit_reads, deadline, holds, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
@@ -72,8 +73,16 @@ class Services:
     def read_uow(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.engine, self.clock, read_only=True)
 
+    def bounded(self) -> AbstractContextManager[object]:
+        """Database work in the block must finish within CREDITGATE_GATE_TIMEOUT, or fail with
+        the store's unavailability (adapters/db/deadline.py). The gate runs its whole call,
+        key lookup included, in one such block."""
+        return deadline.bounded(self.settings.gate_timeout)
+
     def find_client(self, key: str) -> admin.ApiClient | None:
-        return admin.find_client(self.engine, key)
+        """:raises GateUnavailable: when the database does not answer within the gate timeout."""
+        with self.bounded():
+            return admin.find_client(self.engine, key)
 
     def create_api_client(self, name: str, role: str, **kwargs: Any) -> admin.IssuedKey:
         return admin.create_api_client(self.engine, name, role, self.clock(), **kwargs)

@@ -4,40 +4,69 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import threading
 from collections.abc import Callable
-from time import monotonic as _monotonic
+from time import monotonic
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, request
 
+from gating.errors import GateUnavailable
 from gating.signatures import SIGNATURE_HEADER, sign, verify_signature
 
 __all__ = ["SIGNATURE_HEADER", "new_client_cache", "requires", "sign", "verify_signature"]
 
-_CACHE_SECONDS = 30.0
+log = logging.getLogger(__name__)
+
+FRESH_SECONDS = 3.0
+"""How long a worker trusts a key's last lookup while the database answers: a revoked key stops
+working on every worker within this time (README, "API keys")."""
+OUTAGE_SECONDS = 600.0
+"""While the database cannot be reached, a key looked up successfully within this time is
+trusted as it was then (its role, its source, its signing secret, or that it was unknown)."""
+_MAX_ENTRIES = 10_000
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _ClientCache:
-    """Keeps looked-up keys for a few seconds so the gate does not query api_clients each call."""
+    """Keeps looked-up keys for `FRESH_SECONDS` so the gate does not query api_clients on every
+    call, and carries them through a database outage for up to `OUTAGE_SECONDS`."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, Any]] = {}
+        self._entries: dict[str, tuple[float, Any]] = {}  # sha256(key) -> (looked up at, client)
 
     def get(self, key: str, lookup: Callable[[str], Any]) -> Any:
+        """The client holding `key`, or None for an unknown or revoked key.
+
+        :raises GateUnavailable: when the database cannot be asked and the key was not looked
+            up successfully within `OUTAGE_SECONDS`.
+        """
         digest = hashlib.sha256(key.encode()).hexdigest()
-        now = _monotonic()
+        now = self._clock()
         with self._lock:
             hit = self._entries.get(digest)
-        if hit is not None and now - hit[0] < _CACHE_SECONDS:
+        if hit is not None and now - hit[0] < FRESH_SECONDS:
             return hit[1]
-        client = lookup(key)
+        try:
+            client = lookup(key)
+        except GateUnavailable:
+            if hit is not None and now - hit[0] < OUTAGE_SECONDS:
+                log.debug(
+                    "database unavailable: API key trusted from its lookup %.0f s ago", now - hit[0]
+                )
+                return hit[1]
+            raise
         with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
+            if len(self._entries) >= _MAX_ENTRIES:
+                # Unknown keys go first, so a flood of made-up keys cannot push the real ones
+                # out of what an outage may trust.
+                self._entries = {d: e for d, e in self._entries.items() if e[1] is not None}
+                if len(self._entries) >= _MAX_ENTRIES:
+                    self._entries.clear()
             self._entries[digest] = (now, client)
         return client
 
@@ -55,7 +84,10 @@ def _bearer() -> str:
 
 
 def requires(*roles: str) -> Callable[[F], F]:
-    """Allow only clients with one of `roles`: 401 without a valid key, 403 otherwise."""
+    """Allow only clients with one of `roles`: 401 without a valid key, 403 otherwise.
+
+    :raises GateUnavailable: when the key cannot be checked (see `_ClientCache.get`).
+    """
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -85,5 +117,6 @@ def requires(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def new_client_cache() -> _ClientCache:
-    return _ClientCache()
+def new_client_cache(clock: Callable[[], float] = monotonic) -> _ClientCache:
+    """A worker's cache of looked-up keys; `clock` is a monotonic clock in seconds."""
+    return _ClientCache(clock)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -42,7 +44,38 @@ def object_body() -> dict[str, Any]:
     return body
 
 
+def _bounded(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The whole call, key lookup included, within CREDITGATE_GATE_TIMEOUT; when the store
+    cannot answer in time, or at all, the answer is the fail-safe decision body, even before
+    the key could be checked (the client's key is then trusted from a recent lookup, see
+    connector/auth.py, or, unknown, gets the same 503: nothing is decided or recorded)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        services = current_app.extensions["creditgate"]
+        with services.bounded():
+            try:
+                return view(*args, **kwargs)
+            except GateUnavailable as exc:
+                return _fail_safe(_claimed_order_id(), exc)
+
+    return wrapper
+
+
+def _claimed_order_id() -> str | None:
+    """The body's order_id, unchecked, only to echo it in the fail-safe answer."""
+    try:
+        claimed = json.loads(request.get_data(cache=True)).get("order_id")
+        claimed.encode()  # no lone surrogate: it must be writable as JSON
+    except Exception:
+        return None
+    if isinstance(claimed, str) and 0 < len(claimed) <= 200 and claimed.isprintable():
+        return claimed
+    return None
+
+
 @bp.post("/orders")
+@_bounded
 @requires("erp")
 def gate() -> Any:
     data = _order_schema.load(object_body())
@@ -64,7 +97,7 @@ def gate() -> Any:
             caller=g.client.name,
         )
     except GateUnavailable as exc:
-        return _fail_safe(order, exc)
+        return _fail_safe(order.order_id, exc)
     services.fail_safe_seen = result.fail_safe
     response = jsonify(result.record.response)
     response.headers["X-Creditgate-Replayed"] = "true" if result.replayed else "false"
@@ -73,13 +106,13 @@ def gate() -> Any:
     return response
 
 
-def _fail_safe(order: OrderRequest, exc: GateUnavailable) -> Any:
+def _fail_safe(order_id: str | None, exc: GateUnavailable) -> Any:
     """Answer within the bounded time with the configured outcome; nothing was recorded."""
     services = current_app.extensions["creditgate"]
-    log.error("gate unavailable for order %s: %s", order.order_id, exc)
+    log.error("gate unavailable for order %s: %s", order_id, exc)
     body = {
         "decision_id": None,
-        "order_id": order.order_id,
+        "order_id": order_id,
         "outcome": services.fail_safe_outcome,
         "reasons": [
             {"code": "GATE_UNAVAILABLE", "message": f"the credit gate cannot decide now ({exc})"}

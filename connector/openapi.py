@@ -383,7 +383,10 @@ SCHEMAS: dict[str, Any] = {
         "required": ["decision_id", "order_id", "outcome", "reasons", "customer", "decided_at"],
         "properties": {
             "decision_id": {"type": ["string", "null"]},
-            "order_id": {"type": "string"},
+            "order_id": {
+                "type": ["string", "null"],
+                "description": "null only in a fail-safe 503 whose body could not be read",
+            },
             "outcome": {"type": "string", "enum": ["approved", "blocked", "review"]},
             "reasons": {"type": "array", "items": _ref("Reason")},
             "customer": {
@@ -715,7 +718,10 @@ PATHS: dict[str, Any] = {
                 **_ERP_ERRORS,
                 "409": _json(_ref("Error"), "A concurrent request changed the order; retry"),
                 "503": _json(
-                    _ref("GateDecision"), "The gate cannot decide now: the fail-safe outcome"
+                    _ref("GateDecision"),
+                    "The gate cannot decide now: the fail-safe outcome, nothing recorded. "
+                    "Answered within CREDITGATE_GATE_TIMEOUT when the database is down or does "
+                    "not answer, also when the API key cannot be checked (see README, API keys)",
                 ),
             },
         }

@@ -21,11 +21,16 @@ class SyncStore(Protocol):
 
     def watermark(self, source_id: int, entity: Entity) -> Watermark | None: ...
 
-    def start_run(self, source_id: int, entity: Entity, now: datetime) -> int: ...
+    def start_run(self, source_id: int, entity: Entity, now: datetime) -> int:
+        """Record a run as running, under a lease; first mark failed the runs whose lease
+        expired (their process died without finishing them)."""
+        ...
 
     def apply_page(
-        self, source_id: int, entity: Entity, page: Page[Any], now: datetime
-    ) -> tuple[int, list[RecordError]]: ...
+        self, source_id: int, entity: Entity, page: Page[Any], now: datetime, run_id: int
+    ) -> tuple[int, list[RecordError]]:
+        """Store the page and renew run `run_id`'s lease, in one transaction."""
+        ...
 
     def finish_run(
         self,
@@ -168,7 +173,7 @@ def _sync_entity(
     pages = getattr(adapter, entity)(since)
     try:
         for page in prefetched(pages):
-            written, errors = store.apply_page(source_id, entity, page, clock())
+            written, errors = store.apply_page(source_id, entity, page, clock(), run_id)
             part.read += len(page.records) + len(page.errors)
             part.written += written
             part.errors.extend(errors)

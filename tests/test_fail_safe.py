@@ -137,3 +137,56 @@ def test_the_thresholds_fail_safe_outcome_is_answered_once_this_process_has_read
         services.engine.dispose()
     assert response.status_code == 503
     assert response.get_json()["outcome"] == "blocked"
+
+
+def test_sqlite_gone_keeps_the_fail_safe_body_and_the_keys_known_before_it(tmp_path):
+    """The store unreadable (its file gone, as on an unmounted volume) for longer than a key's
+    cache: the gate still answers its decision body, the key lookup included.
+    tests/production/test_database_hang.py does the same with PostgreSQL stopped and frozen."""
+    from connector.auth import new_client_cache
+
+    path = tmp_path / "cg.db"
+    services = build_services(
+        Settings(database_url=f"sqlite:///{path}", gate_timeout=0.5), clock=lambda: NOW
+    )
+    services.init_db()
+    erp = services.create_api_client("erp", "erp").key
+    auditor = services.create_api_client("auditor", "auditor").key
+    ticks = [0.0]
+    app = create_app(services)
+    app.extensions["creditgate.clients"] = new_client_cache(lambda: ticks[0])
+    client = app.test_client()
+
+    def gate(order_id, key=erp):
+        headers = {"Authorization": f"Bearer {key}"}
+        return client.post("/api/v1/gate/orders", json=_order(order_id), headers=headers)
+
+    assert gate("SO-0").status_code == 200
+    assert client.get("/api/v1/openapi.json", headers={"Authorization": f"Bearer {auditor}"})
+    services.engine.dispose()
+    away = tmp_path / "away"
+    away.mkdir()
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("cg.db")]
+    for p in files:
+        p.rename(away / p.name)
+    ticks[0] = 31  # past the 30 s the key cache used to hold
+    late = gate("SO-1")
+    wrong_role = gate("SO-2", key=auditor)
+    ticks[0] = 601  # ten minutes without a lookup: no longer trusted, the same body
+    untrusted = gate("SO-3")
+    services.engine.dispose()
+    for p in tmp_path.iterdir():
+        if p.name.startswith("cg.db"):
+            p.unlink()  # the empty database the failed connections left
+    for p in files:
+        (away / p.name).rename(p)
+    for response, order_id in ((late, "SO-1"), (untrusted, "SO-3")):
+        assert response.status_code == 503, response.get_json()
+        body = response.get_json()
+        assert (body["order_id"], body["outcome"]) == (order_id, "review")
+        assert body["decision_id"] is None
+        assert [r["code"] for r in body["reasons"]] == ["GATE_UNAVAILABLE"]
+    assert wrong_role.status_code == 403
+    back = gate("SO-4")
+    assert back.status_code == 200, back.get_json()
+    services.engine.dispose()

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapters.db.engine import readonly
@@ -184,17 +184,27 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "cg":
         return None
-    try:
-        with readonly(engine).connect() as conn:
-            rows = conn.execute(
-                select(api_clients, sources.c.name.label("source"))
-                .join(sources, sources.c.id == api_clients.c.source_id)
-                .where(api_clients.c.key_prefix == parts[1], api_clients.c.revoked_at.is_(None))
-            ).all()
-    except (OperationalError, PoolTimeout) as exc:
-        # A key cannot be checked without the database: a 503, never a 500 or a guess.
-        log.warning("api key lookup failed: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
-        raise GateUnavailable("database unavailable") from exc
+    query = (
+        select(api_clients, sources.c.name.label("source"))
+        .join(sources, sources.c.id == api_clients.c.source_id)
+        .where(api_clients.c.key_prefix == parts[1], api_clients.c.revoked_at.is_(None))
+    )
+    for attempt in (1, 2):
+        try:
+            with readonly(engine).connect() as conn:
+                rows = conn.execute(query).all()
+            break
+        except (DBAPIError, PoolTimeout) as exc:
+            lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+            if attempt == 1 and lost:
+                # A connection left from before a database restart: SQLAlchemy has discarded
+                # the pool, and a read may simply be asked again on a new connection.
+                continue
+            if not (lost or isinstance(exc, OperationalError | PoolTimeout)):
+                raise
+            # A key cannot be checked without the database: a 503, never a 500 or a guess.
+            log.warning("api key lookup failed: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
+            raise GateUnavailable("database unavailable") from exc
     digest = _hash(key)
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest):

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Connection, Integer, String
 from sqlalchemy import text as sql_text
 from sqlalchemy.types import JSON
 
+from adapters.db import deadline
 from adapters.db import statements as sql
 from adapters.db.driver import DriverStatement
 from adapters.db.repository import (
@@ -37,6 +38,10 @@ _PG_BEGIN = sql_text(
     """
 SELECT s.id, s.name, s.kind, s.last_success_at,
        tv.version AS t_version, tv.document AS t_document,
+       set_config('lock_timeout', COALESCE(:time_left, current_setting('lock_timeout')), true)
+           AS lock_timeout,
+       set_config('statement_timeout', COALESCE(:time_left,
+                  current_setting('statement_timeout')), true) AS statement_timeout,
        pg_advisory_xact_lock(hashtextextended('creditgate:customer:' || s.id || ':' || :ref, 0))
            IS NULL AS customer_locked,
        (SELECT pg_advisory_xact_lock(hashtextextended('creditgate:group:' || c.group_id, 0))
@@ -56,6 +61,8 @@ SELECT s.id, s.name, s.kind, s.last_success_at,
     last_success_at=UTCDateTime,
     t_version=Integer,
     t_document=JSON,
+    lock_timeout=String,
+    statement_timeout=String,
     customer_locked=Boolean,
     group_locked=Boolean,
 )
@@ -70,7 +77,14 @@ def begin_decision(
 ) -> tuple[SourceRecord, Thresholds]:
     """:raises SourceNotFound:"""
     if conn.dialect.name == "postgresql":
-        row = _PG_BEGIN_RUN.first(conn, {"name": source_name, "ref": customer_ref})
+        # Under the call's deadline, the transaction's lock_timeout and statement_timeout are
+        # what is left of it: the server gives up on a lock or a statement the caller is about
+        # to give up on, with a clean error. set_config() comes before the locks in the select
+        # list, so this statement's own lock waits are bounded too.
+        bound = deadline.current()
+        left = None if bound is None else f"{bound.server_ms()}ms"
+        params = {"name": source_name, "ref": customer_ref, "time_left": left}
+        row = _PG_BEGIN_RUN.first(conn, params)
     else:  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
         row = _SOURCE_AND_THRESHOLDS.first(conn, {"name": source_name})
     if row is None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from adapters.db import deadline
 from adapters.db.write_slot import WriteSlot
 
 READONLY = "creditgate_readonly"
@@ -18,14 +19,27 @@ def make_engine(url: str, *, timeout: float = 2.0, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, timeout, **kwargs)
-    connect_args = {"connect_timeout": max(1, int(timeout))}
+    connect_args: dict[str, Any] = {"connect_timeout": max(1, int(timeout))}
     if parsed.get_driver_name() == "psycopg":
-        connect_args["options"] = f"-c lock_timeout={int(timeout * 1000)}"  # type: ignore[assignment]
+        connect_args["options"] = f"-c lock_timeout={int(timeout * 1000)}"
+        # A host that vanished (power, network) stops acknowledging: tcp_user_timeout drops a
+        # connection whose sent data stays unacknowledged this long, and keepalives find one
+        # resting in the pool dead within about 16 s. Neither helps against a frozen server
+        # whose kernel still ACKs: the gate's deadline (adapters/db/deadline.py) bounds that.
+        connect_args.update(
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=2,
+            keepalives_count=3,
+            tcp_user_timeout=int(timeout * 1000),
+        )
     # No pool_pre_ping: it costs a round trip on every checkout, ~10% of a gate decision. After a
     # server restart, the first use of each stale connection fails instead (the gate answers its
     # fail-safe 503), and SQLAlchemy then discards the whole pool, so recovery takes one request
     # per process (tests/production/test_database_outage.py).
-    return create_engine(url, pool_timeout=timeout, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, pool_timeout=timeout, connect_args=connect_args, **kwargs)
+    deadline.install(engine)
+    return engine
 
 
 _WRITE_SLOTS: weakref.WeakKeyDictionary[Engine, tuple[WriteSlot, float]] = (

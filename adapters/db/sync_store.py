@@ -18,6 +18,10 @@ from gating.records import RecordError
 from gating.sources import Entity, Page, Watermark
 
 MAX_ERRORS_KEPT = 1000
+RUN_LEASE = timedelta(minutes=30)
+"""How long a run may go without storing a page before it is taken for dead (its process killed
+or its host gone): far beyond a page's fetch with the adapters' own retries."""
+ABANDONED = "abandoned: the run stopped without finishing (no page stored within its lease)"
 
 
 def _error_json(e: RecordError) -> dict[str, Any]:
@@ -65,8 +69,10 @@ class DbSyncStore:
         return None if row is None else Watermark(row.changed_at, row.last_id)
 
     def start_run(self, source_id: int, entity: Entity, now: datetime) -> int:
+        """Record a new run, after marking failed every run whose lease has expired."""
         self._customer_ids.pop(source_id, None)  # a new run sees customers added meanwhile
         with self.engine.begin() as conn:
+            self._fail_abandoned(conn, now)
             result = conn.execute(
                 insert(sync_runs).values(
                     source_id=source_id,
@@ -77,14 +83,50 @@ class DbSyncStore:
                     written=0,
                     skipped=0,
                     errors=[],
+                    lease_expires_at=now + RUN_LEASE,
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
+    def fail_abandoned(self, now: datetime) -> int:
+        """Mark failed every run still `running` past its lease; return how many."""
+        with self.engine.begin() as conn:
+            return self._fail_abandoned(conn, now)
+
+    def _fail_abandoned(self, conn: Any, now: datetime) -> int:
+        r = sync_runs.c
+        dead = conn.execute(
+            select(r.id, r.entity).where(
+                r.status == "running",
+                or_(
+                    r.lease_expires_at < now,
+                    # Left running before runs had a lease (migration 0013).
+                    and_(r.lease_expires_at.is_(None), r.started_at < now - RUN_LEASE),
+                ),
+            )
+        ).all()
+        for run in dead:
+            conn.execute(
+                update(sync_runs)
+                .where(r.id == run.id, r.status == "running")
+                .values(
+                    status="failed",
+                    finished_at=now,
+                    errors=[_error_json(RecordError(run.entity, None, ABANDONED))],
+                )
+            )
+        return len(dead)
+
     def apply_page(
-        self, source_id: int, entity: Entity, page: Page[Any], now: datetime
+        self,
+        source_id: int,
+        entity: Entity,
+        page: Page[Any],
+        now: datetime,
+        run_id: int | None = None,
     ) -> tuple[int, list[RecordError]]:
-        """Upsert the page's records and advance the watermark in ONE transaction.
+        """Upsert the page's records and advance the watermark in ONE transaction, renewing
+        run `run_id`'s lease in it.
 
         A crash before commit leaves the previous page's state and watermark: the next run
         reads this page again, and upserts make that harmless.
@@ -96,6 +138,12 @@ class DbSyncStore:
             report = loader.finish()
             if page.watermark is not None:
                 self._advance(conn, source_id, entity, page.watermark, now)
+            if run_id is not None:
+                conn.execute(
+                    update(sync_runs)
+                    .where(sync_runs.c.id == run_id)
+                    .values(lease_expires_at=now + RUN_LEASE)
+                )
         ids.update(loader.customer_ids)  # only ids of committed rows are kept
         return report.written.get(entity, 0), [*page.errors, *report.errors]
 

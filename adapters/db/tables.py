@@ -371,6 +371,9 @@ sync_runs = Table(
     Column("written", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("errors", JSON, nullable=False, default=list),
+    # A running run renews this with every page it stores; once it has passed, the process is
+    # taken for dead and the next run marks the run failed (adapters/db/sync_store.py).
+    Column("lease_expires_at", UTCDateTime),
 )
 
 # The warning ladder's current level per customer (gating/warnings.py), and every change to it.

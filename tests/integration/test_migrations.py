@@ -53,6 +53,7 @@ COLUMNS_SINCE_MIGRATIONS = (
     ("customers", "admin_hold_reason"),
     ("invoices", "instalments"),
     ("api_clients", "granted_sources"),
+    ("sync_runs", "lease_expires_at"),
 )
 # Indexes added by revisions after 0003 on tables that existed before (0005: the hold list's).
 INDEXES_SINCE_MIGRATIONS = ("ix_orders_held",)
