@@ -23,8 +23,14 @@ _positive_amount = {
     ]
 }
 # An identifier as connector/schemas.py takes it (order, customer, decision, source, target):
-# 1 to 100 characters, none of them a control character.
-_id = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\x00-\x1f\x7f]+$"}
+# 1 to 100 characters, none of them a control character, no whitespace at either end (ids are
+# matched exactly, so "C-100 " is refused rather than taken for another customer).
+_id = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    "pattern": r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+}
 # Why a person did something: not blank.
 _why = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
 
