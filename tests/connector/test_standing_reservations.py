@@ -139,11 +139,31 @@ def test_a_standing_reservation_lapses_with_its_approval(api, loaded, clock, dat
     assert (row.status, row.reserved, row.expires_at) == ("open", 0, None)
 
 
-# --- 2. the invoiced event ------------------------------------------------------------------
-
-
 def _invoice(number: str, total: str, order_id: str) -> tuple[str, ...]:
     return (f"I-{number}", "C-800", number, day(0), day(30), "CNY", total, total, order_id)
+
+
+def test_an_invoice_for_a_held_amendment_reduces_the_approval_standing_behind_it(
+    api, loaded, csv_dir
+):
+    api.gate("A", "C-800", "5000.00")
+    api.gate("A", "C-800", "11000.00")  # blocked: 5,000 stands
+
+    loaded.import_folder(csv_dir(invoices=[_invoice("INV-A1", "3000.00", "A")]))
+    part = api.exposure("C-800")
+    loaded.import_folder(
+        csv_dir(invoices=[_invoice("INV-A1", "3000.00", "A"), _invoice("INV-A2", "2000.00", "A")])
+    )
+    full = api.exposure("C-800")
+
+    # Counted once: what is invoiced as the invoice, the rest of the approval as reserved.
+    assert (part["open_invoices"], part["reservations"]) == ("3000.00", "2000.00")
+    assert (full["open_invoices"], full["reservations"]) == ("5000.00", "0.00")
+    row = order_row(loaded, "A")
+    assert (row.status, row.last_outcome, row.expires_at) == ("open", "blocked", None)
+
+
+# --- 2. the invoiced event ------------------------------------------------------------------
 
 
 def test_an_invoiced_order_counts_until_its_invoice_is_imported(api, loaded, csv_dir):
