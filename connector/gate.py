@@ -133,7 +133,7 @@ def order_event(order_id: str) -> Any:
     data = _event_schema.load(object_body())
     services = current_app.extensions["creditgate"]
     source = acting_source(g.client.source, g.client.sources, data.get("source"))
-    before = apply_order_event(
+    answer = apply_order_event(
         source,
         order_id,
         data["event"],
@@ -141,14 +141,15 @@ def order_event(order_id: str) -> Any:
         clock=services.clock,
         caller=g.client.name,
     )
-    # In the currency's minor units either way: "0.00", never "0", when nothing was released.
-    released = quantize(before.reserved if before.status == "open" else Decimal(0), before.currency)
-    return jsonify(
-        {
-            "order_id": order_id,
-            "event": data["event"],
-            "status": data["event"] if before.status == "open" else before.status,
-            "released": str(released),
-            "currency": before.currency,
-        }
-    )
+    currency = answer.before.currency
+    body: dict[str, Any] = {
+        "order_id": order_id,
+        "event": data["event"],
+        "status": answer.status,
+        # In the currency's minor units either way: "0.00", never "0", when nothing was released.
+        "released": str(quantize(answer.released, currency)),
+        "currency": currency,
+    }
+    if answer.counted_until is not None:  # invoiced, awaiting its invoice here
+        body["counted_until"] = answer.counted_until.isoformat()
+    return jsonify(body)

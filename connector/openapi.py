@@ -24,8 +24,14 @@ _positive_amount = {
     ]
 }
 # An identifier as connector/schemas.py takes it (order, customer, decision, source, target):
-# 1 to 100 characters, none of them a control character.
-_id = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\x00-\x1f\x7f]+$"}
+# 1 to 100 characters, none of them a control character, no whitespace at either end (ids are
+# matched exactly, so "C-100 " is refused rather than taken for another customer).
+_id = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    "pattern": r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+}
 # An order or customer id: it also travels in URL paths (connector/schemas.py URL_ID_PATTERN).
 _url_id = {**_id, "allOf": [{"pattern": URL_ID_PATTERN}]}
 _erp_source = {
@@ -406,6 +412,22 @@ SCHEMAS: dict[str, Any] = {
                 ]
             },
             "decided_at": {"type": "string", "format": "date-time"},
+            "standing_reservation": {
+                "type": "object",
+                "description": "Only on a blocked or review amendment of an order approved "
+                "earlier: that approval still stands (the ERP keeps the order at its last "
+                "approved amount), and its reservation stays counted in `customer.exposure` "
+                "until the order is cancelled, invoiced, lapses at `expires_at`, or is approved "
+                "at a new amount. `amount` is what it still reserves.",
+                "required": ["amount", "currency", "customer_id", "decision_id", "expires_at"],
+                "properties": {
+                    "amount": _amount,
+                    "currency": {"type": "string"},
+                    "customer_id": {"type": "string"},
+                    "decision_id": {"type": "string", "description": "the approving decision"},
+                    "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
         },
     },
     "OrderEvent": {
@@ -423,9 +445,26 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "order_id": {"type": "string"},
             "event": {"type": "string"},
-            "status": {"type": "string"},
-            "released": _amount,
+            "status": {
+                "type": "string",
+                "description": "The order's status after the event: `cancelled`, `invoiced`, "
+                "`invoiced_awaiting_sync` (invoiced at the ERP, still counted until its invoice "
+                "is synced or imported, or until `counted_until`), or the status it kept "
+                "(`expired`, `rejected`) when the event changed nothing",
+            },
+            "released": {
+                **_amount,
+                "description": "What the event released: the reservation on `cancelled`; "
+                "always 0 on `invoiced` (the amount counts until the invoice is loaded)",
+            },
             "currency": {"type": "string"},
+            "counted_until": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Only while `invoiced_awaiting_sync`: when the amount stops "
+                "counting if no invoice for the order is loaded before (`max_data_age_hours` "
+                "after the event, or the reservation's own expiry if sooner)",
+            },
         },
     },
     "CustomerCredit": {
@@ -459,6 +498,21 @@ SCHEMAS: dict[str, Any] = {
             },
             "available": _nullable_amount,
             "overdue_invoices": {"type": "array", "items": {"type": "object"}},
+            "invoiced_awaiting_sync": {
+                "type": "array",
+                "description": "Orders invoiced at the ERP whose invoice is not loaded here yet: "
+                "still counted in `exposure.reservations`, by what they still reserve",
+                "items": {
+                    "type": "object",
+                    "required": ["order_id", "amount", "currency", "counted_until"],
+                    "properties": {
+                        "order_id": {"type": "string"},
+                        "amount": _amount,
+                        "currency": {"type": "string"},
+                        "counted_until": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+            },
             "overdue_days": {"type": "integer"},
             "on_hold": {"type": "boolean"},
             "hold_reason": {"type": ["string", "null"]},
@@ -709,7 +763,10 @@ PATHS: dict[str, Any] = {
             "description": (
                 "Decides the order and, when approved, reserves its amount. Retries are safe: "
                 "an approved order with the same amount and currency gets its decision back; a "
-                "blocked or review order is decided again on today's data."
+                "blocked or review order is decided again on today's data. A new amount "
+                "re-decides the order: approved, it replaces the reservation; blocked or review, "
+                "the earlier approved reservation stands (`standing_reservation`). Ids are "
+                "matched exactly; one with whitespace at either end is a 422."
             ),
             "security": [{"apiKey": []}],
             "requestBody": {"required": True, **_json(_ref("GateOrder"), "The order")},
@@ -729,11 +786,16 @@ PATHS: dict[str, Any] = {
     "/api/v1/gate/orders/{order_id}/events": {
         "post": {
             "summary": "Tell the gate an order was cancelled or invoiced (role erp)",
+            "description": (
+                "`cancelled` releases the order's reservation. `invoiced` releases nothing: the "
+                "amount stays counted until an invoice carrying the order's reference is synced "
+                "or imported, or until `max_data_age_hours` after the event. Idempotent."
+            ),
             "security": [{"apiKey": []}],
             "parameters": [_path_param("order_id")],
             "requestBody": {"required": True, **_json(_ref("OrderEvent"), "The event")},
             "responses": {
-                "200": _json(_ref("OrderEventResult"), "The reservation was released"),
+                "200": _json(_ref("OrderEventResult"), "What the event did to the reservation"),
                 **_ERP_ERRORS,
                 "404": _json(_ref("Error"), "The order was never gated"),
             },

@@ -21,11 +21,22 @@ from gating.errors import InvalidAmount, UnknownCurrency
 from gating.money import MAX_AMOUNT, is_currency, parse_amount
 from gating.push import LEVELS
 
+
+def _no_surrounding_space(value: str) -> bool:
+    """Ids are matched exactly (case too), so "C-100 " would be another customer than "C-100",
+    with a trial allowance of its own. Refused, not trimmed: from an ERP's code a stray space
+    is a bug to see, and files and syncs store every id trimmed (README, "Identifiers")."""
+    if value != value.strip():
+        raise ValidationError("must not begin or end with whitespace: ids are matched exactly")
+    return True
+
+
 # Identifiers are printable text: a control character (NUL above all) is refused here rather than
 # reaching a database that rejects it.
 _ref = validate.And(
     validate.Length(min=1, max=100),
     validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters"),
+    _no_surrounding_space,
 )
 
 # An order or customer id travels in URL paths (`/orders/<path:order_id>/events`), so a "/" is

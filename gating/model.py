@@ -149,6 +149,17 @@ class Thresholds:
         return out
 
 
+AWAITING_SYNC = "awaiting_sync"
+"""An order's status once the ERP says it is invoiced while its invoice is not loaded here yet:
+its reservation still counts until that invoice is synced or imported, or until the data-age
+bound (`max_data_age_hours`) after the event passes. Shown as "invoiced_awaiting_sync"."""
+
+LIVE_STATUSES = ("open", "rejected", AWAITING_SYNC)
+"""The order statuses that may hold a reservation, and so may lapse: an open order (approved, or
+held with an earlier approval standing), a rejected amendment whose approval stands, and an order
+invoiced at the ERP awaiting its invoice here. Cancelled, invoiced and expired hold nothing."""
+
+
 @dataclass(frozen=True)
 class OrderRequest:
     source: str

@@ -46,6 +46,10 @@ class OrderRecord:
     invoiced: Decimal = Decimal("0")
     key: int | None = None
     resolution_id: int | None = None
+    expires_at: datetime | None = None
+    reserved_by: str | None = None
+    """The approving decision whose reservation the order holds (`reserved` > 0): the order's
+    last decision, or an earlier approval that a refused amendment left standing."""
 
 
 @dataclass(frozen=True)
@@ -139,12 +143,35 @@ class Orders(Protocol):
         previous: OrderRecord | None,
         group_key: int | None = None,
         status: str = "open",
+        standing: bool = False,
     ) -> None:
         """Record the decision and store the order at its terms; `previous` is the order as read
-        in this transaction (None if it is new), whose reservation is replaced."""
+        in this transaction (None if it is new), whose reservation is replaced by `reserve`.
+        With `standing` (a refused amendment, same customer and currency), `previous`'s
+        reservation stays as it is: its amount, its approving decision and `expires_at`."""
         ...
 
-    def close(self, source_id: int, order_id: str, status: str) -> OrderRecord: ...
+    def add_decision(self, decision: DecisionRecord) -> None:
+        """Record a decision that leaves its order as stored (a refused move of an approved
+        order to another customer or currency: the order keeps its approved terms)."""
+        ...
+
+    def close(
+        self, source_id: int, order_id: str, event: str, counted_until: datetime | None = None
+    ) -> OrderRecord:
+        """Apply the ERP's `cancelled` or `invoiced` event (idempotent); return the order as it
+        was before. `cancelled` releases the reservation. `invoiced` keeps it counted, as
+        AWAITING_SYNC, until an invoice for the order is loaded or `counted_until` passes (no
+        later than its own expiry); an order reserving nothing becomes `invoiced` at once.
+
+        :raises OrderNotFound:
+        """
+        ...
+
+    def awaiting_sync(self, customer_key: int) -> list[OrderRecord]:
+        """The customer's orders invoiced at the ERP whose invoice is not loaded yet, oldest
+        expiry first."""
+        ...
 
 
 class Decisions(Protocol):

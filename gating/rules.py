@@ -398,10 +398,15 @@ def _resolution_verdict(
 
 
 def _view(ctx: _Context, *, approved: bool) -> CreditView | None:
+    """The position after the decision: an approved order counts at its new amount; a refused
+    amendment leaves the order's earlier approved reservation standing, so that counts."""
     c, exposure = ctx.customer, ctx.exposure
     if c is None or exposure is None or ctx.order_in_credit is None:
         return None
-    after = quantize(exposure.total + (ctx.order_in_credit if approved else ZERO), c.currency)
+    kept, previous = ZERO, ctx.inp.previous_reservation
+    if previous is not None and "reservations" in exposure.components:
+        kept = ctx.rates.convert(previous.amount, previous.currency, c.currency)
+    after = quantize(exposure.total + (ctx.order_in_credit if approved else kept), c.currency)
     available = None if c.credit_limit is None else c.credit_limit - after
     return CreditView(c.ref, c.currency, c.credit_limit, after, available)
 

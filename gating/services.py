@@ -11,6 +11,7 @@ from typing import Any
 
 from gating.errors import CreditgateError, CustomerNotFound, DecisionNotFound
 from gating.model import (
+    AWAITING_SYNC,
     EXPOSURE_COMPONENTS,
     ZERO,
     Decision,
@@ -22,7 +23,7 @@ from gating.model import (
     Resolution,
     Thresholds,
 )
-from gating.money import Rates
+from gating.money import Rates, quantize
 from gating.ports import (
     Clock,
     DecisionRecord,
@@ -119,13 +120,33 @@ def decide_locked(
         resolution=resolution,
     )
     decision = decide(inp, thresholds, rates, now)
+    standing = _standing(decision, existing)
     record = _record(
-        decision, order, now, thresholds, caller, existing, _shadow(stored, inp, rates, now)
+        decision,
+        order,
+        now,
+        thresholds,
+        caller,
+        existing,
+        _shadow(stored, inp, rates, now),
+        standing,
     )
-    expires = now + timedelta(days=thresholds.reservation_days)
     codes = {r.code for r in decision.reasons}
-    if resolution is not None and RELEASED in codes and resolution.expires_at is not None:
-        expires = resolution.expires_at  # an unused release lapses with its reservation
+    if standing is not None and _moved(standing, order):
+        # The ERP keeps the order at its approved terms, for the customer and in the currency
+        # it was approved for: the order stays as stored, and the refusal is on the record.
+        uow.orders.add_decision(record)
+        return GateResult(record, False, stored.fail_safe_outcome)
+    expires: datetime | None = None
+    if decision.reserve is not None:
+        expires = now + timedelta(days=thresholds.reservation_days)
+        if resolution is not None and RELEASED in codes and resolution.expires_at is not None:
+            expires = resolution.expires_at  # an unused release lapses with its reservation
+    elif standing is not None:
+        expires = standing.expires_at  # the earlier approval lapses when it would have
+    status = "rejected" if REJECTED in codes else "open"
+    if standing is not None and standing.status == AWAITING_SYNC:
+        status = AWAITING_SYNC  # invoiced at the ERP: counted until its invoice is here
     uow.orders.record(
         source.id,
         order.order_id,
@@ -134,12 +155,28 @@ def decide_locked(
         Money(order.amount, order.currency),
         decision.reserve,
         record,
-        expires if decision.reserve else None,
+        expires,
         previous=existing,
         group_key=_key(group),
-        status="rejected" if REJECTED in codes else "open",
+        status=status,
+        standing=standing is not None,
     )
     return GateResult(record, False, stored.fail_safe_outcome)
+
+
+def _standing(decision: Decision, existing: OrderRecord | None) -> OrderRecord | None:
+    """The order as stored when a refusal leaves its earlier approved reservation standing: the
+    ERP keeps the order at its last approved terms until it is cancelled, invoiced, lapses or
+    is approved at new ones. A person's rejection too: the ERP still holds the order as approved,
+    so only the ERP's cancel (or the lapse) frees it."""
+    if decision.reserve is not None or existing is None or existing.reserved <= ZERO:
+        return None
+    return existing
+
+
+def _moved(existing: OrderRecord, order: OrderRequest) -> bool:
+    """Whether the order is asked for another customer or in another currency than stored."""
+    return (existing.customer_ref, existing.currency) != (order.customer_id, order.currency)
 
 
 def _lock_and_read(uow: UnitOfWork, order: OrderRequest, now: datetime) -> Locked:
@@ -265,6 +302,7 @@ def _record(
     caller: str,
     existing: OrderRecord | None,
     shadow: dict[str, Any] | None = None,
+    standing: OrderRecord | None = None,
 ) -> DecisionRecord:
     decision_id = str(uuid.uuid4())
     view = decision.customer
@@ -284,7 +322,9 @@ def _record(
         },
         "decided_at": now.isoformat(),
     }
-    snapshot = {
+    if standing is not None:
+        response["standing_reservation"] = standing_reservation(standing, now)
+    snapshot: dict[str, Any] = {
         "inputs": dict(decision.inputs),
         "rules": [
             {
@@ -300,6 +340,8 @@ def _record(
         if decision.reserve is None
         else {"amount": str(decision.reserve.amount), "currency": decision.reserve.currency},
     }
+    if standing is not None:
+        snapshot["standing_reservation"] = response["standing_reservation"]
     if shadow is not None:
         snapshot["shadow"] = shadow
     return DecisionRecord(
@@ -318,10 +360,41 @@ def _record(
     )
 
 
+def standing_reservation(order: OrderRecord, now: datetime) -> dict[str, Any]:
+    """What a refused amendment's answer says of the earlier approval that still stands."""
+    expires = order.expires_at
+    return {
+        "amount": str(quantize(order.reserved, order.currency)),
+        "currency": order.currency,
+        "customer_id": order.customer_ref,
+        "decision_id": order.reserved_by or order.last_decision_id,
+        "expires_at": None if expires is None else expires.astimezone(now.tzinfo).isoformat(),
+    }
+
+
+SHOWN_STATUS = {AWAITING_SYNC: "invoiced_awaiting_sync"}
+"""An order's status as the ERP and people are told it, where it differs from the stored one."""
+
+
+@dataclass(frozen=True)
+class OrderEventAnswer:
+    before: OrderRecord
+    status: str
+    """The order's status after the event, as shown (see SHOWN_STATUS)."""
+    released: Decimal
+    """What the event released: the reservation on `cancelled`; nothing on `invoiced`."""
+    counted_until: datetime | None
+    """While the order awaits its invoice here: when its amount stops counting at the latest."""
+
+
 def apply_order_event(
     source_name: str, order_id: str, event: str, *, uow: UnitOfWork, clock: Clock, caller: str
-) -> OrderRecord:
-    """Release an order's reservation because the ERP cancelled or invoiced it (idempotent).
+) -> OrderEventAnswer:
+    """Apply the ERP's event to an order (idempotent). `cancelled` releases its reservation.
+    `invoiced` keeps the amount counted until an invoice carrying the order's reference is
+    synced or imported (which reduces the reservation by what it invoices), or until the
+    customer's `max_data_age_hours` after the event pass (then it lapses): the invoice is not
+    counted here before the next sync, so releasing the order now would count the credit nowhere.
 
     :raises OrderNotFound: if the order was never gated.
     """
@@ -330,16 +403,45 @@ def apply_order_event(
     now = clock()
     with uow:
         source = uow.sources.get(source_name)
-        closed = uow.orders.close(source.id, order_id, event)
+        counted_until = None
+        if event == "invoiced":
+            counted_until = _counted_until(uow, source.id, order_id, now)
+        before = uow.orders.close(source.id, order_id, event, counted_until)
+        after = uow.orders.get(source.id, order_id)
+        assert after is not None
+        released = quantize(before.reserved - after.reserved, before.currency)
+        status = SHOWN_STATUS.get(after.status, after.status)
+        until = after.expires_at if after.status == AWAITING_SYNC else None
         uow.audit.record(
             caller,
             f"order_{event}",
             f"order:{source_name}/{order_id}",
-            {"released": str(closed.reserved)},
+            {
+                "released": str(released),
+                "status": status,
+                "counted_until": None if until is None else until.isoformat(),
+            },
             now,
         )
         uow.commit()
-        return closed
+    return OrderEventAnswer(
+        before, status, released, None if until is None else until.astimezone(now.tzinfo)
+    )
+
+
+def _counted_until(
+    uow: UnitOfWork, source_id: int, order_id: str, now: datetime
+) -> datetime | None:
+    """When an invoiced order's amount stops counting if its invoice is never loaded: the
+    customer's data-age bound after the event (None: no bound, its own expiry)."""
+    order = uow.orders.get(source_id, order_id)
+    if order is None:
+        return None  # close() says the order does not exist
+    _, group = uow.customers.position(source_id, order.customer_ref)
+    th = uow.thresholds.active().for_party(order.customer_ref, group.ref if group else None)
+    if th.max_data_age_hours is None:
+        return None
+    return now + timedelta(hours=th.max_data_age_hours)
 
 
 def get_decision(decision_id: str, *, uow: UnitOfWork) -> DecisionRecord:
@@ -364,7 +466,8 @@ def credit_position(
 
     :raises CustomerNotFound, SourceNotFound:
     """
-    today = clock().date()
+    now = clock()
+    today = now.date()
     with uow:
         source = uow.sources.get(source_name)
         stored = uow.thresholds.active()
@@ -376,6 +479,7 @@ def credit_position(
         overdue = uow.customers.overdue_invoices(
             customer.key, today, thresholds.overdue_tolerance, overdue_limit
         )
+        awaiting = uow.orders.awaiting_sync(customer.key)
     components = thresholds.exposure_components
     exposure = exposure_of(customer, rates, components=components)
     limit = customer.credit_limit
@@ -401,6 +505,17 @@ def credit_position(
                 "blocking": inv.due_date < cutoff,
             }
             for inv in overdue
+        ],
+        "invoiced_awaiting_sync": [
+            {
+                "order_id": o.order_id,
+                "amount": quantize(o.reserved, o.currency),
+                "currency": o.currency,
+                "counted_until": None
+                if o.expires_at is None
+                else o.expires_at.astimezone(now.tzinfo),
+            }
+            for o in awaiting
         ],
         "overdue_days": thresholds.overdue_days,
         "on_hold": customer.on_hold,

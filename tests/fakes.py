@@ -13,6 +13,8 @@ from typing import Any
 
 from gating.errors import OrderNotFound, SourceNotFound
 from gating.model import (
+    AWAITING_SYNC,
+    LIVE_STATUSES,
     Balance,
     Money,
     Outcome,
@@ -33,6 +35,7 @@ from gating.ports import (
     Sources,
     ThresholdVersions,
 )
+from gating.reservations import event_change, lapsed_status, reserved_after_invoices
 
 ZERO = Decimal("0")
 COLUMNS = ("open_invoices", "unapplied", "reserved")
@@ -107,6 +110,7 @@ class OrderRow:
     last_decision_id: str | None
     last_outcome: Outcome | None
     expires_at: datetime | None
+    reserved_by: str | None = None
 
     def as_record(self) -> OrderRecord:
         return OrderRecord(
@@ -121,6 +125,8 @@ class OrderRow:
             last_outcome=self.last_outcome,
             customer_key=self.customer_key,
             invoiced=self.invoiced,
+            expires_at=self.expires_at,
+            reserved_by=self.reserved_by,
         )
 
 
@@ -279,13 +285,13 @@ class FakeOrders:
                 row.source_id == source_id
                 and row.customer_ref == customer_ref
                 and row.customer_key is None
-                and row.status == "open"
+                and row.status in LIVE_STATUSES
             ):
                 totals[row.currency] = totals.get(row.currency, ZERO) + row.reserved
         return [Money(amount, cur) for cur, amount in sorted(totals.items()) if amount]
 
     def lapsed(self, source_id: int, customer_ref: str, now: datetime) -> list[OrderRow]:
-        """Open orders of this customer or its group past their expiry."""
+        """Live orders of this customer or its group past their expiry."""
         state = self._uow.state
         me = state.customer_by_ref(source_id, customer_ref)
         group_key = me.group_key if me is not None else None
@@ -297,7 +303,7 @@ class FakeOrders:
             for row in state.orders.values()
             if row.source_id == source_id
             and (row.customer_ref == customer_ref or row.customer_key in siblings)
-            and row.status == "open"
+            and row.status in LIVE_STATUSES
             and row.expires_at is not None
             and row.expires_at < now
         ]
@@ -314,7 +320,9 @@ class FakeOrders:
         for row in expired:
             if row.customer_key is not None:
                 self._uow.state.add_delta(row.customer_key, row.currency, "reserved", -row.reserved)
-            row.status, row.reserved = "expired", ZERO
+            row.status, row.reserved = lapsed_status(row.status, row.last_outcome), ZERO
+            if row.status in ("open", "rejected"):
+                row.expires_at = None
         return len(expired)
 
     def record(
@@ -331,20 +339,26 @@ class FakeOrders:
         previous: OrderRecord | None,
         group_key: int | None = None,
         status: str = "open",
+        standing: bool = False,
     ) -> None:
         state = self._uow.state
-        assert decision.id not in state.decisions, "decisions are append-only"
-        state.decisions[decision.id] = decision
+        self.add_decision(decision)
         old = state.orders.get((source_id, order_id))
         assert (old is None) == (previous is None), "previous must be the order as stored"
         invoiced = ZERO
-        if old is not None:
-            invoiced = old.invoiced if old.currency == amount.currency else ZERO
-            if old.customer_key is not None:
-                state.add_delta(old.customer_key, old.currency, "reserved", -old.reserved)
-        reserved = ZERO if reserve is None else max(ZERO, reserve.amount - invoiced)
-        if customer_key is not None:
-            state.add_delta(customer_key, amount.currency, "reserved", reserved)
+        reserved_by = None if reserve is None else decision.id
+        if standing:
+            assert old is not None and old.currency == amount.currency
+            invoiced, reserved = old.invoiced, old.reserved
+            reserved_by = old.reserved_by or old.last_decision_id
+        else:
+            if old is not None:
+                invoiced = old.invoiced if old.currency == amount.currency else ZERO
+                if old.customer_key is not None:
+                    state.add_delta(old.customer_key, old.currency, "reserved", -old.reserved)
+            reserved = ZERO if reserve is None else max(ZERO, reserve.amount - invoiced)
+            if customer_key is not None:
+                state.add_delta(customer_key, amount.currency, "reserved", reserved)
         state.orders[(source_id, order_id)] = OrderRow(
             source_id=source_id,
             order_id=order_id,
@@ -358,21 +372,41 @@ class FakeOrders:
             last_decision_id=decision.id,
             last_outcome=decision.outcome,
             expires_at=expires_at,
+            reserved_by=reserved_by,
         )
 
-    def close(self, source_id: int, order_id: str, status: str) -> OrderRecord:
+    def add_decision(self, decision: DecisionRecord) -> None:
+        state = self._uow.state
+        assert decision.id not in state.decisions, "decisions are append-only"
+        state.decisions[decision.id] = decision
+
+    def close(
+        self, source_id: int, order_id: str, event: str, counted_until: datetime | None = None
+    ) -> OrderRecord:
         state = self._uow.state
         row = state.orders.get((source_id, order_id))
         if row is None:
             name = next(s.name for s in state.sources.values() if s.id == source_id)
             raise OrderNotFound(name, order_id)
         before = row.as_record()
-        if row.status != "open":
+        change = event_change(before, event, counted_until)
+        if change is None:
             return before
+        status, reserved, expires_at = change
         if row.customer_key is not None:
-            state.add_delta(row.customer_key, row.currency, "reserved", -row.reserved)
-        row.status, row.reserved = status, ZERO
+            state.add_delta(row.customer_key, row.currency, "reserved", reserved - row.reserved)
+        row.status, row.reserved, row.expires_at = status, reserved, expires_at
         return before
+
+    def awaiting_sync(self, customer_key: int) -> list[OrderRecord]:
+        rows = [
+            r
+            for r in self._uow.state.orders.values()
+            if r.customer_key == customer_key and r.status == AWAITING_SYNC
+        ]
+        return [
+            r.as_record() for r in sorted(rows, key=lambda r: (r.expires_at is None, r.expires_at))
+        ]
 
 
 class FakeDecisions:
@@ -515,6 +549,19 @@ class FakeStore:
 
     def set_thresholds(self, thresholds: Thresholds) -> None:
         self.state.thresholds.append(thresholds)
+
+    def invoice_order(self, source: str, order_id: str, invoiced: str) -> None:
+        """As a sync loading invoices that carry the order's reference, totalling `invoiced`."""
+        row = self.state.orders[(self.state.sources[source].id, order_id)]
+        after = reserved_after_invoices(row.as_record(), Decimal(invoiced))
+        row.invoiced = Decimal(invoiced)
+        if after is None:
+            return
+        if row.customer_key is not None:
+            self.state.add_delta(
+                row.customer_key, row.currency, "reserved", after[1] - row.reserved
+            )
+        row.status, row.reserved = after
 
     def mark_synced(self, source: str, at: datetime) -> None:
         old = self.state.sources[source]

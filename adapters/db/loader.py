@@ -13,9 +13,11 @@ from sqlalchemy import ARRAY, Connection, Table, bindparam, delete, func, select
 
 from adapters.db.balances import BalanceDeltas, move_group
 from adapters.db.bulk import insert_batches, insert_tuples
+from adapters.db.repository import order_of
 from adapters.db.statements import INVOICED_FOR_ORDER
 from adapters.db.tables import customers, groups, invoices, orders, payments
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
+from gating.reservations import reserved_after_invoices
 
 # An invoice in several instalments is stored as one receivable row per instalment: the first
 # under the invoice's own id, instalment k (2, 3, ...) under "<id>#<k>". Every other table and
@@ -530,14 +532,14 @@ class Loader:
                 ).scalar_one()
                 invoiced = Decimal(invoiced) if invoiced else ZERO
                 values: dict[str, Any] = {"invoiced": invoiced, "updated_at": self.now}
-                if row.status == "open" and row.last_outcome == "approved":
-                    reserved = max(ZERO, row.amount - invoiced)
-                    values["reserved"] = reserved
-                    if reserved == ZERO:
-                        values["status"] = "invoiced"
+                after = reserved_after_invoices(order_of(row), invoiced)
+                if after is not None:
+                    values["status"], values["reserved"] = after
+                    if not after[1] and after[0] in ("open", "rejected"):
+                        values["expires_at"] = None  # nothing left to lapse
                     if row.customer_id is not None:
                         self.deltas.add(
-                            row.customer_id, row.currency, "reserved", reserved - row.reserved
+                            row.customer_id, row.currency, "reserved", after[1] - row.reserved
                         )
                 self.conn.execute(update(orders).where(o.id == row.id).values(**values))
 

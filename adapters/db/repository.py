@@ -25,6 +25,7 @@ from adapters.db.tables import (
 )
 from gating.errors import OrderNotFound, SourceNotFound
 from gating.model import (
+    AWAITING_SYNC,
     Balance,
     Money,
     Outcome,
@@ -37,6 +38,7 @@ from gating.money import quantize
 from gating.policy import thresholds_from_document
 from gating.ports import DecisionRecord, OrderRecord, SourceRecord
 from gating.push import HoldNotice, notice_document
+from gating.reservations import event_change, lapsed_status
 
 ZERO = Decimal(0)
 
@@ -153,6 +155,8 @@ def order_of(row: Any) -> OrderRecord:
         invoiced=row.invoiced,
         key=row.id,
         resolution_id=row.resolution_id,
+        expires_at=row.expires_at,
+        reserved_by=row.reserved_by,
     )
 
 
@@ -257,14 +261,20 @@ class OrderRepository:
         if not rows:
             return 0
         deltas = BalanceDeltas()
+        by_status: dict[str, list[int]] = {}
         for r in rows:
             if r.customer_id is not None:
                 deltas.add(r.customer_id, r.currency, "reserved", -r.reserved)
-        self.conn.execute(
-            update(orders)
-            .where(orders.c.id.in_([r.id for r in rows]))
-            .values(status="expired", reserved=ZERO, updated_at=now)
-        )
+            by_status.setdefault(lapsed_status(r.status, r.last_outcome), []).append(r.id)
+        for status, ids in by_status.items():
+            # An order that stays open or rejected (a held amendment whose earlier approval
+            # lapsed) loses its expiry with its reservation, so it is not found lapsed again.
+            expiry = {"expires_at": None} if status in ("open", "rejected") else {}
+            self.conn.execute(
+                update(orders)
+                .where(orders.c.id.in_(ids))
+                .values(status=status, reserved=ZERO, updated_at=now, **expiry)
+            )
         deltas.flush(self.conn)
         return len(rows)
 
@@ -282,20 +292,28 @@ class OrderRepository:
         previous: OrderRecord | None,
         group_key: int | None = None,
         status: str = "open",
+        standing: bool = False,
     ) -> None:
         # `previous` was read under the customer's lock in this transaction: no second read.
         old = previous
         deltas = BalanceDeltas()
         invoiced = ZERO
-        if old is not None:
-            invoiced = old.invoiced if old.currency == amount.currency else ZERO
-            if old.customer_key is not None:
-                same = old.customer_key == customer_key
-                known = {"group_id": group_key} if same else {}
-                deltas.add(old.customer_key, old.currency, "reserved", -old.reserved, **known)
-        reserved = ZERO if reserve is None else max(ZERO, reserve.amount - invoiced)
-        if customer_key is not None:
-            deltas.add(customer_key, amount.currency, "reserved", reserved, group_id=group_key)
+        reserved_by = None if reserve is None else decision.id
+        if standing:
+            # The earlier approval stands: its reservation stays as it is, so no balance moves.
+            assert old is not None and old.currency == amount.currency
+            invoiced, reserved = old.invoiced, old.reserved
+            reserved_by = old.reserved_by or old.last_decision_id
+        else:
+            if old is not None:
+                invoiced = old.invoiced if old.currency == amount.currency else ZERO
+                if old.customer_key is not None:
+                    same = old.customer_key == customer_key
+                    known = {"group_id": group_key} if same else {}
+                    deltas.add(old.customer_key, old.currency, "reserved", -old.reserved, **known)
+            reserved = ZERO if reserve is None else max(ZERO, reserve.amount - invoiced)
+            if customer_key is not None:
+                deltas.add(customer_key, amount.currency, "reserved", reserved, group_id=group_key)
         values = {
             "source_id": source_id,
             "external_id": order_id,
@@ -309,6 +327,7 @@ class OrderRepository:
             "last_decision_id": decision.id,
             "last_outcome": decision.outcome.value,
             "expires_at": expires_at,
+            "reserved_by": reserved_by,
             "created_at": self.now,
             "updated_at": self.now,
         }
@@ -327,8 +346,12 @@ class OrderRepository:
             self.conn.execute(sql.UPDATE_ORDER, {"_id": key, **values})
         deltas.flush(self.conn)
 
-    def close(self, source_id: int, order_id: str, status: str) -> OrderRecord:
-        """Release the order's reservation; closing an already closed order changes nothing."""
+    def add_decision(self, decision: DecisionRecord) -> None:
+        self.conn.execute(sql.INSERT_DECISION, decision_row(decision))
+
+    def close(
+        self, source_id: int, order_id: str, event: str, counted_until: datetime | None = None
+    ) -> OrderRecord:
         row = self._row(source_id, order_id, for_update=True)
         if row is None:
             source = self.conn.execute(
@@ -336,18 +359,28 @@ class OrderRepository:
             ).scalar_one()
             raise OrderNotFound(source, order_id)
         before = order_of(row)
-        if row.status != "open":
+        change = event_change(before, event, counted_until)
+        if change is None:
             return before
-        if row.customer_id is not None and row.reserved:
+        status, reserved, expires_at = change
+        if row.customer_id is not None and reserved != row.reserved:
             deltas = BalanceDeltas()
-            deltas.add(row.customer_id, row.currency, "reserved", -row.reserved)
+            deltas.add(row.customer_id, row.currency, "reserved", reserved - row.reserved)
             deltas.flush(self.conn)
         self.conn.execute(
             update(orders)
             .where(orders.c.id == row.id)
-            .values(status=status, reserved=ZERO, updated_at=self.now)
+            .values(status=status, reserved=reserved, expires_at=expires_at, updated_at=self.now)
         )
         return before
+
+    def awaiting_sync(self, customer_key: int) -> list[OrderRecord]:
+        rows = self.conn.execute(
+            select(orders)
+            .where(orders.c.customer_id == customer_key, orders.c.status == AWAITING_SYNC)
+            .order_by(orders.c.expires_at, orders.c.id)
+        )
+        return [order_of(r) for r in rows]
 
 
 def decision_row(record: DecisionRecord) -> dict[str, Any]:

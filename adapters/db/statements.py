@@ -13,6 +13,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     true,
     union_all,
@@ -30,6 +31,7 @@ from adapters.db.tables import (
     sources,
     thresholds_versions,
 )
+from gating.model import LIVE_STATUSES
 
 _c, _g, _o, _i = customers.c, groups.c, orders.c, invoices.c
 
@@ -93,8 +95,11 @@ ORDER_FOR_UPDATE = ORDER.with_for_update()
 INSERT_ORDER = insert(orders)
 UPDATE_ORDER = update(orders).where(_o.id == bindparam("_id"))
 
-_LAPSED = (_o.status == "open", _o.expires_at < bindparam("now"))
-_LAPSED_COLUMNS = (_o.id, _o.customer_id, _o.currency, _o.reserved)
+# Literal values, not bound parameters: the statuses are fixed, and a literal IN list lets the
+# planners seek the (customer_id, status, expires_at) index once per status.
+_LIVE = _o.status.in_([literal_column(f"'{status}'") for status in LIVE_STATUSES])
+_LAPSED = (_LIVE, _o.expires_at < bindparam("now"))
+_LAPSED_COLUMNS = (_o.id, _o.customer_id, _o.currency, _o.reserved, _o.status, _o.last_outcome)
 LAPSED_OF_CUSTOMER = select(*_LAPSED_COLUMNS).where(
     _o.customer_id == bindparam("customer_id"), *_LAPSED
 )
@@ -113,7 +118,7 @@ RESERVED_FOR_UNSYNCED = (
         _o.source_id == bindparam("source_id"),
         _o.customer_ref == bindparam("ref"),
         _o.customer_id.is_(None),
-        _o.status == "open",
+        _LIVE,
     )
     .group_by(_o.currency)
 )

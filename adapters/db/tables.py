@@ -188,6 +188,9 @@ orders = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # The order's latest release or rejection (hold_resolutions), read when it is decided again.
     Column("resolution_id", Id),
+    # The approving decision whose reservation the order holds: its last decision, or an earlier
+    # approval standing behind a refused amendment (0009).
+    Column("reserved_by", String(36)),
     UniqueConstraint("source_id", "external_id"),
     Index(None, "customer_id", "status", "expires_at"),
     Index(None, "source_id", "customer_ref"),

@@ -86,3 +86,62 @@ def test_racing_orders_never_reserve_more_than_the_remaining_credit(server, keys
         ).json()["exposure"]["reservations"]
     )
     assert reserved == len(approved) * AMOUNT
+
+
+@pytest.mark.parametrize("settings_overrides", [{"gate_timeout": 10.0}])
+def test_refused_amendments_racing_new_orders_never_free_credit_the_erp_still_holds(
+    server, keys, loaded
+):
+    """Five approved orders of 1,000.00 are amended to 20,000.00 (refused: their 1,000.00
+    stand) while twenty new orders of 700.00 race for the rest: 5,000 + 7 × 700 fits the
+    10,000.00 limit, an eighth would not."""
+    headers = {"Authorization": f"Bearer {keys.erp}"}
+    held, amended, new = Decimal("1000.00"), Decimal("20000.00"), 20
+
+    def post(order_id: str, amount: Decimal) -> tuple[str, int, dict]:
+        body = {"order_id": order_id, "customer_id": "C-800", "amount": str(amount)}
+        with requests.Session() as session:
+            response = session.post(
+                f"{server}/api/v1/gate/orders",
+                json={**body, "currency": "CNY"},
+                headers=headers,
+                timeout=60,
+            )
+            return order_id, response.status_code, response.json()
+
+    for n in range(5):
+        assert post(f"HELD-{n}", held)[2]["outcome"] == "approved"
+    calls = [(f"HELD-{n}", amended) for n in range(5)]
+    calls += [(f"NEW-{n:02d}", AMOUNT) for n in range(new)]
+    start = threading.Barrier(len(calls))
+
+    def send(call: tuple[str, Decimal]) -> tuple[str, int, dict]:
+        start.wait(timeout=30)
+        return post(*call)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        answers = list(pool.map(send, calls))
+
+    assert Counter(status for _, status, _ in answers) == {200: len(calls)}
+    by_id = {order_id: body for order_id, _, body in answers}
+    for n in range(5):
+        refused = by_id[f"HELD-{n}"]
+        assert refused["outcome"] == "blocked"
+        assert refused["standing_reservation"]["amount"] == "1000.00"
+    approved = [
+        b
+        for order_id, b in by_id.items()
+        if order_id.startswith("NEW") and b["outcome"] == "approved"
+    ]
+    # What the ERP may go ahead with: the five orders at their approved 1,000.00, and the new
+    # orders approved. Before the fix the refusals freed 5,000.00: up to 14 new orders passed.
+    assert 5 * held + len(approved) * AMOUNT <= REMAINING
+    assert len(approved) == 7
+    reserved = Decimal(
+        requests.get(
+            f"{server}/api/v1/customers/C-800/credit",
+            headers={"Authorization": f"Bearer {keys.admin}"},
+            timeout=30,
+        ).json()["exposure"]["reservations"]
+    )
+    assert reserved == 5 * held + len(approved) * AMOUNT

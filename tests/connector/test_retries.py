@@ -116,14 +116,17 @@ def test_an_amendment_is_judged_without_its_own_old_reservation(api):
     assert amended["customer"]["available"] == "0.00"
 
 
-def test_an_amendment_that_is_blocked_releases_the_old_reservation(api):
-    assert api.gate("SO-5", "C-200", "8000.00").get_json()["outcome"] == "approved"
+def test_an_amendment_that_is_blocked_leaves_the_approved_reservation_standing(api):
+    approved = api.gate("SO-5", "C-200", "8000.00").get_json()
+    assert approved["outcome"] == "approved"
 
     amended = api.gate("SO-5", "C-200", "9500.00").get_json()
 
     assert amended["outcome"] == "blocked"
-    assert amended["customer"]["exposure"] == "91000.00"
-    assert api.exposure("C-200")["reservations"] == "0.00"
+    assert amended["customer"]["exposure"] == "99000.00"  # 91,000 + the standing 8,000
+    assert amended["standing_reservation"]["amount"] == "8000.00"
+    assert amended["standing_reservation"]["decision_id"] == approved["decision_id"]
+    assert api.exposure("C-200")["reservations"] == "8000.00"
 
 
 def test_cancelling_an_order_releases_its_reservation_and_a_second_cancel_changes_nothing(api):
@@ -146,17 +149,16 @@ def test_cancelling_an_order_releases_its_reservation_and_a_second_cancel_change
     assert api.exposure("C-100")["reservations"] == "1000.00"
 
 
-def test_an_invoiced_event_releases_the_reservation_once(api):
+def test_an_invoiced_event_keeps_the_amount_counted_and_a_later_cancel_changes_nothing(api):
     api.gate("SO-8", "C-100", "12500.00")
 
     first = api.event("SO-8", "invoiced").get_json()
     second = api.event("SO-8", "invoiced").get_json()
     after_cancel = api.event("SO-8", "cancelled").get_json()
 
-    assert (first["status"], first["released"]) == ("invoiced", "12500.00")
-    assert (second["status"], second["released"]) == ("invoiced", "0.00")
-    assert (after_cancel["status"], after_cancel["released"]) == ("invoiced", "0.00")
-    assert api.exposure("C-100")["total"] == "45000.00"
+    for answer in (first, second, after_cancel):
+        assert (answer["status"], answer["released"]) == ("invoiced_awaiting_sync", "0.00")
+    assert api.exposure("C-100")["total"] == "57500.00"  # until the invoice is loaded
 
 
 def test_an_event_for_a_blocked_order_releases_nothing(api):

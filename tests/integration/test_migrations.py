@@ -49,6 +49,7 @@ TABLES_SINCE_MIGRATIONS = {
 # Columns added by revisions after 0003 to tables that existed before (0006).
 COLUMNS_SINCE_MIGRATIONS = (
     ("orders", "resolution_id"),
+    ("orders", "reserved_by"),
     ("customers", "admin_hold"),
     ("customers", "admin_hold_reason"),
     ("invoices", "instalments"),

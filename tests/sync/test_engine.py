@@ -211,9 +211,12 @@ def test_replaying_a_page_changes_nothing(services, csv_source):
     assert _exposure(services, "C-100") == before
 
 
-def test_the_gate_sees_stale_data_until_the_source_syncs_again(services, csv_source, keys, clock):
+def test_the_gate_sees_stale_data_until_the_source_syncs_again(services, csv_source, clock):
     from connector import create_app
 
+    erp = {
+        "Authorization": f"Bearer {services.create_api_client('erp-files', 'erp', source='files').key}"
+    }
     services.sync("files")
     client = create_app(services).test_client()
     clock.advance(hours=49)
@@ -224,10 +227,10 @@ def test_the_gate_sees_stale_data_until_the_source_syncs_again(services, csv_sou
         "currency": "CNY",
         "source": "files",
     }
-    stale = client.post("/api/v1/gate/orders", json=body, headers=keys.header("erp")).get_json()
+    stale = client.post("/api/v1/gate/orders", json=body, headers=erp).get_json()
     services.sync("files")
     body["order_id"] = "SO-S2"
-    fresh = client.post("/api/v1/gate/orders", json=body, headers=keys.header("erp")).get_json()
+    fresh = client.post("/api/v1/gate/orders", json=body, headers=erp).get_json()
 
     assert [r["code"] for r in stale["reasons"]] == ["STALE_DATA"]
     assert fresh["outcome"] == "approved"

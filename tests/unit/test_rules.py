@@ -653,6 +653,17 @@ def test_an_approved_amendment_shows_exposure_with_the_new_amount_only() -> None
     assert decision.customer.available == Decimal("15000.00")
 
 
+def test_a_refused_amendment_shows_exposure_with_its_standing_reservation() -> None:
+    """Judged as 75000 − 20000 + 50000 = 105000 > 100000; the earlier 20000 still stands."""
+    decision = gate("50000.00", previous=Money(Decimal("2500.00"), "USD"))  # 20000.00 CNY
+
+    assert decision.outcome is Outcome.BLOCKED
+    assert decision.reserve is None
+    assert decision.customer is not None
+    assert decision.customer.exposure == Decimal("75000.00")  # 55000 + the standing 20000
+    assert decision.customer.available == Decimal("25000.00")
+
+
 # --- the response view --------------------------------------------------------------------------
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,9 +18,9 @@ from gating.errors import (
 )
 from gating.model import Balance, OrderRequest, Outcome, Thresholds
 from gating.money import Rates
-from gating.ports import OrderRecord
 from gating.services import (
     GateResult,
+    OrderEventAnswer,
     apply_order_event,
     credit_position,
     decide_locked,
@@ -68,7 +70,7 @@ def gate(
     )
 
 
-def event(store: FakeStore, clock: FixedClock, order_id: str, name: str) -> OrderRecord:
+def event(store: FakeStore, clock: FixedClock, order_id: str, name: str) -> OrderEventAnswer:
     return apply_order_event(
         "erp", order_id, name, uow=FakeUnitOfWork(store), clock=clock, caller="client:erp"
     )
@@ -86,6 +88,10 @@ def shown(result: GateResult) -> tuple[str, str]:
     """(exposure, available) as the response shows them."""
     customer = result.record.response["customer"]
     return customer["exposure"], customer["available"]
+
+
+def credit(store: FakeStore, clock: FixedClock, customer: str = "C-42") -> Mapping[str, Any]:
+    return credit_position("erp", customer, uow=FakeUnitOfWork(store), clock=clock, rates=RATES)
 
 
 def codes(result: GateResult) -> list[str]:
@@ -303,16 +309,105 @@ def test_an_amendment_with_a_new_amount_replaces_the_reservation(
     assert group_reserved(store) == Decimal("40000.00")
 
 
-def test_an_amendment_that_is_blocked_releases_the_old_reservation(
+def test_a_blocked_amendment_leaves_the_earlier_approved_reservation_standing(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    approved = gate(store, clock, "SO-1", "30000.00")
+    amended = gate(store, clock, "SO-1", "50000.00")  # 60000 + 50000 > 100000
+    other = gate(store, clock, "SO-2", "10000.01")  # 60000 + 30000 still held + 10000.01
+    retried = gate(store, clock, "SO-1", "50000.00")
+
+    assert amended.record.outcome is Outcome.BLOCKED
+    assert codes(amended) == ["CREDIT_LIMIT_EXCEEDED"]  # the reasons are the rules' own
+    # The ERP keeps SO-1 at its approved 30000: it still counts, before and after.
+    assert shown(amended) == ("90000.00", "10000.00")
+    standing = {
+        "amount": "30000.00",
+        "currency": "CNY",
+        "customer_id": "C-42",
+        "decision_id": approved.record.id,
+        "expires_at": (NOW + timedelta(days=TH.reservation_days)).isoformat(),
+    }
+    assert amended.record.response["standing_reservation"] == standing
+    assert amended.record.snapshot["standing_reservation"] == standing
+    assert amended.record.snapshot["reserved"] is None
+    assert other.record.outcome is Outcome.BLOCKED
+    assert "standing_reservation" not in other.record.response  # a new order has none
+    assert retried.record.response["standing_reservation"] == standing  # still the approval's
+    assert reserved(store) == Decimal("30000.00")
+    assert group_reserved(store) == Decimal("30000.00")
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert (order.amount, order.last_outcome) == (Decimal("50000.00"), Outcome.BLOCKED)
+    assert store.order_expires_at("erp", "SO-1") == NOW + timedelta(days=TH.reservation_days)
+
+
+def test_the_issues_case_a_refused_amendment_does_not_make_room_for_another_order(
+    clock: FixedClock,
+) -> None:
+    """Limit 10000: A 5000 approved, A amended to 11000 blocked, B 9000 must be blocked."""
+    store = FakeStore()
+    store.add_source("erp", last_success_at=NOW - timedelta(hours=1))
+    store.set_thresholds(TH)
+    store.add_customer("erp", "C-1", currency="CNY", credit_limit="10000.00")
+
+    gate(store, clock, "A", "5000.00", customer="C-1")
+    amended = gate(store, clock, "A", "11000.00", customer="C-1")
+    other = gate(store, clock, "B", "9000.00", customer="C-1")
+
+    assert amended.record.outcome is Outcome.BLOCKED
+    assert amended.record.response["customer"]["exposure"] == "5000.00"
+    assert other.record.outcome is Outcome.BLOCKED
+    assert other.record.response["customer"]["exposure"] == "5000.00"
+    assert reserved(store, "C-1") == Decimal("5000.00")
+
+
+def test_an_amendment_approved_after_a_refused_one_replaces_the_standing_reservation(
     store: FakeStore, clock: FixedClock
 ) -> None:
     gate(store, clock, "SO-1", "30000.00")
-    amended = gate(store, clock, "SO-1", "50000.00")
+    gate(store, clock, "SO-1", "50000.00")  # blocked: 30000 stands
+    lower = gate(store, clock, "SO-1", "35000.00")  # judged as 60000 − 30000 + 30000 + 35000
 
-    assert amended.record.outcome is Outcome.BLOCKED
-    assert shown(amended) == ("60000.00", "40000.00")
+    assert lower.record.outcome is Outcome.APPROVED
+    assert "standing_reservation" not in lower.record.response
+    assert shown(lower) == ("95000.00", "5000.00")
+    assert reserved(store) == Decimal("35000.00")
+    assert group_reserved(store) == Decimal("35000.00")
+
+
+def test_a_cancel_after_a_refused_amendment_releases_the_standing_reservation(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    gate(store, clock, "SO-1", "50000.00")  # blocked: 30000 stands
+
+    answer = event(store, clock, "SO-1", "cancelled")
+
+    assert (answer.status, answer.released) == ("cancelled", Decimal("30000.00"))
     assert reserved(store) == Decimal("0")
     assert group_reserved(store) == Decimal("0")
+
+
+def test_a_standing_reservation_lapses_when_the_approval_would_have(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    gate(store, clock, "SO-1", "50000.00")  # blocked: 30000 stands, until the approval's expiry
+    clock.advance(days=TH.reservation_days - 1)
+    store.mark_synced("erp", clock.now)
+    still = gate(store, clock, "SO-2", "10000.01")
+    clock.advance(days=1, seconds=1)
+    store.mark_synced("erp", clock.now)
+    lapsed = gate(store, clock, "SO-2", "10000.01")
+
+    assert still.record.outcome is Outcome.BLOCKED
+    assert lapsed.record.outcome is Outcome.APPROVED
+    assert reserved(store) == Decimal("10000.01")
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    # Still held for a person: only the approval standing behind the amendment lapsed.
+    assert (order.status, order.reserved, order.last_outcome) == ("open", 0, Outcome.BLOCKED)
 
 
 def test_an_order_moved_to_another_customer_does_not_lower_the_new_customers_exposure(
@@ -322,39 +417,153 @@ def test_an_order_moved_to_another_customer_does_not_lower_the_new_customers_exp
     store.add_invoice(
         "erp", "C-77", "INV-700", due="2026-12-20", open_amount="90000.00", currency="CNY"
     )
-    gate(store, clock, "SO-1", "30000.00")  # approved for C-42
+    approved = gate(store, clock, "SO-1", "30000.00")  # approved for C-42
 
     moved = gate(store, clock, "SO-1", "30000.00", customer="C-77")
 
     # C-77 never held SO-1's 30000: 90000 + 30000 = 120000 is over its limit.
     assert moved.record.outcome is Outcome.BLOCKED
     assert shown(moved) == ("90000.00", "10000.00")
-    assert reserved(store, "C-42") == Decimal("0")
+    # The refused move leaves the order with C-42 at its approved terms, still reserved.
+    assert moved.record.response["standing_reservation"]["customer_id"] == "C-42"
+    assert reserved(store, "C-42") == Decimal("30000.00")
     assert reserved(store, "C-77") == Decimal("0")
+    order = store.order("erp", "SO-1")
+    assert order is not None
+    assert (order.customer_ref, order.last_decision_id) == ("C-42", approved.record.id)
+    assert moved.record.previous_id == approved.record.id
+    assert moved.record.id in {d.id for d in store.decisions}
+
+
+def test_an_approved_order_asked_in_another_currency_and_refused_keeps_its_reservation(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    asked = gate(store, clock, "SO-1", "6000.00", currency="EUR")  # 60000 CNY: over the limit
+
+    assert asked.record.outcome is Outcome.BLOCKED
+    assert shown(asked) == ("90000.00", "10000.00")
+    assert asked.record.response["standing_reservation"]["currency"] == "CNY"
+    assert reserved(store) == Decimal("30000.00")
+    assert reserved(store, currency="EUR") == Decimal("0")
+    assert gate(store, clock, "SO-1", "30000.00").replayed  # the ERP's order as approved
 
 
 # --- order events -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["cancelled", "invoiced"])
-def test_an_order_event_releases_the_reservation_and_is_idempotent(
-    store: FakeStore, clock: FixedClock, name: str
+def test_a_cancelled_order_releases_the_reservation_and_is_idempotent(
+    store: FakeStore, clock: FixedClock
 ) -> None:
     gate(store, clock, "SO-1", "30000.00")
 
-    first = event(store, clock, "SO-1", name)
-    second = event(store, clock, "SO-1", name)
+    first = event(store, clock, "SO-1", "cancelled")
+    second = event(store, clock, "SO-1", "cancelled")
     after = gate(store, clock, "SO-2", "40000.00")  # the released credit is available again
 
-    assert first.reserved == Decimal("30000.00")  # what it held before
-    assert second.reserved == Decimal("0")
-    assert second.status == name
-    assert [e.details for e in store.audit] == [{"released": "30000.00"}, {"released": "0"}]
-    assert store.audit[0].action == f"order_{name}"
+    assert (first.status, first.released) == ("cancelled", Decimal("30000.00"))
+    assert (second.status, second.released) == ("cancelled", Decimal("0"))
+    assert first.before.reserved == Decimal("30000.00")  # what it held before
+    assert [e.details["released"] for e in store.audit] == ["30000.00", "0.00"]
+    assert store.audit[0].action == "order_cancelled"
     assert store.audit[0].subject == "order:erp/SO-1"
     assert after.record.outcome is Outcome.APPROVED
     assert reserved(store) == Decimal("40000.00")
     assert group_reserved(store) == Decimal("40000.00")
+
+
+def test_an_invoiced_order_still_counts_until_its_invoice_is_loaded(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+
+    first = event(store, clock, "SO-1", "invoiced")
+    second = event(store, clock, "SO-1", "invoiced")
+    cancelled = event(store, clock, "SO-1", "cancelled")  # the invoice exists at the ERP
+    blocked = gate(store, clock, "SO-2", "10000.01")  # 60000 + 30000 invoiced + 10000.01
+    until = NOW + timedelta(hours=48)  # the default max_data_age_hours
+
+    for answer in (first, second, cancelled):
+        assert (answer.status, answer.released) == ("invoiced_awaiting_sync", Decimal("0"))
+        assert answer.counted_until == until
+    assert store.audit[0].details == {
+        "released": "0.00",
+        "status": "invoiced_awaiting_sync",
+        "counted_until": until.isoformat(),
+    }
+    assert blocked.record.outcome is Outcome.BLOCKED
+    assert reserved(store) == Decimal("30000.00")
+    position = credit(store, clock)
+    assert position["invoiced_awaiting_sync"] == [
+        {
+            "order_id": "SO-1",
+            "amount": Decimal("30000.00"),
+            "currency": "CNY",
+            "counted_until": until,
+        }
+    ]
+    assert position["exposure"]["reservations"] == Decimal("30000.00")
+
+    store.invoice_order("erp", "SO-1", "30000.00")  # the sync loads INV for SO-1
+
+    assert reserved(store) == Decimal("0")
+    assert gate(store, clock, "SO-3", "40000.00").record.outcome is Outcome.APPROVED
+    assert credit(store, clock)["invoiced_awaiting_sync"] == []
+    order = store.order("erp", "SO-1")
+    assert order is not None and order.status == "invoiced"
+
+
+def test_a_partly_loaded_invoice_leaves_the_rest_of_an_invoiced_order_counted(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    event(store, clock, "SO-1", "invoiced")
+
+    store.invoice_order("erp", "SO-1", "20000.00")
+
+    assert reserved(store) == Decimal("10000.00")
+    order = store.order("erp", "SO-1")
+    assert order is not None and order.status == "awaiting_sync"
+
+
+def test_an_invoiced_order_whose_invoice_never_comes_lapses_after_the_data_age_bound(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    event(store, clock, "SO-1", "invoiced")
+    clock.advance(hours=48)
+    store.mark_synced("erp", clock.now)  # a sync that did not bring the invoice (yet)
+    at_bound = gate(store, clock, "SO-2", "10000.01")
+    clock.advance(seconds=1)
+    after = gate(store, clock, "SO-3", "10000.01")
+
+    assert at_bound.record.outcome is Outcome.BLOCKED
+    assert after.record.outcome is Outcome.APPROVED
+    assert reserved(store) == Decimal("10000.01")
+    order = store.order("erp", "SO-1")
+    assert order is not None and (order.status, order.reserved) == ("invoiced", 0)
+
+
+def test_an_invoiced_order_counts_no_longer_than_its_own_expiry(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    gate(store, clock, "SO-1", "30000.00")
+    clock.advance(days=TH.reservation_days, hours=-1)
+
+    answer = event(store, clock, "SO-1", "invoiced")
+
+    assert answer.counted_until == NOW + timedelta(days=TH.reservation_days)
+
+
+def test_without_a_data_age_bound_an_invoiced_order_counts_until_its_own_expiry(
+    store: FakeStore, clock: FixedClock
+) -> None:
+    store.set_thresholds(Thresholds(version=4, max_data_age_hours=None))
+    gate(store, clock, "SO-1", "30000.00")
+
+    answer = event(store, clock, "SO-1", "invoiced")
+
+    assert answer.counted_until == NOW + timedelta(days=TH.reservation_days)
 
 
 def test_an_event_for_a_blocked_order_closes_it_without_touching_balances(

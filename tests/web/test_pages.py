@@ -160,6 +160,18 @@ def test_a_customer_page_has_its_breakdown_aging_invoices_and_decisions(browser,
     assert "C-300" in listed and "C-100" not in listed
 
 
+def test_a_customer_page_shows_orders_invoiced_awaiting_sync(browser, api):
+    api.gate("SO-1", "C-800", "9000.00")
+    api.event("SO-1", "invoiced")
+    browser.login("otto")
+
+    page = browser.text("/customers/default/C-800")
+
+    assert "Invoiced, awaiting sync" in page
+    section = page[page.index("Invoiced, awaiting sync") :]
+    assert "SO-1" in section and "9,000.00" in section
+
+
 def test_releasing_a_held_order_from_the_page_with_a_cap(browser, api):
     held = api.gate("SO-1", "C-300", "100.00").get_json()
     browser.login("mona")

@@ -1,7 +1,7 @@
 """Invoices in several instalments: one receivable row per instalment, and their count.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05
 
 A nullable column, so adding it rewrites no row (SQLite and PostgreSQL both add it in place)
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
