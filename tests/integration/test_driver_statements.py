@@ -58,7 +58,7 @@ def test_the_overdue_count_and_the_postgresql_lock_statement_agree_with_sqlalche
             == conn.execute(sql.OVERDUE_COUNT, count).scalar_one()
         )
         if conn.dialect.name == "postgresql":
-            lock = {"name": "default", "ref": "C-520"}
+            lock = {"name": "default", "ref": "C-520", "time_left": "2000ms"}
             driver, alchemy = both(conn, decision_reads._PG_BEGIN, lock)
             assert driver == alchemy and driver[0][-2:] == (False, False)  # both locks taken
 

@@ -214,9 +214,8 @@ def test_replaying_a_page_changes_nothing(services, csv_source):
 def test_the_gate_sees_stale_data_until_the_source_syncs_again(services, csv_source, clock):
     from connector import create_app
 
-    erp = {
-        "Authorization": f"Bearer {services.create_api_client('erp-files', 'erp', source='files').key}"
-    }
+    key = services.create_api_client("erp-files", "erp", source="files").key
+    erp = {"Authorization": f"Bearer {key}"}
     services.sync("files")
     client = create_app(services).test_client()
     clock.advance(hours=49)

@@ -136,8 +136,9 @@ def test_an_invoice_in_instalments_is_a_row_per_instalment_through_every_change(
     assert (balance(services), overdue(services)) == (ZERO, [])
 
 
-def test_an_order_invoiced_in_instalments_is_reduced_by_the_whole_invoice(services, load, keys):
+def test_an_order_invoiced_in_instalments_is_reduced_by_the_whole_invoice(services, load):
     client = create_app(services).test_client()
+    erp = services.create_api_client("erp-split", "erp", source=SOURCE).key
     body = {
         "order_id": "SO-9",
         "customer_id": "C-900",
@@ -145,7 +146,9 @@ def test_an_order_invoiced_in_instalments_is_reduced_by_the_whole_invoice(servic
         "currency": "CNY",
         "source": SOURCE,
     }
-    answer = client.post("/api/v1/gate/orders", json=body, headers=keys.header("erp"))
+    answer = client.post(
+        "/api/v1/gate/orders", json=body, headers={"Authorization": f"Bearer {erp}"}
+    )
     assert answer.get_json()["outcome"] == "approved"
 
     load(invoice((-100, "400.00", "400.00"), (-40, "600.00", "600.00"), order_ref="SO-9"))
