@@ -16,7 +16,15 @@ from sqlalchemy import func, select
 
 from adapters.db.tables import request_nonces, thresholds_versions
 from connector.auth import sign
-from connector.bodies import DUPLICATE_KEY, EXPONENT, SURROGATE_IN_KEY, SURROGATE_IN_TEXT
+from connector.bodies import (
+    DUPLICATE_KEY,
+    EXPONENT,
+    SURROGATE_IN_KEY,
+    SURROGATE_IN_TEXT,
+    TOO_DEEP,
+    parse_json,
+    problems,
+)
 from gating.money import DECIMAL_TEXT_RULE
 from tests.conftest import day
 
@@ -267,6 +275,23 @@ def test_a_thresholds_json_number_with_an_exponent_is_422_naming_its_path(api, l
     fields = _fields(_send(api, "PUT", THRESHOLDS, raw.replace('"X"', "5e-2")))
 
     assert fields == {"thresholds.review_band": [EXPONENT]}
+
+
+def test_a_body_nested_deeper_than_32_levels_is_refused_before_any_code_walks_it(api, loaded):
+    # 800 levels in a thresholds document overflowed the recursion that copies it: a 500.
+    text = json.dumps({"reason": "t", "thresholds": {**_document(api), "x": "DEEP"}})
+
+    put = _send(api, "PUT", THRESHOLDS, text.replace('"DEEP"', "[" * 800 + "]" * 800))
+
+    fields = _fields(put)
+    assert list(fields.values()) == [[TOO_DEEP]]
+    assert next(iter(fields)).startswith("thresholds.x[0][0]")
+    assert _versions(loaded) == 1
+
+
+def test_32_levels_pass_the_parser_and_33_do_not():
+    assert problems(parse_json("[" * 32 + "]" * 32)) == {}
+    assert problems(parse_json("[" * 33 + "]" * 33)) == {"_body" + "[0]" * 32: [TOO_DEEP]}
 
 
 # --- items 15 and 17: signatures ----------------------------------------------------------
