@@ -9,7 +9,9 @@ with a 422, before any schema sees it:
 - an object that names a key twice (json.loads keeps the last: an amount of 10.00 followed by
   99,999,999.00 was decided on the second);
 - a number written with an exponent (`1e2`): amounts are decimal strings, and plain JSON numbers
-  (`12.50`) are kept exactly (parse_float=Decimal); an exponent is not what the contract says.
+  (`12.50`) are kept exactly (parse_float=Decimal); an exponent is not what the contract says;
+- objects and lists nested more than MAX_DEPTH deep (800 levels overflowed the recursion of
+  the code that copies a thresholds document: a 500).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ SURROGATE_IN_TEXT = "holds a lone surrogate (an unpaired \\ud800-\\udfff escape)
 SURROGATE_IN_KEY = "this key holds a lone surrogate (an unpaired \\ud800-\\udfff escape)"
 DUPLICATE_KEY = "given more than once in the same object"
 EXPONENT = "write numbers plainly (12.50), without an exponent"
+TOO_DEEP = "nested too deep: at most 32 levels of objects and lists"
+MAX_DEPTH = 32  # a thresholds document, the deepest body, has 7; code that walks it may recurse
 _MAX_NAMED = 20  # a body full of bad strings is refused naming this many, not thousands
 
 
@@ -84,10 +88,12 @@ def problems(value: Any, root: str = "_body") -> dict[str, list[str]]:
     Walks with a stack, not recursion: json.loads took the body's depth, so must this.
     """
     found: dict[str, list[str]] = {}
-    stack: list[tuple[str, Any]] = [("", value)]
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
     while stack and len(found) < _MAX_NAMED:
-        path, item = stack.pop()
-        if isinstance(item, str):
+        path, item, depth = stack.pop()
+        if depth >= MAX_DEPTH and isinstance(item, dict | list):
+            found.setdefault(path or root, []).append(TOO_DEEP)
+        elif isinstance(item, str):
             if _bad_text(item):
                 found.setdefault(path or root, []).append(SURROGATE_IN_TEXT)
         elif isinstance(item, dict):
@@ -98,9 +104,10 @@ def problems(value: Any, root: str = "_body") -> dict[str, list[str]]:
                 where = _join(path, key)
                 if _bad_text(key):
                     found.setdefault(where, []).append(SURROGATE_IN_KEY)
-                stack.append((where, child))
+                stack.append((where, child, depth + 1))
         elif isinstance(item, list):
-            stack.extend((f"{path or root}[{i}]", child) for i, child in enumerate(item))
+            where = path or root
+            stack.extend((f"{where}[{i}]", child, depth + 1) for i, child in enumerate(item))
         elif isinstance(item, _Exponent):
             found.setdefault(path or root, []).append(EXPONENT)
     return found
