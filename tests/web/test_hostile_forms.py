@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from adapters.db.tables import thresholds_versions
+from adapters.db.tables import customers, thresholds_versions
 from tests.web.test_pages import Browser, browser, people  # noqa: F401 (fixtures)
 
 
@@ -97,3 +97,26 @@ def test_a_cap_typed_with_thousands_separators_is_taken(browser, api):  # noqa: 
     browser.post("/holds/default/SO-1/release", {"reason": "paid", "cap": " 1,500.00 "}, "/holds")
 
     assert api.gate("SO-1", "C-300", "1500.00").get_json()["outcome"] == "approved"
+
+
+@pytest.mark.parametrize("encoded", [b"%ED%A0%80", b"\xed\xa0\x80", b"%F0%9F%98"])
+def test_a_form_field_cannot_carry_a_lone_surrogate_to_the_store(browser, loaded, encoded):  # noqa: F811
+    # Werkzeug decodes form fields strictly: bytes that are not UTF-8 never become a surrogate
+    # (a percent-escape is kept as typed; raw bytes drop the whole form, its CSRF token too: a
+    # 400). If that ever changes, this fails, and the forms need the API's check
+    # (connector/bodies.py).
+    browser.login("ada")
+    token = browser.token("/customers/default/C-100").encode()
+    body = b"on_hold=true&reason=held+" + encoded + b"&csrf_token=" + token
+
+    response = browser.client.post(
+        "/customers/default/C-100/hold",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == (400 if encoded.startswith(b"\xed") else 302)
+    with loaded.engine.connect() as conn:
+        reasons = conn.execute(select(customers.c.admin_hold_reason)).scalars().all()
+    for reason in reasons:
+        assert reason is None or reason.encode("utf-8")  # no lone surrogate, or this raises
