@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gating.errors import InvalidAmount, UnknownCurrency
-from gating.money import is_currency, parse_amount
+from gating.money import DECIMAL_TEXT_RULE, is_currency, is_decimal_text, parse_amount
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 
 T = TypeVar("T")
@@ -152,6 +152,10 @@ def _amount(
         amount = parse_amount(raw, currency)
     except (InvalidAmount, UnknownCurrency) as exc:
         raise BadRow(f"{key}: {exc}") from None
+    # After parse_amount, so text that is no number at all keeps its message; a cell is trimmed
+    # (exports pad them), but `1_000`, `1e2`, `+10` or other scripts' digits are refused.
+    if not is_decimal_text(raw):
+        raise BadRow(f"{key} {raw!r} must be {DECIMAL_TEXT_RULE}")
     if len(memo) < _MEMO_LIMIT:
         memo[raw] = amount
     return amount

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from adapters.callback import CallbackTarget
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin, audit_chain, audit_reads, deadline, holds, schema
+from adapters.db import admin, audit_chain, audit_reads, deadline, holds, nonces, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
@@ -83,6 +83,12 @@ class Services:
         """:raises GateUnavailable: when the database does not answer within the gate timeout."""
         with self.bounded():
             return admin.find_client(self.engine, key)
+
+    def first_use_of_nonce(self, client: str, nonce: str, good_until: int) -> bool:
+        """Take a signed request's nonce until its signature expires (Unix seconds); False when
+        the client used it before. :raises GateUnavailable:"""
+        until = datetime.fromtimestamp(good_until, UTC)
+        return nonces.first_use(self.engine, client, nonce, self.clock(), until)
 
     def create_api_client(self, name: str, role: str, **kwargs: Any) -> admin.IssuedKey:
         return admin.create_api_client(self.engine, name, role, self.clock(), **kwargs)

@@ -24,7 +24,7 @@ def create_app(services: Any) -> Flask:
     app.extensions["creditgate.clients"] = new_client_cache()
     _sessions(app, services.settings)
 
-    from connector import admin, audit, gate, holds, observability, openapi, reads, web
+    from connector import admin, audit, gate, headers, holds, observability, openapi, reads, web
 
     app.register_blueprint(gate.bp)
     app.register_blueprint(reads.bp)
@@ -35,6 +35,7 @@ def create_app(services: Any) -> Flask:
     app.register_blueprint(web.bp)
     register_error_handlers(app)
     observability.init_app(app, services)
+    headers.init_app(app)
 
     return app
 

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from connector.auth import requires
+from connector.bodies import object_body
 from connector.errors import error_body
-from connector.gate import object_body
 from connector.schemas import (
     PeriodQuerySchema,
     SimulateSchema,

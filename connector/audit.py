@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -124,9 +125,15 @@ def csv_response(
     return response
 
 
+# A cell a spreadsheet would run as a formula: one that starts with a tab or CR, or whose first
+# character after any blanks (spreadsheets skip them) is = + - @ or their full-width forms, which
+# some spreadsheets read as the ASCII ones.
+_FORMULA = re.compile(r"[\t\r]|[\s\u200b\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]").match
+
+
 def _cell(value: Any) -> str:
-    """One CSV cell. Text a spreadsheet would run as a formula (= + - @ first) is prefixed with
-    a quote: ids and names come from ERPs and API clients, and the file is opened in Excel."""
+    """One CSV cell. Text a spreadsheet would run as a formula is prefixed with a quote: ids and
+    names come from ERPs and API clients, and the file is opened in Excel."""
     if value is None:
         return ""
     if isinstance(value, list):
@@ -134,6 +141,6 @@ def _cell(value: Any) -> str:
     elif isinstance(value, dict):
         value = json.dumps(value, sort_keys=True, default=str)
     text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if _FORMULA(text):
         return "'" + text
     return text

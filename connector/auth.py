@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 from flask import abort, current_app, g, request
 
 from gating.errors import GateUnavailable
-from gating.signatures import SIGNATURE_HEADER, sign, verify_signature
+from gating.signatures import (
+    REPLAYED,
+    SIGNATURE_HEADER,
+    check_signature,
+    sign,
+    verify_signature,
+)
 
 __all__ = ["SIGNATURE_HEADER", "new_client_cache", "requires", "sign", "verify_signature"]
 
@@ -99,14 +105,18 @@ def requires(*roles: str) -> Callable[[F], F]:
             if client is None:
                 _unauthorized("unknown or revoked API key")
             if client.signing_secret:
-                problem = verify_signature(
+                check = check_signature(
                     client.signing_secret,
                     request.headers.get(SIGNATURE_HEADER),
                     request.get_data(cache=True),
                     services.clock().timestamp(),
                 )
-                if problem:
-                    _unauthorized(problem)
+                if check.problem:
+                    _unauthorized(check.problem)
+                if check.nonce is not None and not services.first_use_of_nonce(
+                    client.name, check.nonce, check.good_until
+                ):
+                    _unauthorized(REPLAYED)
             if client.role not in roles:
                 abort(403, description=f"role {client.role!r} may not call this; needs {roles}")
             g.client = client

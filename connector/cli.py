@@ -87,9 +87,13 @@ def _run(services: Services, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from connector import create_app
+    from connector.headers import QuietRequestHandler
 
     click.echo(f"creditgate listening on http://{host}:{port}  (Ctrl+C to stop)")
-    run_simple(host, port, create_app(services), threaded=True, use_reloader=False)
+    app = create_app(services)
+    run_simple(
+        host, port, app, threaded=True, use_reloader=False, request_handler=QuietRequestHandler
+    )
 
 
 @main.group()

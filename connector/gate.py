@@ -6,12 +6,12 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from connector.auth import requires
+from connector.bodies import object_body
 from connector.schemas import GateOrderSchema, OrderEventSchema, path_ids
 from gating.errors import GateUnavailable
 from gating.model import OrderRequest
@@ -24,24 +24,6 @@ bp = Blueprint("gate", __name__, url_prefix="/api/v1/gate")
 
 _order_schema = GateOrderSchema()
 _event_schema = OrderEventSchema()
-
-
-def json_body() -> Any:
-    """Parse the body keeping every number exact (no float ever touches an amount)."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        abort(400, description="send a JSON object as the request body")
-    try:
-        return json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        abort(400, description=f"the body is not valid JSON: {exc}")
-
-
-def object_body() -> dict[str, Any]:
-    body = json_body()
-    if not isinstance(body, dict):
-        abort(400, description="the body must be a JSON object")
-    return body
 
 
 def _bounded(view: Callable[..., Any]) -> Callable[..., Any]:

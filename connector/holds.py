@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 
 from connector.auth import requires
-from connector.gate import object_body
+from connector.bodies import object_body
 from connector.schemas import (
     CustomerHoldSchema,
     HoldActionSchema,

@@ -14,7 +14,8 @@ from gating.roles import ROLES
 
 bp = Blueprint("openapi", __name__)
 
-_amount = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12500.00"]}
+# ASCII digits only: Python's \d (schemathesis) also takes full-width and Arabic-Indic digits.
+_amount = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["12500.00"]}
 _nullable_amount = {"oneOf": [_amount, {"type": "null"}]}
 # More than zero, as an order's amount and a release's cap must be.
 _positive_amount = {
@@ -91,10 +92,18 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 _ERRORS = {
     "400": _json(_ref("Error"), "The body is not a JSON object"),
-    "401": _json(_ref("Error"), "Missing or unknown API key, or a bad or expired signature"),
+    "401": _json(
+        _ref("Error"),
+        "Missing or unknown API key, or a bad, expired or replayed signature (a nonce used twice)",
+    ),
     "403": _json(_ref("Error"), "The key's role may not call this endpoint"),
     "413": _json(_ref("Error"), "The body is larger than 64 KiB"),
-    "422": _json(_ref("Error"), "Invalid fields, each named under `fields`"),
+    "422": _json(
+        _ref("Error"),
+        "Invalid fields, each named under `fields` by its path in the body "
+        "(`thresholds.overrides.customers.C-1`): also a key given twice, a lone surrogate, "
+        "a number with an exponent, nesting deeper than 32 levels",
+    ),
 }
 _READ_ERRORS = {k: v for k, v in _ERRORS.items() if k in ("401", "403", "422")}
 # The gate and order events: an erp key acts for its own source only, unless it was granted more.
@@ -1121,7 +1130,18 @@ def document() -> dict[str, Any]:
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "A client with a signing secret also sends X-Creditgate-Signature: "
+                        "t=<unix>[,n=<nonce>],v1=<hex HMAC-SHA256 of '<t>.[<n>.]<raw body>'>; "
+                        "t at most 300 s old and 30 s ahead; a nonce is refused if used again "
+                        "within the window"
+                    ),
+                }
+            },
         },
     }
 

@@ -18,7 +18,13 @@ from marshmallow import (
 
 from gating.audit import DecisionQuery, EventQuery, Period
 from gating.errors import InvalidAmount, UnknownCurrency
-from gating.money import MAX_AMOUNT, is_currency, parse_amount
+from gating.money import (
+    DECIMAL_TEXT_RULE,
+    MAX_AMOUNT,
+    is_currency,
+    is_decimal_text,
+    parse_amount,
+)
 from gating.push import LEVELS
 
 
@@ -67,13 +73,25 @@ def _ordered(data: dict[str, Any]) -> tuple[Any, Any]:
     return first, last
 
 
+class DecimalText(fields.Decimal):
+    """An amount: a decimal string as the contract writes it (`12.50`), or a plain JSON number
+    (the body parser refuses one with an exponent, connector/bodies.py)."""
+
+    default_error_messages = {"format": DECIMAL_TEXT_RULE}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not is_decimal_text(value):
+            raise self.make_error("format")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class GateOrderSchema(Schema):
     class Meta:
         unknown = RAISE
 
     order_id = fields.String(required=True, validate=_url_ref)
     customer_id = fields.String(required=True, validate=_url_ref)
-    amount = fields.Decimal(required=True, allow_nan=False)
+    amount = DecimalText(required=True, allow_nan=False)
     currency = fields.String(required=True, validate=validate.Length(equal=3))
     source = fields.String(validate=_ref)
     order_date = fields.Date()
@@ -285,7 +303,7 @@ class ReleaseSchema(HoldActionSchema):
 
     # Below MAX_AMOUNT, as every amount is, and no finer than any currency: a bigger cap overflowed
     # the decimal context, a finer one the database column (a 500 either way).
-    cap = fields.Decimal(
+    cap = DecimalText(
         allow_nan=False,
         validate=[
             validate.Range(min=0, min_inclusive=False, max=MAX_AMOUNT, max_inclusive=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -60,6 +61,18 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
         raise UnknownCurrency(currency) from None
     # Positional rounding argument: the same call, but a keyword costs a C method twice as much.
     return amount.quantize(exponent, ROUND_HALF_UP)
+
+
+# A decimal string as the contract writes one: ASCII digits, an optional minus and fraction. What
+# Decimal() reads besides (`1_000`, `1e2`, `+10`, " 10 ", full-width and Arabic-Indic digits) is
+# refused where the contract says a decimal string; parse_amount itself stays as lenient as the
+# ERPs' own typed values need.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+DECIMAL_TEXT_RULE = "a decimal string like '12.50': ASCII digits, no exponent, sign or spaces"
+
+
+def is_decimal_text(text: str) -> bool:
+    return _DECIMAL_TEXT.fullmatch(text) is not None
 
 
 def parse_amount(text: str | Decimal | int, currency: str) -> Decimal:

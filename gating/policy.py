@@ -16,7 +16,7 @@ from gating.model import (
     Shadow,
     Thresholds,
 )
-from gating.money import is_currency
+from gating.money import DECIMAL_TEXT_RULE, is_currency, is_decimal_text
 from gating.roles import RELEASERS
 from gating.warnings import DEFAULT_LADDER, Ladder, ladder_from_document, ladder_to_document
 
@@ -63,6 +63,31 @@ def _decimal(
     return value
 
 
+# The settings that hold a decimal, wherever they sit (globally, in an override, a tier, the
+# warnings ladder, a shadow's document).
+_DECIMAL_SETTINGS = frozenset(
+    {"overdue_tolerance", "trial_amount", "review_band", "yellow_utilization", "amount"}
+)
+
+
+def _number_forms(doc: Any, errors: dict[str, str]) -> None:
+    """Name each decimal setting given as text that is not a plain decimal string. A stack, not
+    recursion: the document is as deep as its sender made it."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, list):
+            stack.extend((f"{where}[{i}]", value) for i, value in enumerate(item))
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                path = f"{where}.{key}" if where else str(key)
+                if key in _DECIMAL_SETTINGS and isinstance(value, str):
+                    if not is_decimal_text(value):
+                        errors[path] = DECIMAL_TEXT_RULE
+                else:
+                    stack.append((path, value))
+
+
 def _int(
     doc: Mapping[str, Any], key: str, errors: dict[str, str], *, minimum: int, maximum: int
 ) -> Any:
@@ -81,12 +106,18 @@ _KEYS = {"base_currency", "overdue_count_cap", *OVERRIDABLE} - _OPTIONAL
 _NULLABLE = {"trial_amount", "max_data_age_hours", "fail_safe_outcome"}
 
 
-def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresholds:
-    """Parse a complete thresholds document.
+def thresholds_from_document(
+    doc: Mapping[str, Any], version: int = 0, *, as_stored: bool = False
+) -> Thresholds:
+    """Parse a complete thresholds document. `as_stored`: a version already stored, which may
+    write its amounts as Decimal() reads them (`1_000`, `1E+2`) because versions were taken so
+    before decimal strings were checked; a new document must write them plainly.
 
     :raises InvalidThresholds: naming every bad or missing field.
     """
     errors: dict[str, str] = {}
+    if not as_stored:
+        _number_forms(doc, errors)
     for key in sorted(set(doc) - _KEYS - _OPTIONAL):
         errors[key] = "unknown setting"
     missing = _KEYS - set(doc)
@@ -110,7 +141,7 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
         errors["fail_safe_outcome"] = "must be 'approved', 'review', 'blocked' or null"
     ladder = values.get("warnings", DEFAULT_LADDER)
     overrides = _overrides(doc.get("overrides"), ladder, errors)
-    shadow = _shadow(doc.get("shadow"), version, errors)
+    shadow = _shadow(doc.get("shadow"), version, errors, as_stored)
     if errors:
         raise InvalidThresholds(errors)
     assert isinstance(base, str)
@@ -124,7 +155,7 @@ def thresholds_from_document(doc: Mapping[str, Any], version: int = 0) -> Thresh
     )
 
 
-def _shadow(raw: Any, version: int, errors: dict[str, str]) -> Shadow | None:
+def _shadow(raw: Any, version: int, errors: dict[str, str], as_stored: bool) -> Shadow | None:
     """`{"name", "until": "YYYY-MM-DD", "thresholds": {complete document, no shadow}}`."""
     if raw is None:
         return None
@@ -144,7 +175,7 @@ def _shadow(raw: Any, version: int, errors: dict[str, str]) -> Shadow | None:
         errors["shadow.thresholds"] = "must be a complete thresholds document without a shadow"
         return None
     try:
-        proposed = thresholds_from_document(document, version)
+        proposed = thresholds_from_document(document, version, as_stored=as_stored)
     except InvalidThresholds as exc:
         for key, message in exc.errors.items():
             errors[f"shadow.thresholds.{key}"] = message

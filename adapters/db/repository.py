@@ -439,7 +439,7 @@ def thresholds_of(version: int | None, document: Any) -> Thresholds:
     cached = _PARSED.get(version)
     if cached is not None and cached[0] == document:
         return cached[1]
-    parsed = thresholds_from_document(document, version)
+    parsed = thresholds_from_document(document, version, as_stored=True)
     _PARSED[version] = (document, parsed)
     return parsed
 

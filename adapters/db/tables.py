@@ -315,6 +315,17 @@ login_throttle = Table(
     Column("locked_at", UTCDateTime),
 )
 
+# The nonces of signed requests (`n=` in X-Creditgate-Signature), each kept until its signature
+# would expire: a second request with the same nonce from the same client is a replay.
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("client", String(100), primary_key=True),
+    Column("nonce", String(100), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+
 audit_events = Table(
     "audit_events",
     metadata,

@@ -9,7 +9,7 @@ import json
 import math
 import re
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import (
@@ -25,6 +25,7 @@ from flask import (
 
 from connector import audit as audit_api
 from connector.admin import exact_numbers
+from connector.bodies import parse_json, problems
 from connector.schemas import URL_ID_PATTERN
 from connector.web.charts import bars
 from connector.web.session import (
@@ -41,6 +42,7 @@ from connector.web.session import (
 from gating.audit import DecisionQuery, EventQuery, Period
 from gating.errors import Conflict, CreditgateError
 from gating.model import OVERRIDABLE
+from gating.money import DECIMAL_TEXT_RULE, is_decimal_text
 from gating.policy import InvalidThresholds
 from gating.reports import BUCKETS, aging_in
 from gating.roles import PEOPLE_ROLES, RELEASERS
@@ -333,14 +335,15 @@ def hold_action(source: str, order_id: str, action: str) -> Any:
 
 
 def _decimal(raw: str) -> Decimal | None:
+    """An amount typed by a person: thousands separators and surrounding blanks are dropped,
+    the rest is a decimal string as the API takes it."""
     raw = raw.strip().replace(",", "")
     if not raw:
         return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(f"{raw!r} is not an amount") from None
-    if not value.is_finite() or value <= 0:
+    if not is_decimal_text(raw):
+        raise ValueError(f"{raw!r} is not an amount: {DECIMAL_TEXT_RULE}")
+    value = Decimal(raw)
+    if value <= 0:
         raise ValueError("the cap must be a positive amount")
     return value
 
@@ -430,13 +433,28 @@ def _diff(versions: list[dict[str, Any]], wanted: int) -> dict[str, Any] | None:
 def change_thresholds() -> Any:
     raw = request.form.get("document", "")
     try:
-        document = json.loads(raw, parse_float=Decimal)
+        document = _json_field(raw)
         if not isinstance(document, dict):
             raise ValueError("the document must be a JSON object")
     except ValueError as exc:
-        flash(f"Not JSON: {exc}", "error")
+        flash(str(exc), "error")
         return _thresholds_page(raw, status=422)
     return _save_or_simulate(exact_numbers(document), raw)
+
+
+def _json_field(raw: str) -> Any:
+    """A form field holding JSON, parsed and checked as an API body is (connector/bodies.py).
+
+    :raises ValueError: saying what is wrong, and where.
+    """
+    try:
+        value = parse_json(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"Not JSON: {exc}") from None
+    found = problems(value, "value")
+    if found:
+        raise ValueError("; ".join(f"{where}: {', '.join(why)}" for where, why in found.items()))
+    return value
 
 
 @bp.post("/thresholds/override")
@@ -453,9 +471,13 @@ def override() -> Any:
         flash("Choose a customer or group, an id and a setting.", "error")
         return _thresholds_page(status=422)
     try:
-        value: Any = json.loads(raw_value, parse_float=Decimal) if raw_value else None
-    except ValueError:
+        value: Any = parse_json(raw_value) if raw_value else None
+    except (ValueError, RecursionError):
         value = raw_value  # a bare word, e.g. blocked
+    found = problems(value, "value")
+    if found:
+        flash("; ".join(f"{where}: {', '.join(why)}" for where, why in found.items()), "error")
+        return _thresholds_page(status=422)
     document = dict(_services().thresholds_versions(1)[0]["document"])
     overrides = json.loads(json.dumps(document.get("overrides") or {}))
     overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = exact_numbers(value)

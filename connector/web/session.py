@@ -79,7 +79,10 @@ def check_csrf() -> None:
         return
     sent = request.form.get(CSRF_FIELD, "")
     token = session.get(CSRF_FIELD)
-    if not isinstance(token, str) or not hmac.compare_digest(sent, token):
+    # Bytes: compare_digest refuses str holding anything but ASCII (a TypeError, a 500 before).
+    if not isinstance(token, str) or not hmac.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
+    ):
         abort(400, description="the form has expired or did not come from this site; reload it")
 
 

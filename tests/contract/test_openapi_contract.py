@@ -18,6 +18,10 @@ refuses with a documented 422, naming the field, what a JSON schema cannot say: 
 does not exist, `to` before `from`, a currency that is not ISO 4217 or an amount finer than its
 minor unit, and the thresholds document's rules across fields (gating.policy).
 
+Besides what the document describes, half the generated cases are made hostile
+(tests/contract/hostile.py): a lone surrogate in a string or a key, a key given twice, a number
+with an exponent, or a non-ASCII header value; each must be refused with a 4xx, never a 5xx.
+
 Generated ids rarely name a record, so `test_real_records` also sends hand-made requests on the
 records the database holds (customers, decisions, held orders) and checks their answers the same
 way.
@@ -44,6 +48,7 @@ from schemathesis.config import SchemathesisConfig
 from config.wiring import Services
 from connector import create_app, openapi
 from tests.conftest import Keys, day
+from tests.contract import hostile
 
 # Every API role, and a request without a key at all.
 ROLES = ("erp", "admin", "auditor", "credit_specialist", "credit_manager", "metrics", "none")
@@ -83,6 +88,7 @@ schema = schemathesis.openapi.from_dict(
     openapi.document(), config=SchemathesisConfig.from_dict(CONFIG)
 )
 schema.app = current
+hostile.register(schema)  # lone surrogates, keys twice, exponents, non-ASCII headers
 
 # Orders gated before each test, so lists, holds and decisions have records to show.
 ORDERS = {

@@ -34,7 +34,7 @@ from gating.services import credit_position, gate_order
 from tests import databases
 from tests.conftest import NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
-HEAD = "0014"
+HEAD = "0015"
 # Tables added by revisions after 0003: no database made before migrations has them.
 TABLES_SINCE_MIGRATIONS = {
     "warning_levels",
@@ -45,6 +45,7 @@ TABLES_SINCE_MIGRATIONS = {
     "users",
     "web_sessions",
     "login_throttle",
+    "request_nonces",
 }
 # Columns added by revisions after 0003 to tables that existed before (0006).
 COLUMNS_SINCE_MIGRATIONS = (

@@ -350,3 +350,17 @@ def test_an_invoice_row_reads_padded_and_blank_fields_like_any_other_field(tmp_p
         (8, "I-7", "total is empty"),
         (9, "I-8", "open_amount is empty"),
     ]
+
+
+def test_an_amount_is_a_decimal_string_trimmed_but_nothing_else_decimal_reads(tmp_path):
+    # Decimal() reads every one of these; the files' contract is a plain decimal string. A cell
+    # is trimmed (exports pad them), so " 10.00 " stays good.
+    odd = ["1_000", "1e2", "+10", "\uff11\uff10", "\u0661\u0662", "10.", ".5"]
+    rows = [_invoice(f"I-{n}", total) for n, total in enumerate(odd)]
+    rows.append(_invoice("I-ok", " 10.00 ", "-0.00"))
+    batch = read_file(_write(tmp_path, "invoices", "\n".join([INVOICE_HEADER, *rows]) + "\n"))
+
+    assert [(i.ref, str(i.total)) for i in batch.invoices] == [("I-ok", "10.00")]
+    assert [(e.record_id, e.reason.split(" must be ")[0]) for e in batch.errors] == [
+        (f"I-{n}", f"total {total!r}") for n, total in enumerate(odd)
+    ]

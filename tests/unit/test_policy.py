@@ -402,3 +402,17 @@ def test_an_override_ladder_that_is_not_a_table_is_named_not_a_crash() -> None:
         thresholds_from_document(with_overrides(customers={"C-1": {"warnings": [None, None]}}))
 
     assert set(raised.value.errors) == {"overrides.customers.C-1.warnings"}
+
+
+@pytest.mark.parametrize("text", ["1_000", "1E+2", "+5", " 5", "\uff15"])
+def test_a_new_document_writes_amounts_plainly_but_a_stored_version_still_loads(text: str) -> None:
+    # Versions stored before decimal strings were checked may hold what Decimal() reads: the
+    # gate must go on loading them, while a new document is refused naming the field.
+    doc = document(overdue_tolerance=text)
+
+    with pytest.raises(InvalidThresholds) as err:
+        thresholds_from_document(doc)
+    stored = thresholds_from_document(doc, 3, as_stored=True)
+
+    assert set(err.value.errors) == {"overdue_tolerance"}
+    assert stored.overdue_tolerance == Decimal(text.strip().replace("\uff15", "5"))
