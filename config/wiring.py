@@ -14,12 +14,13 @@ from sqlalchemy import Engine
 from adapters.callback import CallbackTarget
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin, audit_chain, audit_reads, holds, schema
+from adapters.db import admin, audit_chain, audit_reads, holds, macs, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
 from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.db.warnings_store import DbWarningStore
+from config.audit_keys import audit_keyring
 from config.pages import Pages
 from config.settings import Settings
 from config.thresholds import thresholds_document
@@ -458,6 +459,9 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
 
 
 def build_services(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Services:
+    """:raises SettingsError: no audit key for a server database (config/audit_keys.py)."""
+    keyring = audit_keyring(settings)
     engine = make_engine(settings.database_url, timeout=settings.gate_timeout)
+    macs.bind(engine, keyring)
     rates = Rates(settings.rates_reference, dict(settings.rates))
     return Services(settings, engine, clock or system_clock(settings), rates)

@@ -28,7 +28,10 @@ def _services(database_url: str | None = None) -> Services:
     configure_logging(settings.log_level, settings.log_format or "text")
     # Alembic narrates every step at INFO; init-db and migrate print what changed themselves.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    services = build_services(settings)
+    try:
+        services = build_services(settings)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     # Close the pool's connections when the command ends (PostgreSQL sessions end cleanly).
     context = click.get_current_context(silent=True)
     if context is not None:
@@ -386,8 +389,9 @@ def audit() -> None:
 def audit_verify(no_seal: bool, expect_head: str | None) -> None:
     """Chain the rows recorded since the last seal, then check every link: each decision,
     audit event, thresholds version and release still exists with the content it was chained
-    with. Exits 1 naming the first broken link. Keep the printed head hash somewhere else: a
-    later head that does not descend from it means the chain was rewritten."""
+    with; every such row, API client and user carries a valid MAC (else it was written with
+    SQL); related records agree. Exits 1 naming every problem found. Keep the printed head hash
+    somewhere else: a later head that does not descend from it means the chain was rewritten."""
     services = _services()
     _init(services)
     if not no_seal:
@@ -395,9 +399,17 @@ def audit_verify(no_seal: bool, expect_head: str | None) -> None:
         click.echo(f"sealed {sealed:,} new row(s)")
     result = services.verify_audit_trail(expect_head)
     if not result.ok:
-        click.echo(f"BROKEN after {result.links - 1:,} good link(s): {result.broken}", err=True)
+        found = len(result.problems) + result.more
+        click.echo(f"BROKEN: {found:,} problem(s) in {result.links:,} link(s):", err=True)
+        for problem in result.problems:
+            click.echo(f"  {problem}", err=True)
+        if result.more:
+            click.echo(f"  ... and {result.more:,} more", err=True)
+        click.echo(f"head {result.head}", err=True)
         sys.exit(1)
     click.echo(f"the audit trail holds: {result.links:,} link(s), head {result.head}")
+    if result.legacy:
+        click.echo(f"{result.legacy:,} row(s) sealed before MACs: protected by the chain only")
     if result.unsealed:
         click.echo(f"{result.unsealed:,} row(s) recorded since; the next seal chains them")
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from adapters.db import macs
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
 from adapters.db.tables import api_clients, sources
@@ -149,6 +150,7 @@ def create_api_client(
                 created_at=now,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
+        macs.resign(conn, api_clients, api_clients.c.id == client_id)
         AuditRepository(conn).record(
             "cli", "api_key_created", f"api_client:{name}", {"role": role, "source": source}, now
         )
@@ -174,5 +176,10 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
     digest = _hash(key)
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest):
+            # A row put there or changed with SQL has no valid MAC: it grants nothing. One HMAC
+            # per lookup (a few microseconds), and connector/auth.py caches lookups.
+            if not macs.keyring_of(engine).check("api_clients", row._mapping):
+                log.error("API client %r has no valid MAC (written outside creditgate)", row.name)
+                return None
             return ApiClient(row.id, row.name, row.role, row.source, row.signing_secret)
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from adapters.db import decision_writes
+from adapters.db import decision_writes, macs
 from adapters.db import statements as sql
 from adapters.db.balances import BalanceDeltas
 from adapters.db.tables import (
@@ -39,6 +40,7 @@ from gating.ports import DecisionRecord, OrderRecord, SourceRecord
 from gating.push import HoldNotice, notice_document
 
 ZERO = Decimal(0)
+log = logging.getLogger(__name__)
 
 
 class SourceRepository:
@@ -200,20 +202,21 @@ class OrderRepository:
     def add_resolution(
         self, order_key: int, resolution: Resolution, held_decision_id: str, decision_id: str
     ) -> int:
+        values = {
+            "order_id": order_key,
+            "action": resolution.action,
+            "actor": resolution.actor,
+            "role": resolution.role,
+            "reason": resolution.reason,
+            "cap": resolution.cap,
+            "currency": resolution.currency,
+            "expires_at": resolution.expires_at,
+            "held_decision_id": held_decision_id,
+            "decision_id": decision_id,
+            "created_at": resolution.created_at,
+        }
         new_id = self.conn.execute(
-            insert(hold_resolutions).values(
-                order_id=order_key,
-                action=resolution.action,
-                actor=resolution.actor,
-                role=resolution.role,
-                reason=resolution.reason,
-                cap=resolution.cap,
-                currency=resolution.currency,
-                expires_at=resolution.expires_at,
-                held_decision_id=held_decision_id,
-                decision_id=decision_id,
-                created_at=resolution.created_at,
-            )
+            insert(hold_resolutions).values(macs.signed(self.conn, hold_resolutions, values))
         ).inserted_primary_key[0]  # type: ignore[index]
         self.conn.execute(
             update(orders).where(orders.c.id == order_key).values(resolution_id=new_id)
@@ -313,13 +316,13 @@ class OrderRepository:
             "updated_at": self.now,
         }
         key = None if old is None else old.key
+        # The MAC is the decision's whole extra cost (bench/mac.py: a few microseconds).
+        row = macs.signed(self.conn, decisions, decision_row(decision))
         if self.conn.dialect.name == "postgresql":
             by_customer, by_group = deltas.resolve(self.conn)
-            decision_writes.record(
-                self.conn, decision_row(decision), values, key, by_customer, by_group
-            )
+            decision_writes.record(self.conn, row, values, key, by_customer, by_group)
             return
-        self.conn.execute(sql.INSERT_DECISION, decision_row(decision))
+        self.conn.execute(sql.INSERT_DECISION, row)
         if key is None:
             self.conn.execute(sql.INSERT_ORDER, values)
         else:
@@ -394,21 +397,47 @@ class DecisionRepository:
         )
 
 
-_PARSED: dict[int, tuple[Any, Thresholds]] = {}
+_PARSED: dict[int, tuple[tuple[Any, ...], Thresholds | None]] = {}
 
 
-def thresholds_of(version: int | None, document: Any) -> Thresholds:
-    """Parse a stored version (None: no version stored yet, the defaults). A parsed version is
-    reused only while its stored document is the same, so a process serving several databases
-    (tests, tenants) never mixes them up."""
-    if version is None:
-        return Thresholds()
+def _parsed(conn: Connection, stored: Mapping[Any, Any]) -> Thresholds | None:
+    """A stored version parsed, or None when its MAC does not hold (a version inserted with
+    SQL). The verdict is kept while the stored row is the same (every column, the MAC
+    included), so the gate checks a version's MAC once per process, not once per decision; a
+    process serving several databases (tests, tenants) never mixes them up."""
+    version = stored["version"]
+    key = tuple(stored[c.name] for c in thresholds_versions.c)
     cached = _PARSED.get(version)
-    if cached is not None and cached[0] == document:
+    if cached is not None and cached[0] == key:
         return cached[1]
-    parsed = thresholds_from_document(document, version)
-    _PARSED[version] = (document, parsed)
+    parsed = None
+    if macs.keyring_of(conn).check("thresholds_versions", stored):
+        parsed = thresholds_from_document(stored["document"], version)
+    else:
+        log.error("thresholds version %s has no valid MAC (written outside creditgate)", version)
+    _PARSED[version] = (key, parsed)
     return parsed
+
+
+def thresholds_of(conn: Connection, stored: Mapping[Any, Any] | None) -> Thresholds:
+    """The newest stored version (None or a None version: none stored yet, the defaults), or,
+    when its MAC does not hold, the newest one whose MAC does: a version inserted with SQL
+    never becomes the rules. Only then does this read more rows."""
+    if stored is None or stored["version"] is None:
+        return Thresholds()
+    parsed = _parsed(conn, stored)
+    if parsed is not None:
+        return parsed
+    older = conn.execute(
+        select(thresholds_versions)
+        .where(thresholds_versions.c.version < stored["version"])
+        .order_by(thresholds_versions.c.version.desc())
+    )
+    for row in older.mappings():
+        parsed = _parsed(conn, row)
+        if parsed is not None:
+            return parsed
+    return Thresholds()
 
 
 class ThresholdsRepository:
@@ -418,21 +447,22 @@ class ThresholdsRepository:
     def active(self) -> Thresholds:
         """The newest version."""
         row = self.conn.execute(sql.ACTIVE_THRESHOLDS).first()
-        return Thresholds() if row is None else thresholds_of(row.version, row.document)
+        return thresholds_of(self.conn, None if row is None else row._mapping)
 
     def add(self, document: Mapping[str, Any], created_by: str, reason: str, at: datetime) -> int:
         thresholds_from_document(document)  # refuse to store what cannot be used
         version = (
             self.conn.execute(select(func.max(thresholds_versions.c.version))).scalar() or 0
         ) + 1
+        values = {
+            "version": version,
+            "created_at": at,
+            "created_by": created_by,
+            "reason": reason,
+            "document": dict(document),
+        }
         self.conn.execute(
-            insert(thresholds_versions).values(
-                version=version,
-                created_at=at,
-                created_by=created_by,
-                reason=reason,
-                document=dict(document),
-            )
+            insert(thresholds_versions).values(macs.signed(self.conn, thresholds_versions, values))
         )
         return version
 
@@ -458,11 +488,14 @@ class AuditRepository:
     def record(
         self, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
     ) -> None:
-        self.conn.execute(
-            insert(audit_events).values(
-                occurred_at=at, actor=actor, action=action, subject=subject, details=dict(details)
-            )
-        )
+        values = {
+            "occurred_at": at,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "details": dict(details),
+        }
+        self.conn.execute(insert(audit_events).values(macs.signed(self.conn, audit_events, values)))
 
 
 class NoticeRepository:

@@ -219,6 +219,7 @@ hold_resolutions = Table(
     Column("held_decision_id", String(36), nullable=False),  # the decision it resolved
     Column("decision_id", String(36), nullable=False),  # the decision it made
     Column("created_at", UTCDateTime, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
     Index(None, "order_id"),
 )
 
@@ -238,6 +239,7 @@ decisions = Table(
     Column("previous_id", String(36)),
     Column("response", JSON, nullable=False),
     Column("snapshot", JSON, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
     Index(None, "source", "order_id"),
     Index(None, "customer_id", "decided_at"),
     Index(None, "decided_at"),
@@ -251,6 +253,7 @@ thresholds_versions = Table(
     Column("created_by", String(100), nullable=False),
     Column("reason", Text, nullable=False),
     Column("document", JSON, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
 )
 
 api_clients = Table(
@@ -265,6 +268,7 @@ api_clients = Table(
     Column("source_id", ForeignKey("sources.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("mac", String(120)),  # adapters/db/macs.py
 )
 
 # People who use the web pages; passwords are stored as salted hashes only (werkzeug's scrypt).
@@ -277,6 +281,7 @@ users = Table(
     Column("password_hash", String(300), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime),
+    Column("mac", String(120)),  # adapters/db/macs.py
 )
 
 audit_events = Table(
@@ -288,6 +293,7 @@ audit_events = Table(
     Column("action", String(50), nullable=False),
     Column("subject", String(300), nullable=False),
     Column("details", JSON, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
     Index(None, "occurred_at"),
 )
 
@@ -302,6 +308,9 @@ audit_chain = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("sealed_at", UTCDateTime, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
+    # Whether the row had no valid MAC when it was sealed (chained all the same, named by verify).
+    Column("forged", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("kind", "row_key"),
 )
 

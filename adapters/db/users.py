@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from adapters.db import macs
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository
 from adapters.db.tables import users
 from gating.roles import PEOPLE_ROLES
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD = 12
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -44,6 +50,7 @@ def create_user(engine: Engine, username: str, role: str, password: str, now: da
                     created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
+            macs.resign(conn, users, users.c.id == user_id)
             AuditRepository(conn).record(
                 "cli", "user_created", f"user:{username}", {"role": role}, now
             )
@@ -58,7 +65,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
         row = conn.execute(
             select(users).where(users.c.username == username, users.c.disabled_at.is_(None))
         ).first()
-    if row is None:
+    if row is None or not _genuine(engine, row._mapping):
         check_password_hash(_DUMMY, password)
         return None
     if not check_password_hash(row.password_hash, password):
@@ -66,14 +73,23 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     return User(row.id, row.username, row.role)
 
 
+def _genuine(engine: Engine, row: Mapping[Any, Any]) -> bool:
+    """Whether creditgate wrote the row as it stands: a user inserted or changed with SQL (an
+    admin added, a role raised, a password replaced) may not log in or act."""
+    if macs.keyring_of(engine).check("users", row):
+        return True
+    log.error("user %r has no valid MAC (written outside creditgate): refused", row["username"])
+    return False
+
+
 def get_user(engine: Engine, user_id: int) -> User | None:
     with readonly(engine).connect() as conn:
         row = conn.execute(
-            select(users.c.id, users.c.username, users.c.role).where(
-                users.c.id == user_id, users.c.disabled_at.is_(None)
-            )
+            select(users).where(users.c.id == user_id, users.c.disabled_at.is_(None))
         ).first()
-    return None if row is None else User(row.id, row.username, row.role)
+    if row is None or not _genuine(engine, row._mapping):
+        return None
+    return User(row.id, row.username, row.role)
 
 
 def exists(engine: Engine, username: str) -> bool:

@@ -525,5 +525,6 @@ def audit_verify() -> Any:
             "info",
         )
     else:
-        flash(f"BROKEN: {result.broken}", "error")
+        more = len(result.problems) + result.more - 1
+        flash(f"BROKEN: {result.broken}" + (f" (and {more:,} more)" if more else ""), "error")
     return redirect(url_for("web.audit"))
