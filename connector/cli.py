@@ -445,7 +445,12 @@ def push(retry_failed: bool) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run the job now (under the lock) and exit.")
-def scheduler(once: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve the scheduler's Prometheus metrics (creditgate_audit_seals_total) on this port.",
+)
+def scheduler(once: bool, metrics_port: int | None) -> None:
     """Run the nightly job on CREDITGATE_SYNC_SCHEDULE (cron, business time zone): pull every
     source, decide held orders again, work out the warning levels, push the changes to the ERPs
     and CRMs. Every five minutes, seal the audit trail (chain the rows recorded since)."""
@@ -453,8 +458,10 @@ def scheduler(once: bool) -> None:
 
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
+    from prometheus_client import CollectorRegistry, start_http_server
 
-    from sync.scheduler import run_exclusively
+    from connector.metrics import SchedulerMetrics, multiprocess_mode
+    from sync.scheduler import run_exclusively, run_seal
 
     services = _services()
     _init(services)
@@ -475,11 +482,13 @@ def scheduler(once: bool) -> None:
         what = "ran" if ran else "skipped"
         click.echo(f"{services.clock().isoformat()} nightly sync, warnings and push {what}")
 
+    registry = None if multiprocess_mode() else CollectorRegistry()
+    metrics = SchedulerMetrics(registry)
+    if metrics_port is not None and registry is not None:
+        start_http_server(metrics_port, registry=registry)
+
     def seal() -> None:
-        try:
-            services.seal_audit_trail()
-        except Exception:  # the next run seals what this one could not; never stop the loop
-            logging.getLogger(__name__).exception("sealing the audit trail failed")
+        run_seal(services.seal_audit_trail, metrics.count_seal)
 
     if once:
         job()
