@@ -159,3 +159,26 @@ def test_a_lone_surrogate_inserted_with_sql_is_named_not_a_crash(loaded, monkeyp
         kinds = conn.execute(select(chain.c.kind, chain.c.forged)).all()
     assert ("event", True) in kinds
     assert audit_chain.seal(loaded.engine, NOW) == 0  # everything, the row after it included
+
+
+def test_the_web_verify_page_answers_with_a_lone_surrogate_stored(api, loaded):
+    from tests.web.test_pages import PASSWORD, Browser
+
+    loaded.pages.create_user("otto", "auditor", PASSWORD)
+    loaded.pages.record("ada", "shadow_named", "shadow", {"name": SURROGATE})
+    attacker = create_engine(loaded.engine.url, poolclass=NullPool)
+    with attacker.begin() as conn:
+        conn.execute(
+            insert(audit_events).values(
+                occurred_at=NOW, actor="x", action="forged", subject="s", details={SURROGATE: 1}
+            )
+        )
+    attacker.dispose()
+    browser = Browser(api.client.application.test_client())
+    browser.login("otto")
+
+    answer = browser.post("/audit/verify", {}, page="/audit")
+    page = browser.text("/audit")
+
+    assert answer.status_code == 302
+    assert "BROKEN" in page and "(forged s) is forged" in page
