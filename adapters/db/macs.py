@@ -90,29 +90,58 @@ def key_id(key: str) -> str:
     return hashlib.sha256(b"creditgate audit key id\n" + key.encode()).hexdigest()[:8]
 
 
-def _spell(value: Any) -> Any:
-    """JSON's `default`: the one spelling of a value both as written and as read back."""
+class Serialized(dict[str, Any]):
+    """A JSON column's value with the text it is stored as, made once. The MAC covers that
+    text and the engine's json_serializer (`to_json`) writes it, so a decision's snapshot is
+    serialized once, as before MACs, not twice."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: Mapping[str, Any]) -> None:
+        super().__init__(value)
+        self.text = json.dumps(self)
+
+
+def to_json(value: Any) -> str:
+    """The engines' json_serializer: json.dumps as SQLAlchemy's default, reusing a
+    `Serialized` value's text. Read back, `json.dumps` of the parsed value gives the same text
+    (both databases keep a JSON column's text as written), which is what `canonical` covers."""
+    return value.text if type(value) is Serialized else json.dumps(value)
+
+
+def _spell(value: Any) -> str:
+    """The one spelling of a column value, both as written and as read back."""
+    if isinstance(value, str):
+        return value
+    if type(value) is Serialized:
+        return value.text
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
     if isinstance(value, Decimal):
         # 100, 100.00 and 100.0000 (SQLite's scaled integer read back) are one amount.
         return format(value.normalize(), "f")
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value)  # a JSON column: its stored text (ASCII-only)
+    if isinstance(value, date):
+        return value.isoformat()
     return repr(value)
 
 
 def canonical(table: str, nonce: str, row: Mapping[Any, Any]) -> bytes:
-    """The bytes a MAC covers: ASCII-only JSON, so no stored text (a lone surrogate included)
-    can make it fail."""
-    content = {c: row[c] for c in MAC_COLUMNS[table] if row.get(c) is not None}
-    return json.dumps(
-        [table, nonce, content],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-        default=_spell,
-    ).encode("ascii")
+    """The bytes a MAC covers: each declared column that is not NULL, as name, length and
+    spelling (so no value can pass for another). Encoded with "surrogatepass": no stored text,
+    a lone surrogate included, can make it fail (JSON columns are ASCII already)."""
+    parts = [table, nonce]
+    for column in MAC_COLUMNS[table]:
+        value = row.get(column)
+        if value is not None:
+            text = _spell(value)
+            parts.append(f"{column} {len(text)} {text}")
+    return "\n".join(parts).encode("utf-8", "surrogatepass")
 
 
 class Keyring:

@@ -365,8 +365,9 @@ def decision_row(record: DecisionRecord) -> dict[str, Any]:
         "thresholds_version": record.thresholds_version,
         "caller": record.caller,
         "previous_id": record.previous_id,
-        "response": dict(record.response),
-        "snapshot": dict(record.snapshot),
+        # Serialized once, for the MAC and for the database (macs.Serialized).
+        "response": macs.Serialized(record.response),
+        "snapshot": macs.Serialized(record.snapshot),
     }
 
 

@@ -32,7 +32,7 @@ from connector.cli import main
 from gating.model import OrderRequest
 from gating.services import credit_position, gate_order
 from tests import databases
-from tests.conftest import NOW, RATES, THRESHOLDS, TODAY, FixedClock
+from tests.conftest import AUDIT_KEY, NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
 HEAD = "0008"
 # Tables added by revisions after 0003: no database made before migrations has them.
@@ -118,6 +118,7 @@ def services_here(database_url: str) -> Iterator[Services]:
         thresholds=dict(THRESHOLDS),
         rates_reference="CNY",
         rates=dict(RATES),
+        audit_keys=(AUDIT_KEY,),
     )
     services = build_services(settings, clock=FixedClock(NOW, settings.zone))
     yield services
