@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,17 @@ from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
 
 
-def _services(database_url: str | None = None) -> Services:
+def _services(database_url: str | None = None, *, demo: bool = False) -> Services:
     try:
         settings = Settings.from_env(os.environ)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     if database_url:
         settings = Settings(**{**settings.__dict__, "database_url": database_url})
+    if demo and not settings.audit_keys and not settings.database_url.startswith("sqlite"):
+        # The demo resets its database: a key of its own, for this run (SQLite keeps a key file).
+        click.echo("demo: no CREDITGATE_AUDIT_KEY set; audit rows are signed for this run only")
+        settings = Settings(**{**settings.__dict__, "audit_keys": (secrets.token_hex(32),)})
     configure_logging(settings.log_level, settings.log_format or "text")
     # Alembic narrates every step at INFO; init-db and migrate print what changed themselves.
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -146,7 +151,7 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
     """Create a demo database with telling customers, print keys and curl lines, and serve."""
     from connector.demo import DEMO_USERS, prepare_demo
 
-    services = _services(database)
+    services = _services(database, demo=True)
     info: dict[str, Any] = prepare_demo(services)
     base = f"http://{host}:{port}"
     click.echo(info["summary"])

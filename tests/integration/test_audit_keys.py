@@ -182,3 +182,18 @@ def test_the_web_verify_page_answers_with_a_lone_surrogate_stored(api, loaded):
 
     assert answer.status_code == 302
     assert "BROKEN" in page and "(forged s) is forged" in page
+
+
+def test_the_demo_makes_a_key_of_its_own(store_url, monkeypatch):
+    monkeypatch.delenv("CREDITGATE_AUDIT_KEY")
+
+    result = CliRunner().invoke(main, ["demo", "--no-serve", "--database", store_url])
+
+    assert result.exit_code == 0, result.output
+    engine = create_engine(store_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        unsigned = conn.execute(select(audit_events).where(audit_events.c.mac.is_(None))).all()
+    engine.dispose()
+    assert unsigned == []
+    if store_url.startswith("sqlite"):
+        assert Path(store_url.removeprefix("sqlite:///") + ".audit-key").exists()
