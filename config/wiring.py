@@ -323,8 +323,12 @@ class Services:
         schema.drop_schema(self.engine)
 
     def migrate(self) -> schema.Migrated:
-        """Upgrade the schema to the latest migration; say from which revision to which."""
-        return schema.upgrade(self.engine)
+        """Upgrade the schema to the latest migration; say from which revision to which. Across
+        the revision that brought audit MACs, adopt the rows recorded before it."""
+        migrated = schema.upgrade(self.engine)
+        if migrated.crossed(schema.MAC_REVISION):
+            admin.adopt_unsigned_rows(self.engine, self.clock())
+        return migrated
 
     def init_db(self) -> int:
         """Migrate the schema, ensure the default source and thresholds; return their version."""

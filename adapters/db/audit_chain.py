@@ -124,13 +124,17 @@ def link_hash(prev: str, kind: str, key: str, digest: str, forged: bool = False)
     return hashlib.sha256(f"{prev}\n{kind}\n{key}\n{digest}{mark}".encode()).hexdigest()
 
 
-def seal(engine: Engine, now: datetime) -> int:
+def seal(engine: Engine, now: datetime, *, legacy: bool = False) -> int:
     """Chain every committed row not chained yet; return how many. One sealer at a time, a
     batch per transaction: gate calls wait for one batch at most, never for a whole seal.
 
     A row without a valid MAC is chained all the same (the chain stays whole and in order),
     on a link that records it as forged; verify names it. Each link carries its own MAC, so a
-    link made outside creditgate is told from one the sealer made."""
+    link made outside creditgate is told from one the sealer made.
+
+    `legacy`: only at the upgrade that brought MACs, for the rows recorded before it, which
+    have none: links as the sealer made them then (no MAC, not forged), which `verify` accepts
+    before the first signed link only."""
     keyring = macs.keyring_of(engine)
     sealed = 0
     for chained in KINDS:
@@ -154,7 +158,7 @@ def seal(engine: Engine, now: datetime) -> int:
                 for row in rows:
                     key = str(row[chained.key.name])
                     digest = row_hash(chained.kind, row)
-                    forged = not keyring.check(chained.table.name, row)
+                    forged = not legacy and not keyring.check(chained.table.name, row)
                     if forged:
                         log.error("sealed as forged (no valid MAC): %s", chained.describe(row))
                     link = link_hash(prev, chained.kind, key, digest, forged)
@@ -167,7 +171,7 @@ def seal(engine: Engine, now: datetime) -> int:
                         "forged": forged,
                         "sealed_at": now,
                     }
-                    links.append(macs.signed(conn, audit_chain, values))
+                    links.append(values if legacy else macs.signed(conn, audit_chain, values))
                     prev = link
                 conn.execute(insert(audit_chain), links)
                 sealed += len(links)

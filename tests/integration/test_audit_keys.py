@@ -3,6 +3,7 @@ no row can use to stop the sealer (a lone surrogate)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import stat
 from pathlib import Path
@@ -11,10 +12,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, insert, select
 from sqlalchemy.pool import NullPool
+from werkzeug.security import generate_password_hash
 
-from adapters.db import audit_chain, macs
+from adapters.db import audit_chain, macs, schema, users
+from adapters.db.engine import make_engine
+from adapters.db.tables import api_clients, audit_events, sources, thresholds_versions
 from adapters.db.tables import audit_chain as chain
-from adapters.db.tables import audit_events, thresholds_versions
+from adapters.db.tables import users as users_table
 from config.audit_keys import audit_keyring
 from config.settings import Settings, SettingsError
 from config.thresholds import thresholds_document
@@ -197,3 +201,75 @@ def test_the_demo_makes_a_key_of_its_own(store_url, monkeypatch):
     assert unsigned == []
     if store_url.startswith("sqlite"):
         assert Path(store_url.removeprefix("sqlite:///") + ".audit-key").exists()
+
+
+def test_an_upgrade_adopts_the_rows_recorded_before_macs(database_url):
+    """A database at 0008 (no MACs) with thresholds, a user, an API key and an audit event:
+    after the upgrade the key and the login still work, the gate keeps its thresholds, and
+    verify holds, counting the rows sealed before MACs. A row inserted with SQL afterwards is
+    forged."""
+    engine = make_engine(database_url)
+    schema.upgrade(engine, "0008")
+    key = "cg_legacy_the-secret-part-of-the-key"
+    document = {**thresholds_document(THRESHOLDS), "overdue_days": 45}
+    with engine.begin() as conn:
+        source = conn.execute(
+            insert(sources).values(name="default", kind="csv", settings={}, created_at=NOW)
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(thresholds_versions).values(
+                version=1, created_at=NOW, created_by="ada", reason="ours", document=document
+            )
+        )
+        conn.execute(
+            insert(audit_events).values(
+                occurred_at=NOW,
+                actor="ada",
+                action="thresholds_changed",
+                subject="thresholds:1",
+                details={},
+            )
+        )
+        conn.execute(
+            insert(users_table).values(
+                username="ada",
+                role="admin",
+                created_at=NOW,
+                password_hash=generate_password_hash("ada-password-123"),
+            )
+        )
+        conn.execute(
+            insert(api_clients).values(
+                name="erp",
+                role="erp",
+                key_prefix="legacy",
+                source_id=source,
+                created_at=NOW,
+                key_hash=hashlib.sha256(key.encode()).hexdigest(),
+            )
+        )
+    engine.dispose()
+    services = build_services(
+        Settings(database_url=database_url, audit_keys=(AUDIT_KEY,), thresholds=THRESHOLDS),
+        clock=lambda: NOW,
+    )
+
+    services.init_db()
+
+    assert services.find_client(key) is not None
+    assert users.authenticate(services.engine, "ada", "ada-password-123") is not None
+    assert services.active_thresholds().overdue_days == 45
+    result = services.verify_audit_trail()
+    assert result.ok, result.problems
+    assert result.legacy == 2  # the version and the event, as chained before the upgrade
+    attacker = create_engine(database_url, poolclass=NullPool)
+    with attacker.begin() as conn:
+        conn.execute(
+            insert(audit_events).values(
+                occurred_at=NOW, actor="x", action="hold_released", subject="s", details={}
+            )
+        )
+    attacker.dispose()
+    services.seal_audit_trail()
+    assert "(hold_released s) is forged" in "\n".join(services.verify_audit_trail().problems)
+    services.engine.dispose()
