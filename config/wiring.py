@@ -306,6 +306,14 @@ class Services:
             before=before,
         )
 
+    def active_thresholds_version(self) -> dict[str, Any]:
+        """The version the next decision will use (the newest genuine one): version,
+        created_at, created_by, reason and document."""
+        with self.read_uow() as uow:
+            active = uow.thresholds.active_version()
+        assert active is not None, "init-db stores a first version"
+        return active
+
     def set_thresholds(
         self,
         document: dict[str, Any],

@@ -469,17 +469,29 @@ class ThresholdsRepository:
 
     def versions(self, limit: int, version: int | None = None) -> list[dict[str, Any]]:
         """The newest `limit` versions (or only `version`), newest first, each with who made
-        it, when and why."""
+        it, when and why, and whether it is `genuine` (its MAC holds: not written with SQL)."""
         stmt = select(thresholds_versions).order_by(thresholds_versions.c.version.desc())
         if version is not None:
             stmt = stmt.where(thresholds_versions.c.version == version)
-        return [dict(row._mapping) for row in self.conn.execute(stmt.limit(limit)).all()]
+        keyring = macs.keyring_of(self.conn)
+        return [
+            {**row, "genuine": keyring.check("thresholds_versions", row)}
+            for row in self.conn.execute(stmt.limit(limit)).mappings().all()
+        ]
+
+    def active_version(self) -> dict[str, Any] | None:
+        """The version the gate decides under: the newest genuine one (thresholds_of)."""
+        keyring = macs.keyring_of(self.conn)
+        rows = self.conn.execute(
+            select(thresholds_versions).order_by(thresholds_versions.c.version.desc())
+        ).mappings()
+        return next((dict(r) for r in rows if keyring.check("thresholds_versions", r)), None)
 
     def latest_document(self) -> tuple[int, str, dict[str, Any]] | None:
-        row = self.conn.execute(
-            select(thresholds_versions).order_by(thresholds_versions.c.version.desc()).limit(1)
-        ).first()
-        return None if row is None else (row.version, row.created_by, row.document)
+        """The active version's number, author and document (a forged newer one is skipped:
+        an edit based on the active version is not refused as outdated because of it)."""
+        row = self.active_version()
+        return None if row is None else (row["version"], row["created_by"], row["document"])
 
 
 class AuditRepository:

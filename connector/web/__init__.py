@@ -321,7 +321,7 @@ def _thresholds_page(
 ) -> Any:
     services = _services()
     versions = services.thresholds_versions(50)
-    active = versions[0]
+    active = services.active_thresholds_version()
     diff = None
     wanted = request.args.get("diff", type=int)
     if wanted is not None:
@@ -395,7 +395,7 @@ def override() -> Any:
         value: Any = json.loads(raw_value, parse_float=Decimal) if raw_value else None
     except ValueError:
         value = raw_value  # a bare word, e.g. blocked
-    document = dict(_services().thresholds_versions(1)[0]["document"])
+    document = dict(_services().active_thresholds_version()["document"])
     overrides = json.loads(json.dumps(document.get("overrides") or {}))
     overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = exact_numbers(value)
     document["overrides"] = overrides

@@ -420,3 +420,35 @@ def test_the_cli_names_every_forged_row(history, attacker, monkeypatch):
     assert "BROKEN: 3 problem(s)" in result.output
     for n in range(3):
         assert f"(hold_released order:default/SO-{n}) is forged" in result.output
+
+
+def test_the_admin_api_shows_and_edits_the_genuine_active_version(api, history, attacker):
+    headers = api.keys.header("admin")
+    active = api.client.get("/api/v1/admin/thresholds", headers=headers).get_json()
+    with attacker.begin() as conn:
+        conn.execute(
+            insert(thresholds_versions).values(
+                version=active["version"] + 1,
+                created_at=NOW,
+                created_by="admin-test",
+                reason="quiet change",
+                document={**active["thresholds"], "overdue_days": 365},
+            )
+        )
+
+    shown = api.client.get("/api/v1/admin/thresholds", headers=headers).get_json()
+    changed = api.client.put(
+        "/api/v1/admin/thresholds",
+        json={
+            "reason": "Q1 terms",
+            "thresholds": {**active["thresholds"], "overdue_days": 40},
+            "base_version": active["version"],
+        },
+        headers=headers,
+    )
+
+    assert (shown["version"], shown["thresholds"]["overdue_days"]) == (active["version"], 30)
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["version"] == active["version"] + 2
+    now_active = api.client.get("/api/v1/admin/thresholds", headers=headers).get_json()
+    assert now_active["thresholds"]["overdue_days"] == 40
