@@ -482,6 +482,7 @@ def test_gunicorn_workers_add_up_their_counts_on_metrics(tmp_path, dataset_dir):
         PROMETHEUS_MULTIPROC_DIR=str(multiproc),
         CREDITGATE_DATABASE_URL=url,
         CREDITGATE_LOG_LEVEL="INFO",
+        CREDITGATE_AUDIT_KEY=AUDIT_KEY,
     )
     # Counts a previous gunicorn left behind: config/gunicorn_conf.py must clear them at start.
     stale = "import prometheus_client as p; p.Counter('creditgate_decision_outcomes', 'x', "

@@ -115,7 +115,13 @@ def test_the_file_seeds_a_version_and_a_changed_file_adds_one_but_never_over_an_
 
     def init():
         services = build_services(
-            Settings.from_env({"CREDITGATE_DATABASE_URL": url, "CREDITGATE_CONFIG": toml})
+            Settings.from_env(
+                {
+                    "CREDITGATE_DATABASE_URL": url,
+                    "CREDITGATE_CONFIG": toml,
+                    "CREDITGATE_AUDIT_KEY": AUDIT_KEY,
+                }
+            )
         )
         made.append(services)
         version = services.init_db()

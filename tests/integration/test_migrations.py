@@ -34,7 +34,7 @@ from gating.services import credit_position, gate_order
 from tests import databases
 from tests.conftest import AUDIT_KEY, NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
-HEAD = "0008"
+HEAD = "0012"
 # Tables added by revisions after 0003: no database made before migrations has them.
 TABLES_SINCE_MIGRATIONS = {
     "warning_levels",
@@ -44,11 +44,15 @@ TABLES_SINCE_MIGRATIONS = {
     "audit_chain",
     "users",
 }
-# Columns added by revisions after 0003 to tables that existed before (0006).
+# Columns added by revisions after 0003 to tables that existed before (0006, 0012).
 COLUMNS_SINCE_MIGRATIONS = (
     ("orders", "resolution_id"),
     ("customers", "admin_hold"),
     ("customers", "admin_hold_reason"),
+    ("decisions", "mac"),
+    ("audit_events", "mac"),
+    ("thresholds_versions", "mac"),
+    ("api_clients", "mac"),
 )
 # Indexes added by revisions after 0003 on tables that existed before (0005: the hold list's).
 INDEXES_SINCE_MIGRATIONS = ("ix_orders_held",)
@@ -84,9 +88,17 @@ NEWER_TRIGGERS = {
         for op in ("update", "delete")
     ],
     "postgresql": [
-        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
-        for table in NEWER_APPEND_ONLY
+        *(
+            f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
+            for table in NEWER_APPEND_ONLY
+        ),
+        # 0012: TRUNCATE refused on every append-only table and the chain.
+        *(
+            f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION creditgate_append_only()"
+            for table in ("decisions", "audit_events", *NEWER_APPEND_ONLY)
+        ),
     ],
 }
 
@@ -382,13 +394,13 @@ def test_migrate_changes_nothing_at_head_and_brings_a_downgraded_database_back(
     runner = CliRunner()
     first = runner.invoke(main, ["init-db"])
     assert first.exit_code == 0, first.output
-    assert "schema migrated from (empty) to 0008" in first.stdout
+    assert f"schema migrated from (empty) to {HEAD}" in first.stdout
     objects, rows = schema_objects(engine), all_rows(engine)
 
     again = runner.invoke(main, ["migrate"])
 
     assert again.exit_code == 0, again.output
-    assert again.stdout == "schema is at head (0008); nothing to migrate\n"
+    assert again.stdout == f"schema is at head ({HEAD}); nothing to migrate\n"
     assert (schema_objects(engine), all_rows(engine)) == (objects, rows)
 
     schema.downgrade(engine, "0001")
@@ -396,9 +408,21 @@ def test_migrate_changes_nothing_at_head_and_brings_a_downgraded_database_back(
     back = runner.invoke(main, ["migrate"])
 
     assert back.exit_code == 0, back.output
-    assert back.stdout == "schema migrated from 0001 to 0008\n"
+    assert back.stdout == f"schema migrated from 0001 to {HEAD}\n"
     assert schema.current_revision(engine) == HEAD
-    assert (schema_objects(engine), all_rows(engine)) == (objects, rows)
+    assert schema_objects(engine) == objects
+    # Coming back across 0012 adopts the rows recorded before MACs (admin.adopt_unsigned_rows):
+    # every row is kept as it was (but its MAC, which the downgrade dropped), the chain and the
+    # signed copy of the active thresholds are added. Every other table is as it was.
+    after = all_rows(engine)
+    adopted = {"audit_chain", "audit_events", "thresholds_versions", "api_clients", "users"}
+    assert {k: v for k, v in after.items() if k not in adopted} == {
+        k: v for k, v in rows.items() if k not in adopted
+    }
+    for name in adopted - {"audit_chain"}:
+        kept = [row[:-1] for row in after[name]][: len(rows[name])]  # the MAC is last
+        assert kept == [row[:-1] for row in rows[name]], name
+    assert len(after["thresholds_versions"]) == len(rows["thresholds_versions"]) + 1
 
 
 def test_a_migration_that_fails_half_way_leaves_the_database_as_it_was(engine):
