@@ -138,9 +138,12 @@ def canonical(table: str, nonce: str, row: Mapping[Any, Any]) -> bytes:
     parts = [table, nonce]
     for column in MAC_COLUMNS[table]:
         value = row.get(column)
-        if value is not None:
-            text = _spell(value)
-            parts.append(f"{column} {len(text)} {text}")
+        if value is None:
+            continue
+        # Most columns are text, and a decision's JSON columns come with their text made.
+        kind = type(value)
+        text = value if kind is str else value.text if kind is Serialized else _spell(value)
+        parts.append(f"{column} {len(text)} {text}")
     return "\n".join(parts).encode("utf-8", "surrogatepass")
 
 
