@@ -15,6 +15,12 @@ verify` seals first, then checks every link, and names the first broken one. The
 seals every few minutes, so the window in which a row is protected only by the triggers is
 short; the head hash verify prints can be kept outside the database to detect a rewrite of
 the whole chain.
+
+A hash anyone can compute does not tell a row the application wrote from one inserted with
+SQL, so every chained row, every link, and every API client and user carries a MAC under a key
+the database does not hold (macs.py). The sealer records whether each row's MAC held when it
+chained it; verify checks every MAC, looks for copied rows and for records that come in pairs
+without their other half, and names every problem it finds.
 """
 
 from __future__ import annotations
