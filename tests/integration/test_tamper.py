@@ -452,3 +452,27 @@ def test_the_admin_api_shows_and_edits_the_genuine_active_version(api, history, 
     assert changed.get_json()["version"] == active["version"] + 2
     now_active = api.client.get("/api/v1/admin/thresholds", headers=headers).get_json()
     assert now_active["thresholds"]["overdue_days"] == 40
+
+
+def test_the_thresholds_page_marks_a_forged_version(api, loaded, history, attacker):
+    from tests.web.test_pages import PASSWORD, Browser
+
+    active = loaded.active_thresholds_version()
+    with attacker.begin() as conn:
+        conn.execute(
+            insert(thresholds_versions).values(
+                version=active["version"] + 1,
+                created_at=NOW,
+                created_by="admin-test",
+                reason="quiet change",
+                document={**active["document"], "overdue_days": 365},
+            )
+        )
+    loaded.pages.create_user("ada", "admin", PASSWORD)
+    browser = Browser(api.client.application.test_client())
+    browser.login("ada")
+
+    page = browser.text("/thresholds")
+
+    assert f'<span id="active-version">{active["version"]}</span>' in page
+    assert page.count("forged: not in force") == 1
