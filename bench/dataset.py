@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from adapters.csv_export import COLUMNS
 from adapters.db import schema
 from adapters.db.tables import customers, invoices
+from bench import AUDIT_KEY
 from config.settings import Settings
 from config.wiring import Services, build_services
 from sync.file_import import ImportResult
@@ -74,7 +75,7 @@ def sqlite_url(path: Path) -> str:
 
 
 def services_for(path: Path) -> Services:
-    return build_services(Settings(database_url=sqlite_url(path)))
+    return build_services(Settings(database_url=sqlite_url(path), audit_keys=(AUDIT_KEY,)))
 
 
 def customer_ids(count: int) -> list[str]:
@@ -329,7 +330,7 @@ def check(path: Path) -> dict[str, int]:
 
 def check_url(database_url: str) -> dict[str, int]:
     """`check` for any database URL (the PostgreSQL bench counts its database the same way)."""
-    services = build_services(Settings(database_url=database_url))
+    services = build_services(Settings(database_url=database_url, audit_keys=(AUDIT_KEY,)))
     try:
         with services.engine.connect() as conn:
             n_customers = conn.execute(select(func.count()).select_from(customers)).scalar_one()

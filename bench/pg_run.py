@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 
 from adapters.csv_export import read_folder
 from adapters.db.tables import sources
-from bench import bigsmall, dataset, load, plain_load
+from bench import AUDIT_KEY, bigsmall, dataset, load, plain_load
 from bench.dataset import Params
 from bench.pg_server import PgServer, pg_server
 from bench.plain_load import PlainLoad
@@ -152,7 +152,7 @@ class LoadFigures:
 
 def _import(database_url: str, folder: Path, rows: int) -> tuple[float, dict[str, int]]:
     """init_db (not timed), then the timed `creditgate import` of the folder."""
-    services = build_services(Settings(database_url=database_url))
+    services = build_services(Settings(database_url=database_url, audit_keys=(AUDIT_KEY,)))
     try:
         services.init_db()
         gc.collect()
@@ -263,7 +263,7 @@ def _took(load: PlainLoad) -> str:
 
 def _init_db(database_url: str) -> None:
     """A fresh database with the product's schema (migrations, default source, thresholds)."""
-    services = build_services(Settings(database_url=database_url))
+    services = build_services(Settings(database_url=database_url, audit_keys=(AUDIT_KEY,)))
     try:
         services.init_db()
     finally:
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         analyze_seconds = time.perf_counter() - started
         print(f"  VACUUM ANALYZE {analyze_seconds:.1f} s (after the import; not part of it)")
 
-        services = build_services(Settings(database_url=url))
+        services = build_services(Settings(database_url=url, audit_keys=(AUDIT_KEY,)))
         try:
             age = freshen(services)
             print(f"  last sync was {age:.0f} s old; set to now (max data age is 48 h)")

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench import AUDIT_KEY
 from bench.sync_data import Spec
 from bench.sync_source import HttpSource
 from config.settings import Settings
@@ -146,7 +147,7 @@ def sync(
 
     if fresh:
         remove_db(db)
-    services = build_services(Settings(database_url=f"sqlite:///{db}"))
+    services = build_services(Settings(database_url=f"sqlite:///{db}", audit_keys=(AUDIT_KEY,)))
     try:
         store = services.sync_store()
         if fresh:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "CREDITGATE_"
 LOG_FORMATS = ("json", "text")
+MIN_AUDIT_KEY = 32  # characters; adapters/db/macs.py says the same
 
 
 class SettingsError(ValueError):
@@ -39,6 +40,10 @@ class Settings:
     # logins last until a restart and do not carry across workers.
     secret_key: str | None = field(default=None, repr=False)
     secure_cookies: bool = False
+    # The keys that sign audit rows (adapters/db/macs.py): the current one first, then older
+    # ones kept to verify rows they signed. Empty: config/audit_keys.py decides (a key file
+    # beside a SQLite database; PostgreSQL refuses to start).
+    audit_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -107,6 +112,7 @@ class Settings:
             callback_secret=callback_secret if callback_url else None,
             secret_key=_secret(environ, "SECRET_KEY"),
             secure_cookies=secure in ("true", "1", "yes"),
+            audit_keys=_audit_keys(environ),
             **file_values,
         )
 
@@ -124,6 +130,40 @@ def _secret(environ: Mapping[str, str], name: str) -> str | None:
         except OSError as exc:
             raise SettingsError(f"{PREFIX}{name}_FILE: cannot read {path!r}: {exc}") from None
     return value or None
+
+
+def _audit_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """CREDITGATE_AUDIT_KEY, or the lines of the file CREDITGATE_AUDIT_KEY_FILE names (the
+    current key first, then older ones; blank lines and # comments ignored), then the
+    comma-separated CREDITGATE_AUDIT_KEYS_OLD."""
+    value = environ.get(PREFIX + "AUDIT_KEY")
+    path = environ.get(PREFIX + "AUDIT_KEY_FILE")
+    if value and path:
+        raise SettingsError(f"set {PREFIX}AUDIT_KEY or {PREFIX}AUDIT_KEY_FILE, not both")
+    keys: list[tuple[str, str]] = []
+    if path:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError as exc:
+            raise SettingsError(f"{PREFIX}AUDIT_KEY_FILE: cannot read {path!r}: {exc}") from None
+        keys += [(f"{PREFIX}AUDIT_KEY_FILE", line.strip()) for line in lines]
+    elif value:
+        keys.append((f"{PREFIX}AUDIT_KEY", value.strip()))
+    old = environ.get(PREFIX + "AUDIT_KEYS_OLD", "")
+    keys += [(f"{PREFIX}AUDIT_KEYS_OLD", key.strip()) for key in old.split(",")]
+    found = tuple((name, key) for name, key in keys if key and not key.startswith("#"))
+    if found and not (value or path):
+        raise SettingsError(
+            f"{PREFIX}AUDIT_KEYS_OLD only verifies: set the current key in {PREFIX}AUDIT_KEY "
+            f"or {PREFIX}AUDIT_KEY_FILE too"
+        )
+    for name, key in found:
+        if len(key) < MIN_AUDIT_KEY:
+            raise SettingsError(
+                f"{name}: an audit key needs at least {MIN_AUDIT_KEY} characters; make one with "
+                "python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+    return tuple(key for _, key in found)
 
 
 def load_config_file(path: str) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from sqlalchemy import Engine
 from adapters.callback import CallbackTarget
 from adapters.csv_export import read_folder
 from adapters.csv_source import CsvFolderSource
-from adapters.db import admin, audit_chain, audit_reads, deadline, holds, nonces, schema
+from adapters.db import admin, audit_chain, audit_reads, deadline, holds, macs, nonces, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
 from adapters.db.sync_store import DbSyncStore
 from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.db.warnings_store import DbWarningStore
+from config.audit_keys import audit_keyring
 from config.pages import Pages
 from config.settings import Settings
 from config.thresholds import thresholds_document
@@ -327,6 +328,14 @@ class Services:
             before=before,
         )
 
+    def active_thresholds_version(self) -> dict[str, Any]:
+        """The version the next decision will use (the newest genuine one): version,
+        created_at, created_by, reason and document."""
+        with self.read_uow() as uow:
+            active = uow.thresholds.active_version()
+        assert active is not None, "init-db stores a first version"
+        return active
+
     def set_thresholds(
         self,
         document: dict[str, Any],
@@ -344,8 +353,12 @@ class Services:
         schema.drop_schema(self.engine)
 
     def migrate(self) -> schema.Migrated:
-        """Upgrade the schema to the latest migration; say from which revision to which."""
-        return schema.upgrade(self.engine)
+        """Upgrade the schema to the latest migration; say from which revision to which. Across
+        the revision that brought audit MACs, adopt the rows recorded before it."""
+        migrated = schema.upgrade(self.engine)
+        if migrated.crossed(schema.MAC_REVISION):
+            admin.adopt_unsigned_rows(self.engine, self.clock())
+        return migrated
 
     def init_db(self) -> int:
         """Migrate the schema, ensure the default source and thresholds; return their version."""
@@ -480,6 +493,9 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
 
 
 def build_services(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Services:
+    """:raises SettingsError: no audit key for a server database (config/audit_keys.py)."""
+    keyring = audit_keyring(settings)
     engine = make_engine(settings.database_url, timeout=settings.gate_timeout)
+    macs.bind(engine, keyring)
     rates = Rates(settings.rates_reference, dict(settings.rates))
     return Services(settings, engine, clock or system_clock(settings), rates)

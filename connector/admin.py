@@ -63,8 +63,7 @@ def exact_numbers(value: Any) -> Any:
 def thresholds() -> Any:
     """The active version: the one the next decision will use."""
     services = current_app.extensions["creditgate"]
-    (active,) = services.thresholds_versions(1)  # init-db always stores a first version
-    return jsonify(_version(active))
+    return jsonify(_version(services.active_thresholds_version()))
 
 
 @bp.put("/thresholds")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -19,17 +20,24 @@ from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
 
 
-def _services(database_url: str | None = None) -> Services:
+def _services(database_url: str | None = None, *, demo: bool = False) -> Services:
     try:
         settings = Settings.from_env(os.environ)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     if database_url:
         settings = Settings(**{**settings.__dict__, "database_url": database_url})
+    if demo and not settings.audit_keys and not settings.database_url.startswith("sqlite"):
+        # The demo resets its database: a key of its own, for this run (SQLite keeps a key file).
+        click.echo("demo: no CREDITGATE_AUDIT_KEY set; audit rows are signed for this run only")
+        settings = Settings(**{**settings.__dict__, "audit_keys": (secrets.token_hex(32),)})
     configure_logging(settings.log_level, settings.log_format or "text")
     # Alembic narrates every step at INFO; init-db and migrate print what changed themselves.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    services = build_services(settings)
+    try:
+        services = build_services(settings)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     # Close the pool's connections when the command ends (PostgreSQL sessions end cleanly).
     context = click.get_current_context(silent=True)
     if context is not None:
@@ -201,7 +209,7 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
     if not no_serve:
         # Before the database is reset and the curl lines for this address are printed.
         _check_can_listen(host, port)
-    services = _services(database)
+    services = _services(database, demo=True)
     info: dict[str, Any] = prepare_demo(services)
     base = f"http://{host}:{port}"
     click.echo(info["summary"])
@@ -560,8 +568,9 @@ def audit() -> None:
 def audit_verify(no_seal: bool, expect_head: str | None) -> None:
     """Chain the rows recorded since the last seal, then check every link: each decision,
     audit event, thresholds version and release still exists with the content it was chained
-    with. Exits 1 naming the first broken link. Keep the printed head hash somewhere else: a
-    later head that does not descend from it means the chain was rewritten."""
+    with; every such row, API client and user carries a valid MAC (else it was written with
+    SQL); related records agree. Exits 1 naming every problem found. Keep the printed head hash
+    somewhere else: a later head that does not descend from it means the chain was rewritten."""
     services = _services()
     _init(services)
     if not no_seal:
@@ -569,9 +578,17 @@ def audit_verify(no_seal: bool, expect_head: str | None) -> None:
         click.echo(f"sealed {sealed:,} new row(s)")
     result = services.verify_audit_trail(expect_head)
     if not result.ok:
-        click.echo(f"BROKEN after {result.links - 1:,} good link(s): {result.broken}", err=True)
+        found = len(result.problems) + result.more
+        click.echo(f"BROKEN: {found:,} problem(s) in {result.links:,} link(s):", err=True)
+        for problem in result.problems:
+            click.echo(f"  {problem}", err=True)
+        if result.more:
+            click.echo(f"  ... and {result.more:,} more", err=True)
+        click.echo(f"head {result.head}", err=True)
         sys.exit(1)
     click.echo(f"the audit trail holds: {result.links:,} link(s), head {result.head}")
+    if result.legacy:
+        click.echo(f"{result.legacy:,} row(s) sealed before MACs: protected by the chain only")
     if result.unsealed:
         click.echo(f"{result.unsealed:,} row(s) recorded since; the next seal chains them")
 
@@ -607,7 +624,12 @@ def push(retry_failed: bool) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run the job now (under the lock) and exit.")
-def scheduler(once: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve the scheduler's Prometheus metrics (creditgate_audit_seals_total) on this port.",
+)
+def scheduler(once: bool, metrics_port: int | None) -> None:
     """Run the nightly job on CREDITGATE_SYNC_SCHEDULE (cron, business time zone): pull every
     source, decide held orders again, work out the warning levels, push the changes to the ERPs
     and CRMs. Every five minutes, seal the audit trail (chain the rows recorded since)."""
@@ -615,8 +637,10 @@ def scheduler(once: bool) -> None:
 
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
+    from prometheus_client import CollectorRegistry, start_http_server
 
-    from sync.scheduler import run_exclusively
+    from connector.metrics import SchedulerMetrics, multiprocess_mode
+    from sync.scheduler import run_exclusively, run_seal
 
     services = _services()
     _init(services)
@@ -637,11 +661,13 @@ def scheduler(once: bool) -> None:
         what = "ran" if ran else "skipped"
         click.echo(f"{services.clock().isoformat()} nightly sync, warnings and push {what}")
 
+    registry = None if multiprocess_mode() else CollectorRegistry()
+    metrics = SchedulerMetrics(registry)
+    if metrics_port is not None and registry is not None:
+        start_http_server(metrics_port, registry=registry)
+
     def seal() -> None:
-        try:
-            services.seal_audit_trail()
-        except Exception:  # the next run seals what this one could not; never stop the loop
-            logging.getLogger(__name__).exception("sealing the audit trail failed")
+        run_seal(services.seal_audit_trail, metrics.count_seal)
 
     if once:
         job()

@@ -83,6 +83,22 @@ class Metrics:
         )
 
 
+class SchedulerMetrics:
+    """The scheduler's own: `creditgate scheduler --metrics-port` serves them, and with
+    PROMETHEUS_MULTIPROC_DIR shared with the web workers their /metrics shows them too."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.seals = Counter(
+            "creditgate_audit_seals_total",
+            "Periodic seals of the audit trail by result (ok, failed)",
+            ["result"],
+            registry=registry,
+        )
+
+    def count_seal(self, result: str) -> None:
+        self.seals.labels(result=result).inc()
+
+
 _process_metrics: Metrics | None = None
 _process_lock = threading.Lock()
 

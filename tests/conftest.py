@@ -47,6 +47,9 @@ NOW = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
 TODAY = date(2026, 11, 22)
 
 THRESHOLDS = {"base_currency": "CNY", "trial_amount": "5000.00"}
+# The tests' own audit key (adapters/db/macs.py): in the settings fixture, and in the environment
+# of every test, so the CLI and subprocesses a test starts sign and verify with the same key.
+AUDIT_KEY = "tests-only-audit-key-0123456789abcdef"
 RATES = {"USD": Decimal("7.10"), "EUR": Decimal("7.80")}
 
 # The import's own column lists, plus the optional hold_reason the dataset uses.
@@ -116,6 +119,13 @@ def csv_dir(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture(autouse=True)
+def audit_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDITGATE_AUDIT_KEY", AUDIT_KEY)
+    monkeypatch.delenv("CREDITGATE_AUDIT_KEY_FILE", raising=False)
+    monkeypatch.delenv("CREDITGATE_AUDIT_KEYS_OLD", raising=False)
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Override per test with @pytest.mark.parametrize("settings_overrides", [{...}])."""
@@ -171,6 +181,7 @@ def settings(store_url: str, settings_overrides: Mapping[str, Any]) -> Settings:
         "thresholds": dict(THRESHOLDS),
         "rates_reference": "CNY",
         "rates": dict(RATES),
+        "audit_keys": (AUDIT_KEY,),
         **settings_overrides,
     }
     return Settings(**values)

@@ -15,9 +15,10 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from adapters.db import audit_chain, macs
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
-from adapters.db.tables import api_clients, decisions, sources
+from adapters.db.tables import api_clients, decisions, sources, thresholds_versions, users
 from gating.errors import Conflict, GateUnavailable
 from gating.roles import ROLES
 
@@ -171,6 +172,7 @@ def create_api_client(
                 granted_sources=list(granted) if len(granted) > 1 else None,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
+        macs.resign(conn, api_clients, api_clients.c.id == client_id)
         detail: dict[str, Any] = {"role": role, "source": source}
         if len(granted) > 1:
             detail["sources"] = list(granted)
@@ -209,6 +211,11 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
     for row in rows:
         if hmac.compare_digest(row.key_hash, digest):
             granted = tuple(row.granted_sources or ())
+            # A row put there or changed with SQL has no valid MAC: it grants nothing. One HMAC
+            # per lookup (a few microseconds), and connector/auth.py caches lookups.
+            if not macs.keyring_of(engine).check("api_clients", row._mapping):
+                log.error("API client %r has no valid MAC (written outside creditgate)", row.name)
+                return None
             return ApiClient(row.id, row.name, row.role, row.source, row.signing_secret, granted)
     return None
 
@@ -271,4 +278,36 @@ def revoke_api_client(engine: Engine, name: str, actor: str, now: datetime) -> N
         if row.revoked_at is not None:
             raise ValueError(f"{name} was revoked already, at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
         conn.execute(update(api_clients).where(api_clients.c.id == row.id).values(revoked_at=now))
+        macs.resign(conn, api_clients, api_clients.c.id == row.id)
         AuditRepository(conn).record(actor, "api_key_revoked", f"api_client:{name}", {}, now)
+
+
+def adopt_unsigned_rows(engine: Engine, now: datetime) -> dict[str, int]:
+    """Once, at the upgrade that brought MACs (schema.MAC_REVISION), for rows recorded before
+    it, which have none: chain those not chained yet as the sealer did then (`audit verify`
+    accepts them as sealed before MACs), sign the API clients and users (else no key or login
+    would work after the upgrade), and store the active thresholds again, signed, so the gate
+    keeps deciding under them (it ignores a version without a valid MAC). Return the counts,
+    also recorded as an audit event."""
+    chained = audit_chain.seal(engine, now, legacy=True)
+    with engine.begin() as conn:
+        counts = {
+            "chained_before_macs": chained,
+            "api_clients": macs.resign(conn, api_clients, api_clients.c.mac.is_(None)),
+            "users": macs.resign(conn, users, users.c.mac.is_(None)),
+        }
+        latest = conn.execute(
+            select(thresholds_versions).order_by(thresholds_versions.c.version.desc()).limit(1)
+        ).first()
+        audit = AuditRepository(conn)
+        if latest is not None and latest.mac is None:
+            reason = f"{latest.reason} (version {latest.version}, signed at the upgrade)"
+            version = ThresholdsRepository(conn).add(
+                latest.document, latest.created_by, reason, now
+            )
+            if latest.created_by != "config":  # config versions have no event (verify knows)
+                audit.record("upgrade", "thresholds_changed", f"thresholds:{version}", {}, now)
+            counts["thresholds_version"] = version
+        audit.record("upgrade", "audit_macs_adopted", "audit_chain", counts, now)
+    log.warning("upgrade to audit MACs: %s", counts)
+    return counts

@@ -15,28 +15,52 @@ verify` seals first, then checks every link, and names the first broken one. The
 seals every few minutes, so the window in which a row is protected only by the triggers is
 short; the head hash verify prints can be kept outside the database to detect a rewrite of
 the whole chain.
+
+A hash anyone can compute does not tell a row the application wrote from one inserted with
+SQL, so every chained row, every link, and every API client and user carries a MAC under a key
+the database does not hold (macs.py). The sealer records whether each row's MAC held when it
+chained it; verify checks every MAC, looks for copied rows and for records that come in pairs
+without their other half, and names every problem it finds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, String, Table, cast, exists, insert, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    String,
+    Table,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+)
 
+from adapters.db import macs
 from adapters.db.engine import readonly
 from adapters.db.tables import (
+    api_clients,
     audit_chain,
     audit_events,
     decisions,
     hold_resolutions,
     thresholds_versions,
+    users,
 )
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 BATCH = 2000
@@ -71,7 +95,7 @@ _BY_KIND = {k.kind: k for k in KINDS}
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-ready, stable spelling of a column value."""
+    """A JSON-ready, stable spelling of a column value (any value: hashing never fails)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
@@ -82,27 +106,42 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return value
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return repr(value)
 
 
 def row_hash(kind: str, row: Mapping[str, Any]) -> str:
-    """SHA-256 of the row's every column, canonically spelled."""
+    """SHA-256 of the row's every column, canonically spelled. A row from before MACs has none
+    (NULL), and hashes as it did then. Text is encoded with "surrogatepass": a lone surrogate
+    stored in a JSON column ("\\ud800") hashes like any other text instead of stopping the
+    sealer for good, and every other text encodes as UTF-8 exactly as before."""
     body = json.dumps(
-        {k: _plain(v) for k, v in row.items()},
+        {k: _plain(v) for k, v in row.items() if not (k == "mac" and v is None)},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(f"{kind}\n{body}".encode()).hexdigest()
+    return hashlib.sha256(f"{kind}\n{body}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def link_hash(prev: str, kind: str, key: str, digest: str) -> str:
-    return hashlib.sha256(f"{prev}\n{kind}\n{key}\n{digest}".encode()).hexdigest()
+def link_hash(prev: str, kind: str, key: str, digest: str, forged: bool = False) -> str:
+    mark = "\nforged" if forged else ""
+    return hashlib.sha256(f"{prev}\n{kind}\n{key}\n{digest}{mark}".encode()).hexdigest()
 
 
-def seal(engine: Engine, now: datetime) -> int:
+def seal(engine: Engine, now: datetime, *, legacy: bool = False) -> int:
     """Chain every committed row not chained yet; return how many. One sealer at a time, a
-    batch per transaction: gate calls wait for one batch at most, never for a whole seal."""
+    batch per transaction: gate calls wait for one batch at most, never for a whole seal.
+
+    A row without a valid MAC is chained all the same (the chain stays whole and in order),
+    on a link that records it as forged; verify names it. Each link carries its own MAC, so a
+    link made outside creditgate is told from one the sealer made.
+
+    `legacy`: only at the upgrade that brought MACs, for the rows recorded before it, which
+    have none: links as the sealer made them then (no MAC, not forged), which `verify` accepts
+    before the first signed link only."""
+    keyring = macs.keyring_of(engine)
     sealed = 0
     for chained in KINDS:
         while True:
@@ -125,17 +164,20 @@ def seal(engine: Engine, now: datetime) -> int:
                 for row in rows:
                     key = str(row[chained.key.name])
                     digest = row_hash(chained.kind, row)
-                    link = link_hash(prev, chained.kind, key, digest)
-                    links.append(
-                        {
-                            "kind": chained.kind,
-                            "row_key": key,
-                            "row_hash": digest,
-                            "prev_hash": prev,
-                            "hash": link,
-                            "sealed_at": now,
-                        }
-                    )
+                    forged = not legacy and not keyring.check(chained.table.name, row)
+                    if forged:
+                        log.error("sealed as forged (no valid MAC): %s", chained.describe(row))
+                    link = link_hash(prev, chained.kind, key, digest, forged)
+                    values = {
+                        "kind": chained.kind,
+                        "row_key": key,
+                        "row_hash": digest,
+                        "prev_hash": prev,
+                        "hash": link,
+                        "forged": forged,
+                        "sealed_at": now,
+                    }
+                    links.append(values if legacy else macs.signed(conn, audit_chain, values))
                     prev = link
                 conn.execute(insert(audit_chain), links)
                 sealed += len(links)
@@ -171,24 +213,56 @@ class Verification:
     links: int
     head: str
     """The last link's hash: keep it outside the database to detect a rewritten chain."""
-    broken: str | None = None
-    """The first broken link, in words; None when every link holds."""
+    problems: tuple[str, ...] = ()
+    """Every broken link, forged row and inconsistency found, in words (the first
+    MAX_PROBLEMS); empty when the trail holds."""
     unsealed: int = 0
-    """Rows committed after the seal (not checked yet)."""
+    """Rows committed after the seal (their MACs checked, their links not made yet)."""
+    legacy: int = 0
+    """Rows sealed before MACs existed (revision 0012): protected by the chain only."""
+    more: int = 0
+    """Problems found beyond MAX_PROBLEMS."""
+
+    @property
+    def broken(self) -> str | None:
+        """The first problem; None when the trail holds."""
+        return self.problems[0] if self.problems else None
 
     @property
     def ok(self) -> bool:
-        return self.broken is None
+        return not self.problems
+
+
+MAX_PROBLEMS = 1000
+
+
+class _Findings:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.more = 0
+
+    def add(self, problem: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            # Stored text may hold anything (a lone surrogate): the words must print anywhere.
+            self.problems.append(problem.encode("utf-8", "backslashreplace").decode())
+        else:
+            self.more += 1
 
 
 def verify(engine: Engine, expect_head: str | None = None) -> Verification:
-    """Check every link in order: its row still exists with the same content, and its hash
-    follows from the previous one. Stops at the first broken link. `expect_head`, a head kept
-    from an earlier verify, must be one of the links: a chain rewritten from some point on
+    """Check every link in order: it was made by the sealer (its MAC), it follows from the
+    previous one, its row still exists with the same content; then that every row, chained or
+    not, and every API client and user carries a valid MAC, that no MAC appears twice, and that
+    related records agree. Names every problem found, not only the first. `expect_head`, a head
+    kept from an earlier verify, must be one of the links: a chain rewritten from some point on
     (rows deleted with their links, then sealed again) does not contain it."""
+    keyring = macs.keyring_of(engine)
+    found = _Findings()
     prev = GENESIS
-    count = 0
-    found = expect_head is None or expect_head == GENESIS
+    count = legacy = 0
+    keyed = False  # a link with a MAC was seen: every later link must have one too
+    legacy_keys: set[tuple[str, str]] = set()
+    seen_head = expect_head is None or expect_head == GENESIS
     with readonly(engine).connect() as conn:
         for links in _links(conn):
             rows = _rows_for(conn, links)
@@ -196,32 +270,108 @@ def verify(engine: Engine, expect_head: str | None = None) -> Verification:
                 count += 1
                 chained = _BY_KIND[link["kind"]]
                 where = f"link {link['position']}"
+                trusted = False
                 if link["prev_hash"] != prev or link["hash"] != link_hash(
-                    link["prev_hash"], link["kind"], link["row_key"], link["row_hash"]
+                    link["prev_hash"],
+                    link["kind"],
+                    link["row_key"],
+                    link["row_hash"],
+                    link["forged"],
                 ):
-                    return Verification(
-                        count, prev, f"{where}: the chain itself was edited or a link removed"
-                    )
+                    found.add(f"{where}: the chain itself was edited or a link removed")
+                elif link["mac"] is None and keyed:
+                    found.add(f"{where}: made outside creditgate (no MAC after signed links)")
+                elif link["mac"] is not None and not keyring.check("audit_chain", link):
+                    found.add(f"{where}: made or changed outside creditgate (its MAC fails)")
+                else:
+                    trusted = True
+                keyed = keyed or link["mac"] is not None
                 row = rows.get((link["kind"], link["row_key"]))
                 if row is None:
-                    return Verification(
-                        count,
-                        prev,
-                        f"{where}: {chained.kind} {link['row_key']} was deleted",
-                    )
-                if row_hash(chained.kind, row) != link["row_hash"]:
-                    return Verification(count, prev, f"{where}: {chained.describe(row)} was edited")
+                    found.add(f"{where}: {chained.kind} {link['row_key']} was deleted")
+                elif trusted and row_hash(chained.kind, row) != link["row_hash"]:
+                    found.add(f"{where}: {chained.describe(row)} was edited")
+                elif trusted and link["mac"] is None and row.get("mac") is None:
+                    legacy += 1  # sealed before MACs existed
+                    legacy_keys.add((link["kind"], link["row_key"]))
+                elif link["forged"] or not keyring.check(chained.table.name, row):
+                    found.add(f"{where}: {chained.describe(row)} is forged: {_NO_MAC}")
                 prev = link["hash"]
-                found = found or prev == expect_head
-        if not found:
-            return Verification(
-                count,
-                prev,
+                seen_head = seen_head or prev == expect_head
+        if not seen_head:
+            found.add(
                 f"the head {expect_head} kept earlier is not in the chain: it was rewritten "
-                f"or cut back after that head",
+                f"or cut back after that head"
             )
-        unsealed = sum(sum(len(rows) for rows in _unsealed(conn, chained)) for chained in KINDS)
-    return Verification(count, prev, None, unsealed)
+        unsealed = 0
+        for chained in KINDS:
+            for batch in _unsealed(conn, chained):
+                unsealed += len(batch)
+                for row in batch:
+                    if not keyring.check(chained.table.name, row):
+                        found.add(f"{chained.describe(row)} is forged: {_NO_MAC} (not sealed yet)")
+        for table, describe in _WHO_MAY_ACT:
+            for actor in conn.execute(select(table)).mappings():
+                if not keyring.check(table.name, actor):
+                    found.add(f"{describe(actor)} is forged: {_NO_MAC}; it is refused")
+        _duplicates(conn, found)
+        _consistency(conn, legacy_keys, found)
+    return Verification(count, prev, tuple(found.problems), unsealed, legacy, found.more)
+
+
+_NO_MAC = "no valid MAC (written or changed outside creditgate)"
+
+
+def _client(row: Mapping[Any, Any]) -> str:
+    return f"API client {row['name']!r} (role {row['role']})"
+
+
+def _user(row: Mapping[Any, Any]) -> str:
+    return f"user {row['username']!r} (role {row['role']})"
+
+
+_WHO_MAY_ACT = ((api_clients, _client), (users, _user))
+
+
+def _duplicates(conn: Connection, found: _Findings) -> None:
+    """Two rows with one MAC: one is a copy of the other (a nonce makes every MAC unique)."""
+    for table in (*(k.table for k in KINDS), audit_chain, api_clients, users):
+        copies = conn.execute(
+            select(table.c.mac, func.count())
+            .where(table.c.mac.is_not(None))
+            .group_by(table.c.mac)
+            .having(func.count() > 1)
+        )
+        for mac, n in copies:
+            found.add(f"{n} rows of {table.name} carry the same MAC {mac}: copies of one row")
+
+
+def _consistency(conn: Connection, legacy: set[tuple[str, str]], found: _Findings) -> None:
+    """Records that come in pairs: every thresholds version an admin made has its
+    thresholds_changed event (versions from the config file have none), and every release or
+    rejection its decisions."""
+    tv, ev = thresholds_versions.c, audit_events.c
+    noted = set(conn.execute(select(ev.subject).where(ev.action == "thresholds_changed")).scalars())
+    for version, created_by in conn.execute(select(tv.version, tv.created_by)):
+        if created_by == "config" or ("thresholds", str(version)) in legacy:
+            continue
+        if f"thresholds:{version}" not in noted:
+            found.add(
+                f"thresholds version {version} (by {created_by}) has no thresholds_changed "
+                f"event: it was not made through creditgate"
+            )
+    hr, d = hold_resolutions.c, decisions.c
+    for column in (hr.decision_id, hr.held_decision_id):
+        orphans = conn.execute(
+            select(hr.id, hr.action, column).where(~exists().where(d.id == column))
+        )
+        for resolution_id, action, decision_id in orphans:
+            if ("resolution", str(resolution_id)) in legacy:
+                continue
+            found.add(
+                f"hold resolution {resolution_id} ({action}) names decision {decision_id}, "
+                f"which does not exist"
+            )
 
 
 def _links(conn: Connection) -> Iterator[list[dict[str, Any]]]:

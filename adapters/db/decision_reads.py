@@ -25,10 +25,13 @@ from adapters.db.repository import (
     parties_of,
     thresholds_of,
 )
+from adapters.db.tables import thresholds_versions
 from adapters.db.types import UTCDateTime
 from gating.errors import SourceNotFound
 from gating.model import Balance, OverdueSummary, Thresholds
 from gating.ports import DecisionView, SourceRecord
+
+THRESHOLDS_COLUMNS = tuple(c.name for c in thresholds_versions.c)
 
 # Transaction-scoped advisory locks, customer first, then its group (every decision takes them in
 # that order, so two decisions cannot deadlock). The key space is shared with the migration lock
@@ -37,7 +40,8 @@ from gating.ports import DecisionView, SourceRecord
 _PG_BEGIN = sql_text(
     """
 SELECT s.id, s.name, s.kind, s.last_success_at,
-       tv.version AS t_version, tv.document AS t_document,
+       tv.version AS t_version, tv.document AS t_document, tv.created_at AS t_created_at,
+       tv.created_by AS t_created_by, tv.reason AS t_reason, tv.mac AS t_mac,
        set_config('lock_timeout', COALESCE(:time_left, current_setting('lock_timeout')), true)
            AS lock_timeout,
        set_config('statement_timeout', COALESCE(:time_left,
@@ -50,7 +54,7 @@ SELECT s.id, s.name, s.kind, s.last_success_at,
          WHERE c.source_id = s.id AND c.external_id = :ref AND c.group_id IS NOT NULL
        ) AS group_locked
   FROM sources s
-  LEFT JOIN (SELECT version, document FROM thresholds_versions ORDER BY version DESC LIMIT 1) tv
+  LEFT JOIN (SELECT * FROM thresholds_versions ORDER BY version DESC LIMIT 1) tv
          ON true
  WHERE s.name = :name
 """
@@ -63,6 +67,10 @@ SELECT s.id, s.name, s.kind, s.last_success_at,
     t_document=JSON,
     lock_timeout=String,
     statement_timeout=String,
+    t_created_at=UTCDateTime,
+    t_created_by=String,
+    t_reason=String,
+    t_mac=String,
     customer_locked=Boolean,
     group_locked=Boolean,
 )
@@ -90,7 +98,8 @@ def begin_decision(
     if row is None:
         raise SourceNotFound(source_name)
     source = SourceRecord(row.id, row.name, row.kind, row.last_success_at)
-    return source, thresholds_of(row.t_version, row.t_document)
+    stored = {name: getattr(row, f"t_{name}") for name in THRESHOLDS_COLUMNS}
+    return source, thresholds_of(conn, stored)
 
 
 def decision_view(

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from adapters.db import deadline
+from adapters.db.macs import to_json
 from adapters.db.write_slot import WriteSlot
 
 READONLY = "creditgate_readonly"
@@ -17,6 +18,7 @@ READONLY = "creditgate_readonly"
 def make_engine(url: str, *, timeout: float = 2.0, **kwargs: Any) -> Engine:
     """Create an engine; `timeout` bounds how long a call waits for a lock or a connection."""
     parsed = make_url(url)
+    kwargs.setdefault("json_serializer", to_json)  # json.dumps, reusing texts made for MACs
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, timeout, **kwargs)
     connect_args: dict[str, Any] = {"connect_timeout": max(1, int(timeout))}

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from adapters.db import macs
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository
 from adapters.db.tables import login_throttle, users, web_sessions
@@ -180,7 +181,7 @@ def session_user(
     """The active user of a live session: one read, on every page request."""
     with readonly(engine).connect() as conn:
         row = conn.execute(
-            select(users.c.id, users.c.username, users.c.role)
+            select(users)
             .join(web_sessions, web_sessions.c.user_id == users.c.id)
             .where(
                 web_sessions.c.token_hash == _token_hash(token),
@@ -189,7 +190,9 @@ def session_user(
                 users.c.disabled_at.is_(None),
             )
         ).first()
-    return None if row is None else SessionUser(row.id, row.username, row.role)
+    if row is None or not macs.keyring_of(engine).check("users", row._mapping):
+        return None  # ended, expired, disabled, or a user written outside creditgate
+    return SessionUser(row.id, row.username, row.role)
 
 
 def end_session(engine: Engine, token: str, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from adapters.db import decision_writes
+from adapters.db import decision_writes, macs
 from adapters.db import statements as sql
 from adapters.db.balances import BalanceDeltas
 from adapters.db.tables import (
@@ -41,6 +42,7 @@ from gating.push import HoldNotice, notice_document
 from gating.reservations import event_change, lapsed_status
 
 ZERO = Decimal(0)
+log = logging.getLogger(__name__)
 
 
 class SourceRepository:
@@ -204,20 +206,21 @@ class OrderRepository:
     def add_resolution(
         self, order_key: int, resolution: Resolution, held_decision_id: str, decision_id: str
     ) -> int:
+        values = {
+            "order_id": order_key,
+            "action": resolution.action,
+            "actor": resolution.actor,
+            "role": resolution.role,
+            "reason": resolution.reason,
+            "cap": resolution.cap,
+            "currency": resolution.currency,
+            "expires_at": resolution.expires_at,
+            "held_decision_id": held_decision_id,
+            "decision_id": decision_id,
+            "created_at": resolution.created_at,
+        }
         new_id = self.conn.execute(
-            insert(hold_resolutions).values(
-                order_id=order_key,
-                action=resolution.action,
-                actor=resolution.actor,
-                role=resolution.role,
-                reason=resolution.reason,
-                cap=resolution.cap,
-                currency=resolution.currency,
-                expires_at=resolution.expires_at,
-                held_decision_id=held_decision_id,
-                decision_id=decision_id,
-                created_at=resolution.created_at,
-            )
+            insert(hold_resolutions).values(macs.signed(self.conn, hold_resolutions, values))
         ).inserted_primary_key[0]  # type: ignore[index]
         self.conn.execute(
             update(orders).where(orders.c.id == order_key).values(resolution_id=new_id)
@@ -332,13 +335,13 @@ class OrderRepository:
             "updated_at": self.now,
         }
         key = None if old is None else old.key
+        # The MAC is the decision's whole extra cost (bench/mac.py: a few microseconds).
+        row = macs.signed(self.conn, decisions, decision_row(decision))
         if self.conn.dialect.name == "postgresql":
             by_customer, by_group = deltas.resolve(self.conn)
-            decision_writes.record(
-                self.conn, decision_row(decision), values, key, by_customer, by_group
-            )
+            decision_writes.record(self.conn, row, values, key, by_customer, by_group)
             return
-        self.conn.execute(sql.INSERT_DECISION, decision_row(decision))
+        self.conn.execute(sql.INSERT_DECISION, row)
         if key is None:
             self.conn.execute(sql.INSERT_ORDER, values)
         else:
@@ -395,8 +398,9 @@ def decision_row(record: DecisionRecord) -> dict[str, Any]:
         "thresholds_version": record.thresholds_version,
         "caller": record.caller,
         "previous_id": record.previous_id,
-        "response": dict(record.response),
-        "snapshot": dict(record.snapshot),
+        # Serialized once, for the MAC and for the database (macs.Serialized).
+        "response": macs.Serialized(record.response),
+        "snapshot": macs.Serialized(record.snapshot),
     }
 
 
@@ -427,21 +431,47 @@ class DecisionRepository:
         )
 
 
-_PARSED: dict[int, tuple[Any, Thresholds]] = {}
+_PARSED: dict[int, tuple[tuple[Any, ...], Thresholds | None]] = {}
 
 
-def thresholds_of(version: int | None, document: Any) -> Thresholds:
-    """Parse a stored version (None: no version stored yet, the defaults). A parsed version is
-    reused only while its stored document is the same, so a process serving several databases
-    (tests, tenants) never mixes them up."""
-    if version is None:
-        return Thresholds()
+def _parsed(conn: Connection, stored: Mapping[Any, Any]) -> Thresholds | None:
+    """A stored version parsed, or None when its MAC does not hold (a version inserted with
+    SQL). The verdict is kept while the stored row is the same (every column, the MAC
+    included), so the gate checks a version's MAC once per process, not once per decision; a
+    process serving several databases (tests, tenants) never mixes them up."""
+    version = stored["version"]
+    key = tuple(stored[c.name] for c in thresholds_versions.c)
     cached = _PARSED.get(version)
-    if cached is not None and cached[0] == document:
+    if cached is not None and cached[0] == key:
         return cached[1]
-    parsed = thresholds_from_document(document, version, as_stored=True)
-    _PARSED[version] = (document, parsed)
+    parsed = None
+    if macs.keyring_of(conn).check("thresholds_versions", stored):
+        parsed = thresholds_from_document(stored["document"], version, as_stored=True)
+    else:
+        log.error("thresholds version %s has no valid MAC (written outside creditgate)", version)
+    _PARSED[version] = (key, parsed)
     return parsed
+
+
+def thresholds_of(conn: Connection, stored: Mapping[Any, Any] | None) -> Thresholds:
+    """The newest stored version (None or a None version: none stored yet, the defaults), or,
+    when its MAC does not hold, the newest one whose MAC does: a version inserted with SQL
+    never becomes the rules. Only then does this read more rows."""
+    if stored is None or stored["version"] is None:
+        return Thresholds()
+    parsed = _parsed(conn, stored)
+    if parsed is not None:
+        return parsed
+    older = conn.execute(
+        select(thresholds_versions)
+        .where(thresholds_versions.c.version < stored["version"])
+        .order_by(thresholds_versions.c.version.desc())
+    )
+    for row in older.mappings():
+        parsed = _parsed(conn, row)
+        if parsed is not None:
+            return parsed
+    return Thresholds()
 
 
 class ThresholdsRepository:
@@ -451,37 +481,50 @@ class ThresholdsRepository:
     def active(self) -> Thresholds:
         """The newest version."""
         row = self.conn.execute(sql.ACTIVE_THRESHOLDS).first()
-        return Thresholds() if row is None else thresholds_of(row.version, row.document)
+        return thresholds_of(self.conn, None if row is None else row._mapping)
 
     def add(self, document: Mapping[str, Any], created_by: str, reason: str, at: datetime) -> int:
         thresholds_from_document(document)  # refuse to store what cannot be used
         version = (
             self.conn.execute(select(func.max(thresholds_versions.c.version))).scalar() or 0
         ) + 1
+        values = {
+            "version": version,
+            "created_at": at,
+            "created_by": created_by,
+            "reason": reason,
+            "document": dict(document),
+        }
         self.conn.execute(
-            insert(thresholds_versions).values(
-                version=version,
-                created_at=at,
-                created_by=created_by,
-                reason=reason,
-                document=dict(document),
-            )
+            insert(thresholds_versions).values(macs.signed(self.conn, thresholds_versions, values))
         )
         return version
 
     def versions(self, limit: int, version: int | None = None) -> list[dict[str, Any]]:
         """The newest `limit` versions (or only `version`), newest first, each with who made
-        it, when and why."""
+        it, when and why, and whether it is `genuine` (its MAC holds: not written with SQL)."""
         stmt = select(thresholds_versions).order_by(thresholds_versions.c.version.desc())
         if version is not None:
             stmt = stmt.where(thresholds_versions.c.version == version)
-        return [dict(row._mapping) for row in self.conn.execute(stmt.limit(limit)).all()]
+        keyring = macs.keyring_of(self.conn)
+        return [
+            {**row, "genuine": keyring.check("thresholds_versions", row)}
+            for row in self.conn.execute(stmt.limit(limit)).mappings().all()
+        ]
+
+    def active_version(self) -> dict[str, Any] | None:
+        """The version the gate decides under: the newest genuine one (thresholds_of)."""
+        keyring = macs.keyring_of(self.conn)
+        rows = self.conn.execute(
+            select(thresholds_versions).order_by(thresholds_versions.c.version.desc())
+        ).mappings()
+        return next((dict(r) for r in rows if keyring.check("thresholds_versions", r)), None)
 
     def latest_document(self) -> tuple[int, str, dict[str, Any]] | None:
-        row = self.conn.execute(
-            select(thresholds_versions).order_by(thresholds_versions.c.version.desc()).limit(1)
-        ).first()
-        return None if row is None else (row.version, row.created_by, row.document)
+        """The active version's number, author and document (a forged newer one is skipped:
+        an edit based on the active version is not refused as outdated because of it)."""
+        row = self.active_version()
+        return None if row is None else (row["version"], row["created_by"], row["document"])
 
 
 class AuditRepository:
@@ -491,11 +534,14 @@ class AuditRepository:
     def record(
         self, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
     ) -> None:
-        self.conn.execute(
-            insert(audit_events).values(
-                occurred_at=at, actor=actor, action=action, subject=subject, details=dict(details)
-            )
-        )
+        values = {
+            "occurred_at": at,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "details": dict(details),
+        }
+        self.conn.execute(insert(audit_events).values(macs.signed(self.conn, audit_events, values)))
 
 
 class NoticeRepository:

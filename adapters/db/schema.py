@@ -27,12 +27,24 @@ _VERSIONS = table(VERSION_TABLE, column("version_num"))
 _PG_MIGRATION_LOCK = 0x63726564_67617465  # "credgate"
 
 
+# The revision that added row MACs (adapters/db/macs.py): an upgrade across it adopts the rows
+# recorded before it (admin.adopt_unsigned_rows).
+MAC_REVISION = "0012"
+
+
 @dataclass(frozen=True)
 class Migrated:
     """Where an upgrade found the database and where it left it (None: no schema yet)."""
 
     before: str | None
     after: str | None
+
+    def crossed(self, revision: str) -> bool:
+        """Whether this upgrade ran `revision` on a database that existed before it."""
+        if self.before is None or self.after is None or self.before == self.after:
+            return False
+        ran = _scripts().iterate_revisions(self.after, self.before)
+        return any(script.revision == revision for script in ran)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

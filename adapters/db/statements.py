@@ -126,18 +126,12 @@ RESERVED_FOR_UNSYNCED = (
 INSERT_DECISION = insert(decisions)
 DECISION_BY_ID = select(decisions).where(decisions.c.id == bindparam("id"))
 
+# The newest version with every column its MAC covers (repository.thresholds_of checks it).
 ACTIVE_THRESHOLDS = (
-    select(thresholds_versions.c.version, thresholds_versions.c.document)
-    .order_by(thresholds_versions.c.version.desc())
-    .limit(1)
+    select(thresholds_versions).order_by(thresholds_versions.c.version.desc()).limit(1)
 )
 
-_tv = (
-    select(thresholds_versions.c.version, thresholds_versions.c.document)
-    .order_by(thresholds_versions.c.version.desc())
-    .limit(1)
-    .subquery("tv")
-)
+_tv = ACTIVE_THRESHOLDS.subquery("tv")
 # The source and the active thresholds in one round trip.
 SOURCE_AND_THRESHOLDS = (
     select(
@@ -145,8 +139,7 @@ SOURCE_AND_THRESHOLDS = (
         sources.c.name,
         sources.c.kind,
         sources.c.last_success_at,
-        _tv.c.version.label("t_version"),
-        _tv.c.document.label("t_document"),
+        *(col.label(f"t_{col.name}") for col in _tv.c),
     )
     .select_from(sources.outerjoin(_tv, true()))
     .where(sources.c.name == bindparam("name"))

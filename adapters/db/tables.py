@@ -227,6 +227,7 @@ hold_resolutions = Table(
     Column("held_decision_id", String(36), nullable=False),  # the decision it resolved
     Column("decision_id", String(36), nullable=False),  # the decision it made
     Column("created_at", UTCDateTime, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
     Index(None, "order_id"),
 )
 
@@ -246,6 +247,7 @@ decisions = Table(
     Column("previous_id", String(36)),
     Column("response", JSON, nullable=False),
     Column("snapshot", JSON, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
     Index(None, "source", "order_id"),
     Index(None, "customer_id", "decided_at"),
     Index(None, "decided_at"),
@@ -259,6 +261,7 @@ thresholds_versions = Table(
     Column("created_by", String(100), nullable=False),
     Column("reason", Text, nullable=False),
     Column("document", JSON, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
 )
 
 api_clients = Table(
@@ -276,6 +279,7 @@ api_clients = Table(
     # Every source the key may act for, its own first (`apikey create --sources a,b`); NULL: its
     # own source only.
     Column("granted_sources", JSON),
+    Column("mac", String(120)),  # adapters/db/macs.py
 )
 
 # People who use the web pages; passwords are stored as salted hashes only (werkzeug's scrypt).
@@ -288,6 +292,7 @@ users = Table(
     Column("password_hash", String(300), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime),
+    Column("mac", String(120)),  # adapters/db/macs.py
 )
 
 # A login: the cookie carries a random token, the store only its hash. A page request counts only
@@ -335,6 +340,7 @@ audit_events = Table(
     Column("action", String(50), nullable=False),
     Column("subject", String(300), nullable=False),
     Column("details", JSON, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
     Index(None, "occurred_at"),
 )
 
@@ -349,6 +355,9 @@ audit_chain = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("sealed_at", UTCDateTime, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py
+    # Whether the row had no valid MAC when it was sealed (chained all the same, named by verify).
+    Column("forged", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("kind", "row_key"),
 )
 

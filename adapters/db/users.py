@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,11 +12,13 @@ from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from adapters.db import logins
+from adapters.db import logins, macs
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository
 from adapters.db.tables import users
 from gating.roles import PEOPLE_ROLES
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD = 12
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -46,6 +50,7 @@ def create_user(engine: Engine, username: str, role: str, password: str, now: da
                     created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
+            macs.resign(conn, users, users.c.id == user_id)
             AuditRepository(conn).record(
                 "cli", "user_created", f"user:{username}", {"role": role}, now
             )
@@ -60,12 +65,21 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
         row = conn.execute(
             select(users).where(users.c.username == username, users.c.disabled_at.is_(None))
         ).first()
-    if row is None:
+    if row is None or not genuine(engine, row._mapping):
         check_password_hash(_DUMMY, password)
         return None
     if not check_password_hash(row.password_hash, password):
         return None
     return User(row.id, row.username, row.role)
+
+
+def genuine(engine: Engine, row: Mapping[Any, Any]) -> bool:
+    """Whether creditgate wrote the row as it stands: a user inserted or changed with SQL (an
+    admin added, a role raised, a password replaced) may not log in or act."""
+    if macs.keyring_of(engine).check("users", row):
+        return True
+    log.error("user %r has no valid MAC (written outside creditgate): refused", row["username"])
+    return False
 
 
 # --- administration: every change is audited, with the one who made it ----------------------
@@ -120,6 +134,7 @@ def disable_user(engine: Engine, username: str, actor: str, now: datetime) -> in
         if row.disabled_at is not None:
             raise ValueError(f"{username} is disabled already (since {row.disabled_at:%Y-%m-%d})")
         conn.execute(update(users).where(users.c.id == row.id).values(disabled_at=now))
+        macs.resign(conn, users, users.c.id == row.id)
         ended = logins.end_sessions(conn, row.id, now)
         AuditRepository(conn).record(
             actor, "user_disabled", f"user:{username}", {"sessions_ended": ended}, now
@@ -138,6 +153,7 @@ def enable_user(engine: Engine, username: str, actor: str, now: datetime) -> lis
         audit = AuditRepository(conn)
         if row.disabled_at is not None:
             conn.execute(update(users).where(users.c.id == row.id).values(disabled_at=None))
+            macs.resign(conn, users, users.c.id == row.id)
             audit.record(actor, "user_enabled", f"user:{username}", {}, now)
             done.append("user_enabled")
         if _unlock(conn, username, actor, now):
@@ -184,6 +200,7 @@ def reset_password(engine: Engine, username: str, password: str, actor: str, now
             .where(users.c.id == row.id)
             .values(password_hash=generate_password_hash(password))
         )
+        macs.resign(conn, users, users.c.id == row.id)
         ended = logins.end_sessions(conn, row.id, now)
         AuditRepository(conn).record(
             actor, "password_reset", f"user:{username}", {"sessions_ended": ended}, now

@@ -385,7 +385,7 @@ def _thresholds_page(
 ) -> Any:
     services = _services()
     versions = services.thresholds_versions(50)
-    active = versions[0]
+    active = services.active_thresholds_version()
     diff = None
     wanted = request.args.get("diff", type=int)
     if wanted is not None:
@@ -478,7 +478,7 @@ def override() -> Any:
     if found:
         flash("; ".join(f"{where}: {', '.join(why)}" for where, why in found.items()), "error")
         return _thresholds_page(status=422)
-    document = dict(_services().thresholds_versions(1)[0]["document"])
+    document = dict(_services().active_thresholds_version()["document"])
     overrides = json.loads(json.dumps(document.get("overrides") or {}))
     overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = exact_numbers(value)
     document["overrides"] = overrides
@@ -608,5 +608,6 @@ def audit_verify() -> Any:
             "info",
         )
     else:
-        flash(f"BROKEN: {result.broken}", "error")
+        more = len(result.problems) + result.more - 1
+        flash(f"BROKEN: {result.broken}" + (f" (and {more:,} more)" if more else ""), "error")
     return redirect(url_for("web.audit"))

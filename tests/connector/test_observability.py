@@ -26,7 +26,7 @@ from config.wiring import build_services
 from connector import create_app
 from connector.auth import SIGNATURE_HEADER, sign
 from connector.logs import configure_logging
-from tests.conftest import DATASET, NOW, FixedClock, write_csv
+from tests.conftest import AUDIT_KEY, DATASET, NOW, FixedClock, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -408,7 +408,9 @@ def test_healthz_gives_up_within_the_gate_timeout_on_a_database_that_never_answe
         silent.listen(8)
         port = silent.getsockname()[1]
         url = f"postgresql+psycopg://creditgate:pw-s3cret@127.0.0.1:{port}/creditgate"
-        services = build_services(Settings(database_url=url, gate_timeout=0.5))
+        services = build_services(
+            Settings(database_url=url, gate_timeout=0.5, audit_keys=(AUDIT_KEY,))
+        )
         client = create_app(services).test_client()
         started = time.monotonic()
         response = client.get("/healthz")
@@ -467,7 +469,7 @@ def _read_response(sock):
 @pytest.mark.slow
 def test_gunicorn_workers_add_up_their_counts_on_metrics(tmp_path, dataset_dir):
     url = f"sqlite:///{tmp_path}/cg.db"
-    services = build_services(Settings(database_url=url))
+    services = build_services(Settings(database_url=url, audit_keys=(AUDIT_KEY,)))
     services.init_db()
     services.import_folder(dataset_dir)
     erp = services.create_api_client("erp", "erp").key
@@ -480,6 +482,7 @@ def test_gunicorn_workers_add_up_their_counts_on_metrics(tmp_path, dataset_dir):
         PROMETHEUS_MULTIPROC_DIR=str(multiproc),
         CREDITGATE_DATABASE_URL=url,
         CREDITGATE_LOG_LEVEL="INFO",
+        CREDITGATE_AUDIT_KEY=AUDIT_KEY,
     )
     # Counts a previous gunicorn left behind: config/gunicorn_conf.py must clear them at start.
     stale = "import prometheus_client as p; p.Counter('creditgate_decision_outcomes', 'x', "

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, select
 
 from adapters.db.tables import customers, invoices, sync_runs
 from connector.cli import main
-from tests.conftest import CUSTOMERS, DATASET, INVOICES, write_csv
+from tests.conftest import AUDIT_KEY, CUSTOMERS, DATASET, INVOICES, write_csv
 
 
 @pytest.fixture
@@ -108,7 +108,9 @@ def test_holds_reevaluate_releases_the_orders_whose_reasons_are_gone(tmp_path, c
     from gating.services import gate_order
 
     url = cli_database.url.render_as_string(hide_password=False)
-    services = build_services(Settings(database_url=url, rates_reference="CNY"))
+    services = build_services(
+        Settings(database_url=url, rates_reference="CNY", audit_keys=(AUDIT_KEY,))
+    )
     services.init_db()
     assert services.import_folder(_folder(tmp_path, "day-1", **DATASET)).errors == []
     held = gate_order(

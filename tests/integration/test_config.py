@@ -12,6 +12,7 @@ from adapters.db.tables import audit_events, thresholds_versions
 from config.settings import Settings, SettingsError
 from config.wiring import build_services
 from connector.cli import main
+from tests.conftest import AUDIT_KEY
 
 GOOD_TOML = """
 [thresholds]
@@ -114,7 +115,13 @@ def test_the_file_seeds_a_version_and_a_changed_file_adds_one_but_never_over_an_
 
     def init():
         services = build_services(
-            Settings.from_env({"CREDITGATE_DATABASE_URL": url, "CREDITGATE_CONFIG": toml})
+            Settings.from_env(
+                {
+                    "CREDITGATE_DATABASE_URL": url,
+                    "CREDITGATE_CONFIG": toml,
+                    "CREDITGATE_AUDIT_KEY": AUDIT_KEY,
+                }
+            )
         )
         made.append(services)
         version = services.init_db()
@@ -159,7 +166,7 @@ def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(tmp_path, mo
     assert key.startswith("cg_")
     raw = (tmp_path / "cg.db").read_bytes()
     assert key.encode() not in raw
-    services = build_services(Settings(database_url=url))
+    services = build_services(Settings(database_url=url, audit_keys=(AUDIT_KEY,)))
     client = services.find_client(key)
     assert client is not None and client.role == "erp"
     assert services.find_client(key + "x") is None

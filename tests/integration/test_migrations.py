@@ -32,7 +32,7 @@ from connector.cli import main
 from gating.model import OrderRequest
 from gating.services import credit_position, gate_order
 from tests import databases
-from tests.conftest import NOW, RATES, THRESHOLDS, TODAY, FixedClock
+from tests.conftest import AUDIT_KEY, NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
 HEAD = "0015"
 # Tables added by revisions after 0003: no database made before migrations has them.
@@ -47,7 +47,7 @@ TABLES_SINCE_MIGRATIONS = {
     "login_throttle",
     "request_nonces",
 }
-# Columns added by revisions after 0003 to tables that existed before (0006).
+# Columns added by revisions after 0003 to tables that existed before (0006, 0012).
 COLUMNS_SINCE_MIGRATIONS = (
     ("orders", "resolution_id"),
     ("orders", "reserved_by"),
@@ -56,6 +56,10 @@ COLUMNS_SINCE_MIGRATIONS = (
     ("invoices", "instalments"),
     ("api_clients", "granted_sources"),
     ("sync_runs", "lease_expires_at"),
+    ("decisions", "mac"),
+    ("audit_events", "mac"),
+    ("thresholds_versions", "mac"),
+    ("api_clients", "mac"),
 )
 # Indexes added by revisions after 0003 on tables that existed before (0005: the hold list's).
 INDEXES_SINCE_MIGRATIONS = ("ix_orders_held",)
@@ -91,9 +95,17 @@ NEWER_TRIGGERS = {
         for op in ("update", "delete")
     ],
     "postgresql": [
-        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
-        for table in NEWER_APPEND_ONLY
+        *(
+            f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION creditgate_append_only()"
+            for table in NEWER_APPEND_ONLY
+        ),
+        # 0012: TRUNCATE refused on every append-only table and the chain.
+        *(
+            f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION creditgate_append_only()"
+            for table in ("decisions", "audit_events", *NEWER_APPEND_ONLY)
+        ),
     ],
 }
 
@@ -125,6 +137,7 @@ def services_here(database_url: str) -> Iterator[Services]:
         thresholds=dict(THRESHOLDS),
         rates_reference="CNY",
         rates=dict(RATES),
+        audit_keys=(AUDIT_KEY,),
     )
     services = build_services(settings, clock=FixedClock(NOW, settings.zone))
     yield services
@@ -404,7 +417,19 @@ def test_migrate_changes_nothing_at_head_and_brings_a_downgraded_database_back(
     assert back.exit_code == 0, back.output
     assert back.stdout == f"schema migrated from 0001 to {HEAD}\n"
     assert schema.current_revision(engine) == HEAD
-    assert (schema_objects(engine), all_rows(engine)) == (objects, rows)
+    assert schema_objects(engine) == objects
+    # Coming back across 0012 adopts the rows recorded before MACs (admin.adopt_unsigned_rows):
+    # every row is kept as it was (but its MAC, which the downgrade dropped), the chain and the
+    # signed copy of the active thresholds are added. Every other table is as it was.
+    after = all_rows(engine)
+    adopted = {"audit_chain", "audit_events", "thresholds_versions", "api_clients", "users"}
+    assert {k: v for k, v in after.items() if k not in adopted} == {
+        k: v for k, v in rows.items() if k not in adopted
+    }
+    for name in adopted - {"audit_chain"}:
+        kept = [row[:-1] for row in after[name]][: len(rows[name])]  # the MAC is last
+        assert kept == [row[:-1] for row in rows[name]], name
+    assert len(after["thresholds_versions"]) == len(rows["thresholds_versions"]) + 1
 
 
 def test_a_migration_that_fails_half_way_leaves_the_database_as_it_was(engine):

@@ -20,7 +20,7 @@ from adapters.db.tables import decisions
 from config.settings import Settings
 from config.wiring import build_services
 from tests import databases
-from tests.conftest import RATES, THRESHOLDS
+from tests.conftest import AUDIT_KEY, RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
 
 GATE_TIMEOUT = 2.0  # the product's default
@@ -61,6 +61,7 @@ def test_the_gate_fails_safe_while_postgresql_is_down_and_recovers_by_itself(
         rates_reference="CNY",
         rates=dict(RATES),
         gate_timeout=GATE_TIMEOUT,
+        audit_keys=(AUDIT_KEY,),
     )
     services = build_services(settings)
     services.init_db()
