@@ -39,11 +39,11 @@ def _no_surrounding_space(value: str) -> bool:
 
 # Identifiers are printable text: a control character (NUL above all) is refused here rather than
 # reaching a database that rejects it.
-_ref = validate.And(
+_printable_ref = validate.And(
     validate.Length(min=1, max=100),
     validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters"),
-    _no_surrounding_space,
 )
+_ref = validate.And(_printable_ref, _no_surrounding_space)
 
 # An order or customer id travels in URL paths (`/orders/<path:order_id>/events`), so a "/" is
 # fine between other characters, but not first, last or twice in a row, and no part between
@@ -51,14 +51,15 @@ _ref = validate.And(
 # before the server sees the path, so such an id could never be worked. connector/openapi.py
 # states the same pattern.
 URL_ID_PATTERN = r"^(?!\.\.?(/|$))(?!.*/\.\.?(/|$))[^/]+(/[^/]+)*$"
-_url_ref = validate.And(
-    _ref,
-    validate.Regexp(
-        URL_ID_PATTERN,
-        error="a '/' must sit between other characters, and no part between slashes may be "
-        "'.' or '..' (the id must fit in a URL)",
-    ),
+_URL_SHAPE = validate.Regexp(
+    URL_ID_PATTERN,
+    error="a '/' must sit between other characters, and no part between slashes may be "
+    "'.' or '..' (the id must fit in a URL)",
 )
+_url_ref = validate.And(_ref, _URL_SHAPE)
+# An id in a path names a record that exists already: one stored before ids with surrounding
+# whitespace were refused (or synced so) must still be worked, so only the URL's rules apply.
+_path_ref = validate.And(_printable_ref, _URL_SHAPE)
 
 # A day that ends a period or a release: its next day and its midnight in any time zone must be
 # datetimes too, which they are not for date.min and date.max (an OverflowError, a 500, before).
@@ -146,8 +147,8 @@ class PathSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    order_id = fields.String(validate=_url_ref)
-    customer_id = fields.String(validate=_url_ref)
+    order_id = fields.String(validate=_path_ref)
+    customer_id = fields.String(validate=_path_ref)
     decision_id = fields.String(validate=_ref)
 
 

@@ -62,6 +62,9 @@ class Attempts:
     last_failed_at: datetime | None = None
     retry_at: datetime | None = None
     locked_at: datetime | None = None
+    failed_before: datetime | None = None
+    """`last_failed_at` before the attempt now being checked counted itself as a failure: a right
+    password puts it back, so a quiet time is counted from the last real failure."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def admit(policy: Backoff, attempts: Attempts, now: datetime) -> tuple[Admission
         return Admission(False, retry_at=attempts.retry_at), attempts
     failures = attempts.failures + 1
     wait = policy.wait_after(failures)
-    counted = Attempts(failures, now, now + wait if wait else None, None)
+    counted = Attempts(failures, now, now + wait if wait else None, None, attempts.last_failed_at)
     return Admission(True), counted
 
 
@@ -99,8 +102,16 @@ def failed(policy: Backoff, attempts: Attempts, now: datetime) -> Attempts:
 
 
 def succeeded(attempts: Attempts) -> Attempts:
-    """The state after the admitted attempt's password proved right: it was no failure."""
-    return replace(attempts, failures=max(0, attempts.failures - 1))
+    """The state after the admitted attempt's password proved right: it was no failure, so its
+    count, its time and the wait it set are taken back (people logging in behind one address
+    never keep that address slowed down; only failures do)."""
+    return replace(
+        attempts,
+        failures=max(0, attempts.failures - 1),
+        last_failed_at=attempts.failed_before,
+        retry_at=None,
+        failed_before=None,
+    )
 
 
 def later(*admissions: Admission) -> datetime | None:

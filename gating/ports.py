@@ -103,7 +103,10 @@ class Customers(Protocol):
 class Orders(Protocol):
     def get(self, source_id: int, order_id: str) -> OrderRecord | None: ...
 
-    def resolution(self, resolution_id: int) -> Resolution: ...
+    def resolution(self, resolution_id: int) -> Resolution | None:
+        """The release or rejection; None when the store cannot vouch for it (a row written
+        outside creditgate): the rules alone decide then."""
+        ...
 
     def add_resolution(
         self, order_key: int, resolution: Resolution, held_decision_id: str, decision_id: str

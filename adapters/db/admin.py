@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from gating.errors import Conflict, GateUnavailable
 from gating.roles import ROLES
 
 log = logging.getLogger(__name__)
+_KEY_PART = re.compile(r"[A-Za-z0-9]{1,16}", re.ASCII)
 
 DEFAULT_SOURCE = "default"
 
@@ -184,7 +186,8 @@ def create_api_client(
 def find_client(engine: Engine, key: str) -> ApiClient | None:
     """The active client holding `key`, compared in constant time; None for any other key."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "cg":
+    # Only a key's own characters reach the database (a NUL would be a driver error, a 500).
+    if len(parts) != 3 or parts[0] != "cg" or not _KEY_PART.fullmatch(parts[1]):
         return None
     query = (
         select(api_clients, sources.c.name.label("source"))
@@ -270,15 +273,15 @@ def revoke_api_client(engine: Engine, name: str, actor: str, now: datetime) -> N
     :raises ValueError: no such client, or revoked already.
     """
     with engine.begin() as conn:
-        row = conn.execute(
-            select(api_clients.c.id, api_clients.c.revoked_at).where(api_clients.c.name == name)
-        ).first()
+        row = conn.execute(select(api_clients).where(api_clients.c.name == name)).first()
         if row is None:
             raise ValueError(f"no API client named {name!r}")
         if row.revoked_at is not None:
             raise ValueError(f"{name} was revoked already, at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
+        genuine = macs.keyring_of(conn).check("api_clients", row._mapping)
         conn.execute(update(api_clients).where(api_clients.c.id == row.id).values(revoked_at=now))
-        macs.resign(conn, api_clients, api_clients.c.id == row.id)
+        if genuine:  # re-signing a forged row would make the forgery genuine
+            macs.resign(conn, api_clients, api_clients.c.id == row.id)
         AuditRepository(conn).record(actor, "api_key_revoked", f"api_client:{name}", {}, now)
 
 
@@ -303,7 +306,7 @@ def adopt_unsigned_rows(engine: Engine, now: datetime) -> dict[str, int]:
         if latest is not None and latest.mac is None:
             reason = f"{latest.reason} (version {latest.version}, signed at the upgrade)"
             version = ThresholdsRepository(conn).add(
-                latest.document, latest.created_by, reason, now
+                latest.document, latest.created_by, reason, now, as_stored=True
             )
             if latest.created_by != "config":  # config versions have no event (verify knows)
                 audit.record("upgrade", "thresholds_changed", f"thresholds:{version}", {}, now)

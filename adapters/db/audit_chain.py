@@ -58,6 +58,7 @@ from adapters.db.tables import (
     hold_resolutions,
     thresholds_versions,
     users,
+    web_sessions,
 )
 
 log = logging.getLogger(__name__)
@@ -330,7 +331,11 @@ def _user(row: Mapping[Any, Any]) -> str:
     return f"user {row['username']!r} (role {row['role']})"
 
 
-_WHO_MAY_ACT = ((api_clients, _client), (users, _user))
+def _session(row: Mapping[Any, Any]) -> str:
+    return f"web session {row['id']} (of user id {row['user_id']})"
+
+
+_WHO_MAY_ACT = ((api_clients, _client), (users, _user), (web_sessions, _session))
 
 
 def _duplicates(conn: Connection, found: _Findings) -> None:

@@ -59,7 +59,9 @@ def _read(conn: Connection, keys: list[str]) -> dict[str, Attempts]:
         .with_for_update()
     ).all()
     return {
-        row.key: Attempts(row.failures, row.last_failed_at, row.retry_at, row.locked_at)
+        row.key: Attempts(
+            row.failures, row.last_failed_at, row.retry_at, row.locked_at, row.failed_before
+        )
         for row in rows
     }
 
@@ -73,6 +75,7 @@ def _write(conn: Connection, key: str, attempts: Attempts) -> None:
             last_failed_at=attempts.last_failed_at,
             retry_at=attempts.retry_at,
             locked_at=attempts.locked_at,
+            failed_before=attempts.failed_before,
         )
     )
 
@@ -167,11 +170,8 @@ def start_session(engine: Engine, user_id: int, now: datetime, lifetime: timedel
         conn.execute(
             delete(web_sessions).where(web_sessions.c.created_at < now - lifetime - timedelta(1))
         )
-        conn.execute(
-            web_sessions.insert().values(
-                token_hash=_token_hash(token), user_id=user_id, created_at=now
-            )
-        )
+        values = {"token_hash": _token_hash(token), "user_id": user_id, "created_at": now}
+        conn.execute(web_sessions.insert().values(macs.signed(conn, web_sessions, values)))
     return token
 
 
@@ -181,7 +181,13 @@ def session_user(
     """The active user of a live session: one read, on every page request."""
     with readonly(engine).connect() as conn:
         row = conn.execute(
-            select(users)
+            select(
+                users,
+                web_sessions.c.token_hash,
+                web_sessions.c.user_id,
+                web_sessions.c.created_at.label("session_created_at"),
+                web_sessions.c.mac.label("session_mac"),
+            )
             .join(web_sessions, web_sessions.c.user_id == users.c.id)
             .where(
                 web_sessions.c.token_hash == _token_hash(token),
@@ -190,8 +196,17 @@ def session_user(
                 users.c.disabled_at.is_(None),
             )
         ).first()
-    if row is None or not macs.keyring_of(engine).check("users", row._mapping):
-        return None  # ended, expired, disabled, or a user written outside creditgate
+    if row is None:
+        return None  # ended, expired or disabled
+    keyring = macs.keyring_of(engine)
+    session = {
+        "token_hash": row.token_hash,
+        "user_id": row.user_id,
+        "created_at": row.session_created_at,
+        "mac": row.session_mac,
+    }
+    if not (keyring.check("users", row._mapping) and keyring.check("web_sessions", session)):
+        return None  # a user, or a session's user, written outside creditgate
     return SessionUser(row.id, row.username, row.role)
 
 

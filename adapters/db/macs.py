@@ -76,6 +76,8 @@ MAC_COLUMNS: dict[str, tuple[str, ...]] = {
         "granted_sources",
     ),
     "users": ("username", "role", "password_hash", "created_at", "disabled_at"),
+    # A login: which user a session token acts for (ending it changes no covered column).
+    "web_sessions": ("token_hash", "user_id", "created_at"),
 }
 
 MIN_KEY_LENGTH = 32

@@ -4,7 +4,7 @@ request replayed to any worker, on any host, finds its nonce already taken."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -14,6 +14,11 @@ from adapters.db.tables import request_nonces
 from gating.errors import GateUnavailable
 
 log = logging.getLogger(__name__)
+
+KEPT_BEYOND = timedelta(minutes=2)
+"""Nonces are kept this long after their signature expires: a replay checked just before the
+end of the window on one host, while another host's clock is already past it, still finds the
+nonce taken (clock skew between hosts up to this margin)."""
 
 
 def first_use(engine: Engine, client: str, nonce: str, now: datetime, until: datetime) -> bool:
@@ -26,7 +31,9 @@ def first_use(engine: Engine, client: str, nonce: str, now: datetime, until: dat
     """
     try:
         with engine.begin() as conn:
-            conn.execute(delete(request_nonces).where(request_nonces.c.expires_at <= now))
+            conn.execute(
+                delete(request_nonces).where(request_nonces.c.expires_at <= now - KEPT_BEYOND)
+            )
             conn.execute(
                 insert(request_nonces).values(client=client, nonce=nonce, expires_at=until)
             )

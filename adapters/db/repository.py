@@ -175,9 +175,10 @@ class OrderRepository:
         row = self._row(source_id, order_id)
         return None if row is None else order_of(row)
 
-    def resolution(self, resolution_id: int) -> Resolution:
+    def resolution(self, resolution_id: int) -> Resolution | None:
         """The release or rejection, with the customer and the reasons it was made for (read
-        from the decision it made)."""
+        from the decision it made); None for a row without a valid MAC (put there with SQL):
+        a forged release never approves an order."""
         r = self.conn.execute(
             select(
                 hold_resolutions,
@@ -187,6 +188,9 @@ class OrderRepository:
             .join(decisions, decisions.c.id == hold_resolutions.c.decision_id)
             .where(hold_resolutions.c.id == resolution_id)
         ).one()
+        if not macs.keyring_of(self.conn).check("hold_resolutions", r._mapping):
+            log.error("hold resolution %s has no valid MAC (written outside creditgate)", r.id)
+            return None
         rules = {v["code"]: v for v in r.snapshot.get("rules", [])}
         over = rules.get("RELEASED_BY", {}).get("figures", {}).get("released_over")
         return Resolution(
@@ -350,7 +354,9 @@ class OrderRepository:
         deltas.flush(self.conn)
 
     def add_decision(self, decision: DecisionRecord) -> None:
-        self.conn.execute(sql.INSERT_DECISION, decision_row(decision))
+        self.conn.execute(
+            sql.INSERT_DECISION, macs.signed(self.conn, decisions, decision_row(decision))
+        )
 
     def close(
         self, source_id: int, order_id: str, event: str, counted_until: datetime | None = None
@@ -483,8 +489,18 @@ class ThresholdsRepository:
         row = self.conn.execute(sql.ACTIVE_THRESHOLDS).first()
         return thresholds_of(self.conn, None if row is None else row._mapping)
 
-    def add(self, document: Mapping[str, Any], created_by: str, reason: str, at: datetime) -> int:
-        thresholds_from_document(document)  # refuse to store what cannot be used
+    def add(
+        self,
+        document: Mapping[str, Any],
+        created_by: str,
+        reason: str,
+        at: datetime,
+        *,
+        as_stored: bool = False,
+    ) -> int:
+        """Store a new version; `as_stored` for a document stored before (read as the gate reads
+        stored versions, not with the stricter rules for new ones)."""
+        thresholds_from_document(document, as_stored=as_stored)  # refuse what cannot be used
         version = (
             self.conn.execute(select(func.max(thresholds_versions.c.version))).scalar() or 0
         ) + 1

@@ -306,6 +306,7 @@ web_sessions = Table(
     Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
+    Column("mac", String(120)),  # adapters/db/macs.py: a session moved to another user is refused
 )
 
 # Failed logins per user name (typed, whether or not a user has it) and per client address,
@@ -318,6 +319,7 @@ login_throttle = Table(
     Column("last_failed_at", UTCDateTime),
     Column("retry_at", UTCDateTime),
     Column("locked_at", UTCDateTime),
+    Column("failed_before", UTCDateTime),
 )
 
 # The nonces of signed requests (`n=` in X-Creditgate-Signature), each kept until its signature

@@ -117,10 +117,20 @@ def list_users(engine: Engine, now: datetime, lifetime: timedelta) -> list[UserR
     ]
 
 
-def _find(conn: Connection, username: str) -> Row[Any]:
+def _find(conn: Connection, username: str, *, forged_too: bool = False) -> Row[Any]:
+    """The user's row. One without a valid MAC (inserted or changed with SQL) is refused unless
+    `forged_too`: re-signing it after a change would make the forgery genuine.
+
+    :raises ValueError: no such user, or a forged one.
+    """
     row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None:
         raise ValueError(f"no user named {username!r}")
+    if not forged_too and not macs.keyring_of(conn).check("users", row._mapping):
+        raise ValueError(
+            f"user {username!r} was written or changed outside creditgate (no valid MAC): it "
+            "cannot log in, and only `user disable` acts on it; see `creditgate audit verify`"
+        )
     return row
 
 
@@ -130,11 +140,13 @@ def disable_user(engine: Engine, username: str, actor: str, now: datetime) -> in
     :raises ValueError: no such user, or already disabled.
     """
     with engine.begin() as conn:
-        row = _find(conn, username)
+        row = _find(conn, username, forged_too=True)
         if row.disabled_at is not None:
             raise ValueError(f"{username} is disabled already (since {row.disabled_at:%Y-%m-%d})")
+        genuine = macs.keyring_of(conn).check("users", row._mapping)
         conn.execute(update(users).where(users.c.id == row.id).values(disabled_at=now))
-        macs.resign(conn, users, users.c.id == row.id)
+        if genuine:  # a forged row stays unsigned: disabled, and still refused
+            macs.resign(conn, users, users.c.id == row.id)
         ended = logins.end_sessions(conn, row.id, now)
         AuditRepository(conn).record(
             actor, "user_disabled", f"user:{username}", {"sessions_ended": ended}, now

@@ -187,6 +187,8 @@ def people_action() -> Any:
     action = request.form.get("action", "")
     if action not in PEOPLE_ACTIONS:
         abort(400, description=f"action: one of {', '.join(PEOPLE_ACTIONS)}")
+    if not name or len(name) > 100 or _CONTROL.search(name):
+        abort(400, description="username: 1 to 100 characters, no control characters")
     try:
         if name == admin.username and action == "disable":
             raise ValueError("you cannot disable yourself; ask another admin")
@@ -568,7 +570,7 @@ def audit() -> Any:
         decisions=[audit_api.decision_row(r) for r in decisions],
         events=[audit_api.event_row(r) for r in events],
         args=request.args,
-        query=request.query_string.decode(),
+        query=request.query_string.decode("latin-1"),
     )
 
 

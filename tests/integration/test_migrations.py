@@ -449,6 +449,16 @@ def test_a_migration_that_fails_half_way_leaves_the_database_as_it_was(engine):
     assert (schema_objects(engine), all_rows(engine)) == (objects, rows)
 
 
+def test_a_downgrade_that_would_count_instalments_twice_is_refused(engine):
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        insert_rows(conn)
+        conn.execute(sa.text("UPDATE invoices SET instalments = 2"))
+
+    with pytest.raises(RuntimeError, match="would count them twice"):
+        schema.downgrade(engine, "0009")
+
+
 def test_reset_database_drops_the_tables_the_migration_record_and_the_trigger_function(
     engine, services_here
 ):

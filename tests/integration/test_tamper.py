@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, func, insert, select, text, update
 from sqlalchemy.pool import NullPool
 from werkzeug.security import generate_password_hash
 
-from adapters.db import admin, audit_chain, users
+from adapters.db import admin, audit_chain, logins, users
 from adapters.db.tables import (
     api_clients,
     audit_events,
@@ -32,6 +32,7 @@ from adapters.db.tables import (
     audit_chain as chain,
 )
 from connector.cli import main
+from gating.logins import SESSION_LIFETIME
 from tests.conftest import NOW
 
 APPEND_ONLY = (
@@ -93,6 +94,12 @@ def problems(engine: Engine, **kwargs: Any) -> str:
     result = audit_chain.verify(engine, **kwargs)
     assert not result.ok
     return "\n".join(result.problems)
+
+
+def session_user_of(engine: Engine, user_id: int) -> Any:
+    """Who a session started for `user_id` acts as, on the next page request."""
+    token = logins.start_session(engine, user_id, NOW, SESSION_LIFETIME)
+    return logins.session_user(engine, token, NOW, SESSION_LIFETIME)
 
 
 def sealed_then_verified(engine: Engine) -> str:
@@ -205,7 +212,7 @@ def test_an_inserted_admin_user_is_named_and_cannot_log_in(loaded, history, atta
 
     assert "user 'mallory' (role admin) is forged" in found
     assert users.authenticate(history, "mallory", "mallory-password-1") is None
-    assert users.get_user(history, mallory["id"]) is None
+    assert session_user_of(history, mallory["id"]) is None
 
 
 def test_a_user_raised_to_admin_with_sql_is_named_and_refused(loaded, history, attacker):
@@ -218,7 +225,7 @@ def test_a_user_raised_to_admin_with_sql_is_named_and_refused(loaded, history, a
 
     assert "user 'otto' (role admin) is forged" in found
     assert users.authenticate(history, "otto", "otto-password-12") is None
-    assert users.get_user(history, made.id) is None
+    assert session_user_of(history, made.id) is None
 
 
 def test_an_inserted_admin_api_key_is_named_and_refused(api, history, attacker):
@@ -476,3 +483,83 @@ def test_the_thresholds_page_marks_a_forged_version(api, loaded, history, attack
 
     assert f'<span id="active-version">{active["version"]}</span>' in page
     assert page.count("forged: not in force") == 1
+
+
+# -- found in review: laundering, moved sessions, forged releases ------------------------------
+
+
+def test_an_admin_action_never_signs_a_forged_user_as_genuine(loaded, history, attacker):
+    loaded.pages.create_user("otto", "auditor", "otto-password-12")
+    with attacker.begin() as conn:
+        conn.execute(text("UPDATE users SET role = 'admin' WHERE username = 'otto'"))
+
+    with pytest.raises(ValueError, match="outside creditgate"):
+        users.reset_password(history, "otto", "new-password-123", "cli", NOW)
+    with pytest.raises(ValueError, match="outside creditgate"):
+        users.enable_user(history, "otto", "cli", NOW)
+    users.disable_user(history, "otto", "cli", NOW)  # disabling it is allowed, signing it is not
+
+    assert "user 'otto' (role admin) is forged" in problems(history)
+    assert users.authenticate(history, "otto", "new-password-123") is None
+
+
+def test_revoking_a_forged_api_key_leaves_it_forged(api, history, attacker):
+    with attacker.begin() as conn:
+        conn.execute(
+            update(api_clients).where(api_clients.c.name == "erp-test").values(role="admin")
+        )
+
+    admin.revoke_api_client(history, "erp-test", "cli", NOW)
+
+    assert "API client 'erp-test' (role admin) is forged" in problems(history)
+
+
+def test_a_session_moved_to_another_user_is_refused_and_named(loaded, history, attacker):
+    otto = loaded.pages.create_user("otto", "auditor", "otto-password-12")
+    boss = loaded.pages.create_user("boss", "admin", "boss-password-123")
+    token = logins.start_session(history, otto.id, NOW, SESSION_LIFETIME)
+    assert logins.session_user(history, token, NOW, SESSION_LIFETIME).username == "otto"
+    with attacker.begin() as conn:
+        conn.execute(text("UPDATE web_sessions SET user_id = :boss"), {"boss": boss.id})
+
+    assert logins.session_user(history, token, NOW, SESSION_LIFETIME) is None
+    assert "web session" in problems(history)
+
+
+def test_a_forged_release_never_approves_the_order(api, history, attacker):
+    held = api.gate("SO-2", "C-300", "100.00").get_json()
+    assert held["outcome"] == "blocked"
+    order = one(history, text("SELECT id FROM orders WHERE external_id = 'SO-2'"))
+    with attacker.begin() as conn:
+        made = conn.execute(
+            insert(hold_resolutions).values(
+                order_id=order["id"],
+                action="release",
+                actor="mallory",
+                role="admin",
+                reason="forged",
+                currency="CNY",
+                held_decision_id=held["decision_id"],
+                decision_id=held["decision_id"],
+                created_at=NOW,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            text("UPDATE orders SET resolution_id = :r WHERE id = :o"),
+            {"r": made, "o": order["id"]},
+        )
+
+    again = api.gate("SO-2", "C-300", "100.00").get_json()
+
+    assert again["outcome"] == "blocked"
+    assert "RELEASED_BY" not in [r["code"] for r in again["reasons"]]
+
+
+def test_a_refused_move_of_an_approved_order_is_sealed_as_genuine(api, history):
+    api.gate("A", "C-800", "5000.00")
+    moved = api.gate("A", "C-200", "9500.00").get_json()
+    assert moved["outcome"] == "blocked" and "standing_reservation" in moved
+
+    audit_chain.seal(history, NOW)
+
+    assert audit_chain.verify(history).ok, audit_chain.verify(history).problems

@@ -54,3 +54,21 @@ def test_an_address_is_forgiven_after_an_hour_without_a_failure_not_before():
 
     assert within.failures == 31 and after.failures == 1
     assert name.failures == 9  # a name is never forgiven by time alone, only by a success
+
+
+def test_people_logging_in_behind_one_address_never_keep_it_slowed_down():
+    # 30 wrong passwords from a proxy's address, then right ones every 10 minutes: the address
+    # is forgiven an hour after the last wrong one, and no right one ever leaves a wait behind.
+    kept = Attempts(30, NOW, NOW + timedelta(minutes=15))
+    refused = 0
+    for step in range(1, 31):
+        at = NOW + timedelta(minutes=10 * step)
+        verdict, counted = admit(ADDRESS, kept, at)
+        if not verdict.allowed:
+            refused += 1
+            continue
+        kept = succeeded(counted)
+        assert kept.retry_at is None and kept.last_failed_at in (NOW, None)
+
+    assert refused == 1  # only the one at 10 minutes, inside the wait the failures set
+    assert kept.failures == 0 and kept.last_failed_at is None

@@ -28,4 +28,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The code before this revision releases only open orders: an order awaiting its invoice's
+    # sync, or a rejected one still holding its approval, would count for good under it.
+    held = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT count(*) FROM orders WHERE reserved > 0 "
+                "AND status IN ('awaiting_sync', 'rejected')"
+            )
+        )
+        .scalar()
+    )
+    if held:
+        raise RuntimeError(
+            f"{held} orders await their invoice's sync or hold a standing approval: the code "
+            "before revision 0009 would never release them. Cancel them (or let them lapse) "
+            "before downgrading."
+        )
     op.drop_column("orders", "reserved_by")

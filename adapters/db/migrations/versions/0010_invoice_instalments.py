@@ -24,6 +24,19 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before this revision an invoice is one row: the rows of its later instalments ("<id>#2",
+    # ...) would be counted besides a first row that the old loader rewrites with the whole
+    # invoice, twice in exposure. Refuse rather than count money twice.
+    split = (
+        op.get_bind()
+        .execute(sa.text("SELECT count(*) FROM invoices WHERE instalments IS NOT NULL"))
+        .scalar()
+    )
+    if split:
+        raise RuntimeError(
+            f"{split} invoice rows are instalments: the code before revision 0010 would count "
+            "them twice. Downgrading is not supported once instalments were synced."
+        )
     # Plain DROP COLUMN on both (SQLite 3.35+): a batch copy of the table would lose its
     # partial indexes' conditions.
     op.execute("ALTER TABLE invoices DROP COLUMN instalments")

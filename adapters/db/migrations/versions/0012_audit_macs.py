@@ -54,6 +54,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # A link sealed as forged hashes its `forged` flag: without the column the chain would read
+    # as edited. Refuse rather than make the record unverifiable.
+    forged = (
+        op.get_bind().execute(sa.text("SELECT count(*) FROM audit_chain WHERE forged")).scalar()
+    )
+    if forged:
+        raise RuntimeError(
+            f"{forged} chain links record rows sealed as forged: without revision 0012 the "
+            "chain could not be verified. Downgrading is not supported."
+        )
     if op.get_bind().dialect.name == "postgresql":
         for table in APPEND_ONLY:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")

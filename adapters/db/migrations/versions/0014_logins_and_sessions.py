@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("user_id", ID, nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("ended_at", TIMESTAMP),
+        sa.Column("mac", sa.String(120)),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_web_sessions_user_id_users"),
         sa.UniqueConstraint("token_hash", name="uq_web_sessions_token_hash"),
     )
@@ -38,6 +39,7 @@ def upgrade() -> None:
         sa.Column("last_failed_at", TIMESTAMP),
         sa.Column("retry_at", TIMESTAMP),
         sa.Column("locked_at", TIMESTAMP),
+        sa.Column("failed_before", TIMESTAMP),
     )
 
 
