@@ -22,6 +22,7 @@ from config.wiring import Services, build_services
 from connector import create_app
 from connector.cli import main
 from gating.logins import SESSION_LIFETIME
+from tests.conftest import AUDIT_KEY
 
 PASSWORD = "correct horse battery staple"
 
@@ -32,7 +33,8 @@ def cli(database_url, monkeypatch) -> Iterator[Services]:
     monkeypatch.setenv("CREDITGATE_DATABASE_URL", database_url)
     monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
     assert run("init-db").exit_code == 0
-    services = build_services(Settings(database_url=database_url, rates_reference="CNY"))
+    settings = Settings(database_url=database_url, rates_reference="CNY", audit_keys=(AUDIT_KEY,))
+    services = build_services(settings)
     yield services
     services.engine.dispose()
 

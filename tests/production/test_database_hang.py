@@ -21,7 +21,7 @@ from config.wiring import Services, build_services
 from connector import create_app
 from connector.auth import new_client_cache
 from tests import databases
-from tests.conftest import RATES, THRESHOLDS
+from tests.conftest import AUDIT_KEY, RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
 
 SLACK = 0.5  # the test client's own overhead on a shared 2-core machine
@@ -46,6 +46,7 @@ def _services(cluster: databases.Cluster, dataset_dir, gate_timeout: float) -> S
         rates_reference="CNY",
         rates=dict(RATES),
         gate_timeout=gate_timeout,
+        audit_keys=(AUDIT_KEY,),
     )
     services = build_services(settings)
     services.init_db()

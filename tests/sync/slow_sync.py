@@ -3,6 +3,7 @@ then waits on its source for ever, for a test to kill (tests/sync/test_abandoned
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -34,7 +35,8 @@ class HangingSource:
 
 def main() -> None:
     url, source_id, now = sys.argv[1], int(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
-    services = build_services(Settings(database_url=url), clock=lambda: now)
+    keys = (os.environ["CREDITGATE_AUDIT_KEY"],)  # the suite's key (tests/conftest.py)
+    services = build_services(Settings(database_url=url, audit_keys=keys), clock=lambda: now)
     sync_source(
         source_id,
         "files",

@@ -286,9 +286,19 @@ def gate(client: FlaskClient, keys: Keys, order_id: str, customer: str, amount: 
         "currency": "USD",
         "source": SOURCE,
     }
-    response = client.post("/api/v1/gate/orders", json=body, headers=keys.header("erp"))
+    response = client.post("/api/v1/gate/orders", json=body, headers=_erp_of_source(client))
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def _erp_of_source(client: FlaskClient) -> dict[str, str]:
+    """An erp key of the Tryton source (an erp key acts for its own source only), one per app."""
+    kept = client.application.extensions
+    if "tests.tryton_erp_key" not in kept:
+        services = kept["creditgate"]
+        made = services.create_api_client(f"erp-{SOURCE}", "erp", source=SOURCE)
+        kept["tests.tryton_erp_key"] = made.key
+    return {"Authorization": f"Bearer {kept['tests.tryton_erp_key']}"}
 
 
 def credit(client: FlaskClient, keys: Keys, customer: str) -> Any:
