@@ -230,6 +230,7 @@ class ClientRow:
     name: str
     role: str
     source: str
+    """Its own source, or every source it was granted, its own first ("a,b")."""
     signed: bool
     created_at: datetime
     last_decision_at: datetime | None
@@ -256,7 +257,7 @@ def list_api_clients(engine: Engine) -> list[ClientRow]:
         ClientRow(
             row.name,
             row.role,
-            row.source,
+            ",".join(row.granted_sources or [row.source]),
             row.signing_secret is not None,
             row.created_at,
             last.get(row.name),

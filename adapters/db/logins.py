@@ -7,6 +7,7 @@ IMMEDIATE; row locks on PostgreSQL), so workers racing with the same name or add
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,14 @@ def account_key(username: str) -> str:
 
 
 def address_key(address: str) -> str:
+    """An IPv6 client counts by its /64 (one subscriber's network: an attacker rotating through
+    its addresses is still one address); an IPv4 one by its address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return _key("address", address)
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return _key("address", address)
 
 

@@ -72,6 +72,11 @@ def test_apikey_list_shows_every_client_and_never_a_key_or_a_secret(cli):
     erp = run("apikey", "create", "--role", "erp", "--name", "erp-1")
     signed = run("apikey", "create", "--role", "auditor", "--name", "audit-1", "--signed")
     run("apikey", "create", "--role", "admin", "--name", "old-admin")
+    run("sources", "add", "erp2", "--kind", "csv-folder", "--path", "/srv/erp2")
+    both = run(
+        "apikey", "create", "--role", "erp", "--name", "erp-both", "--sources", "default,erp2"
+    )
+    assert both.exit_code == 0, both.output
     assert _gate(create_app(cli), _key(erp.stdout)) == 200
     run("apikey", "revoke", "old-admin")
 
@@ -81,6 +86,7 @@ def test_apikey_list_shows_every_client_and_never_a_key_or_a_secret(cli):
     lines = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
     # name, role (signed), source, created (date, time), last decision, revoked
     assert lines["erp-1"][1:3] == ["erp", "default"]
+    assert lines["erp-both"][1:3] == ["erp", "default,erp2"]  # every source it was granted
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", lines["erp-1"][5]) and lines["erp-1"][-1] == "no"
     assert lines["audit-1"][1:4] == ["auditor", "signed", "default"]
     assert lines["audit-1"][6:] == ["-", "no"]

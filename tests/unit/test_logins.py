@@ -72,3 +72,13 @@ def test_people_logging_in_behind_one_address_never_keep_it_slowed_down():
 
     assert refused == 1  # only the one at 10 minutes, inside the wait the failures set
     assert kept.failures == 0 and kept.last_failed_at is None
+
+
+def test_an_ipv6_client_counts_by_its_64_network_and_an_ipv4_one_by_its_address():
+    from adapters.db.logins import address_key
+
+    assert address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9")
+    assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
+    assert address_key("10.0.0.1") != address_key("10.0.0.2")
+    assert address_key("::ffff:10.0.0.1") != address_key("::ffff:10.0.0.2")
+    assert address_key("not an address") == address_key("not an address")
