@@ -9,10 +9,13 @@ import time
 import pytest
 from sqlalchemy import text
 
+# statement_timeout, libpq's TCP settings and advisory locks are PostgreSQL's (SQLite waits with
+# its busy timeout; tests/test_fail_safe.py locks SQLite): these run on PostgreSQL only.
+POSTGRESQL_ONLY = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
+
+@POSTGRESQL_ONLY
 def test_the_gates_transaction_runs_with_what_is_left_of_the_timeout(services, backend):
-    if backend != "postgresql":
-        pytest.skip("statement_timeout is PostgreSQL's; SQLite waits with its busy timeout")
     budget = services.settings.gate_timeout
     with services.bounded(), services.uow() as uow:
         uow.begin_decision("default", "C-100")
@@ -34,9 +37,8 @@ def test_a_connection_returned_in_time_is_not_cut_when_the_deadline_passes(servi
         assert conn.execute(text("SELECT 2")).scalar_one() == 2
 
 
+@POSTGRESQL_ONLY
 def test_postgresql_connections_drop_a_peer_that_stops_acknowledging(services, backend):
-    if backend != "postgresql":
-        pytest.skip("libpq's TCP settings")
     with services.engine.connect() as conn:
         driver = conn.connection.driver_connection
         options = {o.keyword.decode(): o.val for o in driver.pgconn.info}  # type: ignore[union-attr]
@@ -46,13 +48,12 @@ def test_postgresql_connections_drop_a_peer_that_stops_acknowledging(services, b
     assert int(options["keepalives_idle"]) > 0
 
 
+@POSTGRESQL_ONLY
 def test_a_customer_locked_past_the_timeout_gets_the_server_s_clean_error_not_a_cut(
     api, loaded, backend, caplog
 ):
     """A live server's lock wait ends by its own lock_timeout, set to what is left of the call's
     budget, just before the watchdog would cut the connection (and with it the worker's pool)."""
-    if backend != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's; tests/test_fail_safe.py locks SQLite")
     assert api.gate("LK-0", "C-100", "1.00").status_code == 200  # the key is looked up
     source_id = loaded.sync_store().source("default")["id"]
     with loaded.engine.connect() as blocker:
