@@ -14,7 +14,7 @@ from sqlalchemy import ARRAY, Connection, Table, bindparam, delete, func, select
 from adapters.db.balances import BalanceDeltas, move_group
 from adapters.db.bulk import insert_batches, insert_tuples
 from adapters.db.repository import order_of
-from adapters.db.statements import INVOICED_FOR_ORDER
+from adapters.db.statements import CUSTOMER_LOCK, INVOICED_FOR_ORDER
 from adapters.db.tables import customers, groups, invoices, orders, payments
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 from gating.reservations import reserved_after_invoices
@@ -513,11 +513,28 @@ class Loader:
                 )
         return orders_touched
 
+    def _lock_customers_of(self, order_refs: Sequence[str]) -> None:
+        """Take the decision locks of these orders' customers (in one order, so two loaders
+        never deadlock): the gate writes an order back from what it read under its customer's
+        lock, so a reduction committed in between would be overwritten. PostgreSQL only; SQLite
+        has one writer at a time."""
+        o = orders.c
+        customers = self.conn.execute(
+            select(o.customer_ref)
+            .where(o.source_id == self.source_id, o.external_id.in_(order_refs))
+            .distinct()
+            .order_by(o.customer_ref)
+        ).scalars()
+        for ref in customers:
+            self.conn.execute(CUSTOMER_LOCK, {"source_id": self.source_id, "ref": ref})
+
     def _reduce_reservations(self, order_refs: Iterable[str]) -> None:
         """An order reserves what is not invoiced yet: amount − Σ its invoices' totals."""
         refs = sorted(order_refs)
         o = orders.c
         for chunk in _chunks(refs):
+            if self.conn.dialect.name == "postgresql":
+                self._lock_customers_of(chunk)
             rows = self.conn.execute(
                 select(orders).where(o.source_id == self.source_id, o.external_id.in_(chunk))
             ).all()

@@ -361,6 +361,17 @@ class OrderRepository:
     def close(
         self, source_id: int, order_id: str, event: str, counted_until: datetime | None = None
     ) -> OrderRecord:
+        if self.conn.dialect.name == "postgresql":
+            # The gate reads an order under its customer's lock and writes it back from that
+            # read: an event must wait for that lock too, or a cancel committed in between is
+            # overwritten and its release counted twice. (SQLite has one writer at a time.)
+            ref = self.conn.execute(
+                select(orders.c.customer_ref).where(
+                    orders.c.source_id == source_id, orders.c.external_id == order_id
+                )
+            ).scalar()
+            if ref is not None:
+                self.conn.execute(sql.CUSTOMER_LOCK, {"source_id": source_id, "ref": ref})
         row = self._row(source_id, order_id, for_update=True)
         if row is None:
             source = self.conn.execute(

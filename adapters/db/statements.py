@@ -15,6 +15,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     true,
     union_all,
     update,
@@ -200,4 +201,10 @@ DECISION_VIEW = select(
     .outerjoin(_gv_od, _gv_od.c.id == _gv_oldest)
     .outerjoin(_gv_cb, _gv_cb.c.customer_id == _c.id)
     .outerjoin(_gv_gb, _gv_gb.c.group_id == _g.id)
+)
+
+# The customer's decision lock, as adapters/db/decision_reads.py takes it (same key).
+CUSTOMER_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended("
+    "'creditgate:customer:' || CAST(:source_id AS text) || ':' || :ref, 0))"
 )
