@@ -20,6 +20,7 @@ from adapters.db import audit_chain, macs
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
 from adapters.db.tables import api_clients, decisions, sources, thresholds_versions, users
+from adapters.db.tables import audit_chain as audit_chain_table
 from gating.errors import Conflict, GateUnavailable
 from gating.roles import ROLES
 
@@ -297,6 +298,11 @@ def adopt_unsigned_rows(engine: Engine, now: datetime) -> dict[str, int]:
     with engine.begin() as conn:
         counts = {
             "chained_before_macs": chained,
+            # The last link made without a MAC: `audit verify` accepts unsigned links up to
+            # here only (this event is signed), never one added after the upgrade.
+            "legacy_until_position": conn.execute(
+                select(func.coalesce(func.max(audit_chain_table.c.position), 0))
+            ).scalar_one(),
             "api_clients": macs.resign(conn, api_clients, api_clients.c.mac.is_(None)),
             "users": macs.resign(conn, users, users.c.mac.is_(None)),
         }

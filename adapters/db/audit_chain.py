@@ -265,6 +265,7 @@ def verify(engine: Engine, expect_head: str | None = None) -> Verification:
     legacy_keys: set[tuple[str, str]] = set()
     seen_head = expect_head is None or expect_head == GENESIS
     with readonly(engine).connect() as conn:
+        legacy_until = _legacy_until(conn, keyring)
         for links in _links(conn):
             rows = _rows_for(conn, links)
             for link in links:
@@ -280,8 +281,11 @@ def verify(engine: Engine, expect_head: str | None = None) -> Verification:
                     link["forged"],
                 ):
                     found.add(f"{where}: the chain itself was edited or a link removed")
-                elif link["mac"] is None and keyed:
-                    found.add(f"{where}: made outside creditgate (no MAC after signed links)")
+                elif link["mac"] is None and (keyed or link["position"] > legacy_until):
+                    found.add(
+                        f"{where}: made outside creditgate (no MAC, and not one of the links the "
+                        "upgrade to MACs recorded)"
+                    )
                 elif link["mac"] is not None and not keyring.check("audit_chain", link):
                     found.add(f"{where}: made or changed outside creditgate (its MAC fails)")
                 else:
@@ -321,6 +325,19 @@ def verify(engine: Engine, expect_head: str | None = None) -> Verification:
 
 
 _NO_MAC = "no valid MAC (written or changed outside creditgate)"
+
+
+def _legacy_until(conn: Connection, keyring: macs.Keyring) -> int:
+    """The last link chained without a MAC at the upgrade that brought MACs, as that upgrade's
+    signed `audit_macs_adopted` event records it (0: none; a forged event counts for nothing)."""
+    until = 0
+    adopted = select(audit_events).where(audit_events.c.action == "audit_macs_adopted")
+    for event in conn.execute(adopted).mappings():
+        details = event["details"] or {}
+        position = details.get("legacy_until_position")
+        if isinstance(position, int) and keyring.check("audit_events", event):
+            until = max(until, position)
+    return until
 
 
 def _client(row: Mapping[Any, Any]) -> str:

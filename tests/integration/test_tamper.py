@@ -563,3 +563,27 @@ def test_a_refused_move_of_an_approved_order_is_sealed_as_genuine(api, history):
     audit_chain.seal(history, NOW)
 
     assert audit_chain.verify(history).ok, audit_chain.verify(history).problems
+
+
+def test_an_unsigned_link_no_upgrade_recorded_is_named(api, loaded):
+    """Links without a MAC are accepted only as far as the upgrade to MACs recorded them (its
+    signed event): a chain started by hand before the first seal is not taken for such."""
+    api.gate("SO-1", "C-100", "100.00")  # recorded, not sealed yet
+    with loaded.engine.connect() as conn:
+        row = dict(conn.execute(select(decisions)).mappings().one())
+    digest, key = audit_chain.row_hash("decision", row), str(row["seq"])
+    attacker = create_engine(loaded.engine.url, poolclass=NullPool)
+    with attacker.begin() as conn:
+        conn.execute(
+            insert(chain).values(
+                kind="decision",
+                row_key=key,
+                row_hash=digest,
+                prev_hash=audit_chain.GENESIS,
+                hash=audit_chain.link_hash(audit_chain.GENESIS, "decision", key, digest),
+                sealed_at=NOW,
+            )
+        )
+    attacker.dispose()
+
+    assert "link 1: made outside creditgate (no MAC" in problems(loaded.engine)
