@@ -7,8 +7,9 @@ import os
 import secrets
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +19,8 @@ from connector.logs import configure_logging
 from gating.errors import CreditgateError
 from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
+
+T = TypeVar("T")
 
 
 def _services(database_url: str | None = None, *, demo: bool = False) -> Services:
@@ -137,6 +140,16 @@ def apikey_create(
     click.echo("Store it now: it cannot be shown again.", err=True)
 
 
+def _act(action: Callable[[Services], T]) -> T:
+    """Run one audited change to people or keys; its refusal is the command's error."""
+    services = _services()
+    _init(services)
+    try:
+        return action(services)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @apikey.command("list")
 def apikey_list() -> None:
     """Every API client: name, role, source, created, last decision, revoked. Never a key or a
@@ -161,12 +174,7 @@ def apikey_list() -> None:
 def apikey_revoke(name: str) -> None:
     """Revoke NAME's key at once (audited). Every worker refuses it within the API-key cache's
     lifetime (README: Operations)."""
-    services = _services()
-    _init(services)
-    try:
-        services.revoke_api_client(name, CLI_ACTOR)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    _act(lambda services: services.revoke_api_client(name, CLI_ACTOR))
     click.echo(f"API key of {name} revoked")
 
 
@@ -478,12 +486,7 @@ def user_list() -> None:
 @click.argument("name")
 def user_disable(name: str) -> None:
     """Disable NAME: no more logins, and every session of theirs ends at once (audited)."""
-    services = _services()
-    _init(services)
-    try:
-        ended = services.pages.disable_user(name, CLI_ACTOR)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    ended = _act(lambda services: services.pages.disable_user(name, CLI_ACTOR))
     click.echo(f"user {name} disabled; {ended} session(s) ended")
 
 
@@ -491,12 +494,7 @@ def user_disable(name: str) -> None:
 @click.argument("name")
 def user_enable(name: str) -> None:
     """Enable NAME again, and lift a lock after failed logins (audited)."""
-    services = _services()
-    _init(services)
-    try:
-        done = services.pages.enable_user(name, CLI_ACTOR)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    done = _act(lambda services: services.pages.enable_user(name, CLI_ACTOR))
     said = {"user_enabled": "enabled", "login_unlocked": "unlocked"}
     click.echo(f"user {name}: {' and '.join(said[d] for d in done) or 'was enabled already'}")
 
@@ -505,12 +503,7 @@ def user_enable(name: str) -> None:
 @click.argument("name")
 def user_unlock(name: str) -> None:
     """Lift the lock on NAME after failed logins, and forget the failures (audited)."""
-    services = _services()
-    _init(services)
-    try:
-        unlocked = services.pages.unlock_user(name, CLI_ACTOR)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    unlocked = _act(lambda services: services.pages.unlock_user(name, CLI_ACTOR))
     click.echo(f"user {name}: {'unlocked' if unlocked else 'was not locked'}")
 
 
@@ -525,12 +518,7 @@ def user_reset_password(name: str, password_file: Path | None) -> None:
     """Set NAME's password (asked for twice unless --password-file gives it); every session of
     theirs ends, and a lock after failed logins is lifted (audited)."""
     password = _password(password_file)
-    services = _services()
-    _init(services)
-    try:
-        ended = services.pages.reset_password(name, password, CLI_ACTOR)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    ended = _act(lambda services: services.pages.reset_password(name, password, CLI_ACTOR))
     click.echo(f"password of {name} reset; {ended} session(s) ended")
 
 

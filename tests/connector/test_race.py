@@ -147,38 +147,42 @@ def test_refused_amendments_racing_new_orders_never_free_credit_the_erp_still_ho
     assert reserved == 5 * held + len(approved) * AMOUNT
 
 
+def waits_for_the_decision_lock(loaded, customer: str, work) -> bool:
+    """Run `work` in a thread while a connection holds `customer`'s decision lock (as a decision
+    would, adapters/db/decision_reads.py), for a second; whether it waited, then its result."""
+    from sqlalchemy import text
+
+    source_id = loaded.sync_store().source("default")["id"]
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(work()))
+    with loaded.engine.connect() as decision:
+        decision.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"creditgate:customer:{source_id}:{customer}"},
+        )
+        worker.start()
+        worker.join(timeout=1.5)
+        waited = worker.is_alive()
+        decision.rollback()
+    worker.join(timeout=30)
+    assert results, "the work did not finish once the lock was released"
+    return waited
+
+
+# The gate writes an order back from what it read under its customer's lock: a cancel or an
+# invoice committed in between would be overwritten and its release counted twice. So order
+# events and invoice loads take that lock too (PostgreSQL; SQLite has one writer at a time).
+
+
 @pytest.mark.parametrize("settings_overrides", [{"gate_timeout": 10.0}])
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_an_order_event_waits_for_the_customer_s_decision_lock(api, loaded, backend):
-    """The gate writes an order back from what it read under its customer's lock; a cancel that
-    committed in between would be overwritten and its release counted twice. So an event takes
-    that lock too (PostgreSQL; SQLite has one writer at a time)."""
-    from sqlalchemy import text
-
     assert api.gate("EV-1", "C-800", "700.00").get_json()["outcome"] == "approved"
-    source_id = loaded.sync_store().source("default")["id"]
-    done = threading.Event()
-    answers: list[int] = []
 
-    def cancel() -> None:
-        answers.append(
-            api.post("/api/v1/gate/orders/EV-1/events", '{"event": "cancelled"}').status_code
-        )
-        done.set()
+    def cancel() -> int:
+        return api.post("/api/v1/gate/orders/EV-1/events", '{"event": "cancelled"}').status_code
 
-    with loaded.engine.connect() as decision:  # as a decision holding C-800's lock would
-        decision.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"creditgate:customer:{source_id}:C-800"},
-        )
-        worker = threading.Thread(target=cancel)
-        worker.start()
-        waited = not done.wait(1.0)
-        decision.rollback()
-    worker.join(timeout=10)
-
-    assert waited, "the cancel went through while a decision held the customer's lock"
-    assert answers == [200]
+    assert waits_for_the_decision_lock(loaded, "C-800", cancel)
     assert api.exposure("C-800")["reservations"] == "0.00"
 
 
@@ -186,33 +190,12 @@ def test_an_order_event_waits_for_the_customer_s_decision_lock(api, loaded, back
 def test_an_invoice_loaded_for_an_order_waits_for_the_customer_s_decision_lock(
     api, loaded, backend, csv_dir
 ):
-    """Likewise a sync or import that reduces an order's reservation by its invoice."""
-    from sqlalchemy import text
-
     from tests.conftest import day
 
     assert api.gate("EV-2", "C-800", "700.00").get_json()["outcome"] == "approved"
-    source_id = loaded.sync_store().source("default")["id"]
     invoice = ("I-EV2", "C-800", "EV2", day(0), day(30), "CNY", "700.00", "700.00", "EV-2")
     folder = csv_dir(invoices=[invoice])
-    done = threading.Event()
 
-    def load() -> None:
-        assert loaded.import_folder(folder).errors == []
-        done.set()
-
-    with loaded.engine.connect() as decision:  # as a decision holding C-800's lock would
-        decision.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"creditgate:customer:{source_id}:C-800"},
-        )
-        worker = threading.Thread(target=load)
-        worker.start()
-        waited = not done.wait(1.5)
-        decision.rollback()
-    worker.join(timeout=30)
-
-    assert waited, "the invoice reduced the order while a decision held the customer's lock"
-    assert done.is_set()
+    assert waits_for_the_decision_lock(loaded, "C-800", lambda: loaded.import_folder(folder))
     position = api.exposure("C-800")
     assert (position["open_invoices"], position["reservations"]) == ("700.00", "0.00")
