@@ -11,13 +11,11 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import requests
 from click.testing import CliRunner
 
 from config.settings import Settings
@@ -25,6 +23,7 @@ from config.wiring import build_services
 from connector import create_app
 from connector.cli import main
 from connector.demo import prepare_demo
+from tests.serving import served
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ERP = {"Authorization": "Bearer cg_demoerp_try-me"}
@@ -176,35 +175,20 @@ def _commands(block: str) -> Iterator[tuple[str, str]]:
         yield " ".join(comments), command
 
 
-@contextlib.contextmanager
-def _demo(tmp_path: Path) -> Iterator[str]:
+def _demo(tmp_path: Path) -> contextlib.AbstractContextManager[str]:
     """`creditgate demo` as a reader runs it (the wall clock, its own database), on a free
     port; always stopped."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path / "demo.log"
-    command = [
-        sys.executable, "-c", "from connector.cli import main; main()",
-        "demo", "--port", str(port), "--database", f"sqlite:///{tmp_path}/demo.db",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        demo = subprocess.Popen(command, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert demo.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield base
-    finally:
-        demo.terminate()
-        try:
-            demo.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            demo.kill()
-            demo.wait(timeout=10)
+    return served(
+        lambda port: [
+            sys.executable,
+            "-c",
+            "from connector.cli import main; main()",
+            "demo",
+            "--port",
+            str(port),
+            "--database",
+            f"sqlite:///{tmp_path}/demo.db",
+        ],
+        tmp_path / "demo.log",
+        tmp_path,
+    )

@@ -16,12 +16,9 @@ import os
 import re
 import shutil
 import site
-import socket
 import subprocess
 import sys
-import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -30,6 +27,7 @@ import pytest
 import requests
 
 from connector.demo import DEMO_AUDITOR_KEY, DEMO_ERP_KEY, DEMO_USERS
+from tests.serving import served
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("adapters", "config", "connector", "gating", "sync")
@@ -214,36 +212,11 @@ def test_the_demo_serves_its_pages_api_document_and_gate_from_the_installed_pack
     assert decision.json()["outcome"] == "approved"
 
 
-@contextlib.contextmanager
-def _serving(installed: Installed, database: str) -> Iterator[str]:
+def _serving(installed: Installed, database: str) -> contextlib.AbstractContextManager[str]:
     """`creditgate serve` from the virtualenv on a free loopback port; always stopped."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = installed.run / f"serve-{port}.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(installed.bin / "creditgate"), "serve", "--port", str(port)],
-            cwd=installed.run,
-            env=installed.env(CREDITGATE_DATABASE_URL=database),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    return served(
+        lambda port: [str(installed.bin / "creditgate"), "serve", "--port", str(port)],
+        installed.run / "serve.log",
+        installed.run,
+        installed.env(CREDITGATE_DATABASE_URL=database),
+    )

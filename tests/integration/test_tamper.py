@@ -96,6 +96,21 @@ def problems(engine: Engine, **kwargs: Any) -> str:
     return "\n".join(result.problems)
 
 
+def forge_version(attacker: Engine, version: int, document: Any, mac: str | None = None) -> None:
+    """A thresholds version inserted with SQL, as an admin's quiet change would look."""
+    with attacker.begin() as conn:
+        conn.execute(
+            insert(thresholds_versions).values(
+                version=version,
+                created_at=NOW,
+                created_by="admin-test",
+                reason="quiet change",
+                document=document,
+                mac=mac,
+            )
+        )
+
+
 def session_user_of(engine: Engine, user_id: int) -> Any:
     """Who a session started for `user_id` acts as, on the next page request."""
     token = logins.start_session(engine, user_id, NOW, SESSION_LIFETIME)
@@ -173,17 +188,7 @@ def test_an_inserted_thresholds_version_is_named_and_never_becomes_the_rules(
         history, select(thresholds_versions).order_by(thresholds_versions.c.version.desc())
     )
     document = {**latest["document"], "overdue_days": 365}
-    with attacker.begin() as conn:
-        conn.execute(
-            insert(thresholds_versions).values(
-                version=latest["version"] + 1,
-                created_at=NOW,
-                created_by="admin-test",
-                reason="quiet change",
-                document=document,
-                mac=latest["mac"],
-            )
-        )
+    forge_version(attacker, latest["version"] + 1, document, mac=latest["mac"])
 
     # C-300 has invoices 45 and 31 days overdue: under the forged 365 days it would pass.
     decided = api.gate("SO-30", "C-300", "100.00").get_json()
@@ -432,16 +437,7 @@ def test_the_cli_names_every_forged_row(history, attacker, monkeypatch):
 def test_the_admin_api_shows_and_edits_the_genuine_active_version(api, history, attacker):
     headers = api.keys.header("admin")
     active = api.client.get("/api/v1/admin/thresholds", headers=headers).get_json()
-    with attacker.begin() as conn:
-        conn.execute(
-            insert(thresholds_versions).values(
-                version=active["version"] + 1,
-                created_at=NOW,
-                created_by="admin-test",
-                reason="quiet change",
-                document={**active["thresholds"], "overdue_days": 365},
-            )
-        )
+    forge_version(attacker, active["version"] + 1, {**active["thresholds"], "overdue_days": 365})
 
     shown = api.client.get("/api/v1/admin/thresholds", headers=headers).get_json()
     changed = api.client.put(
@@ -465,16 +461,7 @@ def test_the_thresholds_page_marks_a_forged_version(api, loaded, history, attack
     from tests.web.test_pages import PASSWORD, Browser
 
     active = loaded.active_thresholds_version()
-    with attacker.begin() as conn:
-        conn.execute(
-            insert(thresholds_versions).values(
-                version=active["version"] + 1,
-                created_at=NOW,
-                created_by="admin-test",
-                reason="quiet change",
-                document={**active["document"], "overdue_days": 365},
-            )
-        )
+    forge_version(attacker, active["version"] + 1, {**active["document"], "overdue_days": 365})
     loaded.pages.create_user("ada", "admin", PASSWORD)
     browser = Browser(api.client.application.test_client())
     browser.login("ada")

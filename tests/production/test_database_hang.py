@@ -6,10 +6,8 @@ back. Each test runs on a PostgreSQL cluster of its own, since it stops the serv
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -25,18 +23,6 @@ from tests.conftest import AUDIT_KEY, RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
 
 SLACK = 0.5  # the test client's own overhead on a shared 2-core machine
-
-
-@pytest.fixture
-def cluster() -> Iterator[databases.Cluster]:
-    try:
-        cluster = databases.start_cluster()
-    except databases.PostgresUnavailable as exc:
-        if os.environ.get(databases.REQUIRE_ENV):
-            pytest.fail(f"PostgreSQL is required but no cluster can be started: {exc}")
-        pytest.skip(f"needs a PostgreSQL cluster it may stop: {exc}")
-    yield cluster
-    cluster.stop()
 
 
 def _services(cluster: databases.Cluster, dataset_dir, gate_timeout: float) -> Services:

@@ -4,10 +4,8 @@ doubles a decision. Runs on a PostgreSQL cluster of its own, since it stops the 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import count
@@ -19,7 +17,6 @@ from sqlalchemy import func, select
 from adapters.db.tables import decisions
 from config.settings import Settings
 from config.wiring import build_services
-from tests import databases
 from tests.conftest import AUDIT_KEY, RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
 
@@ -36,18 +33,6 @@ class Answer:
     codes: list[str]
     seconds: float
     sent_at: float
-
-
-@pytest.fixture
-def cluster() -> Iterator[databases.Cluster]:
-    try:
-        cluster = databases.start_cluster()
-    except databases.PostgresUnavailable as exc:
-        if os.environ.get(databases.REQUIRE_ENV):
-            pytest.fail(f"PostgreSQL is required but no cluster can be started: {exc}")
-        pytest.skip(f"needs a PostgreSQL cluster it may stop: {exc}")
-    yield cluster
-    cluster.stop()
 
 
 @pytest.mark.slow
