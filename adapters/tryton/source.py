@@ -1,34 +1,19 @@
-"""Tryton ERP as a sync source: customers, invoices and payments over JSON-RPC (trytond 8.2)."""
+"""Tryton as a sync source: parties, invoices and payments changed since a watermark, read
+page by page over JSON-RPC (rpc.py) and mapped through the shared field rules
+(adapters/fields.py)."""
 
 from __future__ import annotations
 
-import base64
-import itertools
-import json
-import logging
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import quote
 
-import requests
-from tenacity import Retrying
-
-from adapters.http import (
-    DEFAULT_TIMEOUT,
-    RemoteError,
-    RemoteRejected,
-    Timeout,
-    TransientError,
-    new_retrying,
-    new_session,
-    route_status,
-    transport_errors,
-)
-from gating.errors import InvalidAmount, UnknownCurrency
-from gating.money import is_currency, parse_amount
-from gating.push import WarningChange
+from adapters import fields
+from adapters.fields import Invalid
+from adapters.tryton.rpc import TrytonClient
+from gating.identifiers import MAX_ID_LENGTH
+from gating.money import is_currency
 from gating.records import (
     CustomerData,
     GroupData,
@@ -39,13 +24,10 @@ from gating.records import (
 )
 from gating.sources import Page, Watermark
 
-log = logging.getLogger(__name__)
-
-SERVICE = "tryton"
 T = TypeVar("T")
 Row = dict[str, Any]
 
-# How far before its watermark an incremental read starts again (see TrytonAdapter._start):
+# How far before its watermark an incremental read starts again (see TrytonSource._start):
 # longer than any Tryton transaction that writes parties, invoices or payments should take.
 DEFAULT_OVERLAP = timedelta(minutes=10)
 
@@ -80,104 +62,14 @@ LINE_FIELDS = [
     "move_origin",
     "last_modified_at",
 ]
-# Tryton's own exceptions (UserError, AccessError, ...) come back as ["<Name>", args]: the
-# server understood and refused. Any other error is an unexpected server failure, like a 500.
-_REFUSALS = {"UserError", "UserWarning", "LoginException", "ConcurrencyException"}
 
 
-class Invalid(ValueError):
-    """A Tryton record that cannot become a domain record; the message says why."""
+class TrytonSource(TrytonClient):
+    """Read customers, invoices and payments changed in a Tryton database since a watermark
+    (the SourceAdapter interface), `page_size` rows a call, starting `overlap` before it."""
 
-
-# ---- Tryton's JSON: Decimal, date and datetime travel as {"__class__": ...} objects -------------
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"__class__": "Decimal", "decimal": str(value)}
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:  # Tryton keeps naive UTC
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        fields = ("year", "month", "day", "hour", "minute", "second", "microsecond")
-        return {"__class__": "datetime", **{f: getattr(value, f) for f in fields}}
-    if isinstance(value, date):
-        return {"__class__": "date", "year": value.year, "month": value.month, "day": value.day}
-    raise TypeError(f"cannot send {type(value).__name__} to Tryton")
-
-
-def _decode(obj: dict[str, Any]) -> Any:
-    kind = obj.get("__class__")
-    if kind is None:
-        return obj
-    if kind == "Decimal":
-        return Decimal(obj["decimal"])
-    if kind == "date":
-        return date(obj["year"], obj["month"], obj["day"])
-    if kind == "datetime":
-        return datetime(
-            obj["year"],
-            obj["month"],
-            obj["day"],
-            obj.get("hour", 0),
-            obj.get("minute", 0),
-            obj.get("second", 0),
-            obj.get("microsecond", 0),
-            tzinfo=UTC,
-        )
-    if kind == "time":
-        return time(obj["hour"], obj["minute"], obj["second"], obj.get("microsecond", 0))
-    if kind == "timedelta":
-        return timedelta(seconds=obj["seconds"])
-    if kind == "bytes":
-        return base64.b64decode(obj["base64"])
-    return obj
-
-
-class TrytonAdapter:
-    """Read customers, invoices and payments changed in a Tryton database since a watermark.
-
-    Every model call carries the user's preferences as context (its company decides credit
-    limits and which invoices are visible). The session is opened on first use and opened
-    again once when Tryton answers 401 (expired or revoked); connection errors, timeouts and
-    5xx are retried by `retrying`, 4xx and Tryton's own errors raise RemoteRejected at once.
-    """
-
-    kind = "tryton"
-
-    def __init__(
-        self,
-        base_url: str,
-        database: str,
-        username: str,
-        password: str,
-        *,
-        session: requests.Session | None = None,
-        retrying: Retrying | None = None,
-        page_size: int = 500,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        overlap: timedelta = DEFAULT_OVERLAP,
-    ) -> None:
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        if overlap < timedelta(0):
-            raise ValueError("overlap must not be negative")
-        self.base_url = base_url.rstrip("/")
-        self.database = database
-        self.username = username
-        self._password = password
-        self._own_session = session is None
-        self.session = session if session is not None else new_session(timeout)
-        self.retrying = retrying if retrying is not None else new_retrying()
-        self.page_size = page_size
-        self.timeout = timeout
-        self.overlap = overlap
-        self._url = f"{self.base_url}/{quote(database, safe='')}/rpc/"
-        self._ids = itertools.count(1)
-        self._authorization: str | None = None
-        self._context: dict[str, Any] | None = None
-        self._company_currency: str | None = None
-
-    # ---- the SourceAdapter interface ----------------------------------------------------------
+    page_size: int
+    overlap: timedelta
 
     def groups(self, since: Watermark | None) -> Iterator[Page[GroupData]]:
         """Tryton parties have no credit groups: nothing to read."""
@@ -236,160 +128,6 @@ class TrytonAdapter:
             mapped = [row for row in rows if row["move"] not in own]
             page = self._page("payments", "account.move.line", mapped, self._payment)
             yield Page(page.records, page.errors, _watermark(rows[-1]))
-
-    # ---- the PushTarget interface -------------------------------------------------------------
-
-    def push(self, change: WarningChange) -> None:
-        """Show a warning change on the Tryton party: a note (`ir.note`) with the level, the
-        collection step and the reasons. A party has no field for it (see the Tryton note).
-
-        Idempotent: a note carrying `change.change_id` is created only if none exists yet, so a
-        change pushed again after a lost answer leaves one note.
-
-        :raises RemoteRejected: no party has the customer's code.
-        :raises TransientError: Tryton stayed unreachable (after the retries).
-        """
-        parties = self.call(
-            "party.party", "search", [["code", "=", change.customer_ref]], 0, 2, None,
-            context={"active_test": False},
-        )  # fmt: skip
-        if len(parties) != 1:
-            raise RemoteRejected(
-                f"tryton: no single party with code {change.customer_ref!r} (found {len(parties)})",
-                service=SERVICE,
-            )
-        resource = f"party.party,{parties[0]}"
-        marker = f"[creditgate {change.change_id}]"
-        existing = self.call(
-            "ir.note", "search", [["resource", "=", resource], ["message", "like", f"%{marker}%"]]
-        )
-        if existing:
-            return
-        self.call("ir.note", "create", [{"resource": resource, "message": _note(change, marker)}])
-
-    def close(self) -> None:
-        """End the Tryton session (best effort) and release the connection pool we opened."""
-        if self._authorization is not None:
-            try:
-                self._post("common.db.logout", [])
-            except RemoteError:  # the session ends on its own; nothing to do about it
-                log.debug("logout from %s failed", self.base_url, exc_info=True)
-            self._authorization = None
-        if self._own_session:
-            self.session.close()
-
-    # ---- what the server says about us --------------------------------------------------------
-
-    def preferences(self) -> dict[str, Any]:
-        """Return the user's preferences, the context sent with every call (logs in if needed)."""
-        if self._context is None:
-            self.retrying(self._login)
-        assert self._context is not None
-        return dict(self._context)
-
-    def _company(self) -> int:
-        return int(self.preferences()["company"])
-
-    def company_currency(self) -> str:
-        """Return the ISO code of the company's currency (customers' credit currency)."""
-        if self._company_currency is None:
-            (company,) = self.call("company.company", "read", [self._company()], ["currency.code"])
-            self._company_currency = str((company.get("currency.") or {}).get("code") or "")
-        return self._company_currency
-
-    # ---- JSON-RPC ------------------------------------------------------------------------------
-
-    def call(
-        self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None
-    ) -> Any:
-        """Call `model.<model>.<method>(*args, context)`, retrying transient failures.
-
-        :raises TransientError: the server stayed unreachable, slow or failing (5xx).
-        :raises RemoteRejected: a 4xx or an error Tryton reports (access, bad domain, ...).
-        """
-        return self.retrying(self._call_once, f"model.{model}.{method}", list(args), context)
-
-    def _call_once(self, method: str, args: list[Any], context: dict[str, Any] | None) -> Any:
-        if self._authorization is None or self._context is None:
-            self._login()
-        response = self._post(method, [*args, self._full_context(context)])
-        if response.status_code == 401:
-            # The session expired or was revoked: open a new one, once, and ask again.
-            log.info("tryton session for %s expired; logging in again", self.username)
-            self._authorization = None
-            self._login()
-            response = self._post(method, [*args, self._full_context(context)])
-        return self._result(response, method)
-
-    def _full_context(self, extra: dict[str, Any] | None) -> dict[str, Any]:
-        assert self._context is not None
-        return {**self._context, **(extra or {})}
-
-    def _login(self) -> None:
-        self._authorization = self._context = None
-        params = [self.username, {"password": self._password}, "en"]
-        response = self._post("common.db.login", params)
-        if response.status_code in (401, 403):
-            raise RemoteRejected(
-                f"tryton: login of {self.username!r} to database {self.database!r} at "
-                f"{self.base_url} was refused (HTTP {response.status_code}): "
-                "check the username and password",
-                service=SERVICE,
-                status=response.status_code,
-            )
-        if response.status_code == 404:
-            raise RemoteRejected(
-                f"tryton: no database {self.database!r} at {self.base_url} (HTTP 404)",
-                service=SERVICE,
-                status=404,
-            )
-        result = self._result(response, "common.db.login")
-        user_id, token = result[0], result[1]
-        raw = f"{self.username}:{user_id}:{token}".encode()
-        self._authorization = "Session " + base64.b64encode(raw).decode("ascii")
-        response = self._post("model.res.user.get_preferences", [True, {}])
-        context = self._result(response, "model.res.user.get_preferences")
-        if not context.get("company"):
-            raise RemoteRejected(
-                f"tryton: user {self.username!r} has no current company; set one in the "
-                "user's preferences (credit limits and invoices are per company)",
-                service=SERVICE,
-            )
-        self._context = context
-
-    def _post(self, method: str, params: list[Any]) -> requests.Response:
-        body = json.dumps(
-            {"id": next(self._ids), "method": method, "params": params}, default=_encode
-        )
-        headers = {"Content-Type": "application/json"}
-        if self._authorization is not None:
-            headers["Authorization"] = self._authorization
-        with transport_errors(SERVICE, method):
-            return self.session.post(self._url, data=body, headers=headers, timeout=self.timeout)
-
-    def _result(self, response: requests.Response, method: str) -> Any:
-        route_status(response, SERVICE, method)
-        try:
-            body = json.loads(response.text, object_hook=_decode, parse_float=Decimal)
-        except ValueError as exc:
-            raise TransientError(
-                f"tryton: {method} answered with a body that is not JSON: {response.text[:100]!r}",
-                service=SERVICE,
-            ) from exc
-        error = body.get("error") if isinstance(body, dict) else None
-        if error:
-            if isinstance(error, list) and len(error) == 2 and error[0] in _REFUSALS:
-                raise RemoteRejected(
-                    f"tryton: {method} refused ({error[0]}): {_message(error[0], error[1])}",
-                    service=SERVICE,
-                )
-            message = error[0] if isinstance(error, list) and error else error
-            raise TransientError(
-                f"tryton: {method} failed on the server: {message}", service=SERVICE
-            )
-        if not isinstance(body, dict) or "result" not in body:
-            raise TransientError(f"tryton: {method} answered without a result", service=SERVICE)
-        return body["result"]
 
     # ---- paging --------------------------------------------------------------------------------
 
@@ -470,26 +208,24 @@ class TrytonAdapter:
         if not is_currency(currency):
             raise Invalid(f"the company currency {currency!r} is not an ISO 4217 code")
         limit = row.get("credit_limit_amount")
-        amount = None if limit is None else _amount(limit, currency, "credit_limit_amount")
+        amount = None if limit is None else fields.amount(limit, currency, "credit_limit_amount")
         if amount is not None and amount < 0:
             raise Invalid("credit_limit_amount is negative")
         return CustomerData(
-            ref=_ref(row.get("code"), "code"),
-            name=_text(row.get("name"), "name", 300),
+            ref=fields.ref(row.get("code"), "code"),
+            name=fields.text(row.get("name"), "name"),
             credit_limit=amount,
             currency=currency,
         )
 
     def _invoice(self, row: Row) -> InvoiceData:
-        currency = _currency((row.get("currency.") or {}).get("code"))
-        issued = row.get("invoice_date")
-        if not isinstance(issued, date):
-            raise Invalid("has no invoice date")
+        currency = fields.currency((row.get("currency.") or {}).get("code"))
+        issued = fields.day(row.get("invoice_date"), "invoice_date")
         sales = sorted({s["number"] for s in row.get("sales.") or [] if s.get("number")})
         state = row.get("state")
-        total = _amount(row.get("total_amount"), currency, "total_amount")
-        to_pay = _amount(row.get("amount_to_pay"), currency, "amount_to_pay")
-        open_amount = to_pay if state == "posted" else _amount(0, currency, "open amount")
+        total = fields.amount(row.get("total_amount"), currency, "total_amount")
+        to_pay = fields.amount(row.get("amount_to_pay"), currency, "amount_to_pay")
+        open_amount = to_pay if state == "posted" else fields.amount(0, currency, "open amount")
         lines = row.get("lines_to_pay.") or []
         instalments = self._instalments(lines, currency, issued, total, open_amount)
         if instalments:  # ages from its oldest open instalment (its last one once paid)
@@ -500,8 +236,8 @@ class TrytonAdapter:
             due = min(maturities, default=issued)
         return InvoiceData(
             ref=str(row["id"]),
-            customer_ref=_ref((row.get("party.") or {}).get("code"), "party code"),
-            number=_text(row.get("number"), "number", 100),
+            customer_ref=fields.ref((row.get("party.") or {}).get("code"), "party code"),
+            number=fields.text(row.get("number"), "number", MAX_ID_LENGTH),
             issue_date=issued,
             due_date=due,
             currency=currency,
@@ -543,7 +279,7 @@ class TrytonAdapter:
                 raw = second
             else:
                 raw = (ln.get("debit") or Decimal(0)) - (ln.get("credit") or Decimal(0))
-            amounts.append(_amount(raw, currency, "line to pay"))
+            amounts.append(fields.amount(raw, currency, "line to pay"))
         amounts[-1] += total - sum(amounts, Decimal(0))
         settled = [ln.get("reconciliation") is not None for ln in ordered]
         opens = [Decimal(0) if done else a for a, done in zip(amounts, settled, strict=True)]
@@ -558,7 +294,7 @@ class TrytonAdapter:
                 opens[n] -= taken
                 unallocated -= taken
         opens[max((n for n, v in enumerate(opens) if v), default=len(opens) - 1)] -= unallocated
-        zero = _amount(0, currency, "open amount")
+        zero = fields.amount(0, currency, "open amount")
         return tuple(
             Instalment(
                 due_date=ln["maturity_date"] if _is_date(ln.get("maturity_date")) else issued,
@@ -571,37 +307,26 @@ class TrytonAdapter:
     def _payment(self, row: Row) -> PaymentData:
         second = (row.get("second_currency.") or {}).get("code")
         if second:
-            currency = _currency(second)
+            currency = fields.currency(second)
             raw = -(row.get("amount_second_currency") or Decimal(0))
         else:
-            currency = _currency(self.company_currency())
+            currency = fields.currency(self.company_currency())
             raw = (row.get("credit") or Decimal(0)) - (row.get("debit") or Decimal(0))
-        amount = _amount(raw, currency, "amount")
+        amount = fields.amount(raw, currency, "amount")
         applied = row.get("reconciliation") is not None or row.get("invoice_payment") is not None
-        when = row.get("date")
-        if not isinstance(when, date):
-            raise Invalid("has no date")
+        when = fields.day(row.get("date"), "date")
         return PaymentData(
             ref=str(row["id"]),
-            customer_ref=_ref((row.get("party.") or {}).get("code"), "party code"),
+            customer_ref=fields.ref((row.get("party.") or {}).get("code"), "party code"),
             date=when,
             currency=currency,
             amount=amount,
-            unapplied=_amount(0, currency, "unapplied") if applied else amount,
+            unapplied=fields.amount(0, currency, "unapplied") if applied else amount,
         )
 
 
 def _is_date(value: Any) -> bool:
-    return isinstance(value, date) and not isinstance(value, datetime)
-
-
-def _message(kind: str, args: Any) -> str:
-    """The human part of a Tryton exception's arguments (see trytond.exceptions)."""
-    if not isinstance(args, list):
-        return str(args)
-    # UserError: (message, description, domain); UserWarning and LoginException: (name, message, …)
-    parts = args[:2] if kind == "UserError" else args[1:3]
-    return " ".join(str(p) for p in parts if p and isinstance(p, str)) or str(args)
+    return fields.optional_day(value) is not None
 
 
 def _after(changed_at: datetime, last_id: int) -> list[Any]:
@@ -622,44 +347,3 @@ def _tryton_id(last_id: str) -> int:
         return int(last_id)
     except ValueError:
         raise ValueError(f"watermark id {last_id!r} is not a Tryton record id") from None
-
-
-def _text(value: Any, name: str, longest: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise Invalid(f"{name} is empty")
-    if len(text) > longest:
-        raise Invalid(f"{name} is longer than {longest} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise Invalid(f"{name} contains control characters")
-    return text
-
-
-def _ref(value: Any, name: str) -> str:
-    return _text(value, name, 100)
-
-
-def _currency(code: Any) -> str:
-    if not isinstance(code, str) or not is_currency(code):
-        raise Invalid(f"currency {code!r} is not an ISO 4217 code")
-    return code
-
-
-def _amount(value: Any, currency: str, name: str) -> Decimal:
-    if not isinstance(value, Decimal | int):
-        raise Invalid(f"{name} is missing")
-    try:
-        return parse_amount(Decimal(value), currency)
-    except (InvalidAmount, UnknownCurrency) as exc:
-        raise Invalid(f"{name}: {exc}") from None
-
-
-def _note(change: WarningChange, marker: str) -> str:
-    lines = [f"Credit warning: {change.level.upper()} (was {change.previous_level})"]
-    if change.step:
-        lines.append(f"Next step: {change.step}")
-    if change.hold:
-        lines.append("Put this customer on hold: no new orders.")
-    lines += [f"- {reason}" for reason in change.reasons]
-    lines.append(f"{change.decided_at:%Y-%m-%d %H:%M %Z} {marker}")
-    return "\n".join(lines)
