@@ -126,7 +126,8 @@ def day(value: Any, name: str) -> date:
     """A calendar date (see `optional_day`) that must be there."""
     found = optional_day(value)
     if found is None:
-        raise Invalid(f"{name} is missing")
+        blank = value is None or (isinstance(value, date) and not isinstance(value, datetime))
+        raise Invalid(f"{name} is missing" if blank else f"{name} is not a date: {value!r}")
     return found
 
 
