@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from adapters.csv_export import COLUMNS
+from adapters.csv_folder.reader import COLUMNS
 from adapters.db import schema
 from adapters.db.tables import customers, invoices
 from bench import AUDIT_KEY

@@ -28,7 +28,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import select, update
 
-from adapters.csv_export import read_folder
+from adapters.csv_folder.reader import read_folder
 from adapters.db.tables import sources
 from bench import AUDIT_KEY, bigsmall, dataset, load, plain_load
 from bench.dataset import Params
@@ -272,7 +272,7 @@ def _init_db(database_url: str) -> None:
 
 def time_parse(folder: Path) -> float:
     """How long the import's first half takes alone: parsing every CSV row into records
-    (`adapters.csv_export.read_folder`, which `import_folder` calls before it loads anything)."""
+    (`adapters.csv_folder.read_folder`, which `import_folder` calls before it loads anything)."""
     gc.collect()
     started = time.perf_counter()
     batch = read_folder(folder)

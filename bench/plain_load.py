@@ -41,7 +41,7 @@ from typing import Any
 
 import psycopg
 
-from adapters.csv_export import COLUMNS
+from adapters.csv_folder.reader import COLUMNS
 from adapters.db.tables import metadata
 
 FILES = tuple(COLUMNS)  # groups, customers, invoices, payments: the import's order

@@ -13,8 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Engine
 
 from adapters.callback import CallbackTarget
-from adapters.csv_export import read_folder
-from adapters.csv_source import CsvFolderSource
+from adapters.csv_folder import CsvFolderSource, read_folder
 from adapters.db import admin, audit_chain, audit_reads, deadline, holds, macs, nonces, schema
 from adapters.db.engine import make_engine, ping
 from adapters.db.imports import DbImportStore
@@ -456,7 +455,7 @@ def build_adapter(row: dict[str, Any], environ: Mapping[str, str]) -> SourceAdap
         return value
 
     if row["kind"] == "nav-soap":
-        from adapters.nav_soap import NavSoapAdapter
+        from adapters.nav import NavSoapAdapter
 
         return NavSoapAdapter(
             row["url"],

@@ -18,6 +18,8 @@ from marshmallow import (
 
 from gating.audit import DecisionQuery, EventQuery, Period
 from gating.errors import InvalidAmount, UnknownCurrency
+from gating.identifiers import CONTROL_FREE_PATTERN, MAX_ID_LENGTH, is_trimmed
+from gating.identifiers import URL_ID_PATTERN as URL_ID_PATTERN  # web and openapi import it here
 from gating.money import (
     DECIMAL_TEXT_RULE,
     MAX_AMOUNT,
@@ -32,25 +34,21 @@ def _no_surrounding_space(value: str) -> bool:
     """Ids are matched exactly (case too), so "C-100 " would be another customer than "C-100",
     with a trial allowance of its own. Refused, not trimmed: from an ERP's code a stray space
     is a bug to see, and files and syncs store every id trimmed (README, "Identifiers")."""
-    if value != value.strip():
+    if not is_trimmed(value):
         raise ValidationError("must not begin or end with whitespace: ids are matched exactly")
     return True
 
 
-# Identifiers are printable text: a control character (NUL above all) is refused here rather than
-# reaching a database that rejects it.
+# The id rule is gating.identifiers' (one definition for the API, the pages and the sources):
+# printable text, so a control character (NUL above all) is refused here rather than reaching a
+# database that rejects it.
 _printable_ref = validate.And(
-    validate.Length(min=1, max=100),
-    validate.Regexp(r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters"),
+    validate.Length(min=1, max=MAX_ID_LENGTH),
+    validate.Regexp(CONTROL_FREE_PATTERN, error="must not contain control characters"),
 )
 _ref = validate.And(_printable_ref, _no_surrounding_space)
 
-# An order or customer id travels in URL paths (`/orders/<path:order_id>/events`), so a "/" is
-# fine between other characters, but not first, last or twice in a row, and no part between
-# slashes may be "." or "..": clients, proxies and browsers merge "//" and resolve dot segments
-# before the server sees the path, so such an id could never be worked. connector/openapi.py
-# states the same pattern.
-URL_ID_PATTERN = r"^(?!\.\.?(/|$))(?!.*/\.\.?(/|$))[^/]+(/[^/]+)*$"
+# An order or customer id travels in URL paths: gating.identifiers.URL_ID_PATTERN says how.
 _URL_SHAPE = validate.Regexp(
     URL_ID_PATTERN,
     error="a '/' must sit between other characters, and no part between slashes may be "

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 
-from adapters.csv_export import COLUMNS
+from adapters.csv_folder.reader import COLUMNS
 from config.settings import Settings
 from config.wiring import Services, build_services
 from connector import create_app

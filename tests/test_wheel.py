@@ -127,7 +127,7 @@ def test_the_wheel_carries_every_file_of_the_product_s_packages(installed):
     assert sorted(in_checkout - in_wheel) == []
     assert {"connector/templates/web/login.html", "connector/static/style.css"} <= in_wheel
     assert "adapters/db/migrations/script.py.mako" in in_wheel
-    assert "adapters/wsdl/nav_customer.wsdl" in in_wheel
+    assert "adapters/nav/wsdl/nav_customer.wsdl" in in_wheel
 
 
 def test_the_build_prints_no_setuptools_warning(installed):
@@ -139,7 +139,7 @@ def test_the_build_prints_no_setuptools_warning(installed):
 def test_the_product_imports_from_the_virtualenv_and_loads_its_bundled_wsdls(installed):
     answer = installed.python(
         "import sys, adapters, config, connector, gating, sync, wsgi\n"
-        "from adapters.nav_soap import NavSoapAdapter\n"
+        "from adapters.nav import NavSoapAdapter\n"
         "for module in (adapters, config, connector, gating, sync, wsgi):\n"
         "    print(module.__file__)\n"
         "print(sys.path)\n"

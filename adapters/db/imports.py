@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
-from adapters.csv_export import FileBatch, gc_paused
+from adapters.csv_folder.reader import FileBatch, gc_paused
 from adapters.db.loader import Loader, LoadReport
 from adapters.db.tables import sources, sync_runs
 from gating.errors import SourceNotFound

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from adapters.http import new_retrying
-from adapters.nav_soap import NavSoapAdapter
+from adapters.nav import NavSoapAdapter
 from tests.nav.server import FakeNav, NavServer
 
 TODAY = date(2026, 11, 22)

@@ -29,9 +29,9 @@ from lxml import etree
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-import adapters
+import adapters.nav
 
-WSDL_DIR = Path(adapters.__file__).parent / "wsdl"
+WSDL_DIR = Path(adapters.nav.__file__).parent / "wsdl"
 WSDL_FILES = ("nav_customer.wsdl", "nav_customer_ledger.wsdl", "nav_detailed_ledger.wsdl")
 PREFIX = "/DynamicsNAV/WS/CRONUS/Page/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"

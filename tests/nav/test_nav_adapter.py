@@ -15,9 +15,9 @@ import pytest
 import requests
 from requests.auth import HTTPBasicAuth
 
-import adapters
+import adapters.nav
 from adapters.http import TransientError
-from adapters.nav_soap import NavSoapAdapter, NavWsdls
+from adapters.nav import NavSoapAdapter, NavWsdls
 from gating.errors import TargetRejected, TargetUnavailable
 from gating.push import WarningChange
 from gating.records import RecordError
@@ -187,8 +187,7 @@ def test_a_ledger_entry_that_cannot_be_mapped_is_reported_and_the_rest_of_its_pa
     assert [r.ref for r in pages[0].records] == [str(also_good), str(good)]
     assert [str(e) for e in pages[0].errors] == [
         f"invoices CustomerLedgerEntries,{orphan}: Customer_No is empty",
-        f"invoices CustomerLedgerEntries,{odd}: currency 'US$' is not an ISO 4217 code "
-        "creditgate knows",
+        f"invoices CustomerLedgerEntries,{odd}: currency 'US$' is not an ISO 4217 code",
     ]
     # The bad entries are behind the watermark too: the next read does not stumble on them.
     assert read(pages)[2] == Watermark(datetime(2026, 11, 20, tzinfo=UTC), f"{also_good};4")
@@ -496,7 +495,7 @@ def test_the_wsdls_come_from_the_package_and_are_never_fetched(
     read(adapter.invoices(None))
     adapter.push(change())
 
-    package = Path(adapters.__file__).parent / "wsdl"
+    package = Path(adapters.nav.__file__).parent / "wsdl"
     assert NavWsdls.bundled() == NavWsdls.in_folder(package)
     assert all(path.is_file() for path in vars(NavWsdls.bundled()).values())
     assert nav_server.wsdl_gets == 0

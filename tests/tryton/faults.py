@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +25,8 @@ class FaultProxy:
     plan: for a JSON-RPC method (e.g. "model.party.party.search_read"), the faults for its
     successive calls, "ok" for a call to let through; "*" applies to every method.
     rate: the chance that any call not covered by a plan gets a random fault from `kinds`.
+    rewrite: given a JSON-RPC method and the server's decoded answer to it, the answer to send
+    instead (a value trytond itself would never send, such as `true` for an amount).
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class FaultProxy:
         kinds: Iterable[str] = KINDS,
         seed: int = 0,
         hang: float = 1.0,
+        rewrite: Callable[[str, Any], Any] | None = None,
     ) -> None:
         self.target = target.rstrip("/")
         self.plan: dict[str, list[str]] = defaultdict(list)
@@ -44,6 +47,7 @@ class FaultProxy:
         self.rate = rate
         self.kinds = tuple(kinds)
         self.hang = hang
+        self.rewrite = rewrite
         self.calls: Counter[str] = Counter()
         self.faults: list[tuple[str, str]] = []
         self._random = random.Random(seed)
@@ -106,7 +110,10 @@ class FaultProxy:
                 if fault == "drop_after":
                     return
                 content_type = upstream.headers.get("Content-Type", "application/octet-stream")
-                self._answer(upstream.status_code, upstream.content, content_type)
+                payload = upstream.content
+                if proxy.rewrite is not None and upstream.status_code == 200:
+                    payload = json.dumps(proxy.rewrite(method, json.loads(payload))).encode()
+                self._answer(upstream.status_code, payload, content_type)
 
             def _answer(self, status: int, payload: bytes, content_type: str) -> None:
                 self.send_response(status)

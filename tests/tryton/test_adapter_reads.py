@@ -13,6 +13,7 @@ import pytest
 from adapters.tryton import TrytonAdapter
 from gating.records import CustomerData, InvoiceData, PaymentData
 from gating.sources import Page
+from tests.tryton.faults import FaultProxy
 from tests.tryton.scenario import days
 
 ZERO, FIFTY = Decimal("0.00"), Decimal("50.00")
@@ -116,6 +117,40 @@ def test_a_record_in_an_unknown_currency_is_reported_and_the_rest_of_its_page_la
     ]
     assert len(invoices) == 7
     assert pages[0].watermark.last_id == str(books.invoice["X"])  # the page still moves on
+
+
+def test_a_boolean_amount_or_a_datetime_for_a_date_is_reported_and_the_rest_of_its_page_lands(
+    books, make_adapter
+):
+    """The shared field rules (adapters/fields.py): a bool is never an amount (Tryton's mapping
+    once read `true` as 1.00) and a datetime is not a date. trytond never sends either, so a
+    proxy puts them into its answer."""
+    bad_total, bad_date = books.invoice["C"], books.invoice["E"]
+
+    def rewrite(method: str, body: Any) -> Any:
+        if method == "model.account.invoice.search_read":
+            for row in body["result"]:
+                if row["id"] == bad_total:
+                    row["total_amount"] = True
+                if row["id"] == bad_date:
+                    moment = {"year": 2026, "month": 11, "day": 20, "hour": 9, "minute": 30}
+                    row["invoice_date"] = {"__class__": "datetime", **moment}
+        return body
+
+    with FaultProxy(books.server.url, rewrite=rewrite) as proxy:
+        adapter = make_adapter(books.server, url=proxy.url)
+        invoices, errors, pages = everything(adapter.invoices(None))
+
+    reasons = {e.record_id: e.reason for e in errors}
+    assert reasons[f"account.invoice,{bad_total}"] == "total_amount is not an amount: True"
+    assert reasons[f"account.invoice,{bad_date}"].startswith(
+        "invoice_date is not a date: datetime.datetime(2026, 11, 20, 9, 30"
+    )
+    assert len(errors) == 3  # and X, in a currency creditgate does not know
+    assert sorted(i.ref for i in invoices) == sorted(
+        str(ident) for name, ident in books.invoice.items() if name not in ("C", "E", "X")
+    )
+    assert pages[-1].watermark is not None  # the page still moves on
 
 
 @pytest.mark.parametrize("page_size", [1, 3])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.csv_export import (
+from adapters.csv_folder.reader import (
     gc_paused,
     parse_customer,
     parse_invoice,

@@ -13,7 +13,8 @@ import pytest
 import requests
 import responses
 
-from adapters.zoho import ZohoCrmAdapter, new_retrying
+from adapters.http import new_retrying
+from adapters.zoho import ZohoCrmAdapter
 from tests.zoho import payloads as z
 
 Reply = tuple[int, dict[str, str], str]

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from adapters.zoho import ZohoRejected
+from gating.money import DECIMAL_TEXT_RULE
 from gating.records import CustomerData, RecordError
 from gating.sources import Watermark
 from tests.zoho import payloads as z
@@ -167,6 +168,26 @@ def test_maps_name_limit_and_currency_exactly(zoho, make_adapter):
         "Credit_Limit is negative",
         "Credit_Limit: EUR amounts have at most 2 decimal places",
         "currency 'XBT' is not an ISO 4217 code",
+    ]
+
+
+def test_a_credit_limit_given_as_text_must_be_a_decimal_string_and_a_bool_is_no_amount(
+    zoho, make_adapter
+):
+    """The shared field rules (adapters/fields.py), as the CSV reader and the API apply them:
+    Zoho's mapping once read "1e3" as 1,000.00 and "+10" as 10.00."""
+    tokens(zoho)
+    limits = ["2500.50", "1e3", "+10", "1_000", True]
+    zoho.get(z.ACCOUNTS, json=z.records([row(n, limit=v) for n, v in enumerate(limits, 1)]))
+
+    (page,) = list(make_adapter().customers(None))
+
+    assert page.records == [CustomerData("C-1", "Customer 1", Decimal("2500.50"), "EUR")]
+    assert [e.reason for e in page.errors] == [
+        f"Credit_Limit '1e3' must be {DECIMAL_TEXT_RULE}",
+        f"Credit_Limit '+10' must be {DECIMAL_TEXT_RULE}",
+        f"Credit_Limit '1_000' must be {DECIMAL_TEXT_RULE}",
+        "Credit_Limit is not an amount: True",
     ]
 
 

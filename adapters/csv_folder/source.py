@@ -1,4 +1,5 @@
-"""A folder of CSV exports as a sync source, for ERPs that only export files."""
+"""A folder of CSV exports as a sync source, for ERPs that only export files (reader.py reads
+them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.csv_export import read_file
+from adapters.csv_folder.reader import read_file
 from gating.sources import Entity, Page, Watermark
 
 PAGE_SIZE = 5000

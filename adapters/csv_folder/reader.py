@@ -1,10 +1,12 @@
-"""Read CSV exports (customers, groups, invoices, payments) into source records, row by row."""
+"""Read a folder of CSV files (groups, customers, invoices, payments), as ERPs that only export
+files write them, into source records, row by row: what `creditgate import` loads and what the
+csv-folder source (source.py) syncs. Each field goes through the shared field rules
+(adapters/fields.py); a bad row is skipped and reported with its file and line, never fatal."""
 
 from __future__ import annotations
 
 import csv
 import gc
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,8 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gating.errors import InvalidAmount, UnknownCurrency
-from gating.money import DECIMAL_TEXT_RULE, is_currency, is_decimal_text, parse_amount
+from adapters import fields
+from adapters.fields import Invalid
+from gating.identifiers import MAX_ID_LENGTH
+from gating.money import is_currency
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 
 T = TypeVar("T")
@@ -39,10 +43,6 @@ COLUMNS = {
 OPTIONAL_COLUMNS = {"customers": {"group_id", "on_hold", "hold_reason"}, "invoices": {"order_id"}}
 _TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
 _ZERO = Decimal(0)
-
-
-class BadRow(ValueError):
-    pass
 
 
 @dataclass
@@ -69,67 +69,10 @@ class FileBatch:
         return None if line is None else (found[0], line)
 
 
-# The characters text fields refuse: C0 controls and DEL, exactly. str.isprintable() is only the
-# quick test (a printable value holds none of them); it also fails for characters that are
-# allowed, such as U+0085 or U+00A0, and those values are then searched with this.
-_CONTROL = re.compile("[\x00-\x1f\x7f]").search
 # Per-file memos of parsed amounts and dates: most rows repeat a few values ("0.00", the same
 # days), and a dict lookup is much cheaper than Decimal arithmetic or date parsing. Bounded, so
 # a file of all-distinct values costs no memory beyond the first few thousand.
 _MEMO_LIMIT = 4096
-
-
-def _checked(value: str, key: str, required: bool, limit: int) -> str | None:
-    """The checks of a text field, in order; the first that fails is the row's error."""
-    if not value:
-        if required:
-            raise BadRow(f"{key} is empty")
-        return None
-    if len(value) > 300:
-        raise BadRow(f"{key} is longer than 300 characters")
-    if _CONTROL(value):
-        raise BadRow(f"{key} contains control characters")
-    if len(value) > limit:
-        raise BadRow(f"{key} is longer than {limit} characters")
-    return value
-
-
-# The common case first: a non-empty value short enough and printable (so without C0 controls or
-# DEL) passes every check, so only the others go through `_checked`. One checker per field kind,
-# built once: a closure costs no more per call than a plain function.
-def _required(limit: int) -> Callable[[str, str], str]:
-    def check(raw: str, key: str) -> str:
-        value = raw.strip()
-        if value and len(value) <= limit and value.isprintable():
-            return value
-        checked = _checked(value, key, True, limit)
-        assert checked is not None  # a required value is never None: _checked raises instead
-        return checked
-
-    return check
-
-
-def _optional(limit: int) -> Callable[[str, str], str | None]:
-    def check(raw: str, key: str) -> str | None:
-        value = raw.strip()
-        if value and len(value) <= limit and value.isprintable():
-            return value
-        return _checked(value, key, False, limit)
-
-    return check
-
-
-_text, _optional_text = _required(300), _optional(300)
-_ref, _optional_ref = _required(100), _optional(100)
-
-
-def _currency(raw: str) -> str:
-    if is_currency(raw):  # the common case: the code itself, which strip().upper() keeps
-        return raw
-    code = raw.strip().upper()
-    if not is_currency(code):
-        raise BadRow(f"currency {code!r} is not an ISO 4217 code")
-    return code
 
 
 def _amount(
@@ -139,23 +82,15 @@ def _amount(
     memo: dict[str, Decimal],
     blank_ok: bool = False,
 ) -> Any:
-    """Parse an amount of `currency`; `memo` holds earlier results for that same currency."""
+    """Parse an amount of `currency` (fields.amount); `memo` holds earlier results for that
+    same currency."""
     raw = raw.strip()
-    if not raw:
-        if blank_ok:
-            return None
-        raise BadRow(f"{key} is empty")
+    if not raw and blank_ok:
+        return None
     found = memo.get(raw)
     if found is not None:
         return found
-    try:
-        amount = parse_amount(raw, currency)
-    except (InvalidAmount, UnknownCurrency) as exc:
-        raise BadRow(f"{key}: {exc}") from None
-    # After parse_amount, so text that is no number at all keeps its message; a cell is trimmed
-    # (exports pad them), but `1_000`, `1e2`, `+10` or other scripts' digits are refused.
-    if not is_decimal_text(raw):
-        raise BadRow(f"{key} {raw!r} must be {DECIMAL_TEXT_RULE}")
+    amount = fields.amount(raw, currency, key)
     if len(memo) < _MEMO_LIMIT:
         memo[raw] = amount
     return amount
@@ -166,10 +101,7 @@ def _date(raw: str, key: str, memo: dict[str, date]) -> date:
     found = memo.get(raw)
     if found is not None:
         return found
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise BadRow(f"{key} {raw!r} is not an ISO date (YYYY-MM-DD)") from None
+    day = fields.day_text(raw, key)
     if len(memo) < _MEMO_LIMIT:
         memo[raw] = day
     return day
@@ -181,7 +113,7 @@ def _bool(raw: str, key: str) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise BadRow(f"{key} {raw!r} is not true/false")
+    raise Invalid(f"{key} {raw!r} is not true/false")
 
 
 # A row parser gets the csv module's list of fields, padded so that every column of the file's
@@ -195,7 +127,7 @@ def _credit_limit(raw: str, currency: str, memo: dict[str, Decimal]) -> Decimal 
     """A group's or a customer's limit: blank for none, never negative."""
     limit: Decimal | None = _amount(raw, "credit_limit", currency, memo, True)
     if limit is not None and limit < 0:
-        raise BadRow("credit_limit is negative")
+        raise Invalid("credit_limit is negative")
     return limit
 
 
@@ -204,11 +136,11 @@ def _group_parser(at: dict[str, int]) -> _RowParser:
     amounts: defaultdict[str, dict[str, Decimal]] = defaultdict(dict)
 
     def parse(row: list[str]) -> GroupData:
-        currency = _currency(row[i_cur])
+        currency = fields.currency(row[i_cur])
         limit = _credit_limit(row[i_limit], currency, amounts[currency])
         return GroupData(
-            _ref(row[i_ref], "group_id"),
-            _text(row[i_name], "name"),
+            fields.ref(row[i_ref], "group_id"),
+            fields.text(row[i_name], "name"),
             limit,
             currency,
         )
@@ -222,16 +154,16 @@ def _customer_parser(at: dict[str, int]) -> _RowParser:
     amounts: defaultdict[str, dict[str, Decimal]] = defaultdict(dict)
 
     def parse(row: list[str]) -> CustomerData:
-        currency = _currency(row[i_cur])
+        currency = fields.currency(row[i_cur])
         limit = _credit_limit(row[i_limit], currency, amounts[currency])
         return CustomerData(
-            _ref(row[i_ref], "customer_id"),
-            _text(row[i_name], "name"),
+            fields.ref(row[i_ref], "customer_id"),
+            fields.text(row[i_name], "name"),
             limit,
             currency,
-            _optional_ref(row[i_group], "group_id"),
+            fields.optional_ref(row[i_group], "group_id"),
             _bool(row[i_hold], "on_hold"),
-            _optional_text(row[i_reason], "hold_reason"),
+            fields.optional_text(row[i_reason], "hold_reason"),
         )
 
     return parse
@@ -250,7 +182,7 @@ def _invoice_parser(at: dict[str, int]) -> _RowParser:
         # field's own checker, in the same order, so a bad row fails with the same message.
         currency = row[i_cur]
         if not is_currency(currency):
-            currency = _currency(currency)
+            currency = fields.currency(currency)
         memo = amounts[currency]
         total = memo.get(row[i_total])
         if total is None:
@@ -259,20 +191,20 @@ def _invoice_parser(at: dict[str, int]) -> _RowParser:
         if open_amount is None:
             open_amount = _amount(row[i_open], "open_amount", currency, memo)
         if total >= 0 and not _ZERO <= open_amount <= total:
-            raise BadRow("open_amount must be between 0 and total")
+            raise Invalid("open_amount must be between 0 and total")
         if total < 0 and not total <= open_amount <= _ZERO:
-            raise BadRow("a credit note's open_amount must be between total and 0")
+            raise Invalid("a credit note's open_amount must be between total and 0")
         ref, customer, number = row[i_ref].strip(), row[i_cust].strip(), row[i_number].strip()
-        if not (ref and len(ref) <= 100 and ref.isprintable()):
-            ref = _ref(ref, "invoice_id")
-        if not (customer and len(customer) <= 100 and customer.isprintable()):
-            customer = _ref(customer, "customer_id")
-        if not (number and len(number) <= 100 and number.isprintable()):
-            number = _ref(number, "number")
+        if not (ref and len(ref) <= MAX_ID_LENGTH and ref.isprintable()):
+            ref = fields.ref(ref, "invoice_id")
+        if not (customer and len(customer) <= MAX_ID_LENGTH and customer.isprintable()):
+            customer = fields.ref(customer, "customer_id")
+        if not (number and len(number) <= MAX_ID_LENGTH and number.isprintable()):
+            number = fields.text(number, "number", MAX_ID_LENGTH)
         issued = dates.get(row[i_issue]) or _date(row[i_issue], "issue_date", dates)
         due = dates.get(row[i_due]) or _date(row[i_due], "due_date", dates)
         order = row[i_order]
-        order_ref = _optional_ref(order, "order_id") if order else None
+        order_ref = fields.optional_ref(order, "order_id") if order else None
         return InvoiceData(
             ref,
             customer,
@@ -294,17 +226,17 @@ def _payment_parser(at: dict[str, int]) -> _RowParser:
     dates: dict[str, date] = {}
 
     def parse(row: list[str]) -> PaymentData:
-        currency = _currency(row[i_cur])
+        currency = fields.currency(row[i_cur])
         memo = amounts[currency]
         amount = _amount(row[i_amount], "amount", currency, memo)
         unapplied = _amount(row[i_unapplied], "unapplied_amount", currency, memo)
         if amount < 0:
-            raise BadRow("amount is negative")
+            raise Invalid("amount is negative")
         if not _ZERO <= unapplied <= amount:
-            raise BadRow("unapplied_amount must be between 0 and amount")
+            raise Invalid("unapplied_amount must be between 0 and amount")
         return PaymentData(
-            _ref(row[i_ref], "payment_id"),
-            _ref(row[i_cust], "customer_id"),
+            fields.ref(row[i_ref], "payment_id"),
+            fields.ref(row[i_cust], "customer_id"),
             _date(row[i_date], "date", dates),
             currency,
             amount,
@@ -442,7 +374,7 @@ def _read_file(path: Path, name: str, batch: FileBatch) -> None:
             header = next(reader, None)
             missing = set(COLUMNS[name]) - OPTIONAL_COLUMNS.get(name, set()) - set(header or ())
             if missing or header is None:
-                raise BadRow(f"missing columns: {', '.join(sorted(missing))}")
+                raise Invalid(f"missing columns: {', '.join(sorted(missing))}")
             width = len(header)
             at = _positions(name, header)
             parse, id_at = _ROW_PARSERS[name](at), at[id_column]
@@ -457,11 +389,11 @@ def _read_file(path: Path, name: str, batch: FileBatch) -> None:
                     if fields == width:
                         row.append("")
                     elif fields > width:
-                        raise BadRow("the row has more fields than the header")
+                        raise Invalid("the row has more fields than the header")
                     else:
                         row.extend([""] * (width + 1 - fields))
                     record = parse(row)
-                except BadRow as exc:
+                except Invalid as exc:
                     record_id = row[id_at].strip() or None
                     errors.append(RecordError(entity, record_id, str(exc), file, line))
                     continue
@@ -473,7 +405,7 @@ def _read_file(path: Path, name: str, batch: FileBatch) -> None:
                     continue
                 seen[ref] = line
                 target.append(record)
-    except (BadRow, UnicodeDecodeError, csv.Error) as exc:
+    except (Invalid, UnicodeDecodeError, csv.Error) as exc:
         errors.append(RecordError(entity, None, f"file skipped: {exc}", file, 1))
         target.clear()
     finally:

@@ -1,0 +1,267 @@
+"""Zoho CRM's REST API v8, transport and auth: OAuth2 access tokens, requests with timeouts,
+and how Zoho's answers become results, ZohoRejected or TransientError.
+
+Auth is OAuth2's refresh-token grant against the data centre's accounts server. The access token
+is cached in memory, per adapter (Zoho lets a refresh token mint only 10 access tokens in 10
+minutes): it is refreshed when missing, five minutes before it expires, or once per call after
+Zoho answers 401 INVALID_TOKEN. Processes do not share it; each sync or push process mints its
+own, about one an hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import requests
+from tenacity import Retrying
+
+from adapters.http import (
+    DEFAULT_TIMEOUT,
+    RemoteRejected,
+    Timeout,
+    TransientError,
+    new_retrying,
+    new_session,
+    retry_after,
+    route_status,
+    transport_errors,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE = "zoho-crm"
+API = "/crm/v8"
+Row = dict[str, Any]
+
+ACCOUNTS_SERVERS = {
+    "us": "https://accounts.zoho.com",
+    "eu": "https://accounts.zoho.eu",
+    "in": "https://accounts.zoho.in",
+    "au": "https://accounts.zoho.com.au",
+    "jp": "https://accounts.zoho.jp",
+    "cn": "https://accounts.zoho.com.cn",
+    "ca": "https://accounts.zohocloud.ca",
+    "sa": "https://accounts.zoho.sa",
+    "uk": "https://accounts.zoho.uk",
+}
+"""Data centre code → accounts server; the API domain comes back with each token."""
+
+REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a long page read
+
+
+class ZohoRejected(RemoteRejected):
+    """Zoho refused a request or one record of it; `code` is Zoho's (INVALID_DATA, ...) and
+    `field` the field API name it blames, when it names one."""
+
+    def __init__(
+        self, message: str, *, code: str, status: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, service=SERVICE, status=status)
+        self.code = code
+        self.field = field
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str
+    api_domain: str
+    expires_at: float  # on the adapter's monotonic clock
+
+
+class ZohoClient:
+    """One Zoho CRM org reached with one OAuth2 client and refresh token.
+
+    Every call times out, and connection errors, timeouts, 429 and 5xx are retried by
+    `retrying` (honouring Retry-After); other 4xx raise ZohoRejected with Zoho's code and
+    message at once.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        accounts_url: str,
+        session: requests.Session | None = None,
+        retrying: Retrying | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.accounts_url = accounts_url.rstrip("/")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self._own_session = session is None
+        self.session = session if session is not None else new_session(timeout)
+        self.retrying = retrying if retrying is not None else new_retrying()
+        self.timeout = timeout
+        self.clock = clock
+        self._token: AccessToken | None = None
+        # The sync engine reads pages in a worker thread while another may push.
+        self._token_lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"<{type(self).__name__} {self.accounts_url} client {self.client_id[:8]}…>"
+
+    def close(self) -> None:
+        """Release the connection pool we opened (a Zoho access token needs no logout)."""
+        if self._own_session:
+            self.session.close()
+
+    # ---- auth ----------------------------------------------------------------------------------
+
+    def _access(self, stale: str | None = None) -> AccessToken:
+        """The cached token, refreshed if missing, about to expire, or the `stale` one Zoho
+        just refused (unless another thread has replaced it meanwhile)."""
+        with self._token_lock:
+            token = self._token
+            if (
+                token is None
+                or token.value == stale
+                or self.clock() >= token.expires_at - REFRESH_EARLY
+            ):
+                token = self._token = self._refresh()
+            return token
+
+    def _refresh(self) -> AccessToken:
+        url = f"{self.accounts_url}/oauth/v2/token"
+        # In the body, not the query string: URLs end up in logs (urllib3's among them).
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "refresh_token": self._refresh_token,
+        }
+        with transport_errors(SERVICE, "token refresh"):
+            response = self.session.post(url, data=form, timeout=self.timeout)
+        if response.status_code >= 500 or response.status_code == 429:
+            route_status(response, SERVICE, f"token refresh at {self.accounts_url}")
+        body = json_body(response)
+        error = body.get("error") if isinstance(body, dict) else "not JSON"
+        if error or not isinstance(body, dict) or not body.get("access_token"):
+            description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
+            message = f"{SERVICE}: the accounts server {self.accounts_url} refused to refresh the "
+            if "too many requests" in description.lower():
+                # Zoho allows 10 refreshes per 10 minutes per refresh token, then blocks.
+                raise TransientError(
+                    message + f"access token: {description}", service=SERVICE, status=400
+                )
+            raise RemoteRejected(
+                message + f"access token ({error or 'no access_token'}): check the client id, "
+                "client secret and refresh token, and that they belong to this data centre",
+                service=SERVICE,
+                status=response.status_code,
+            )
+        if not body.get("api_domain"):  # each data centre has its own; never guess one
+            raise RemoteRejected(
+                f"{SERVICE}: the accounts server {self.accounts_url} gave a token without its "
+                "api_domain",
+                service=SERVICE,
+                status=response.status_code,
+            )
+        lifetime = float(body.get("expires_in") or 3600)
+        api_domain = str(body["api_domain"]).rstrip("/")
+        log.info("%s: new access token from %s for %s", SERVICE, self.accounts_url, api_domain)
+        return AccessToken(str(body["access_token"]), api_domain, self.clock() + lifetime)
+
+    # ---- requests ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        per_record: bool = False,
+    ) -> requests.Response:
+        """Send one request (not retried); refresh the token once if Zoho says it is invalid.
+
+        `per_record`: a 400 that reports each record's error in `data` is returned, not raised.
+        """
+        token = self._access()
+        response = self._send(token, method, path, what, params, json, headers)
+        if response.status_code == 401 and _code(response) == "INVALID_TOKEN":
+            log.info("%s: access token refused during %s; refreshing it once", SERVICE, what)
+            token = self._access(stale=token.value)
+            response = self._send(token, method, path, what, params, json, headers)
+        return _route(response, what, per_record)
+
+    def _send(
+        self,
+        token: AccessToken,
+        method: str,
+        path: str,
+        what: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> requests.Response:
+        all_headers = {"Authorization": f"Zoho-oauthtoken {token.value}", **(headers or {})}
+        with transport_errors(SERVICE, what):
+            return self.session.request(
+                method,
+                f"{token.api_domain}{API}{path}",
+                params=params,
+                json=json,
+                headers=all_headers,
+                timeout=self.timeout,
+            )
+
+
+# ---- Zoho's answers --------------------------------------------------------------------------
+
+
+def json_body(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json(parse_float=Decimal)
+    except ValueError:
+        return None
+
+
+def records_of(body: Any) -> list[Row]:
+    """The records of a GET, search or COQL answer."""
+    data = body.get("data") if isinstance(body, dict) else None
+    return [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
+
+
+def _code(response: requests.Response) -> str | None:
+    body = json_body(response)
+    return str(body.get("code")) if isinstance(body, dict) and body.get("code") else None
+
+
+def _route(response: requests.Response, what: str, per_record: bool) -> requests.Response:
+    """Return a 2xx/3xx answer (and, for `per_record`, a 400 listing each record's error);
+    raise TransientError for 429/5xx (with Retry-After, or Zoho's details.retry_after) and
+    ZohoRejected, with Zoho's code and message, for any other 4xx."""
+    status = response.status_code
+    if status < 400:
+        return response
+    body = json_body(response)
+    if per_record and status == 400 and isinstance(body, dict) and "data" in body:
+        return response
+    if not isinstance(body, dict) or not body.get("code"):
+        return route_status(response, SERVICE, what)  # raises, quoting the body
+    details = body.get("details")
+    details = details if isinstance(details, dict) else {}
+    message = f"{SERVICE}: {what} answered HTTP {status} {body['code']}: {body.get('message')}"
+    if status == 429 or status >= 500:
+        wait = retry_after(response)
+        if wait is None and isinstance(details.get("retry_after"), int | Decimal):
+            wait = float(details["retry_after"])
+        raise TransientError(message, service=SERVICE, status=status, retry_after=wait)
+    field = details.get("api_name") or details.get("param_name")
+    raise ZohoRejected(
+        message, code=str(body["code"]), status=status, field=str(field) if field else None
+    )
