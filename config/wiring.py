@@ -310,9 +310,17 @@ class Services:
             admin.adopt_unsigned_rows(self.engine, self.clock())
         return migrated
 
+    def schema_not_current(self) -> str | None:
+        """Why the schema is not this code's (what to run), or None; migrates nothing."""
+        return schema.not_current(self.engine)
+
     def init_db(self) -> int:
         """Migrate the schema, ensure the default source and thresholds; return their version."""
         self.migrate()
+        return self.ensure_defaults()
+
+    def ensure_defaults(self) -> int:
+        """Ensure the default source and the config file's thresholds; return their version."""
         now = self.clock()
         admin.ensure_source(self.engine, admin.DEFAULT_SOURCE, "csv", now)
         return admin.ensure_thresholds(

@@ -50,8 +50,14 @@ def _services(database_url: str | None = None, *, demo: bool = False) -> Service
 
 
 def _init(services: Services) -> int:
+    """Every command that touches the database starts here: refuse unless the schema is this
+    creditgate's (only `init-db` and `migrate` change it), then ensure the default source and the
+    config file's thresholds. Returns the thresholds version."""
+    problem = services.schema_not_current()
+    if problem is not None:
+        raise click.ClickException(problem)
     try:
-        return services.init_db()
+        return services.ensure_defaults()
     except InvalidThresholds as exc:
         raise click.ClickException(f"[thresholds] in CREDITGATE_CONFIG: {exc}") from None
 

@@ -160,6 +160,7 @@ def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(tmp_path, mo
     url = f"sqlite:///{tmp_path}/cg.db"
     monkeypatch.setenv("CREDITGATE_DATABASE_URL", url)
     monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
     result = CliRunner().invoke(main, ["apikey", "create", "--role", "erp", "--name", "erp-prod"])
     assert result.exit_code == 0, result.output
     key = result.output.split(": ", 1)[1].split()[0]

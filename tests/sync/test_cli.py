@@ -18,6 +18,7 @@ from tests.conftest import DATASET, write_csv
 def env(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("CREDITGATE_DATABASE_URL", database_url)
     monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
+    assert run("init-db").exit_code == 0
     folder = tmp_path / "exports"
     folder.mkdir()
     for name, rows in DATASET.items():
