@@ -97,6 +97,19 @@ def _overlap(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {"overlap": timedelta(seconds=settings["overlap_seconds"])}
 
 
+# The page fields a NAV source writes warnings to, when not the default ones.
+_NAV_FIELDS = ("warning_field", "note_field")
+# The Zoho org's own API names for the fields creditgate reads and writes, passed on as they are.
+_ZOHO_FIELDS = (
+    "number_field",
+    "credit_limit_field",
+    "currency_field",
+    "level_field",
+    "hold_field",
+    "task_key_field",
+)
+
+
 def _csv_folder(row: Mapping[str, Any], settings: Mapping[str, Any], _: Secret) -> SourceAdapter:
     return CsvFolderSource(Path(settings["path"]))
 
@@ -116,16 +129,15 @@ def _nav_soap(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secre
         secret("username_env"),
         secret("password_env"),
         local_currency=settings["local_currency"],
-        **{k: settings[k] for k in SOURCE_KINDS["nav-soap"].passed if k in settings},
+        **{k: settings[k] for k in _NAV_FIELDS if k in settings},
     )
 
 
 def _zoho_crm(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret) -> SourceAdapter:
     from adapters.zoho import ZohoCrmAdapter
 
-    options: dict[str, Any] = {
-        k: settings[k] for k in SOURCE_KINDS["zoho-crm"].passed if k in settings
-    }
+    options: dict[str, Any] = {k: settings[k] for k in _ZOHO_FIELDS if k in settings}
+    # A stored overlap_seconds applies to its Accounts too (the adapter's own default otherwise).
     return ZohoCrmAdapter(
         secret("client_id_env"),
         secret("client_secret_env"),
@@ -162,7 +174,7 @@ SOURCE_KINDS: dict[str, SourceKind] = {
             _PASSWORD,
             Setting("local_currency"),
         ),
-        passed=("warning_field", "note_field"),
+        passed=_NAV_FIELDS,
         build=_nav_soap,
         url="the page web services, e.g. http://nav:7047/DynamicsNAV/WS/CRONUS/Page/",
         pushes=True,
@@ -178,15 +190,7 @@ SOURCE_KINDS: dict[str, SourceKind] = {
             Setting("refresh_token_env"),
         ),
         optional=(Setting("dc"), Setting("currency")),
-        # The org's own API names for the fields creditgate reads and writes.
-        passed=(
-            "number_field",
-            "credit_limit_field",
-            "currency_field",
-            "level_field",
-            "hold_field",
-            "task_key_field",
-        ),
+        passed=_ZOHO_FIELDS,
         needs=" (the variables holding its OAuth client and refresh token)",
         build=_zoho_crm,
         url="an accounts server other than --dc's",
