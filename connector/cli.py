@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from config.settings import Settings, SettingsError
+from config.sources import SOURCE_KINDS, kinds_taking, url_help
 from config.wiring import Services, build_services
 from connector.logs import configure_logging
 from gating.errors import CreditgateError
@@ -49,8 +50,14 @@ def _services(database_url: str | None = None, *, demo: bool = False) -> Service
 
 
 def _init(services: Services) -> int:
+    """Every command that touches the database starts here: refuse unless the schema is this
+    creditgate's (only `init-db` and `migrate` change it), then ensure the default source and the
+    config file's thresholds. Returns the thresholds version."""
+    problem = services.schema_not_current()
+    if problem is not None:
+        raise click.ClickException(problem)
     try:
-        return services.init_db()
+        return services.ensure_defaults()
     except InvalidThresholds as exc:
         raise click.ClickException(f"[thresholds] in CREDITGATE_CONFIG: {exc}") from None
 
@@ -266,31 +273,43 @@ def _source_name(_ctx: Any, _param: Any, name: str) -> str:
 
 @sources.command("add")
 @click.argument("name", callback=_source_name)
+@click.option("--kind", required=True, type=click.Choice(list(SOURCE_KINDS)))
+@click.option("--url", help=url_help())
+@click.option("--database", help=f"{kinds_taking('database')}: the database name")
 @click.option(
-    "--kind", required=True, type=click.Choice(["tryton", "nav-soap", "csv-folder", "zoho-crm"])
+    "--username-env", help=f"{kinds_taking('username_env')}: env var holding the user name"
 )
 @click.option(
-    "--url",
-    help="tryton: the server, e.g. http://erp.example:8000; nav-soap: the page web services, "
-    "e.g. http://nav:7047/DynamicsNAV/WS/CRONUS/Page/; zoho-crm: an accounts server "
-    "other than --dc's",
+    "--password-env", help=f"{kinds_taking('password_env')}: env var holding the password"
 )
-@click.option("--database", help="tryton: the database name")
-@click.option("--username-env", help="tryton, nav-soap: env var holding the user name")
-@click.option("--password-env", help="tryton, nav-soap: env var holding the password")
 @click.option(
     "--overlap-seconds",
     type=click.IntRange(min=0),
-    help="tryton: re-read this much before the watermark on incremental runs, to catch "
-    "transactions that committed late (default 600)",
+    help=f"{kinds_taking('overlap_seconds')}: re-read this much before the watermark on "
+    "incremental runs, to catch transactions that committed late (default 600)",
 )
-@click.option("--path", "folder", help="csv-folder: the folder the ERP exports into")
-@click.option("--local-currency", help="nav-soap: the company's local currency (LCY), e.g. CNY")
-@click.option("--client-id-env", help="zoho-crm: env var holding the OAuth client id")
-@click.option("--client-secret-env", help="zoho-crm: env var holding the OAuth client secret")
-@click.option("--refresh-token-env", help="zoho-crm: env var holding the refresh token")
-@click.option("--dc", help="zoho-crm: data centre (us, eu, in, au, jp, cn, ...; default us)")
-@click.option("--currency", help="zoho-crm: the org's currency, for Accounts without one")
+@click.option("--path", "folder", help=f"{kinds_taking('path')}: the folder the ERP exports into")
+@click.option(
+    "--local-currency",
+    help=f"{kinds_taking('local_currency')}: the company's local currency (LCY), e.g. CNY",
+)
+@click.option(
+    "--client-id-env", help=f"{kinds_taking('client_id_env')}: env var holding the OAuth client id"
+)
+@click.option(
+    "--client-secret-env",
+    help=f"{kinds_taking('client_secret_env')}: env var holding the OAuth client secret",
+)
+@click.option(
+    "--refresh-token-env",
+    help=f"{kinds_taking('refresh_token_env')}: env var holding the refresh token",
+)
+@click.option(
+    "--dc", help=f"{kinds_taking('dc')}: data centre (us, eu, in, au, jp, cn, ...; default us)"
+)
+@click.option(
+    "--currency", help=f"{kinds_taking('currency')}: the org's currency, for Accounts without one"
+)
 @click.option(
     "--warnings-for",
     multiple=True,

@@ -10,6 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, column, inspect, select, table, text
 
 from adapters.db.engine import readonly
@@ -71,6 +72,36 @@ def current_revision(engine: Engine) -> str | None:
     """The database's revision; None for an empty database or one made before migrations."""
     with readonly(engine).connect() as conn:
         return _revision(conn)
+
+
+def not_current(engine: Engine) -> str | None:
+    """Why the database's schema is not the one this code needs, saying what to run; None when
+    it is at head. Reads only: nothing is migrated."""
+    head = head_revision()
+    with readonly(engine).connect() as conn:
+        current = _revision(conn)
+        made_before_migrations = current is None and inspect(conn).has_table("sources")
+    if current == head:
+        return None
+    where = engine.url.render_as_string(hide_password=True)
+    if made_before_migrations:
+        return (
+            f"the database at {where} was made before migrations (no revision) and this "
+            f"creditgate needs revision {head}: run `creditgate migrate` first"
+        )
+    if current is None:
+        return f"the database at {where} has no schema yet: run `creditgate init-db` first"
+    try:
+        _scripts().get_revision(current)
+    except CommandError:
+        return (
+            f"the database at {where} is at revision {current}, which this creditgate does not "
+            f"know (a newer version migrated it; its latest is {head}): use that version"
+        )
+    return (
+        f"the database at {where} is at revision {current} and this creditgate needs revision "
+        f"{head}: run `creditgate migrate` first"
+    )
 
 
 def upgrade(engine: Engine, revision: str = "head") -> Migrated:

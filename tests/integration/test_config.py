@@ -160,6 +160,7 @@ def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(tmp_path, mo
     url = f"sqlite:///{tmp_path}/cg.db"
     monkeypatch.setenv("CREDITGATE_DATABASE_URL", url)
     monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
+    assert CliRunner().invoke(main, ["init-db"]).exit_code == 0
     result = CliRunner().invoke(main, ["apikey", "create", "--role", "erp", "--name", "erp-prod"])
     assert result.exit_code == 0, result.output
     key = result.output.split(": ", 1)[1].split()[0]
@@ -195,3 +196,65 @@ def test_the_callback_secret_comes_from_a_file_and_is_never_shown(tmp_path):
     assert settings.callback_url == "https://erp.example/creditgate"
     assert settings.callback_secret == "whsec-from-a-file"
     assert "whsec" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("csv-folder", "a csv-folder source needs --path, the export folder"),
+        ("tryton", "a tryton source needs --url, --database, --username-env and --password-env"),
+        (
+            "nav-soap",
+            "a nav-soap source needs --url (the page web services, ending in /Page/), "
+            "--username-env, --password-env and --local-currency",
+        ),
+        (
+            "zoho-crm",
+            "a zoho-crm source needs --client-id-env, --client-secret-env and "
+            "--refresh-token-env (the variables holding its OAuth client and refresh token)",
+        ),
+    ],
+)
+def test_each_kind_of_source_names_every_setting_it_needs(kind, said):
+    from config.sources import SourceConfigError, check_source
+
+    with pytest.raises(SourceConfigError) as refused:
+        check_source(kind, None, {})
+
+    assert str(refused.value) == said
+
+
+def test_the_source_kinds_table_drives_the_command_lines_choices_and_secrets():
+    from config.sources import SOURCE_KINDS, SourceConfigError, check_source
+
+    add = main.commands["sources"].commands["add"]  # type: ignore[attr-defined]
+    kind = next(option for option in add.params if option.name == "kind")
+
+    assert (
+        list(kind.type.choices)
+        == list(SOURCE_KINDS)
+        == [
+            "tryton",
+            "nav-soap",
+            "csv-folder",
+            "zoho-crm",
+        ]
+    )
+    assert {name: k.secrets for name, k in SOURCE_KINDS.items()} == {
+        "tryton": ("username_env", "password_env"),
+        "nav-soap": ("username_env", "password_env"),
+        "csv-folder": (),
+        "zoho-crm": ("client_id_env", "client_secret_env", "refresh_token_env"),
+    }
+    assert [name for name, k in SOURCE_KINDS.items() if k.pushes] == [
+        "tryton",
+        "nav-soap",
+        "zoho-crm",
+    ]
+    with pytest.raises(SourceConfigError, match="unknown source kind 'sap'"):
+        check_source("sap", None, {})
+    tryton = {"database": "d", "username_env": "U", "password_env": "P"}
+    for bad in (-1, True, "60", 1.5):
+        with pytest.raises(SourceConfigError, match="--overlap-seconds must be a whole number"):
+            check_source("tryton", "http://erp", {**tryton, "overlap_seconds": bad})
+    check_source("tryton", "http://erp", {**tryton, "overlap_seconds": 0})

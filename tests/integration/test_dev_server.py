@@ -43,6 +43,7 @@ def test_creditgate_serve_names_no_server_version(tmp_path: Path) -> None:
     }
     env.pop("CREDITGATE_CONFIG", None)
     command = [sys.executable, "-c", "from connector.cli import main; main()"]
+    subprocess.run([*command, "init-db"], env=env, check=True, capture_output=True)
     server = subprocess.Popen(
         [*command, "serve", "--port", str(port)],
         env=env,

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from config.settings import Settings
-from config.wiring import build_adapter, build_services
+from config.sources import build_adapter
+from config.wiring import build_services
 from connector.cli import main
 from tests.conftest import DATASET, write_csv
 
@@ -17,6 +18,7 @@ from tests.conftest import DATASET, write_csv
 def env(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("CREDITGATE_DATABASE_URL", database_url)
     monkeypatch.delenv("CREDITGATE_CONFIG", raising=False)
+    assert run("init-db").exit_code == 0
     folder = tmp_path / "exports"
     folder.mkdir()
     for name, rows in DATASET.items():
@@ -177,7 +179,7 @@ def test_the_scheduler_refuses_a_bad_cron_expression(env, monkeypatch):
 
 def test_a_zoho_crm_source_is_wired_as_a_push_target_for_the_erp_it_names(env, monkeypatch):
     from adapters.zoho import ZohoCrmAdapter
-    from config.wiring import push_targets_for
+    from config.sources import push_targets_for
 
     for name in ("ZOHO_ID", "ZOHO_SECRET", "ZOHO_REFRESH"):
         monkeypatch.setenv(name, f"{name.lower()}-value")

@@ -1,0 +1,295 @@
+"""The kinds of source creditgate pulls from, as one table.
+
+`SOURCE_KINDS` drives everything that depends on a source's kind: the checks of `sources add`
+(and their messages), the CLI's `--kind` choices and which kinds each flag's help names, building
+the adapter from a stored source row and the secrets its `*_env` settings name, and which
+sources take warnings back (push targets). Adding a system is one adapter package and one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from adapters.csv_folder import CsvFolderSource
+from gating.push import PushTarget
+from gating.sources import SourceAdapter
+from sync.jobs import SourceConfigError
+
+__all__ = [
+    "SOURCE_KINDS",
+    "Connections",
+    "Setting",
+    "SourceConfigError",
+    "SourceKind",
+    "build_adapter",
+    "check_source",
+    "kinds_taking",
+    "push_targets_for",
+]
+
+Secret = Callable[[str], str]
+"""The value of the variable a `*_env` setting names. :raises SourceConfigError: unset."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting a kind reads from its source row. `url` is the row's own column; every other
+    key is in the row's settings. A required setting's flag is `--` + its key with dashes."""
+
+    key: str
+    said: str = ""
+    """Said after the flag when it is missing, e.g. ' (the page web services, ...)'."""
+    valid: Callable[[Any], bool] | None = None
+    """Whether a given value is usable (absent values are not checked)."""
+    refusal: str = ""
+    """The message when `valid` says no."""
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+    @property
+    def secret(self) -> bool:
+        """An `*_env` setting names the variable holding a secret; the secret is never stored."""
+        return self.key.endswith("_env")
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """What a kind of source needs and how it is built."""
+
+    required: tuple[Setting, ...]
+    build: Callable[[Mapping[str, Any], Mapping[str, Any], Secret], SourceAdapter]
+    """Make the adapter from the row, its settings, and the secrets its `*_env` settings name."""
+    optional: tuple[Setting, ...] = ()
+    """Settings the command line may give (checked when given)."""
+    passed: tuple[str, ...] = ()
+    """Settings without a flag, handed to the adapter as they are when a source row has them."""
+    needs: str = ""
+    """Said after the required flags when one is missing."""
+    url: str = ""
+    """What --url means for this kind (the flag's help); empty: the kind takes no --url."""
+    pushes: bool = False
+    """Its adapter is also a push target: the source shows warnings to people."""
+
+    @property
+    def settings(self) -> tuple[Setting, ...]:
+        return self.required + self.optional
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The settings naming the variables that hold its credentials."""
+        return tuple(s.key for s in self.settings if s.secret)
+
+
+def _whole_seconds(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
+
+
+def _overlap(settings: Mapping[str, Any]) -> dict[str, Any]:
+    # Without a setting, the adapter's own default overlap applies.
+    if "overlap_seconds" not in settings:
+        return {}
+    return {"overlap": timedelta(seconds=settings["overlap_seconds"])}
+
+
+# The page fields a NAV source writes warnings to, when not the default ones.
+_NAV_FIELDS = ("warning_field", "note_field")
+# The Zoho org's own API names for the fields creditgate reads and writes, passed on as they are.
+_ZOHO_FIELDS = (
+    "number_field",
+    "credit_limit_field",
+    "currency_field",
+    "level_field",
+    "hold_field",
+    "task_key_field",
+)
+
+
+def _csv_folder(row: Mapping[str, Any], settings: Mapping[str, Any], _: Secret) -> SourceAdapter:
+    return CsvFolderSource(Path(settings["path"]))
+
+
+def _tryton(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret) -> SourceAdapter:
+    username, password = secret("username_env"), secret("password_env")
+    from adapters.tryton import TrytonAdapter
+
+    return TrytonAdapter(row["url"], settings["database"], username, password, **_overlap(settings))
+
+
+def _nav_soap(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret) -> SourceAdapter:
+    from adapters.nav import NavSoapAdapter
+
+    return NavSoapAdapter(
+        row["url"],
+        secret("username_env"),
+        secret("password_env"),
+        local_currency=settings["local_currency"],
+        **{k: settings[k] for k in _NAV_FIELDS if k in settings},
+    )
+
+
+def _zoho_crm(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret) -> SourceAdapter:
+    from adapters.zoho import ZohoCrmAdapter
+
+    options: dict[str, Any] = {k: settings[k] for k in _ZOHO_FIELDS if k in settings}
+    # A stored overlap_seconds applies to its Accounts too (the adapter's own default otherwise).
+    return ZohoCrmAdapter(
+        secret("client_id_env"),
+        secret("client_secret_env"),
+        secret("refresh_token_env"),
+        dc=settings.get("dc", "us"),
+        accounts_url=row["url"],
+        currency=settings.get("currency"),
+        **options,
+        **_overlap(settings),
+    )
+
+
+_USERNAME, _PASSWORD = Setting("username_env"), Setting("password_env")
+
+# In the order the command line offers them.
+SOURCE_KINDS: dict[str, SourceKind] = {
+    "tryton": SourceKind(
+        required=(Setting("url"), Setting("database"), _USERNAME, _PASSWORD),
+        optional=(
+            Setting(
+                "overlap_seconds",
+                valid=_whole_seconds,
+                refusal="--overlap-seconds must be a whole number of seconds, >= 0",
+            ),
+        ),
+        build=_tryton,
+        url="the server, e.g. http://erp.example:8000",
+        pushes=True,
+    ),
+    "nav-soap": SourceKind(
+        required=(
+            Setting("url", said=" (the page web services, ending in /Page/)"),
+            _USERNAME,
+            _PASSWORD,
+            Setting("local_currency"),
+        ),
+        passed=_NAV_FIELDS,
+        build=_nav_soap,
+        url="the page web services, e.g. http://nav:7047/DynamicsNAV/WS/CRONUS/Page/",
+        pushes=True,
+    ),
+    "csv-folder": SourceKind(
+        required=(Setting("path", said=", the export folder"),),
+        build=_csv_folder,
+    ),
+    "zoho-crm": SourceKind(
+        required=(
+            Setting("client_id_env"),
+            Setting("client_secret_env"),
+            Setting("refresh_token_env"),
+        ),
+        optional=(Setting("dc"), Setting("currency")),
+        passed=_ZOHO_FIELDS,
+        needs=" (the variables holding its OAuth client and refresh token)",
+        build=_zoho_crm,
+        url="an accounts server other than --dc's",
+        pushes=True,
+    ),
+}
+
+
+def kinds_taking(key: str) -> str:
+    """The kinds that read setting `key`, for a flag's help: 'tryton, nav-soap'."""
+    return ", ".join(
+        name for name, kind in SOURCE_KINDS.items() if any(s.key == key for s in kind.settings)
+    )
+
+
+def url_help() -> str:
+    """What --url means for each kind that takes one."""
+    return "; ".join(f"{name}: {kind.url}" for name, kind in SOURCE_KINDS.items() if kind.url)
+
+
+def _said(flags: list[str]) -> str:
+    return flags[0] if len(flags) == 1 else ", ".join(flags[:-1]) + " and " + flags[-1]
+
+
+def check_source(kind: str, url: str | None, settings: Mapping[str, Any]) -> None:
+    """:raises SourceConfigError: an unknown kind, a missing setting (naming every flag the kind
+    needs) or an unusable value."""
+    found = SOURCE_KINDS.get(kind)
+    if found is None:
+        raise SourceConfigError(f"unknown source kind {kind!r}; use one of {tuple(SOURCE_KINDS)}")
+    given = {**settings, "url": url}
+    if any(not given.get(s.key) for s in found.required):
+        flags = _said([s.flag + s.said for s in found.required])
+        raise SourceConfigError(f"a {kind} source needs {flags}{found.needs}")
+    for setting in found.settings:
+        given_value = settings.get(setting.key)
+        if setting.valid and setting.key in settings and not setting.valid(given_value):
+            raise SourceConfigError(setting.refusal)
+
+
+def build_adapter(row: Mapping[str, Any], environ: Mapping[str, str]) -> SourceAdapter:
+    """Make the adapter for a source row; credentials come from the env vars it names.
+
+    :raises SourceConfigError: naming the missing variable.
+    """
+    settings = row["settings"] or {}
+    kind = SOURCE_KINDS.get(row["kind"])
+    if kind is None:
+        raise SourceConfigError(f"source {row['name']!r} has unknown kind {row['kind']!r}")
+
+    def secret(key: str) -> str:
+        name = settings[key]
+        value = environ.get(name)
+        if not value:
+            raise SourceConfigError(
+                f"source {row['name']!r} reads its {key.removesuffix('_env')} from "
+                f"${name}, which is not set"
+            )
+        return value
+
+    return kind.build(row, settings, secret)
+
+
+def _pushes(row: Mapping[str, Any]) -> bool:
+    kind = SOURCE_KINDS.get(row["kind"])
+    return kind is not None and kind.pushes
+
+
+def push_targets_for(row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Where a change for a customer of source `row` goes: the source itself when it takes
+    pushes, and every source (a CRM) whose `warnings_for` setting names it."""
+    targets = []
+    if _pushes(row) and (row["settings"] or {}).get("push", True):
+        targets.append(row["name"])
+    for other in rows:
+        settings = other["settings"] or {}
+        named = settings.get("warnings_for") or []
+        named = [named] if isinstance(named, str) else named
+        if _pushes(other) and row["name"] in named and other["name"] != row["name"]:
+            targets.append(other["name"])
+    return targets
+
+
+@dataclass(frozen=True)
+class Connections:
+    """What the jobs (sync/jobs.py) make of a source row, by its kind; secrets from `environ`."""
+
+    environ: Mapping[str, str]
+
+    def pulls(self, row: Mapping[str, Any]) -> bool:
+        return row["kind"] in SOURCE_KINDS
+
+    def adapter(self, row: Mapping[str, Any]) -> SourceAdapter:
+        return build_adapter(row, self.environ)
+
+    def push_target(self, row: Mapping[str, Any]) -> PushTarget | None:
+        if not (_pushes(row) and (row["settings"] or {}).get("push", True)):
+            return None
+        return cast(PushTarget, build_adapter(row, self.environ))
+
+    def targets_for(self, row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+        return push_targets_for(row, rows)
