@@ -496,7 +496,7 @@ class ThresholdsRepository:
         self.conn = conn
 
     def active(self) -> Thresholds:
-        """The newest version."""
+        """The version the gate decides under: the newest one whose MAC holds (thresholds_of)."""
         row = self.conn.execute(sql.ACTIVE_THRESHOLDS).first()
         return thresholds_of(self.conn, None if row is None else row._mapping)
 
