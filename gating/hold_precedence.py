@@ -9,14 +9,9 @@ reason.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-
-class Hold(NamedTuple):
-    """Whether a party is on hold, and why (a reason may come with no hold: the ERP's field)."""
-
-    on_hold: bool
-    reason: str | None
+Hold = tuple[bool, str | None]
+"""(on hold, reason): a reason may come with no hold (the ERP's field). A plain tuple, not a
+NamedTuple: the gate reads one per decision, and a NamedTuple costs about 0.5 µs more."""
 
 
 def customer_hold(
@@ -24,12 +19,12 @@ def customer_hold(
 ) -> Hold:
     """The customer's own hold: an admin's hold wins, and is named as creditgate's."""
     if admin_hold:
-        return Hold(True, f"held by creditgate: {admin_reason}")
-    return Hold(bool(erp_hold), erp_reason)
+        return True, f"held by creditgate: {admin_reason}"
+    return bool(erp_hold), erp_reason
 
 
 def with_group_hold(customer: Hold, group_on_hold: bool | None, group_reason: str | None) -> Hold:
     """The customer's hold for the warning ladder: its own, else its group's ("group: why")."""
-    if group_on_hold and not customer.on_hold:
-        return Hold(True, f"group: {group_reason or 'on hold'}")
+    if group_on_hold and not customer[0]:
+        return True, f"group: {group_reason or 'on hold'}"
     return customer

@@ -111,14 +111,16 @@ class DbWarningStore:
                 .order_by(_c.id)
             ).all()
         for r in rows:
-            hold = with_group_hold(customer_hold_of(r), r.group_on_hold, r.group_hold_reason)
+            on_hold, hold_reason = with_group_hold(
+                customer_hold_of(r), r.group_on_hold, r.group_hold_reason
+            )
             party = Party(
                 ref=r.external_id,
                 name=r.name,
                 currency=r.currency,
                 credit_limit=r.credit_limit,
-                on_hold=hold.on_hold,
-                hold_reason=hold.reason,
+                on_hold=on_hold,
+                hold_reason=hold_reason,
                 balances=tuple(balances.get(r.id, ())),
                 key=r.id,
             )
