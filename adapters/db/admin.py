@@ -305,9 +305,8 @@ def adopt_unsigned_rows(engine: Engine, now: datetime) -> dict[str, int]:
             version = ThresholdsRepository(conn).add(
                 latest.document, latest.created_by, reason, now, as_stored=True
             )
-            if (
-                latest.created_by != versions.CONFIG_AUTHOR
-            ):  # config versions have no event (verify knows)
+            # Versions made from the configuration file have no event (`audit verify` knows).
+            if latest.created_by != versions.CONFIG_AUTHOR:
                 audit.record("upgrade", "thresholds_changed", f"thresholds:{version}", {}, now)
             counts["thresholds_version"] = version
         audit.record("upgrade", "audit_macs_adopted", "audit_chain", counts, now)
