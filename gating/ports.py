@@ -86,7 +86,11 @@ class Sources(Protocol):
 
 
 class Customers(Protocol):
-    def position(self, source_id: int, ref: str) -> tuple[Party | None, Party | None]: ...
+    def position(self, source_id: int, ref: str) -> tuple[Party | None, Party | None]:
+        """The customer and its group (None each when not synced). The customer's hold is its
+        own, its ERP's or an admin's (gating/hold_precedence.customer_hold: the admin's wins);
+        the group's is the group's alone (the rules weigh the two apart)."""
+        ...
 
     def overdue_invoices(
         self, customer_key: int, due_before: date, tolerance: Decimal, limit: int

@@ -113,7 +113,7 @@ def decide_locked(
         group=group,
         overdue=view.overdue,
         last_synced_at=source.last_success_at,
-        previous_reservation=_held_by(existing, order.customer_id),
+        previous_reservation=_reserved_for_customer(existing, order.customer_id),
         trial_reserved=_trial_reserved(
             uow, source.id, order, customer, existing, thresholds, rates
         ),
@@ -253,7 +253,7 @@ def _replayable(existing: OrderRecord, order: OrderRequest) -> bool:
     )
 
 
-def _held_by(existing: OrderRecord | None, customer_ref: str) -> Money | None:
+def _reserved_for_customer(existing: OrderRecord | None, customer_ref: str) -> Money | None:
     """What the order already reserves for this customer (nothing if it was another's)."""
     if existing is None or existing.reserved == ZERO or existing.customer_ref != customer_ref:
         return None
@@ -288,7 +288,7 @@ def _trial_reserved(
         return ZERO
     held = uow.orders.reserved_for_ref(source_id, order.customer_id)
     total = sum((rates.convert(m.amount, m.currency, th.base_currency) for m in held), ZERO)
-    own = _held_by(existing, order.customer_id)
+    own = _reserved_for_customer(existing, order.customer_id)
     if own is not None and existing is not None and existing.customer_ref == order.customer_id:
         total -= rates.convert(own.amount, own.currency, th.base_currency)
     return total

@@ -57,10 +57,3 @@ class SourceAdapter(Protocol):
     def payments(self, since: Watermark | None) -> Iterator[Page[PaymentData]]: ...
 
     def close(self) -> None: ...
-
-
-class Countable(Protocol):
-    """Optional: how many records a read after `since` would scan, for a progress bar; None
-    when the source cannot tell cheaply."""
-
-    def count(self, entity: Entity, since: Watermark | None) -> int | None: ...

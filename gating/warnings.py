@@ -87,7 +87,9 @@ class CustomerStanding:
 
 
 @dataclass(frozen=True)
-class Warning:
+class WarningLevel:
+    """The level the ladder found, every reason for it, and what it asks for."""
+
     level: str
     reasons: tuple[str, ...]
 
@@ -104,7 +106,7 @@ class Warning:
         return LEVELS.index(self.level)
 
 
-def warning_for(standing: Standing, ladder: Ladder = DEFAULT_LADDER) -> Warning:
+def warning_for(standing: Standing, ladder: Ladder = DEFAULT_LADDER) -> WarningLevel:
     """The customer's warning level and every reason for it (pure; days in business time)."""
     found: list[tuple[str, str]] = []
     s = standing
@@ -138,9 +140,9 @@ def warning_for(standing: Standing, ladder: Ladder = DEFAULT_LADDER) -> Warning:
     if s.on_hold:
         found.append(("red", f"on hold: {s.hold_reason}" if s.hold_reason else "on hold"))
     if not found:
-        return Warning("none", ())
+        return WarningLevel("none", ())
     found.sort(key=lambda item: LEVELS.index(item[0]), reverse=True)
-    return Warning(found[0][0], tuple(reason for _, reason in found))
+    return WarningLevel(found[0][0], tuple(reason for _, reason in found))
 
 
 _LADDER_KEYS = {

@@ -21,7 +21,8 @@ from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository, ThresholdsRepository
 from adapters.db.tables import api_clients, decisions, sources, thresholds_versions, users
 from adapters.db.tables import audit_chain as audit_chain_table
-from gating.errors import Conflict, GateUnavailable
+from gating import thresholds_versions as versions
+from gating.errors import GateUnavailable
 from gating.roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -67,19 +68,15 @@ def ensure_source(
 
 
 def ensure_thresholds(engine: Engine, document: Mapping[str, Any], now: datetime) -> int:
-    """Make `document` (from defaults + config file) the active version unless it already is.
-
-    A version created by an admin is never overwritten by the file; the file only seeds or
-    updates versions that came from the file.
+    """Make `document` (from defaults + config file) the active version when the file may
+    (gating/thresholds_versions.py: never over an admin's version); the active version's number.
     """
     with engine.begin() as conn:
         repo = ThresholdsRepository(conn)
-        latest = repo.latest_document()
-        if latest is not None:
-            version, created_by, active = latest
-            if active == dict(document) or created_by != "config":
-                return version
-        return repo.add(document, "config", "thresholds from defaults and CREDITGATE_CONFIG", now)
+        active = repo.latest_document()
+        if active is not None and not versions.file_updates(active, document):
+            return active.version
+        return repo.add(document, versions.CONFIG_AUTHOR, versions.CONFIG_REASON, now)
 
 
 def add_thresholds(
@@ -98,20 +95,13 @@ def add_thresholds(
     try:
         with engine.begin() as conn:
             repo = ThresholdsRepository(conn)
-            latest = repo.latest_document()
-            if base_version is not None and latest is not None and latest[0] != base_version:
-                raise Conflict(
-                    f"the thresholds changed since version {base_version} (now version "
-                    f"{latest[0]}, by {latest[1]}): look at them again and redo the change"
-                )
+            versions.check_base_version(base_version, repo.latest_document())
             version = repo.add(document, created_by, reason, now)
             AuditRepository(conn).record(
                 created_by, "thresholds_changed", f"thresholds:{version}", {"reason": reason}, now
             )
     except IntegrityError:  # another version took the same number at the same moment
-        raise Conflict(
-            "another change to the thresholds was saved at the same moment; look at them again"
-        ) from None
+        raise versions.saved_at_the_same_moment() from None
     return version
 
 
@@ -315,7 +305,8 @@ def adopt_unsigned_rows(engine: Engine, now: datetime) -> dict[str, int]:
             version = ThresholdsRepository(conn).add(
                 latest.document, latest.created_by, reason, now, as_stored=True
             )
-            if latest.created_by != "config":  # config versions have no event (verify knows)
+            # Versions made from the configuration file have no event (`audit verify` knows).
+            if latest.created_by != versions.CONFIG_AUTHOR:
                 audit.record("upgrade", "thresholds_changed", f"thresholds:{version}", {}, now)
             counts["thresholds_version"] = version
         audit.record("upgrade", "audit_macs_adopted", "audit_chain", counts, now)

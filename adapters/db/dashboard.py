@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, literal, or_, select
+from sqlalchemy import Engine, case, func, literal, or_, select
 
 from adapters.db.engine import readonly
-from adapters.db.repository import held_by
+from adapters.db.repository import customer_hold_of
 from adapters.db.tables import (
     HELD_ORDER,
     OPEN_INVOICE,
@@ -149,7 +149,7 @@ def customer_page(
                 )
     out = []
     for r in rows:
-        on_hold, reason = held_by(r)
+        on_hold, reason = customer_hold_of(r)
         party = Party(
             r.external_id,
             r.name,
@@ -195,15 +195,6 @@ def warning_changes(engine: Engine, customer: int, limit: int = 50) -> list[Mapp
     )
     with readonly(engine).connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def group_of(engine: Engine, customer: int) -> str | None:
-    with readonly(engine).connect() as conn:
-        return conn.execute(
-            select(groups.c.external_id)
-            .join(customers, customers.c.group_id == groups.c.id)
-            .where(and_(customers.c.id == customer))
-        ).scalar()
 
 
 def decided_today(engine: Engine, since: Any) -> dict[str, int]:

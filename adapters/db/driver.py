@@ -25,8 +25,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-Processor = Callable[[Any], Any] | None
-
 
 @dataclass(frozen=True)
 class _Compiled:
@@ -102,7 +100,9 @@ class DriverStatement:
         except Exception as exc:
             cursor.close()
             # SQLAlchemy's own path for a failed statement: wraps the driver's error, and
-            # invalidates the connection (and the pool) when the server is gone.
+            # invalidates the connection (and the pool) when the server is gone. A private
+            # method: pyproject.toml pins SQLAlchemy's minor version, and
+            # tests/integration/test_driver_statements.py fails by name if it changes.
             conn._handle_dbapi_exception(exc, compiled.sql, bound, None, None)
         return cursor
 

@@ -162,10 +162,6 @@ class Keyring:
         self.current = key_id(keys[0])
         self._keys = {key_id(k): k.encode() for k in reversed(keys)}
 
-    @property
-    def key_ids(self) -> tuple[str, ...]:
-        return tuple(self._keys)
-
     def sign(self, table: str, row: Mapping[Any, Any]) -> str:
         nonce = os.urandom(6).hex()
         digest = hmac.digest(self._keys[self.current], canonical(table, nonce, row), "sha256")

@@ -25,6 +25,7 @@ from adapters.db.tables import (
     thresholds_versions,
 )
 from gating.errors import OrderNotFound, SourceNotFound
+from gating.hold_precedence import Hold, customer_hold
 from gating.model import (
     AWAITING_SYNC,
     Balance,
@@ -40,6 +41,7 @@ from gating.policy import thresholds_from_document
 from gating.ports import DecisionRecord, OrderRecord, SourceRecord
 from gating.push import HoldNotice, notice_document
 from gating.reservations import event_change, lapsed_status
+from gating.thresholds_versions import ActiveVersion
 
 ZERO = Decimal(0)
 log = logging.getLogger(__name__)
@@ -66,12 +68,10 @@ def _limit(amount: Decimal | None, currency: str) -> Decimal | None:
     return None if amount is None else quantize(amount, currency)
 
 
-def held_by(row: Any) -> tuple[bool, str | None]:
-    """A customer is on hold when its ERP says so or an admin put it on hold here; the reason
-    names whichever holds it (the admin's first)."""
-    if row.admin_hold:
-        return True, f"held by creditgate: {row.admin_hold_reason}"
-    return bool(row.on_hold), row.hold_reason
+def customer_hold_of(row: Any) -> Hold:
+    """The customer's own hold (its ERP's or an admin's: gating/hold_precedence.py), from a row
+    with the customers table's hold columns."""
+    return customer_hold(row.on_hold, row.hold_reason, row.admin_hold, row.admin_hold_reason)
 
 
 def parties_of(
@@ -79,7 +79,7 @@ def parties_of(
 ) -> tuple[Party, Party | None]:
     """The customer and its group from a row shaped like `statements.CUSTOMER_POSITION`'s;
     `balances` holds the customer's ("c") and the group's ("g")."""
-    on_hold, hold_reason = held_by(row)
+    on_hold, hold_reason = customer_hold_of(row)
     customer = Party(
         ref=ref,
         name=row.name,
@@ -496,7 +496,7 @@ class ThresholdsRepository:
         self.conn = conn
 
     def active(self) -> Thresholds:
-        """The newest version."""
+        """The version the gate decides under: the newest one whose MAC holds (thresholds_of)."""
         row = self.conn.execute(sql.ACTIVE_THRESHOLDS).first()
         return thresholds_of(self.conn, None if row is None else row._mapping)
 
@@ -547,11 +547,15 @@ class ThresholdsRepository:
         ).mappings()
         return next((dict(r) for r in rows if keyring.check("thresholds_versions", r)), None)
 
-    def latest_document(self) -> tuple[int, str, dict[str, Any]] | None:
+    def latest_document(self) -> ActiveVersion | None:
         """The active version's number, author and document (a forged newer one is skipped:
         an edit based on the active version is not refused as outdated because of it)."""
         row = self.active_version()
-        return None if row is None else (row["version"], row["created_by"], row["document"])
+        return (
+            None
+            if row is None
+            else ActiveVersion(row["version"], row["created_by"], row["document"])
+        )
 
 
 class AuditRepository:

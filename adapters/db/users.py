@@ -1,4 +1,6 @@
-"""People who log in to the web pages: a role each, passwords kept as salted scrypt hashes."""
+"""People who log in to the web pages, in the store: a role each, passwords kept as salted scrypt
+hashes, every change audited with the one who made it. What a change may do and refuse is
+gating/people.py's."""
 
 from __future__ import annotations
 
@@ -16,11 +18,10 @@ from adapters.db import logins, macs
 from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository
 from adapters.db.tables import users
-from gating.roles import PEOPLE_ROLES
+from gating import people
 
 log = logging.getLogger(__name__)
 
-MIN_PASSWORD = 12
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY = generate_password_hash("creditgate-no-such-user")
 
@@ -33,13 +34,8 @@ class User:
 
 
 def create_user(engine: Engine, username: str, role: str, password: str, now: datetime) -> User:
-    """:raises ValueError: an unknown role, a short password, or a name already taken."""
-    if role not in PEOPLE_ROLES:
-        raise ValueError(f"role must be one of {', '.join(PEOPLE_ROLES)}, not {role!r}")
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
-    if not username.strip() or len(username) > 100:
-        raise ValueError("the user name must be 1 to 100 characters")
+    """:raises ValueError: what gating.people refuses, or a name already taken."""
+    people.check_new_user(username, role, password)
     try:
         with engine.begin() as conn:
             user_id = conn.execute(
@@ -82,7 +78,7 @@ def genuine(engine: Engine, row: Mapping[Any, Any]) -> bool:
     return False
 
 
-# --- administration: every change is audited, with the one who made it ----------------------
+# --- administration: every change is audited, with the one who made it (gating/people.py) ---
 
 
 @dataclass(frozen=True)
@@ -117,20 +113,25 @@ def list_users(engine: Engine, now: datetime, lifetime: timedelta) -> list[UserR
     ]
 
 
-def _find(conn: Connection, username: str, *, forged_too: bool = False) -> Row[Any]:
-    """The user's row. One without a valid MAC (inserted or changed with SQL) is refused unless
-    `forged_too`: re-signing it after a change would make the forgery genuine.
+def _account(conn: Connection, username: str) -> tuple[Row[Any], people.Account]:
+    """The user's row, and the user as gating.people sees it (`genuine`: its MAC holds).
 
-    :raises ValueError: no such user, or a forged one.
+    :raises ValueError: no such user.
     """
     row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None:
-        raise ValueError(f"no user named {username!r}")
-    if not forged_too and not macs.keyring_of(conn).check("users", row._mapping):
-        raise ValueError(
-            f"user {username!r} was written or changed outside creditgate (no valid MAC): it "
-            "cannot log in, and only `user disable` acts on it; see `creditgate audit verify`"
-        )
+        raise people.no_such_user(username)
+    genuine = macs.keyring_of(conn).check("users", row._mapping)
+    return row, people.Account(username, row.disabled_at, genuine)
+
+
+def _find(conn: Connection, username: str) -> Row[Any]:
+    """The user's row, for any change but disabling.
+
+    :raises ValueError: no such user, or a forged one.
+    """
+    row, account = _account(conn, username)
+    people.check_change(account)
     return row
 
 
@@ -140,12 +141,10 @@ def disable_user(engine: Engine, username: str, actor: str, now: datetime) -> in
     :raises ValueError: no such user, or already disabled.
     """
     with engine.begin() as conn:
-        row = _find(conn, username, forged_too=True)
-        if row.disabled_at is not None:
-            raise ValueError(f"{username} is disabled already (since {row.disabled_at:%Y-%m-%d})")
-        genuine = macs.keyring_of(conn).check("users", row._mapping)
+        row, account = _account(conn, username)
+        people.check_disable(account)
         conn.execute(update(users).where(users.c.id == row.id).values(disabled_at=now))
-        if genuine:  # a forged row stays unsigned: disabled, and still refused
+        if account.genuine:  # a forged row stays unsigned: disabled, and still refused
             macs.resign(conn, users, users.c.id == row.id)
         ended = logins.end_sessions(conn, row.id, now)
         AuditRepository(conn).record(
@@ -203,8 +202,7 @@ def reset_password(engine: Engine, username: str, password: str, actor: str, now
 
     :raises ValueError: no such user, or a short password.
     """
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
+    people.check_password(password)
     with engine.begin() as conn:
         row = _find(conn, username)
         conn.execute(

@@ -1,4 +1,6 @@
-"""Warning levels, their history and the outbox, on SQLAlchemy Core."""
+"""The warning job's and the push job's store (sync/warnings.py's WarningStore, sync/push.py's
+OutboxStore): each customer's standing for the warning ladder, the warning levels and their
+history, and the outbox that carries level changes and hold notices to the push targets."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 
 from adapters.db.engine import readonly
-from adapters.db.repository import held_by
+from adapters.db.repository import customer_hold_of
 from adapters.db.tables import (
     customer_balances,
     customers,
@@ -21,6 +23,7 @@ from adapters.db.tables import (
     warning_history,
     warning_levels,
 )
+from gating.hold_precedence import with_group_hold
 from gating.model import Balance, Party
 from gating.push import HoldNotice, LevelChange, OutboxItem, WarningChange
 from gating.warnings import CustomerStanding
@@ -108,17 +111,16 @@ class DbWarningStore:
                 .order_by(_c.id)
             ).all()
         for r in rows:
-            on_hold, hold_reason = held_by(r)
-            held_by_group = bool(r.group_on_hold) and not on_hold
+            on_hold, hold_reason = with_group_hold(
+                customer_hold_of(r), r.group_on_hold, r.group_hold_reason
+            )
             party = Party(
                 ref=r.external_id,
                 name=r.name,
                 currency=r.currency,
                 credit_limit=r.credit_limit,
-                on_hold=on_hold or bool(r.group_on_hold),
-                hold_reason=(
-                    f"group: {r.group_hold_reason or 'on hold'}" if held_by_group else hold_reason
-                ),
+                on_hold=on_hold,
+                hold_reason=hold_reason,
                 balances=tuple(balances.get(r.id, ())),
                 key=r.id,
             )

@@ -3,11 +3,13 @@ SQLAlchemy's own execution reads, and fail the way SQLAlchemy's statements fail.
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+import sqlalchemy
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from adapters.db import decision_reads
@@ -95,3 +97,25 @@ def test_a_lost_server_connection_is_invalidated_like_any_statement(loaded):
         assert caught.value.connection_invalidated
     with loaded.engine.connect() as conn:  # the pool hands out a working connection again
         assert DriverStatement(sql.SOURCE_AND_THRESHOLDS).first(conn, {"name": "default"})
+
+
+def test_sqlalchemys_private_error_handler_still_takes_what_the_driver_path_passes():
+    """DriverStatement._execute hands a failed statement to SQLAlchemy's private
+    `Connection._handle_dbapi_exception(e, statement, parameters, cursor, context)`, which
+    SQLAlchemy may change in any release (pyproject.toml pins the minor version)."""
+    fix = (
+        f"SQLAlchemy {sqlalchemy.__version__}: adapters/db/driver.py (DriverStatement._execute) "
+        "relies on the private Connection._handle_dbapi_exception to wrap a failed statement's "
+        "error and invalidate a lost connection; port it to this SQLAlchemy before upgrading"
+    )
+    handler = getattr(Connection, "_handle_dbapi_exception", None)
+    assert callable(handler), f"{fix}: the method is gone"
+    signature = inspect.signature(handler)
+    named = list(signature.parameters)[:6]
+    assert named == ["self", "e", "statement", "parameters", "cursor", "context"], (
+        f"{fix}: its signature is now {signature}"
+    )
+    try:  # the very call driver.py makes: (exc, compiled.sql, bound, None, None)
+        signature.bind(object(), ValueError("x"), "SELECT 1", (), None, None)
+    except TypeError as exc:
+        raise AssertionError(f"{fix}: {exc}; its signature is now {signature}") from None
