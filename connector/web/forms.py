@@ -15,8 +15,8 @@ from marshmallow import Schema, ValidationError, fields
 
 from connector.schemas import DecimalText, path_ids
 
-# Text typed into a field that has no schema of its own (a search, a user name): tab, newline and
-# carriage return are a person's typing; every other control character is refused.
+# Text a person types: tab, newline and carriage return are typing; any other control character
+# is refused, in every form field (below) and in those no schema loads (a search, a user name).
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # What the pages say when a reason the schemas refuse is not blank (blank: each page asks why).
