@@ -29,18 +29,19 @@ _DAYS = {"from", "to"}
 
 
 def _query(schema: Schema) -> Any:
-    """The filters of the address for `schema`'s list: one that no record can match is a 400,
-    naming it; a day that cannot be used is left out, as it always was."""
+    """The filters of the address for `schema`'s list: one that no record can match is a 400
+    naming it, as the API's 422 does; a day that is not one (or out of range) is left out, as it
+    always was."""
     sent = {k: v for k, v in request.args.items() if k not in _PAGED}
-    while True:
+    for day in _DAYS & sent.keys():
         try:
-            return load_form(schema, sent)["query"]
-        except ValidationError as exc:
-            bad = set(exc.messages)
-            if bad - _DAYS or not bad & sent.keys():
-                abort(400, description=said(exc))
-            for day in bad:
-                sent.pop(day, None)
+            load_form(schema, {day: sent[day]})
+        except ValidationError:
+            del sent[day]
+    try:
+        return load_form(schema, sent)["query"]
+    except ValidationError as exc:
+        abort(400, description=said(exc))
 
 
 def _decision_query() -> DecisionQuery:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.db.tables import thresholds_versions
+from tests.conftest import day
 from tests.web.test_pages import Browser, browser, people  # noqa: F401 (fixtures)
 
 # Tab, carriage return, line feed, as sent in an address: what the API refused and the pages let
@@ -138,3 +139,16 @@ def test_a_forged_base_version_is_refused_not_ignored(browser, loaded):  # noqa:
     with loaded.engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(thresholds_versions)).scalar()
     assert count == 1
+
+
+def test_an_audit_period_ending_before_it_begins_is_a_400_a_day_that_is_none_is_left_out(
+    browser,  # noqa: F811
+):
+    browser.login("otto")
+
+    backwards = browser.client.get(f"/audit?from={day(0)}&to={day(-3)}")
+    unusable = browser.client.get(f"/audit?from=someday&to={day(0)}")
+
+    assert backwards.status_code == 400
+    assert "to: must not be before &#39;from&#39;" in backwards.get_data(as_text=True)
+    assert unusable.status_code == 200
