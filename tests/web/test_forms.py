@@ -152,3 +152,18 @@ def test_an_audit_period_ending_before_it_begins_is_a_400_a_day_that_is_none_is_
     assert backwards.status_code == 400
     assert "to: must not be before &#39;from&#39;" in backwards.get_data(as_text=True)
     assert unusable.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("who", "address", "status"),
+    [("ada", "/customers/default/C%09100", 404), ("ada", "/audit?outcome=maybe", 400),
+     ("sam", "/thresholds", 403)],
+)  # fmt: skip
+def test_each_pages_refusals_are_html_pages(browser, who, address, status):  # noqa: F811
+    browser.login(who)
+
+    response = browser.client.get(address)
+
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.get_data(as_text=True).startswith("<!doctype html>")
