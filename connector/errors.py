@@ -69,7 +69,7 @@ def _http(err: HTTPException) -> Any:
 
 def _is_page() -> bool:
     """A web page (not the API, /metrics or /healthz) answers its errors in HTML."""
-    return request.blueprint == "web"
+    return "web" in request.blueprints  # connector/web: one blueprint per page, within "web"
 
 
 def _conflict(err: Conflict) -> Any:

@@ -148,6 +148,7 @@ class PathSchema(Schema):
     order_id = fields.String(validate=_path_ref)
     customer_id = fields.String(validate=_path_ref)
     decision_id = fields.String(validate=_ref)
+    source = fields.String(validate=_path_ref)  # in the pages' addresses (/holds/<source>/...)
 
 
 _path = PathSchema()

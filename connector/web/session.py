@@ -14,17 +14,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import abort, g, redirect, request, session, url_for
+
+from connector.context import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CSRF_FIELD = "csrf_token"
-
-
-def pages() -> Any:
-    return current_app.extensions["creditgate"].pages
-
-
 SESSION_FIELD = "sid"
 
 # What the login page says. None of them tells whether a user has the name typed.
@@ -41,14 +37,14 @@ def current_user() -> Any:
     """The logged-in user (cached for the request), or None: one read of the session's row."""
     if "user" not in g:
         token = session.get(SESSION_FIELD)
-        g.user = pages().session_user(token) if isinstance(token, str) else None
+        g.user = services().pages.session_user(token) if isinstance(token, str) else None
     return g.user
 
 
 def log_in(user: Any) -> None:
     session.clear()  # a fresh session: no fixation of one handed out before the login
     session.permanent = True
-    session[SESSION_FIELD] = pages().start_session(user)
+    session[SESSION_FIELD] = services().pages.start_session(user)
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     g.user = user
 
@@ -59,9 +55,9 @@ def log_out(*, everywhere: bool = False) -> None:
     token = session.get(SESSION_FIELD)
     user = current_user()
     if everywhere and user is not None:
-        pages().end_all_sessions(user.username, user.username)
+        services().pages.end_all_sessions(user.username, user.username)
     elif isinstance(token, str):
-        pages().end_session(token)
+        services().pages.end_session(token)
     session.clear()
     g.user = None
 
@@ -89,10 +85,10 @@ def check_csrf() -> None:
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never an open redirect."""
     if not target:
-        return url_for("web.dashboard")
+        return url_for("web.dashboard.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("web.dashboard")
+        return url_for("web.dashboard.index")
     return target
 
 
@@ -107,7 +103,7 @@ def page(*roles: str) -> Callable[[F], F]:
                 # The path as sent (request.path is decoded: an id's "%", "?" or "#" would
                 # change what the address means when it comes back).
                 here = quote(request.path, safe="/") + "?" + request.query_string.decode("latin-1")
-                return redirect(url_for("web.login", next=here.rstrip("?")))
+                return redirect(url_for("web.auth.login", next=here.rstrip("?")))
             if roles and user.role not in roles:
                 abort(403, description=f"this page is for {', '.join(roles)}")
             return view(*args, **kwargs)

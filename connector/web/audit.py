@@ -1,0 +1,110 @@
+"""The audit page (auditors, admins): decisions and events with the API's filters, their CSV
+exports, and verifying the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from marshmallow import Schema, ValidationError
+
+from connector import audit as audit_api
+from connector.context import services
+from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
+from connector.web.forms import load_form, said
+from connector.web.session import current_user, page
+from gating.audit import DecisionQuery, EventQuery
+
+bp = Blueprint("audit", __name__)
+
+AUDITORS = ("auditor", "admin")
+# The filters a page's address may carry, loaded as the API loads its query; the page shows the
+# newest 100 rows (`limit` and `before` page the API's lists, not these).
+_PAGED = ("limit", "before")
+_decisions = AuditDecisionsQuerySchema(
+    only=("customer_id", "order_id", "outcome", "reason", "first", "last", *_PAGED)
+)
+_events = AuditEventsQuerySchema(only=("action", "actor", "first", "last", *_PAGED))
+_DAYS = {"from", "to"}
+
+
+def _query(schema: Schema) -> Any:
+    """The filters of the address for `schema`'s list: one that no record can match is a 400
+    naming it, as the API's 422 does; a day that is not one (or out of range) is left out, as it
+    always was."""
+    sent = {k: v for k, v in request.args.items() if k not in _PAGED}
+    for day in _DAYS & sent.keys():
+        try:
+            load_form(schema, {day: sent[day]})
+        except ValidationError:
+            del sent[day]
+    try:
+        return load_form(schema, sent)["query"]
+    except ValidationError as exc:
+        abort(400, description=said(exc))
+
+
+def _decision_query() -> DecisionQuery:
+    query: DecisionQuery = _query(_decisions)
+    return query
+
+
+def _event_query() -> EventQuery:
+    query: EventQuery = _query(_events)
+    return query
+
+
+@bp.get("/audit")
+@page(*AUDITORS)
+def index() -> Any:
+    app = services()
+    decisions, _ = app.audit_decisions(_decision_query(), 100)
+    events, _ = app.audit_events(_event_query(), 100)
+    return render_template(
+        "web/audit.html",
+        decisions=[audit_api.decision_row(r) for r in decisions],
+        events=[audit_api.event_row(r) for r in events],
+        args=request.args,
+        query=request.query_string.decode("latin-1"),
+    )
+
+
+@bp.get("/audit/decisions.csv")
+@page(*AUDITORS)
+def decisions_csv() -> Any:
+    rows = services().export_decisions(_decision_query())
+    return audit_api.csv_response(
+        "decisions.csv", audit_api.DECISION_FIELDS, rows, audit_api.decision_row
+    )
+
+
+@bp.get("/audit/events.csv")
+@page(*AUDITORS)
+def events_csv() -> Any:
+    rows = services().export_events(_event_query())
+    return audit_api.csv_response("events.csv", audit_api.EVENT_FIELDS, rows, audit_api.event_row)
+
+
+@bp.post("/audit/verify")
+@page(*AUDITORS)
+def verify() -> Any:
+    app = services()
+    sealed = app.seal_audit_trail()
+    result = app.verify_audit_trail()
+    user = current_user()
+    app.pages.record(
+        user.username,
+        "audit_verified",
+        "audit_chain",
+        {"ok": result.ok, "links": result.links, "head": result.head, "broken": result.broken},
+    )
+    if result.ok:
+        flash(
+            f"The audit trail holds: {result.links:,} links ({sealed} just sealed); "
+            f"head {result.head}.",
+            "info",
+        )
+    else:
+        more = len(result.problems) + result.more - 1
+        flash(f"BROKEN: {result.broken}" + (f" (and {more:,} more)" if more else ""), "error")
+    return redirect(url_for("web.audit.index"))

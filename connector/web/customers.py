@@ -1,0 +1,84 @@
+"""The customer list, one customer's position, and putting a customer on creditgate's hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from connector.context import services
+from connector.schemas import CustomerHoldSchema
+from connector.web.charts import bars
+from connector.web.forms import PLAIN_REASON, blank, load_form, path_or_404, query_arg
+from connector.web.session import current_user, page
+from gating.audit import DecisionQuery
+from gating.errors import CreditgateError
+from gating.reports import aging_in
+from gating.roles import PEOPLE_ROLES, RELEASERS
+from gating.services import credit_position
+
+bp = Blueprint("customers", __name__)
+
+# The source is the page's address's, not the form's.
+_hold_form = CustomerHoldSchema(only=("on_hold", "reason"))
+
+
+@bp.get("/customers")
+@page(*PEOPLE_ROLES)
+def index() -> Any:
+    search = query_arg("q")
+    try:
+        number = min(max(1, int(request.args.get("page", "1"))), 1_000_000)
+    except ValueError:
+        number = 1
+    listed = services().pages.customers(search, number)
+    return render_template("web/customers.html", listed=listed, q=search or "")
+
+
+@bp.get("/customers/<source>/<path:customer_id>")
+@page(*PEOPLE_ROLES)
+def customer(source: str, customer_id: str) -> Any:
+    path_or_404(source=source, customer_id=customer_id)
+    app = services()
+    try:
+        position = credit_position(
+            source, customer_id, uow=app.read_uow(), clock=app.clock, rates=app.rates
+        )
+    except CreditgateError as exc:
+        abort(404, description=str(exc))
+    extras = app.pages.customer_extras(source, customer_id)
+    currency = position["currency"]
+    buckets, missing = aging_in(extras.get("aging", {}), app.rates, currency)
+    chart = bars(buckets, currency, title=f"{customer_id}: open invoices by days past due")
+    decisions, _ = app.audit_decisions(DecisionQuery(source=source, customer_id=customer_id), 20)
+    return render_template(
+        "web/customer.html",
+        p=position,
+        source=source,
+        chart=chart,
+        missing=missing,
+        invoices=extras.get("invoices", []),
+        warnings=extras.get("warnings", []),
+        decisions=decisions,
+    )
+
+
+@bp.post("/customers/<source>/<path:customer_id>/hold")
+@page(*RELEASERS)
+def hold(source: str, customer_id: str) -> Any:
+    path_or_404(source=source, customer_id=customer_id)
+    try:
+        form = load_form(_hold_form)
+    except ValidationError as exc:  # the reason: on_hold is a check box, true or false
+        flash("Say why." if blank(exc, "reason") else PLAIN_REASON, "error")
+    else:
+        on = form["on_hold"]
+        try:
+            services().set_customer_hold(
+                source, customer_id, form["reason"] if on else None, current_user().username
+            )
+            flash(f"{customer_id} is {'on hold' if on else 'no longer on hold'}.", "info")
+        except CreditgateError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for("web.customers.customer", source=source, customer_id=customer_id))

@@ -1,0 +1,48 @@
+"""The people page (admins): unlock, disable, enable, end sessions; the CLI does the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from connector.context import services
+from connector.web.forms import CONTROL
+from connector.web.session import current_user, page
+
+bp = Blueprint("people", __name__)
+
+ACTIONS = ("unlock", "disable", "enable", "end_sessions")
+
+
+@bp.get("/people")
+@page("admin")
+def index() -> Any:
+    return render_template("web/people.html", rows=services().pages.list_users())
+
+
+@bp.post("/people")
+@page("admin")
+def change() -> Any:
+    admin, name = current_user(), request.form.get("username", "")
+    action = request.form.get("action", "")
+    if action not in ACTIONS:
+        abort(400, description=f"action: one of {', '.join(ACTIONS)}")
+    if not name or len(name) > 100 or CONTROL.search(name):
+        abort(400, description="username: 1 to 100 characters, no control characters")
+    pages = services().pages
+    try:
+        if name == admin.username and action == "disable":
+            raise ValueError("you cannot disable yourself; ask another admin")
+        if action == "unlock":
+            done = "unlocked" if pages.unlock_user(name, admin.username) else "was not locked"
+        elif action == "disable":
+            done = f"disabled; {pages.disable_user(name, admin.username)} session(s) ended"
+        elif action == "enable":
+            done = " and ".join(pages.enable_user(name, admin.username)) or "was enabled"
+        else:
+            done = f"{pages.end_all_sessions(name, admin.username)} session(s) ended"
+        flash(f"{name}: {done.replace('_', ' ')}.", "info")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("web.people.index"))
