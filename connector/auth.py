@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, g, request
 
+from connector.context import services
 from gating.errors import GateUnavailable
 from gating.signatures import (
     REPLAYED,
@@ -99,9 +100,9 @@ def requires(*roles: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = _bearer()
-            services = current_app.extensions["creditgate"]
+            application = services()
             cache: _ClientCache = current_app.extensions["creditgate.clients"]
-            client = cache.get(key, services.find_client)
+            client = cache.get(key, application.clients.find_client)
             if client is None:
                 _unauthorized("unknown or revoked API key")
             if client.signing_secret:
@@ -109,11 +110,11 @@ def requires(*roles: str) -> Callable[[F], F]:
                     client.signing_secret,
                     request.headers.get(SIGNATURE_HEADER),
                     request.get_data(cache=True),
-                    services.clock().timestamp(),
+                    application.clock().timestamp(),
                 )
                 if check.problem:
                     _unauthorized(check.problem)
-                if check.nonce is not None and not services.first_use_of_nonce(
+                if check.nonce is not None and not application.clients.first_use_of_nonce(
                     client.name, check.nonce, check.good_until
                 ):
                     _unauthorized(REPLAYED)

@@ -8,14 +8,13 @@ import difflib
 import json
 import math
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -26,6 +25,7 @@ from flask import (
 from connector import audit as audit_api
 from connector.admin import exact_numbers
 from connector.bodies import parse_json, problems
+from connector.context import services as _services
 from connector.schemas import URL_ID_PATTERN
 from connector.web.charts import bars
 from connector.web.session import (
@@ -40,13 +40,25 @@ from connector.web.session import (
     safe_next,
 )
 from gating.audit import DecisionQuery, EventQuery, Period
+from gating.commands import (
+    ChangeThresholds,
+    DisableUser,
+    EnableUser,
+    EndAllSessions,
+    ReevaluateHolds,
+    ReevaluateOrder,
+    RejectOrder,
+    ReleaseOrder,
+    SetCustomerHold,
+    UnlockUser,
+)
 from gating.errors import Conflict, CreditgateError
+from gating.holds import ReleaseInThePast
 from gating.model import OVERRIDABLE
 from gating.money import DECIMAL_TEXT_RULE, is_decimal_text
 from gating.policy import InvalidThresholds
 from gating.reports import BUCKETS, aging_in
 from gating.roles import PEOPLE_ROLES, RELEASERS
-from gating.services import credit_position
 
 bp = Blueprint("web", __name__, template_folder="../templates", static_folder="../static")
 
@@ -69,10 +81,6 @@ def _money(value: Any, currency: str = "") -> str:
     if value is None:
         return "—"
     return f"{Decimal(value):,.2f}" + (f" {currency}" if currency else "")
-
-
-def _services() -> Any:
-    return current_app.extensions["creditgate"]
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -177,7 +185,7 @@ PEOPLE_ACTIONS = ("unlock", "disable", "enable", "end_sessions")
 @bp.get("/people")
 @page("admin")
 def people() -> Any:
-    return render_template("web/people.html", rows=pages().list_users())
+    return render_template("web/people.html", rows=_services().reads.list_users())
 
 
 @bp.post("/people")
@@ -189,17 +197,22 @@ def people_action() -> Any:
         abort(400, description=f"action: one of {', '.join(PEOPLE_ACTIONS)}")
     if not name or len(name) > 100 or _CONTROL.search(name):
         abort(400, description="username: 1 to 100 characters, no control characters")
+    writes = _services().writes
     try:
         if name == admin.username and action == "disable":
             raise ValueError("you cannot disable yourself; ask another admin")
         if action == "unlock":
-            done = "unlocked" if pages().unlock_user(name, admin.username) else "was not locked"
+            unlocked = writes.unlock_user(UnlockUser(name, admin.username))
+            done = "unlocked" if unlocked else "was not locked"
         elif action == "disable":
-            done = f"disabled; {pages().disable_user(name, admin.username)} session(s) ended"
+            ended = writes.disable_user(DisableUser(name, admin.username))
+            done = f"disabled; {ended} session(s) ended"
         elif action == "enable":
-            done = " and ".join(pages().enable_user(name, admin.username)) or "was enabled"
+            done = " and ".join(writes.enable_user(EnableUser(name, admin.username)))
+            done = done or "was enabled"
         else:
-            done = f"{pages().end_all_sessions(name, admin.username)} session(s) ended"
+            ended = writes.end_all_sessions(EndAllSessions(name, admin.username))
+            done = f"{ended} session(s) ended"
         flash(f"{name}: {done.replace('_', ' ')}.", "info")
     except ValueError as exc:
         flash(str(exc), "error")
@@ -212,7 +225,7 @@ def people_action() -> Any:
 @bp.get("/")
 @page(*PEOPLE)
 def dashboard() -> Any:
-    figures = pages().dashboard()
+    figures = _services().reads.dashboard()
     chart = bars(
         figures["aging"],
         figures["currency"],
@@ -229,7 +242,7 @@ def customers() -> Any:
         number = min(max(1, int(request.args.get("page", "1"))), 1_000_000)
     except ValueError:
         number = 1
-    listed = pages().customers(search, number)
+    listed = _services().reads.customers(search, number)
     return render_template("web/customers.html", listed=listed, q=search or "")
 
 
@@ -239,16 +252,14 @@ def customer(source: str, customer_id: str) -> Any:
     _ids(source, customer_id)
     services = _services()
     try:
-        position = credit_position(
-            source, customer_id, uow=services.read_uow(), clock=services.clock, rates=services.rates
-        )
+        position = services.reads.credit_position(source, customer_id)
     except CreditgateError as exc:
         abort(404, description=str(exc))
-    extras = pages().customer_extras(source, customer_id)
+    extras = services.reads.customer_extras(source, customer_id)
     currency = position["currency"]
     buckets, missing = aging_in(extras.get("aging", {}), services.rates, currency)
     chart = bars(buckets, currency, title=f"{customer_id}: open invoices by days past due")
-    decisions, _ = services.audit_decisions(
+    decisions, _ = services.reads.audit_decisions(
         DecisionQuery(source=source, customer_id=customer_id), 20
     )
     return render_template(
@@ -278,8 +289,8 @@ def customer_hold(source: str, customer_id: str) -> Any:
         flash("Say why.", "error")
     elif reason is not None:
         try:
-            _services().set_customer_hold(
-                source, customer_id, reason if on else None, user.username
+            _services().writes.set_customer_hold(
+                SetCustomerHold(source, customer_id, reason if on else None, user.username)
             )
             flash(f"{customer_id} is {'on hold' if on else 'no longer on hold'}.", "info")
         except CreditgateError as exc:
@@ -293,7 +304,7 @@ def customer_hold(source: str, customer_id: str) -> Any:
 @bp.get("/holds")
 @page(*RELEASERS)
 def holds() -> Any:
-    rows, _ = _services().held_orders(limit=200)
+    rows, _ = _services().reads.held_orders(limit=200)
     return render_template("web/holds.html", rows=rows, today=_services().clock().date())
 
 
@@ -311,26 +322,34 @@ def hold_action(source: str, order_id: str, action: str) -> Any:
             _ids(seen)
         reason = _why(request.form.get("reason", ""))
         if action == "reevaluate":
-            answer = services.reevaluate_order(source, order_id, user.username)
+            answer = services.writes.reevaluate_order(
+                ReevaluateOrder(source, order_id, user.username)
+            )
         elif not reason:
             raise ValueError("say why (the reason is recorded and told to the ERP)")
-        else:
-            who = {"reason": reason, "actor": user.username, "role": user.role}
-            who["seen_decision"] = seen
-            if action == "release":
-                answer = services.release_order(
+        elif action == "release":
+            answer = services.writes.release_order(
+                ReleaseOrder(
                     source,
                     order_id,
+                    reason,
+                    user.username,
+                    user.role,
                     cap=_decimal(request.form.get("cap", "")),
-                    expires_at=_end_of(request.form.get("expires_on", "")),
-                    **who,
+                    expires_on=_last_day(request.form.get("expires_on", "")),
+                    seen_decision=seen,
                 )
-            elif action == "reject":
-                answer = services.reject_order(source, order_id, **who)
-            else:
-                abort(404)
+            )
+        elif action == "reject":
+            answer = services.writes.reject_order(
+                RejectOrder(source, order_id, reason, user.username, user.role, seen)
+            )
+        else:
+            abort(404)
         outcome = answer.record.outcome.value
         flash(f"{order_id}: {answer.action.replace('_', ' ')}, now {outcome}.", "info")
+    except ReleaseInThePast:
+        flash(f"{order_id}: the last day of a release cannot be in the past", "error")
     except (CreditgateError, ValueError) as exc:
         flash(f"{order_id}: {exc}", "error")
     return redirect(url_for("web.holds"))
@@ -350,7 +369,8 @@ def _decimal(raw: str) -> Decimal | None:
     return value
 
 
-def _end_of(raw: str) -> datetime | None:
+def _last_day(raw: str) -> date | None:
+    """A release's last day typed by a person (the release ends at the end of it)."""
     if not raw.strip():
         return None
     try:
@@ -359,16 +379,13 @@ def _end_of(raw: str) -> datetime | None:
             raise ValueError
     except ValueError:
         raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD) this side of the year 9999") from None
-    services = _services()
-    if last < services.clock().date():
-        raise ValueError("the last day of a release cannot be in the past")
-    return datetime.combine(last + timedelta(days=1), time(0), services.settings.zone)
+    return last
 
 
 @bp.post("/holds/reevaluate")
 @page(*RELEASERS)
 def reevaluate_all() -> Any:
-    report = _services().reevaluate_holds()
+    report = _services().writes.reevaluate_holds(ReevaluateHolds())
     flash(f"{report.checked} held order(s) decided again; {len(report.released)} released.", "info")
     return redirect(url_for("web.holds"))
 
@@ -386,8 +403,8 @@ def _thresholds_page(
     document: str | None = None, result: Any = None, status: int = 200, **form: Any
 ) -> Any:
     services = _services()
-    versions = services.thresholds_versions(50)
-    active = services.active_thresholds_version()
+    versions = services.reads.thresholds_versions(50)
+    active = services.reads.active_thresholds_version()
     diff = None
     wanted = request.args.get("diff", type=int)
     if wanted is not None:
@@ -480,7 +497,7 @@ def override() -> Any:
     if found:
         flash("; ".join(f"{where}: {', '.join(why)}" for where, why in found.items()), "error")
         return _thresholds_page(status=422)
-    document = dict(_services().active_thresholds_version()["document"])
+    document = dict(_services().reads.active_thresholds_version()["document"])
     overrides = json.loads(json.dumps(document.get("overrides") or {}))
     overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = exact_numbers(value)
     document["overrides"] = overrides
@@ -498,7 +515,7 @@ def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
                 raise ValueError("'to' is before 'from'")
             if first.year < 2 or last.year > 9998 or (last - first).days > 366:
                 raise ValueError("at most a year, this side of the year 9999")
-            result = services.simulate(document, Period(first, last))
+            result = services.reads.simulate(document, Period(first, last))
         except InvalidThresholds as exc:
             return _refused(exc, text)
         except ValueError as exc:
@@ -515,7 +532,9 @@ def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
         return _thresholds_page(text, status=422)
     base = request.form.get("base_version", type=int)
     try:
-        version = services.set_thresholds(document, user.username, reason, base)
+        version = services.writes.change_thresholds(
+            ChangeThresholds(document, user.username, reason, base)
+        )
     except InvalidThresholds as exc:
         return _refused(exc, text)
     except Conflict as exc:
@@ -563,8 +582,8 @@ def _event_query() -> EventQuery:
 @page(*AUDITORS)
 def audit() -> Any:
     services = _services()
-    decisions, _ = services.audit_decisions(_decision_query(), 100)
-    events, _ = services.audit_events(_event_query(), 100)
+    decisions, _ = services.reads.audit_decisions(_decision_query(), 100)
+    events, _ = services.reads.audit_events(_event_query(), 100)
     return render_template(
         "web/audit.html",
         decisions=[audit_api.decision_row(r) for r in decisions],
@@ -577,7 +596,7 @@ def audit() -> Any:
 @bp.get("/audit/decisions.csv")
 @page(*AUDITORS)
 def audit_decisions_csv() -> Any:
-    rows = _services().export_decisions(_decision_query())
+    rows = _services().reads.export_decisions(_decision_query())
     return audit_api.csv_response(
         "decisions.csv", audit_api.DECISION_FIELDS, rows, audit_api.decision_row
     )
@@ -586,7 +605,7 @@ def audit_decisions_csv() -> Any:
 @bp.get("/audit/events.csv")
 @page(*AUDITORS)
 def audit_events_csv() -> Any:
-    rows = _services().export_events(_event_query())
+    rows = _services().reads.export_events(_event_query())
     return audit_api.csv_response("events.csv", audit_api.EVENT_FIELDS, rows, audit_api.event_row)
 
 
@@ -594,8 +613,8 @@ def audit_events_csv() -> Any:
 @page(*AUDITORS)
 def audit_verify() -> Any:
     services = _services()
-    sealed = services.seal_audit_trail()
-    result = services.verify_audit_trail()
+    sealed = services.writes.seal_audit_trail()
+    result = services.reads.verify_audit_trail()
     user = current_user()
     pages().record(
         user.username,
