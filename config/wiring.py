@@ -337,22 +337,22 @@ def build_services(settings: Settings, *, clock: Callable[[], datetime] | None =
     engine = make_engine(settings.database_url, timeout=settings.gate_timeout)
     macs.bind(engine, keyring)
     rates = Rates(settings.rates_reference, dict(settings.rates))
-    now = clock or system_clock(settings)
+    business_clock = clock or system_clock(settings)
 
     def uow() -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(engine, now)
+        return SqlAlchemyUnitOfWork(engine, business_clock)
 
     # Hold notices go to the ERP's callback URL, when one is configured.
     notify = (CALLBACK,) if settings.callback_url else ()
-    holds = HoldDesk(uow, now, rates, settings.zone, notify)
+    holds = HoldDesk(uow, business_clock, rates, settings.zone, notify)
     return Services(
         settings,
         engine,
-        now,
+        business_clock,
         rates,
-        gate=GateDesk(uow, now, rates, settings.fail_safe_outcome),
-        clients=ApiKeys(engine, now, settings.gate_timeout),
-        reads=Reads(engine, now, rates, settings.zone),
-        writes=Writes(engine, now, holds),
-        pages=Pages(engine, now),
+        gate=GateDesk(uow, business_clock, rates, settings.fail_safe_outcome),
+        clients=ApiKeys(engine, business_clock, settings.gate_timeout),
+        reads=Reads(engine, business_clock, rates, settings.zone),
+        writes=Writes(engine, business_clock, holds),
+        pages=Pages(engine, business_clock),
     )

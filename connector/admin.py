@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -128,7 +129,7 @@ def shadow() -> Any:
     return jsonify(_what_if(result, period, application.settings.zone))
 
 
-def _what_if(result: WhatIf, period: Period, zone: Any) -> dict[str, Any]:
+def _what_if(result: WhatIf, period: Period, zone: tzinfo) -> dict[str, Any]:
     return {
         "from": period.first.isoformat() if period.first else None,
         "to": period.last.isoformat() if period.last else None,

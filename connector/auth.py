@@ -8,11 +8,11 @@ import logging
 import threading
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from flask import abort, current_app, g, request
 
-from connector.context import services
+from connector.context import Client, services
 from gating.errors import GateUnavailable
 from gating.signatures import (
     REPLAYED,
@@ -44,9 +44,10 @@ class _ClientCache:
     def __init__(self, clock: Callable[[], float] = monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, Any]] = {}  # sha256(key) -> (looked up at, client)
+        # sha256(key) -> (looked up at, client)
+        self._entries: dict[str, tuple[float, Client | None]] = {}
 
-    def get(self, key: str, lookup: Callable[[str], Any]) -> Any:
+    def get(self, key: str, lookup: Callable[[str], Client | None]) -> Client | None:
         """The client holding `key`, or None for an unknown or revoked key.
 
         :raises GateUnavailable: when the database cannot be asked and the key was not looked
@@ -78,7 +79,7 @@ class _ClientCache:
         return client
 
 
-def _unauthorized(message: str) -> None:
+def _unauthorized(message: str) -> NoReturn:
     abort(401, description=message)
 
 
