@@ -4,6 +4,9 @@ held order is decided again, and those whose reasons are gone are released autom
 A release or rejection is itself a recorded decision, taken under the customer's lock like a
 gate call: a release approves and reserves the order at once (so the ERP may go ahead on the
 notice alone), and the ERP's next call for it gets that decision back with `RELEASED_BY`.
+
+`HoldDesk` carries out each action from one command (gating/commands.py), its dependencies
+bound once when the application is built.
 """
 
 from __future__ import annotations
