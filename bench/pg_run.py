@@ -38,6 +38,7 @@ from bench.run import _on_sigterm, code_version, verdict
 from bench.server import gunicorn
 from config.settings import Settings
 from config.wiring import Services, build_services, system_clock
+from gating.commands import CreateApiClient
 
 TARGET_LOAD = 0.3  # import ÷ plain bulk load of the same rows into the same tables, at least
 TARGET_THROUGHPUT = 0.5  # gate req/s ÷ trivial req/s, at least
@@ -349,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             age = freshen(services)
             print(f"  last sync was {age:.0f} s old; set to now (max data age is 48 h)")
-            erp = services.create_api_client(f"bench-erp-{run_id}", "erp")
+            erp = services.writes.create_api_client(CreateApiClient(f"bench-erp-{run_id}", "erp"))
             # 3a. Big vs small in-process, before the server runs: nothing else competes.
             print(f"\n[3a] {dataset.BIG} ({counts['big_open']:,} open invoices) vs {dataset.SMALL}")
             inproc = bigsmall.in_process(services, f"IP{run_id}", args.pairs)

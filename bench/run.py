@@ -24,6 +24,7 @@ from bench.dataset import Params
 from bench.server import ROOT, gunicorn
 from config.settings import Settings
 from config.wiring import system_clock
+from gating.commands import CreateApiClient
 
 TARGET_THROUGHPUT = 0.5  # gate req/s ÷ trivial req/s, at least
 TARGET_BIG_SMALL = 1.3  # big customer's median decision time ÷ small one's, at most
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     services = dataset.services_for(path)
     try:
-        erp = services.create_api_client(f"bench-erp-{run_id}", "erp")
+        erp = services.writes.create_api_client(CreateApiClient(f"bench-erp-{run_id}", "erp"))
 
         # 3a. Big vs small customer, in-process (before the server runs: nothing else competes).
         print(f"\n[3a] {dataset.BIG} ({counts['big_open']:,} open invoices) vs {dataset.SMALL}")

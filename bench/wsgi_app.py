@@ -27,5 +27,5 @@ def bench_ping() -> Any:
 @app.get("/bench/db")
 def bench_db() -> Any:
     """One read-only round trip to the database (context for the PostgreSQL bench)."""
-    app.extensions["creditgate"].check_database()
+    app.extensions["creditgate"].reads.check_database()
     return jsonify({"ok": True})

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
 from flask import Flask
 
+from config.settings import Settings
 from connector.auth import new_client_cache
+from connector.context import ViewServices, install
 from connector.errors import register_error_handlers
 from gating.logins import SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
 
 
-def create_app(services: Any) -> Flask:
-    """Build the web app around ready-made services (see config.wiring.build_services)."""
+def create_app(services: ViewServices) -> Flask:
+    """Build the web app around the ready-made application (config.wiring.build_services);
+    views reach it through connector.context.services()."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.extensions["creditgate"] = services
+    install(app, services)
     app.extensions["creditgate.clients"] = new_client_cache()
     _sessions(app, services.settings)
 
@@ -40,7 +42,7 @@ def create_app(services: Any) -> Flask:
     return app
 
 
-def _sessions(app: Flask, settings: Any) -> None:
+def _sessions(app: Flask, settings: Settings) -> None:
     """The web pages' session cookie: signed with CREDITGATE_SECRET_KEY, HttpOnly, SameSite=Lax,
     Secure when CREDITGATE_SECURE_COOKIES is set (behind TLS), eight hours long."""
     key = settings.secret_key

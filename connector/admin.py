@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from connector.auth import requires
 from connector.bodies import object_body
+from connector.context import services
 from connector.errors import error_body
 from connector.schemas import (
     PeriodQuerySchema,
@@ -17,6 +19,7 @@ from connector.schemas import (
     VersionsQuerySchema,
 )
 from gating.audit import Period
+from gating.commands import ChangeThresholds
 from gating.policy import InvalidThresholds
 from gating.whatif import WhatIf
 
@@ -28,7 +31,7 @@ _shadow_query = PeriodQuerySchema()
 
 
 def _version(row: dict[str, Any]) -> dict[str, Any]:
-    zone = current_app.extensions["creditgate"].settings.zone
+    zone = services().settings.zone
     return {
         "version": row["version"],
         "created_at": row["created_at"].astimezone(zone).isoformat(),
@@ -62,8 +65,7 @@ def exact_numbers(value: Any) -> Any:
 @requires("admin")
 def thresholds() -> Any:
     """The active version: the one the next decision will use."""
-    services = current_app.extensions["creditgate"]
-    return jsonify(_version(services.active_thresholds_version()))
+    return jsonify(_version(services().reads.active_thresholds_version()))
 
 
 @bp.put("/thresholds")
@@ -71,18 +73,20 @@ def thresholds() -> Any:
 def change_thresholds() -> Any:
     """Store a complete thresholds document as the new active version."""
     data = _change.load(object_body())
-    services = current_app.extensions["creditgate"]
+    application = services()
     try:
-        version = services.set_thresholds(
-            exact_numbers(data["thresholds"]),
-            g.client.name,
-            data["reason"].strip(),
-            data.get("base_version"),
+        version = application.writes.change_thresholds(
+            ChangeThresholds(
+                exact_numbers(data["thresholds"]),
+                g.client.name,
+                data["reason"].strip(),
+                data.get("base_version"),
+            )
         )
     except InvalidThresholds as exc:
         fields = _fields(exc)
         return _refused(f"invalid fields: {', '.join(sorted(fields))}", fields)
-    (stored,) = services.thresholds_versions(1, version)
+    (stored,) = application.reads.thresholds_versions(1, version)
     return jsonify(_version(stored))
 
 
@@ -91,8 +95,7 @@ def change_thresholds() -> Any:
 def threshold_versions() -> Any:
     """Every version, newest first: who changed the thresholds, when, why, and to what."""
     args = _versions_query.load(request.args.to_dict())
-    services = current_app.extensions["creditgate"]
-    rows = services.thresholds_versions(args.get("limit", 50))
+    rows = services().reads.thresholds_versions(args.get("limit", 50))
     return jsonify({"versions": [_version(r) for r in rows]})
 
 
@@ -103,10 +106,10 @@ def simulate() -> Any:
     replayed on its recorded numbers under the proposal; how many would change, by reason and
     amount, and which."""
     data = _simulate.load(object_body())
-    services = current_app.extensions["creditgate"]
-    zone = services.settings.zone
+    application = services()
+    zone = application.settings.zone
     try:
-        result = services.simulate(
+        result = application.reads.simulate(
             exact_numbers(data["thresholds"]), Period(data["first"], data["last"])
         )
     except InvalidThresholds as exc:
@@ -120,13 +123,13 @@ def shadow() -> Any:
     """How the active version's shadow decided beside it: each order's last decision in the
     period (default: every day) against what the shadow recorded for it."""
     args = _shadow_query.load(request.args.to_dict())
-    services = current_app.extensions["creditgate"]
+    application = services()
     period = Period(args.get("first"), args.get("last"))
-    result = services.shadow_report(period)
-    return jsonify(_what_if(result, period, services.settings.zone))
+    result = application.reads.shadow_report(period)
+    return jsonify(_what_if(result, period, application.settings.zone))
 
 
-def _what_if(result: WhatIf, period: Period, zone: Any) -> dict[str, Any]:
+def _what_if(result: WhatIf, period: Period, zone: tzinfo) -> dict[str, Any]:
     return {
         "from": period.first.isoformat() if period.first else None,
         "to": period.last.isoformat() if period.last else None,

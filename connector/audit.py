@@ -9,9 +9,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from connector.auth import requires
+from connector.context import services
 from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
@@ -34,12 +35,8 @@ EVENT_FIELDS = ("event_id", "occurred_at", "actor", "action", "subject", "detail
 _ROWS_PER_CHUNK = 500
 
 
-def _services() -> Any:
-    return current_app.extensions["creditgate"]
-
-
 def decision_row(row: dict[str, Any]) -> dict[str, Any]:
-    zone = _services().settings.zone
+    zone = services().settings.zone
     return {
         "decision_id": row["id"],
         "decided_at": row["decided_at"].astimezone(zone).isoformat(),
@@ -55,7 +52,7 @@ def decision_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_row(row: dict[str, Any]) -> dict[str, Any]:
-    zone = _services().settings.zone
+    zone = services().settings.zone
     return {
         "event_id": row["id"],
         "occurred_at": row["occurred_at"].astimezone(zone).isoformat(),
@@ -71,7 +68,7 @@ def event_row(row: dict[str, Any]) -> dict[str, Any]:
 def decisions() -> Any:
     """Matching decisions, newest first; `next` is the `before` of the following page."""
     args = _decisions_query.load(request.args.to_dict())
-    rows, after = _services().audit_decisions(args["query"], args["limit"], args["before"])
+    rows, after = services().reads.audit_decisions(args["query"], args["limit"], args["before"])
     return jsonify({"decisions": [decision_row(r) for r in rows], "next": after})
 
 
@@ -80,7 +77,7 @@ def decisions() -> Any:
 def events() -> Any:
     """Audit events (threshold changes, API keys, ...), newest first, paged like decisions."""
     args = _events_query.load(request.args.to_dict())
-    rows, after = _services().audit_events(args["query"], args["limit"], args["before"])
+    rows, after = services().reads.audit_events(args["query"], args["limit"], args["before"])
     return jsonify({"events": [event_row(r) for r in rows], "next": after})
 
 
@@ -89,7 +86,7 @@ def events() -> Any:
 def decisions_csv() -> Any:
     """Every matching decision, oldest first, streamed: a year exports in constant memory."""
     query = _decisions_query.load(request.args.to_dict())["query"]
-    rows = _services().export_decisions(query)
+    rows = services().reads.export_decisions(query)
     return csv_response("decisions.csv", DECISION_FIELDS, rows, decision_row)
 
 
@@ -97,7 +94,7 @@ def decisions_csv() -> Any:
 @requires("auditor", "admin")
 def events_csv() -> Any:
     query = _events_query.load(request.args.to_dict())["query"]
-    rows = _services().export_events(query)
+    rows = services().reads.export_events(query)
     return csv_response("events.csv", EVENT_FIELDS, rows, event_row)
 
 

@@ -8,10 +8,11 @@ import logging
 import threading
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from flask import abort, current_app, g, request
 
+from connector.context import Client, services
 from gating.errors import GateUnavailable
 from gating.signatures import (
     REPLAYED,
@@ -43,9 +44,10 @@ class _ClientCache:
     def __init__(self, clock: Callable[[], float] = monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, Any]] = {}  # sha256(key) -> (looked up at, client)
+        # sha256(key) -> (looked up at, client)
+        self._entries: dict[str, tuple[float, Client | None]] = {}
 
-    def get(self, key: str, lookup: Callable[[str], Any]) -> Any:
+    def get(self, key: str, lookup: Callable[[str], Client | None]) -> Client | None:
         """The client holding `key`, or None for an unknown or revoked key.
 
         :raises GateUnavailable: when the database cannot be asked and the key was not looked
@@ -77,7 +79,7 @@ class _ClientCache:
         return client
 
 
-def _unauthorized(message: str) -> None:
+def _unauthorized(message: str) -> NoReturn:
     abort(401, description=message)
 
 
@@ -99,9 +101,9 @@ def requires(*roles: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = _bearer()
-            services = current_app.extensions["creditgate"]
+            application = services()
             cache: _ClientCache = current_app.extensions["creditgate.clients"]
-            client = cache.get(key, services.find_client)
+            client = cache.get(key, application.clients.find_client)
             if client is None:
                 _unauthorized("unknown or revoked API key")
             if client.signing_secret:
@@ -109,11 +111,11 @@ def requires(*roles: str) -> Callable[[F], F]:
                     client.signing_secret,
                     request.headers.get(SIGNATURE_HEADER),
                     request.get_data(cache=True),
-                    services.clock().timestamp(),
+                    application.clock().timestamp(),
                 )
                 if check.problem:
                     _unauthorized(check.problem)
-                if check.nonce is not None and not services.first_use_of_nonce(
+                if check.nonce is not None and not application.clients.first_use_of_nonce(
                     client.name, check.nonce, check.good_until
                 ):
                     _unauthorized(REPLAYED)

@@ -17,6 +17,16 @@ from config.settings import Settings, SettingsError
 from config.sources import SOURCE_KINDS, kinds_taking, url_help
 from config.wiring import Services, build_services
 from connector.logs import configure_logging
+from gating.commands import (
+    CreateApiClient,
+    CreateUser,
+    DisableUser,
+    EnableUser,
+    ReevaluateHolds,
+    ResetPassword,
+    RevokeApiClient,
+    UnlockUser,
+)
 from gating.errors import CreditgateError
 from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
@@ -133,9 +143,10 @@ def apikey_create(
 ) -> None:
     services = _services()
     _init(services)
-    grant = sources.split(",") if sources is not None else []
+    grant = tuple(sources.split(",")) if sources is not None else ()
+    command = CreateApiClient(name, role, source=source, grant=grant, signed=signed)
     try:
-        issued = services.create_api_client(name, role, source=source, grant=grant, signed=signed)
+        issued = services.writes.create_api_client(command)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"API key for {name} ({role}): {issued.key}")
@@ -163,7 +174,7 @@ def apikey_list() -> None:
     signing secret (only hashes of keys are stored)."""
     services = _services()
     _init(services)
-    rows = services.list_api_clients()
+    rows = services.reads.list_api_clients()
     click.echo(
         f"{'NAME':<24} {'ROLE':<18} {'SOURCE':<16} {'CREATED':<17} {'LAST DECISION':<17} REVOKED"
     )
@@ -181,7 +192,7 @@ def apikey_list() -> None:
 def apikey_revoke(name: str) -> None:
     """Revoke NAME's key at once (audited). Every worker refuses it within the API-key cache's
     lifetime (README: Operations)."""
-    _act(lambda services: services.revoke_api_client(name, CLI_ACTOR))
+    _act(lambda services: services.writes.revoke_api_client(RevokeApiClient(name, CLI_ACTOR)))
     click.echo(f"API key of {name} revoked")
 
 
@@ -463,7 +474,7 @@ def user_create(name: str, role: str, password_file: Path | None) -> None:
     services = _services()
     _init(services)
     try:
-        created = services.pages.create_user(name, role, password)
+        created = services.writes.create_user(CreateUser(name, role, password))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {created.username} ({created.role}) created; log in at /login")
@@ -485,7 +496,7 @@ def user_list() -> None:
     """Every user: name, role, created, disabled, failed logins, locked, live sessions."""
     services = _services()
     _init(services)
-    rows = services.pages.list_users()
+    rows = services.reads.list_users()
     click.echo(
         f"{'NAME':<20} {'ROLE':<18} {'CREATED':<17} {'DISABLED':<17} {'FAILED':>6} "
         f"{'LOCKED':<17} SESSIONS"
@@ -505,7 +516,7 @@ def user_list() -> None:
 @click.argument("name")
 def user_disable(name: str) -> None:
     """Disable NAME: no more logins, and every session of theirs ends at once (audited)."""
-    ended = _act(lambda services: services.pages.disable_user(name, CLI_ACTOR))
+    ended = _act(lambda services: services.writes.disable_user(DisableUser(name, CLI_ACTOR)))
     click.echo(f"user {name} disabled; {ended} session(s) ended")
 
 
@@ -513,7 +524,7 @@ def user_disable(name: str) -> None:
 @click.argument("name")
 def user_enable(name: str) -> None:
     """Enable NAME again, and lift a lock after failed logins (audited)."""
-    done = _act(lambda services: services.pages.enable_user(name, CLI_ACTOR))
+    done = _act(lambda services: services.writes.enable_user(EnableUser(name, CLI_ACTOR)))
     said = {"user_enabled": "enabled", "login_unlocked": "unlocked"}
     click.echo(f"user {name}: {' and '.join(said[d] for d in done) or 'was enabled already'}")
 
@@ -522,7 +533,7 @@ def user_enable(name: str) -> None:
 @click.argument("name")
 def user_unlock(name: str) -> None:
     """Lift the lock on NAME after failed logins, and forget the failures (audited)."""
-    unlocked = _act(lambda services: services.pages.unlock_user(name, CLI_ACTOR))
+    unlocked = _act(lambda services: services.writes.unlock_user(UnlockUser(name, CLI_ACTOR)))
     click.echo(f"user {name}: {'unlocked' if unlocked else 'was not locked'}")
 
 
@@ -537,7 +548,8 @@ def user_reset_password(name: str, password_file: Path | None) -> None:
     """Set NAME's password (asked for twice unless --password-file gives it); every session of
     theirs ends, and a lock after failed logins is lifted (audited)."""
     password = _password(password_file)
-    ended = _act(lambda services: services.pages.reset_password(name, password, CLI_ACTOR))
+    change = ResetPassword(name, password, CLI_ACTOR)
+    ended = _act(lambda services: services.writes.reset_password(change))
     click.echo(f"password of {name} reset; {ended} session(s) ended")
 
 
@@ -552,7 +564,7 @@ def holds_reevaluate() -> None:
     does this after its sync). Releases are queued for the ERP's callback URL."""
     services = _services()
     _init(services)
-    report = services.reevaluate_holds()
+    report = services.writes.reevaluate_holds(ReevaluateHolds())
     click.echo(f"{report.checked:,} held order(s) checked, {len(report.released)} released")
     for order in report.released:
         click.echo(f"  released {order}")
@@ -581,9 +593,9 @@ def audit_verify(no_seal: bool, expect_head: str | None) -> None:
     services = _services()
     _init(services)
     if not no_seal:
-        sealed = services.seal_audit_trail()
+        sealed = services.writes.seal_audit_trail()
         click.echo(f"sealed {sealed:,} new row(s)")
-    result = services.verify_audit_trail(expect_head)
+    result = services.reads.verify_audit_trail(expect_head)
     if not result.ok:
         found = len(result.problems) + result.more
         click.echo(f"BROKEN: {found:,} problem(s) in {result.links:,} link(s):", err=True)
@@ -674,7 +686,7 @@ def scheduler(once: bool, metrics_port: int | None) -> None:
         start_http_server(metrics_port, registry=registry)
 
     def seal() -> None:
-        run_seal(services.seal_audit_trail, metrics.count_seal)
+        run_seal(services.writes.seal_audit_trail, metrics.count_seal)
 
     if once:
         job()

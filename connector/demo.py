@@ -10,11 +10,15 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.thresholds import thresholds_document
+from gating.commands import ChangeThresholds, CreateApiClient, CreateUser
 from gating.model import OrderRequest
 from gating.services import gate_order
+
+if TYPE_CHECKING:
+    from config.wiring import Services
 
 DEMO_ERP_KEY = "cg_demoerp_try-me"
 DEMO_AUDITOR_KEY = "cg_demoaudit_try-me"
@@ -139,12 +143,14 @@ ORDERS = [
 ]
 
 
-def prepare_demo(services: Any) -> dict[str, Any]:
+def prepare_demo(services: Services) -> dict[str, Any]:
     """Reset the demo database, load the demo CSVs and create keys; return what to print."""
     services.reset_database()
     services.init_db()
-    services.set_thresholds(
-        thresholds_document(DEMO_THRESHOLDS), "demo", "demo thresholds: CNY, one approval tier"
+    services.writes.change_thresholds(
+        ChangeThresholds(
+            thresholds_document(DEMO_THRESHOLDS), "demo", "demo thresholds: CNY, one approval tier"
+        )
     )
     with tempfile.TemporaryDirectory() as tmp:
         write_demo_csv(Path(tmp), services.clock().date())
@@ -153,11 +159,12 @@ def prepare_demo(services: Any) -> dict[str, Any]:
         raise RuntimeError(f"demo data did not load: {[str(e) for e in result.errors]}")
     services.compute_warnings()  # the warning ladder, as the nightly job would after a sync
     # Fixed, public keys so the README's curl lines work as written. Demo database only.
-    erp = services.create_api_client("demo-erp", "erp", key=DEMO_ERP_KEY)
-    auditor = services.create_api_client("demo-auditor", "auditor", key=DEMO_AUDITOR_KEY)
-    admin = services.create_api_client("demo-admin", "admin", key=DEMO_ADMIN_KEY)
+    create_client = services.writes.create_api_client
+    erp = create_client(CreateApiClient("demo-erp", "erp", key=DEMO_ERP_KEY))
+    auditor = create_client(CreateApiClient("demo-auditor", "auditor", key=DEMO_AUDITOR_KEY))
+    admin = create_client(CreateApiClient("demo-admin", "admin", key=DEMO_ADMIN_KEY))
     for name, (role, password) in DEMO_USERS.items():
-        services.pages.create_user(name, role, password)
+        services.writes.create_user(CreateUser(name, role, password))
     for order_id, customer, amount in HELD_AT_START:
         gate_order(
             OrderRequest("default", order_id, customer, Decimal(amount), "CNY"),

@@ -8,16 +8,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from connector.auth import requires
 from connector.bodies import object_body
+from connector.context import services
 from connector.schemas import GateOrderSchema, OrderEventSchema, path_ids
+from gating.commands import ApplyOrderEvent
 from gating.errors import GateUnavailable
 from gating.model import OrderRequest
 from gating.money import quantize
 from gating.roles import acting_source
-from gating.services import apply_order_event, gate_order
 
 log = logging.getLogger(__name__)
 bp = Blueprint("gate", __name__, url_prefix="/api/v1/gate")
@@ -34,8 +35,7 @@ def _bounded(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        services = current_app.extensions["creditgate"]
-        with services.bounded():
+        with services().clients.bounded():
             try:
                 return view(*args, **kwargs)
             except GateUnavailable as exc:
@@ -61,7 +61,6 @@ def _claimed_order_id() -> str | None:
 @requires("erp")
 def gate() -> Any:
     data = _order_schema.load(object_body())
-    services = current_app.extensions["creditgate"]
     order = OrderRequest(
         source=acting_source(g.client.source, g.client.sources, data.get("source")),
         order_id=data["order_id"],
@@ -71,16 +70,9 @@ def gate() -> Any:
         order_date=data.get("order_date"),
     )
     try:
-        result = gate_order(
-            order,
-            uow=services.uow(),
-            clock=services.clock,
-            rates=services.rates,
-            caller=g.client.name,
-        )
+        result = services().gate.decide(order, g.client.name)
     except GateUnavailable as exc:
         return _fail_safe(order.order_id, exc)
-    services.fail_safe_seen = result.fail_safe
     response = jsonify(result.record.response)
     response.headers["X-Creditgate-Replayed"] = "true" if result.replayed else "false"
     if not result.replayed:
@@ -90,17 +82,17 @@ def gate() -> Any:
 
 def _fail_safe(order_id: str | None, exc: GateUnavailable) -> Any:
     """Answer within the bounded time with the configured outcome; nothing was recorded."""
-    services = current_app.extensions["creditgate"]
+    application = services()
     log.error("gate unavailable for order %s: %s", order_id, exc)
     body = {
         "decision_id": None,
         "order_id": order_id,
-        "outcome": services.fail_safe_outcome,
+        "outcome": application.gate.fail_safe_outcome,
         "reasons": [
             {"code": "GATE_UNAVAILABLE", "message": f"the credit gate cannot decide now ({exc})"}
         ],
         "customer": None,
-        "decided_at": services.clock().isoformat(),
+        "decided_at": application.clock().isoformat(),
     }
     response = jsonify(body)
     response.status_code = 503
@@ -113,15 +105,9 @@ def _fail_safe(order_id: str | None, exc: GateUnavailable) -> Any:
 def order_event(order_id: str) -> Any:
     path_ids(order_id=order_id)
     data = _event_schema.load(object_body())
-    services = current_app.extensions["creditgate"]
     source = acting_source(g.client.source, g.client.sources, data.get("source"))
-    answer = apply_order_event(
-        source,
-        order_id,
-        data["event"],
-        uow=services.uow(),
-        clock=services.clock,
-        caller=g.client.name,
+    answer = services().gate.order_event(
+        ApplyOrderEvent(source, order_id, data["event"], g.client.name)
     )
     currency = answer.before.currency
     body: dict[str, Any] = {

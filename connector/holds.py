@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from marshmallow import ValidationError
 
 from connector.auth import requires
 from connector.bodies import object_body
+from connector.context import services
 from connector.schemas import (
     CustomerHoldSchema,
     HoldActionSchema,
@@ -18,7 +18,14 @@ from connector.schemas import (
     ReleaseSchema,
     path_ids,
 )
-from gating.holds import HoldAnswer
+from gating.commands import (
+    ReevaluateHolds,
+    ReevaluateOrder,
+    RejectOrder,
+    ReleaseOrder,
+    SetCustomerHold,
+)
+from gating.holds import HoldAnswer, ReleaseInThePast
 from gating.roles import RELEASERS
 
 bp = Blueprint("holds", __name__, url_prefix="/api/v1/admin")
@@ -35,9 +42,9 @@ def holds() -> Any:
     """The hold list: open orders whose last decision was review or blocked, newest first, with
     the reasons; `next` is the `before` of the following page."""
     args = _holds_query.load(request.args.to_dict())
-    services = current_app.extensions["creditgate"]
-    zone = services.settings.zone
-    rows, after = services.held_orders(
+    application = services()
+    zone = application.settings.zone
+    rows, after = application.reads.held_orders(
         source=args.get("source"),
         customer_id=args.get("customer_id"),
         outcome=args.get("outcome"),
@@ -68,24 +75,20 @@ def release(order_id: str) -> Any:
     decision back (`RELEASED_BY`), and the ERP is told through its callback."""
     path_ids(order_id=order_id)
     data = _release.load(object_body())
-    services = current_app.extensions["creditgate"]
-    expires_at = None
-    if "expires_on" in data:
-        today = services.clock().date()
-        if data["expires_on"] < today:
-            raise ValidationError({"expires_on": [f"must be today ({today}) or later"]})
-        next_day = data["expires_on"] + timedelta(days=1)
-        expires_at = datetime.combine(next_day, time(0), tzinfo=services.settings.zone)
-    answer = services.release_order(
+    command = ReleaseOrder(
         data.get("source", g.client.source),
         order_id,
         reason=data["reason"].strip(),
         actor=g.client.name,
         role=g.client.role,
         cap=data.get("cap"),
-        expires_at=expires_at,
+        expires_on=data.get("expires_on"),
         seen_decision=data.get("decision_id"),
     )
+    try:
+        answer = services().writes.release_order(command)
+    except ReleaseInThePast as exc:
+        raise ValidationError({"expires_on": [f"must be today ({exc.today}) or later"]}) from None
     return _answer(answer)
 
 
@@ -95,14 +98,15 @@ def reject(order_id: str) -> Any:
     """Block a held order for good; every later call for it answers blocked (`REJECTED_BY`)."""
     path_ids(order_id=order_id)
     data = _action.load(object_body())
-    services = current_app.extensions["creditgate"]
-    answer = services.reject_order(
-        data.get("source", g.client.source),
-        order_id,
-        reason=data["reason"].strip(),
-        actor=g.client.name,
-        role=g.client.role,
-        seen_decision=data.get("decision_id"),
+    answer = services().writes.reject_order(
+        RejectOrder(
+            data.get("source", g.client.source),
+            order_id,
+            reason=data["reason"].strip(),
+            actor=g.client.name,
+            role=g.client.role,
+            seen_decision=data.get("decision_id"),
+        )
     )
     return _answer(answer)
 
@@ -113,8 +117,9 @@ def reevaluate(order_id: str) -> Any:
     """Decide a held order again on today's data; an approval releases it (`auto_released`)."""
     path_ids(order_id=order_id)
     data = _reevaluate.load(object_body())
-    services = current_app.extensions["creditgate"]
-    answer = services.reevaluate_order(data.get("source", g.client.source), order_id, g.client.name)
+    answer = services().writes.reevaluate_order(
+        ReevaluateOrder(data.get("source", g.client.source), order_id, g.client.name)
+    )
     return _answer(answer)
 
 
@@ -123,7 +128,7 @@ def reevaluate(order_id: str) -> Any:
 def reevaluate_all() -> Any:
     """Decide every held order again (as the nightly job does after its sync)."""
     _reevaluate.load(object_body())
-    report = current_app.extensions["creditgate"].reevaluate_holds()
+    report = services().writes.reevaluate_holds(ReevaluateHolds())
     return jsonify(
         {"checked": report.checked, "released": report.released, "errors": report.errors}
     )
@@ -136,11 +141,10 @@ def customer_hold(customer_id: str) -> Any:
     it off. The ERP's own hold is synced separately and is not changed."""
     path_ids(customer_id=customer_id)
     data = _customer_hold.load(object_body())
-    services = current_app.extensions["creditgate"]
     source = data.get("source", g.client.source)
     reason = data["reason"].strip()
-    services.set_customer_hold(
-        source, customer_id, reason if data["on_hold"] else None, g.client.name
+    services().writes.set_customer_hold(
+        SetCustomerHold(source, customer_id, reason if data["on_hold"] else None, g.client.name)
     )
     return jsonify(
         {"customer_id": customer_id, "source": source, "on_hold": data["on_hold"], "reason": reason}
@@ -152,7 +156,6 @@ def _answer(answer: HoldAnswer) -> Any:
         {
             "action": answer.action,
             "decision": answer.record.response,
-            "notified": answer.notice is not None
-            and bool(current_app.extensions["creditgate"].notify),
+            "notified": answer.notice is not None and bool(services().writes.notify),
         }
     )

@@ -32,6 +32,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from connector.auth import requires
+from connector.context import ViewReads, services
 from connector.logs import describe
 
 log = logging.getLogger(__name__)
@@ -150,10 +151,12 @@ def call_within(fn: Callable[[], T], timeout: float) -> T:
 
 
 class SyncRunCollector(Collector):
-    """Reads sync-run totals and last successful syncs from the store when scraped."""
+    """Reads sync-run totals and last successful syncs from the store when scraped, waiting at
+    most `timeout` seconds for it."""
 
-    def __init__(self, services: Any) -> None:
-        self.services = services
+    def __init__(self, reads: ViewReads, timeout: float) -> None:
+        self.reads = reads
+        self.timeout = timeout
 
     def describe(self) -> Iterable[Metric]:
         return self._families()
@@ -179,7 +182,7 @@ class SyncRunCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         runs, last, up = self._families()
         try:
-            counts, sources = call_within(self._read, self.services.settings.gate_timeout)
+            counts, sources = call_within(self.reads.sync_figures, self.timeout)
         except Exception as exc:
             log.warning("metrics: the store did not answer: %s", describe(exc))
             up.add_metric([], 0)
@@ -194,19 +197,17 @@ class SyncRunCollector(Collector):
         up.add_metric([], 1)
         yield from (runs, last, up)
 
-    def _read(self) -> tuple[list[tuple[str, str, str, int]], list[dict[str, Any]]]:
-        store = self.services.sync_store()
-        return store.run_counts(), store.sources()
 
-
-def scrape_registry(app_registry: CollectorRegistry | None, services: Any) -> CollectorRegistry:
+def scrape_registry(
+    app_registry: CollectorRegistry | None, reads: ViewReads, timeout: float
+) -> CollectorRegistry:
     """What one scrape exports: this process's (or every worker's) metrics plus the store's."""
     registry = CollectorRegistry()
     if app_registry is None:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Forward(app_registry))
-    registry.register(SyncRunCollector(services))
+    registry.register(SyncRunCollector(reads, timeout))
     return registry
 
 
@@ -223,7 +224,10 @@ class _Forward(Collector):
 @bp.get("/metrics")
 @requires("admin", "auditor", "metrics")
 def scrape() -> Response:
+    application = services()
     registry = scrape_registry(
-        current_app.extensions["creditgate.registry"], current_app.extensions["creditgate"]
+        current_app.extensions["creditgate.registry"],
+        application.reads,
+        application.settings.gate_timeout,
     )
     return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 
 from connector import metrics
+from connector.context import ViewServices
 from connector.logs import REQUEST_ID_HEADER, describe, request_id_from
 
 access_log = logging.getLogger("creditgate.access")
@@ -18,7 +19,7 @@ GATE_ENDPOINT = "gate.gate"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def init_app(app: Flask, services: Any) -> None:
+def init_app(app: Flask, services: ViewServices) -> None:
     """Tag every request with an id, log it once when answered, count it, serve /healthz."""
     measures, registry = metrics.new_metrics()
     app.extensions["creditgate.metrics"] = measures
@@ -43,7 +44,7 @@ def init_app(app: Flask, services: Any) -> None:
     def healthz() -> Any:
         """Unauthenticated on purpose, for load balancers: up or down, and an error class name."""
         try:
-            metrics.call_within(services.check_database, services.settings.gate_timeout)
+            metrics.call_within(services.reads.check_database, services.settings.gate_timeout)
         except Exception as exc:
             log.warning("health check: the database did not answer: %s", describe(exc))
             body = {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__}

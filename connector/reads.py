@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from connector.auth import requires
+from connector.context import services
 from connector.schemas import (
     CreditQuerySchema,
     OutboxQuerySchema,
@@ -14,7 +15,6 @@ from connector.schemas import (
     WarningsQuerySchema,
     path_ids,
 )
-from gating.services import credit_position, get_decision
 
 bp = Blueprint("reads", __name__, url_prefix="/api/v1")
 _query = CreditQuerySchema()
@@ -41,14 +41,7 @@ def _json_ready(value: Any) -> Any:
 def customer_credit(customer_id: str) -> Any:
     path_ids(customer_id=customer_id)
     args = _query.load(request.args.to_dict())
-    services = current_app.extensions["creditgate"]
-    position = credit_position(
-        args.get("source", g.client.source),
-        customer_id,
-        uow=services.read_uow(),
-        clock=services.clock,
-        rates=services.rates,
-    )
+    position = services().reads.credit_position(args.get("source", g.client.source), customer_id)
     return jsonify(_json_ready(dict(position)))
 
 
@@ -56,8 +49,7 @@ def customer_credit(customer_id: str) -> Any:
 @requires("admin")
 def sync_runs() -> Any:
     args = _runs_query.load(request.args.to_dict())
-    services = current_app.extensions["creditgate"]
-    runs = services.sync_store().runs(
+    runs = services().reads.sync_runs(
         source=args.get("source"), status=args.get("status"), limit=args.get("limit", 50)
     )
     return jsonify({"runs": [_json_ready(r) for r in runs]})
@@ -68,8 +60,7 @@ def sync_runs() -> Any:
 def warnings() -> Any:
     """Every customer's current warning level and its reasons (filter: ?level=red)."""
     args = _warnings_query.load(request.args.to_dict())
-    store = current_app.extensions["creditgate"].warning_store()
-    rows = store.levels(level=args.get("level"), limit=args.get("limit", 500))
+    rows = services().reads.warnings(level=args.get("level"), limit=args.get("limit", 500))
     return jsonify({"warnings": [_json_ready(r) for r in rows]})
 
 
@@ -78,8 +69,7 @@ def warnings() -> Any:
 def outbox() -> Any:
     """Pushes to ERPs and CRMs, newest first (filter: ?status=pending|failed|delivered)."""
     args = _outbox_query.load(request.args.to_dict())
-    store = current_app.extensions["creditgate"].warning_store()
-    rows = store.outbox(
+    rows = services().reads.outbox(
         status=args.get("status"), target=args.get("target"), limit=args.get("limit", 500)
     )
     return jsonify({"outbox": [_json_ready(r) for r in rows]})
@@ -89,8 +79,8 @@ def outbox() -> Any:
 @requires("admin", "auditor", "credit_specialist", "credit_manager")
 def decision(decision_id: str) -> Any:
     path_ids(decision_id=decision_id)
-    services = current_app.extensions["creditgate"]
-    record = get_decision(decision_id, uow=services.read_uow())
+    application = services()
+    record = application.reads.decision(decision_id)
     return jsonify(
         {
             "decision_id": record.id,
@@ -99,7 +89,7 @@ def decision(decision_id: str) -> Any:
             "customer_id": record.customer_id,
             "outcome": record.outcome.value,
             "reason_codes": list(record.reason_codes),
-            "decided_at": record.decided_at.astimezone(services.settings.zone).isoformat(),
+            "decided_at": record.decided_at.astimezone(application.settings.zone).isoformat(),
             "thresholds_version": record.thresholds_version,
             "caller": record.caller,
             "previous_decision_id": record.previous_id,

@@ -4,6 +4,9 @@ held order is decided again, and those whose reasons are gone are released autom
 A release or rejection is itself a recorded decision, taken under the customer's lock like a
 gate call: a release approves and reserves the order at once (so the ERP may go ahead on the
 notice alone), and the ERP's next call for it gets that decision back with `RELEASED_BY`.
+
+`HoldDesk` carries out each action from one command (gating/commands.py), its dependencies
+bound once when the application is built.
 """
 
 from __future__ import annotations
@@ -12,9 +15,16 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
+from gating.commands import (
+    ReevaluateHolds,
+    ReevaluateOrder,
+    RejectOrder,
+    ReleaseOrder,
+    SetCustomerHold,
+)
 from gating.errors import CreditgateError, CustomerNotFound, InvalidAmount, OrderNotFound
 from gating.model import ApprovalTier, OrderRequest, Outcome, Resolution
 from gating.money import Rates, parse_amount, quantize
@@ -63,75 +73,164 @@ class HoldAnswer:
     notice: HoldNotice | None
 
 
-def release_order(
-    source: str,
-    order_id: str,
-    *,
-    reason: str,
-    actor: str,
-    role: str,
-    cap: Decimal | None = None,
-    expires_at: datetime | None = None,
-    seen_decision: str | None = None,
-    uow: UnitOfWork,
-    clock: Clock,
-    rates: Rates,
-    notify: Sequence[str] = (),
-) -> HoldAnswer:
-    """Approve a held order over its reasons, up to `cap` (the order's currency) until
-    `expires_at`.
-
-    :raises OrderNotFound, NotHeld, ReleaseNotAllowed, CurrencyRateMissing:
-    """
-    return _resolve(
-        "release",
-        source,
-        order_id,
-        reason=reason,
-        actor=actor,
-        role=role,
-        cap=cap,
-        expires_at=expires_at,
-        seen_decision=seen_decision,
-        uow=uow,
-        clock=clock,
-        rates=rates,
-        notify=notify,
-    )
+@dataclass
+class ReevaluationReport:
+    checked: int = 0
+    released: list[str] = field(default_factory=list)
+    """`source/order_id` of each order released automatically."""
+    errors: list[str] = field(default_factory=list)
 
 
-def reject_order(
-    source: str,
-    order_id: str,
-    *,
-    reason: str,
-    actor: str,
-    role: str,
-    seen_decision: str | None = None,
-    uow: UnitOfWork,
-    clock: Clock,
-    rates: Rates,
-    notify: Sequence[str] = (),
-) -> HoldAnswer:
-    """Block a held order for good: every later call for it answers blocked, `REJECTED_BY`.
+class ReleaseInThePast(CreditgateError):
+    """A release whose last day (`expires_on`) is before today in the business time zone."""
 
-    :raises OrderNotFound, NotHeld:
-    """
-    return _resolve(
-        "reject",
-        source,
-        order_id,
-        reason=reason,
-        actor=actor,
-        role=role,
-        cap=None,
-        expires_at=None,
-        seen_decision=seen_decision,
-        uow=uow,
-        clock=clock,
-        rates=rates,
-        notify=notify,
-    )
+    field = "expires_on"
+
+    def __init__(self, last_day: date, today: date) -> None:
+        super().__init__(f"the last day of a release ({last_day}) is before today ({today})")
+        self.last_day = last_day
+        self.today = today
+
+
+def end_of_day(day: date, zone: tzinfo) -> datetime:
+    """The instant a release through `day` lapses: the next midnight in the business zone."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+
+
+class HoldDesk:
+    """What people do with held orders and customer holds, one command each. Built once
+    (config/wiring.py) with its unit-of-work factory, clock, rates, the business time zone and
+    the outbox targets hold notices go to."""
+
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        rates: Rates,
+        zone: tzinfo,
+        notify: Sequence[str] = (),
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._rates = rates
+        self._zone = zone
+        self.notify = tuple(notify)
+        """The outbox targets hold notices go to (empty: nobody is told)."""
+
+    def release(self, cmd: ReleaseOrder) -> HoldAnswer:
+        """Approve a held order over its reasons, up to `cmd.cap` (the order's currency), through
+        the end of `cmd.expires_on` in the business time zone: the one place that date becomes
+        an instant.
+
+        :raises ReleaseInThePast, OrderNotFound, NotHeld, ReleaseNotAllowed, InvalidRelease,
+            CurrencyRateMissing:
+        """
+        expires_at = None
+        if cmd.expires_on is not None:
+            today = self._clock().date()  # the clock tells time in the business zone
+            if cmd.expires_on < today:
+                raise ReleaseInThePast(cmd.expires_on, today)
+            expires_at = end_of_day(cmd.expires_on, self._zone)
+        return self._resolve("release", cmd, cmd.cap, expires_at)
+
+    def reject(self, cmd: RejectOrder) -> HoldAnswer:
+        """Block a held order for good: every later call for it answers blocked, `REJECTED_BY`.
+
+        :raises OrderNotFound, NotHeld, ReleaseNotAllowed:
+        """
+        return self._resolve("reject", cmd, None, None)
+
+    def reevaluate(self, cmd: ReevaluateOrder) -> HoldAnswer:
+        """Decide a held order again on today's data, as the ERP's own call would. An approval
+        is an automatic release, recorded and told to the ERP like a person's.
+
+        :raises OrderNotFound, NotHeld:
+        """
+        answer = self._reevaluate(cmd.source, cmd.order_id, cmd.actor, only_if_released=False)
+        assert answer is not None, "recorded whatever the outcome"
+        return answer
+
+    def reevaluate_all(self, cmd: ReevaluateHolds) -> ReevaluationReport:
+        """Decide every held order again (after a sync); release those whose reasons are gone.
+        Each order is its own transaction, so one that cannot be decided is reported and
+        skipped."""
+        report = ReevaluationReport()
+        after = 0
+        while True:
+            with self._uow() as uow:
+                page = uow.orders.held(after, cmd.batch)
+            if not page:
+                return report
+            for key, source, order_id in page:
+                after = key
+                report.checked += 1
+                try:
+                    answer = self._reevaluate(source, order_id, SYSTEM, only_if_released=True)
+                except NotHeld:
+                    continue  # decided or closed meanwhile
+                except CreditgateError as exc:
+                    report.errors.append(f"{source}/{order_id}: {exc}")
+                    log.warning("re-evaluating %s/%s failed: %s", source, order_id, exc)
+                    continue
+                if answer is not None:
+                    report.released.append(f"{source}/{order_id}")
+
+    def set_customer_hold(self, cmd: SetCustomerHold) -> None:
+        """Put a customer on hold here (`cmd.reason`), or take creditgate's hold off (None). The
+        ERP's own hold is untouched: a sync keeps it as the ERP says.
+
+        :raises CustomerNotFound, SourceNotFound:
+        """
+        now = self._clock()
+        with self._uow() as uow:
+            source_id = uow.sources.get(cmd.source).id
+            if not uow.customers.set_admin_hold(source_id, cmd.customer_id, cmd.reason):
+                raise CustomerNotFound(cmd.source, cmd.customer_id)
+            uow.audit.record(
+                cmd.actor,
+                "customer_hold_on" if cmd.reason is not None else "customer_hold_off",
+                f"customer:{cmd.source}/{cmd.customer_id}",
+                {"reason": cmd.reason},
+                now,
+            )
+            uow.commit()
+
+    def _resolve(
+        self,
+        action: str,
+        cmd: ReleaseOrder | RejectOrder,
+        cap: Decimal | None,
+        expires_at: datetime | None,
+    ) -> HoldAnswer:
+        return _resolve(
+            action,
+            cmd.source,
+            cmd.order_id,
+            reason=cmd.reason,
+            actor=cmd.actor,
+            role=cmd.role,
+            cap=cap,
+            expires_at=expires_at,
+            seen_decision=cmd.seen_decision,
+            uow=self._uow(),
+            clock=self._clock,
+            rates=self._rates,
+            notify=self.notify,
+        )
+
+    def _reevaluate(
+        self, source: str, order_id: str, actor: str, *, only_if_released: bool
+    ) -> HoldAnswer | None:
+        return _reevaluate(
+            source,
+            order_id,
+            actor=actor,
+            uow=self._uow(),
+            clock=self._clock,
+            rates=self._rates,
+            notify=self.notify,
+            only_if_released=only_if_released,
+        )
 
 
 def _resolve(
@@ -234,7 +333,7 @@ def _resolve(
         return HoldAnswer(record, done, notice)
 
 
-def reevaluate_order(
+def _reevaluate(
     source: str,
     order_id: str,
     *,
@@ -293,55 +392,6 @@ def reevaluate_order(
             uow.notices.add(notice, notify, now)
         uow.commit()
         return HoldAnswer(record, action, notice)
-
-
-@dataclass
-class ReevaluationReport:
-    checked: int = 0
-    released: list[str] = field(default_factory=list)
-    """`source/order_id` of each order released automatically."""
-    errors: list[str] = field(default_factory=list)
-
-
-def reevaluate_holds(
-    *,
-    uow_factory: Callable[[], UnitOfWork],
-    clock: Clock,
-    rates: Rates,
-    notify: Sequence[str] = (),
-    batch: int = 200,
-) -> ReevaluationReport:
-    """Decide every held order again (after a sync); release those whose reasons are gone. Each
-    order is its own transaction, so one that cannot be decided is reported and skipped."""
-    report = ReevaluationReport()
-    after = 0
-    while True:
-        with uow_factory() as uow:
-            page = uow.orders.held(after, batch)
-        if not page:
-            return report
-        for key, source, order_id in page:
-            after = key
-            report.checked += 1
-            try:
-                answer = reevaluate_order(
-                    source,
-                    order_id,
-                    actor=SYSTEM,
-                    uow=uow_factory(),
-                    clock=clock,
-                    rates=rates,
-                    notify=notify,
-                    only_if_released=True,
-                )
-            except NotHeld:
-                continue  # decided or closed meanwhile
-            except CreditgateError as exc:
-                report.errors.append(f"{source}/{order_id}: {exc}")
-                log.warning("re-evaluating %s/%s failed: %s", source, order_id, exc)
-                continue
-            if answer is not None:
-                report.released.append(f"{source}/{order_id}")
 
 
 def _held_request(uow: UnitOfWork, source: str, order_id: str) -> OrderRequest:
@@ -407,32 +457,3 @@ def _notice(
         decision_id=record.id,
         decided_at=record.decided_at,
     )
-
-
-def set_customer_hold(
-    source: str,
-    customer_id: str,
-    reason: str | None,
-    *,
-    actor: str,
-    uow: UnitOfWork,
-    clock: Clock,
-) -> None:
-    """Put a customer on hold here (`reason`), or take creditgate's hold off (None). The ERP's
-    own hold is untouched: a sync keeps it as the ERP says.
-
-    :raises CustomerNotFound, SourceNotFound:
-    """
-    now = clock()
-    with uow:
-        source_id = uow.sources.get(source).id
-        if not uow.customers.set_admin_hold(source_id, customer_id, reason):
-            raise CustomerNotFound(source, customer_id)
-        uow.audit.record(
-            actor,
-            "customer_hold_on" if reason is not None else "customer_hold_off",
-            f"customer:{source}/{customer_id}",
-            {"reason": reason},
-            now,
-        )
-        uow.commit()

@@ -77,7 +77,7 @@ class Jobs:
     thresholds: Callable[[], Thresholds]
     """The thresholds in force, read once per job."""
     reevaluate_holds: Callable[[], object]
-    """Decide every held order again (gating.holds.reevaluate_holds, bound)."""
+    """Decide every held order again (HoldDesk.reevaluate_all, bound)."""
     notice_targets: Callable[[], Mapping[str, NoticeTarget]]
     """Targets beside the sources, e.g. the ERP's callback URL; each is closed after a push."""
 

@@ -40,6 +40,7 @@ from config.wiring import Services, build_services
 from connector import create_app
 from connector.demo import CUSTOMERS as DEMO_CUSTOMERS
 from connector.demo import demo_invoices, demo_payments
+from gating.commands import CreateApiClient
 from tests import databases
 
 # 09:30 in Shanghai, 01:30 UTC: the same calendar day in both zones.
@@ -233,13 +234,15 @@ class Keys:
 
 @pytest.fixture
 def keys(services: Services) -> Keys:
-    erp = services.create_api_client("erp-test", "erp")
-    admin = services.create_api_client("admin-test", "admin")
-    auditor = services.create_api_client("auditor-test", "auditor")
-    signed = services.create_api_client("erp-signed", "erp", signed=True)
+    erp = services.writes.create_api_client(CreateApiClient("erp-test", "erp"))
+    admin = services.writes.create_api_client(CreateApiClient("admin-test", "admin"))
+    auditor = services.writes.create_api_client(CreateApiClient("auditor-test", "auditor"))
+    signed = services.writes.create_api_client(CreateApiClient("erp-signed", "erp", signed=True))
     assert signed.client.signing_secret
-    specialist = services.create_api_client("specialist-test", "credit_specialist")
-    manager = services.create_api_client("manager-test", "credit_manager")
+    specialist = services.writes.create_api_client(
+        CreateApiClient("specialist-test", "credit_specialist")
+    )
+    manager = services.writes.create_api_client(CreateApiClient("manager-test", "credit_manager"))
     return Keys(
         erp=erp.key,
         admin=admin.key,

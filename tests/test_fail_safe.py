@@ -12,6 +12,7 @@ import pytest
 from config.settings import Settings
 from config.wiring import build_services
 from connector import create_app
+from gating.commands import ChangeThresholds, CreateApiClient
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=ZoneInfo("UTC"))
 
@@ -22,7 +23,7 @@ def gate(tmp_path):
     settings = Settings(database_url=f"sqlite:///{path}", gate_timeout=0.5)
     services = build_services(settings, clock=lambda: NOW)
     services.init_db()
-    issued = services.create_api_client("erp", "erp")
+    issued = services.writes.create_api_client(CreateApiClient("erp", "erp"))
     client = create_app(services).test_client()
     headers = {"Authorization": f"Bearer {issued.key}"}
     # Warm the key cache so the request below reaches the gate before touching the database.
@@ -84,7 +85,7 @@ def test_time_spent_queuing_behind_other_gate_calls_counts_against_the_same_time
         Settings(database_url=f"sqlite:///{path}", gate_timeout=1.0), clock=lambda: NOW
     )
     services.init_db()
-    issued = services.create_api_client("erp", "erp")
+    issued = services.writes.create_api_client(CreateApiClient("erp", "erp"))
     client = create_app(services).test_client()
     headers = {"Authorization": f"Bearer {issued.key}"}
     client.get("/api/v1/openapi.json", headers=headers)
@@ -121,9 +122,11 @@ def test_the_thresholds_fail_safe_outcome_is_answered_once_this_process_has_read
         Settings(database_url=f"sqlite:///{path}", gate_timeout=0.3), clock=lambda: NOW
     )
     services.init_db()
-    document = services.thresholds_versions(1)[0]["document"]
-    services.set_thresholds({**document, "fail_safe_outcome": "blocked"}, "admin", "be careful")
-    issued = services.create_api_client("erp", "erp")
+    document = services.reads.thresholds_versions(1)[0]["document"]
+    services.writes.change_thresholds(
+        ChangeThresholds({**document, "fail_safe_outcome": "blocked"}, "admin", "be careful")
+    )
+    issued = services.writes.create_api_client(CreateApiClient("erp", "erp"))
     client = create_app(services).test_client()
     headers = {"Authorization": f"Bearer {issued.key}"}
     assert client.post("/api/v1/gate/orders", json=_order("SO-1"), headers=headers).status_code
@@ -150,8 +153,8 @@ def test_sqlite_gone_keeps_the_fail_safe_body_and_the_keys_known_before_it(tmp_p
         Settings(database_url=f"sqlite:///{path}", gate_timeout=0.5), clock=lambda: NOW
     )
     services.init_db()
-    erp = services.create_api_client("erp", "erp").key
-    auditor = services.create_api_client("auditor", "auditor").key
+    erp = services.writes.create_api_client(CreateApiClient("erp", "erp")).key
+    auditor = services.writes.create_api_client(CreateApiClient("auditor", "auditor")).key
     ticks = [0.0]
     app = create_app(services)
     app.extensions["creditgate.clients"] = new_client_cache(lambda: ticks[0])

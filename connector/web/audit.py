@@ -58,8 +58,8 @@ def _event_query() -> EventQuery:
 @page(*AUDITORS)
 def index() -> Any:
     app = services()
-    decisions, _ = app.audit_decisions(_decision_query(), 100)
-    events, _ = app.audit_events(_event_query(), 100)
+    decisions, _ = app.reads.audit_decisions(_decision_query(), 100)
+    events, _ = app.reads.audit_events(_event_query(), 100)
     return render_template(
         "web/audit.html",
         decisions=[audit_api.decision_row(r) for r in decisions],
@@ -72,7 +72,7 @@ def index() -> Any:
 @bp.get("/audit/decisions.csv")
 @page(*AUDITORS)
 def decisions_csv() -> Any:
-    rows = services().export_decisions(_decision_query())
+    rows = services().reads.export_decisions(_decision_query())
     return audit_api.csv_response(
         "decisions.csv", audit_api.DECISION_FIELDS, rows, audit_api.decision_row
     )
@@ -81,7 +81,7 @@ def decisions_csv() -> Any:
 @bp.get("/audit/events.csv")
 @page(*AUDITORS)
 def events_csv() -> Any:
-    rows = services().export_events(_event_query())
+    rows = services().reads.export_events(_event_query())
     return audit_api.csv_response("events.csv", audit_api.EVENT_FIELDS, rows, audit_api.event_row)
 
 
@@ -89,8 +89,8 @@ def events_csv() -> Any:
 @page(*AUDITORS)
 def verify() -> Any:
     app = services()
-    sealed = app.seal_audit_trail()
-    result = app.verify_audit_trail()
+    sealed = app.writes.seal_audit_trail()
+    result = app.reads.verify_audit_trail()
     user = current_user()
     app.pages.record(
         user.username,

@@ -13,10 +13,10 @@ from connector.web.charts import bars
 from connector.web.forms import PLAIN_REASON, blank, load_form, path_or_404, query_arg
 from connector.web.session import current_user, page
 from gating.audit import DecisionQuery
+from gating.commands import SetCustomerHold
 from gating.errors import CreditgateError
 from gating.reports import aging_in
 from gating.roles import PEOPLE_ROLES, RELEASERS
-from gating.services import credit_position
 
 bp = Blueprint("customers", __name__)
 
@@ -32,7 +32,7 @@ def index() -> Any:
         number = min(max(1, int(request.args.get("page", "1"))), 1_000_000)
     except ValueError:
         number = 1
-    listed = services().pages.customers(search, number)
+    listed = services().reads.customers(search, number)
     return render_template("web/customers.html", listed=listed, q=search or "")
 
 
@@ -42,16 +42,15 @@ def customer(source: str, customer_id: str) -> Any:
     path_or_404(source=source, customer_id=customer_id)
     app = services()
     try:
-        position = credit_position(
-            source, customer_id, uow=app.read_uow(), clock=app.clock, rates=app.rates
-        )
+        position = app.reads.credit_position(source, customer_id)
     except CreditgateError as exc:
         abort(404, description=str(exc))
-    extras = app.pages.customer_extras(source, customer_id)
+    extras = app.reads.customer_extras(source, customer_id)
     currency = position["currency"]
     buckets, missing = aging_in(extras.get("aging", {}), app.rates, currency)
     chart = bars(buckets, currency, title=f"{customer_id}: open invoices by days past due")
-    decisions, _ = app.audit_decisions(DecisionQuery(source=source, customer_id=customer_id), 20)
+    query = DecisionQuery(source=source, customer_id=customer_id)
+    decisions, _ = app.reads.audit_decisions(query, 20)
     return render_template(
         "web/customer.html",
         p=position,
@@ -75,8 +74,9 @@ def hold(source: str, customer_id: str) -> Any:
     else:
         on = form["on_hold"]
         try:
-            services().set_customer_hold(
-                source, customer_id, form["reason"] if on else None, current_user().username
+            reason = form["reason"] if on else None
+            services().writes.set_customer_hold(
+                SetCustomerHold(source, customer_id, reason, current_user().username)
             )
             flash(f"{customer_id} is {'on hold' if on else 'no longer on hold'}.", "info")
         except CreditgateError as exc:

@@ -18,7 +18,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 @page(*PEOPLE_ROLES)
 def index() -> Any:
-    figures = services().pages.dashboard()
+    figures = services().reads.dashboard()
     chart = bars(
         figures["aging"],
         figures["currency"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -12,8 +11,9 @@ from connector.context import services
 from connector.schemas import HoldActionSchema, ReleaseSchema
 from connector.web.forms import PLAIN_REASON, blank, load_form, path_or_404
 from connector.web.session import current_user, page
+from gating.commands import ReevaluateHolds, ReevaluateOrder, RejectOrder, ReleaseOrder
 from gating.errors import CreditgateError
-from gating.holds import HoldAnswer
+from gating.holds import HoldAnswer, ReleaseInThePast
 from gating.roles import RELEASERS
 
 bp = Blueprint("holds", __name__)
@@ -29,7 +29,7 @@ _ACTIONS = "<any(release, reject, reevaluate):action>"
 @bp.get("/holds")
 @page(*RELEASERS)
 def index() -> Any:
-    rows, _ = services().held_orders(limit=200)
+    rows, _ = services().reads.held_orders(limit=200)
     return render_template("web/holds.html", rows=rows, today=services().clock().date())
 
 
@@ -39,11 +39,15 @@ def act(source: str, order_id: str, action: str) -> Any:
     path_or_404(source=source, order_id=order_id)
     try:
         if action == "reevaluate":
-            answer = services().reevaluate_order(source, order_id, current_user().username)
+            answer = services().writes.reevaluate_order(
+                ReevaluateOrder(source, order_id, current_user().username)
+            )
         else:
             answer = _release_or_reject(source, order_id, action)
         outcome = answer.record.outcome.value
         flash(f"{order_id}: {answer.action.replace('_', ' ')}, now {outcome}.", "info")
+    except ReleaseInThePast:
+        flash(f"{order_id}: the last day of a release cannot be in the past", "error")
     except (CreditgateError, ValueError) as exc:
         flash(f"{order_id}: {exc}", "error")
     return redirect(url_for("web.holds.index"))
@@ -55,25 +59,24 @@ def _release_or_reject(source: str, order_id: str, action: str) -> HoldAnswer:
         form = load_form(_FORMS[action])
     except ValidationError as exc:
         raise ValueError(_refusal(exc)) from None
-    user, app = current_user(), services()
-    who = {
-        "reason": form["reason"],
-        "actor": user.username,
-        "role": user.role,
-        "seen_decision": form.get("decision_id"),
-    }
-    answer: HoldAnswer
+    user, writes = current_user(), services().writes
+    reason, seen = form["reason"], form.get("decision_id")
     if action == "reject":
-        answer = app.reject_order(source, order_id, **who)
-        return answer
-    expires_at = None
-    if "expires_on" in form:
-        if form["expires_on"] < app.clock().date():
-            raise ValueError("the last day of a release cannot be in the past")
-        next_day = form["expires_on"] + timedelta(days=1)
-        expires_at = datetime.combine(next_day, time(0), app.settings.zone)
-    answer = app.release_order(source, order_id, cap=form.get("cap"), expires_at=expires_at, **who)
-    return answer
+        return writes.reject_order(
+            RejectOrder(source, order_id, reason, user.username, user.role, seen)
+        )
+    return writes.release_order(
+        ReleaseOrder(
+            source,
+            order_id,
+            reason,
+            user.username,
+            user.role,
+            cap=form.get("cap"),
+            expires_on=form.get("expires_on"),
+            seen_decision=seen,
+        )
+    )
 
 
 def _refusal(exc: ValidationError) -> str:
@@ -97,6 +100,6 @@ def _refusal(exc: ValidationError) -> str:
 @bp.post("/holds/reevaluate")
 @page(*RELEASERS)
 def reevaluate_all() -> Any:
-    report = services().reevaluate_holds()
+    report = services().writes.reevaluate_holds(ReevaluateHolds())
     flash(f"{report.checked} held order(s) decided again; {len(report.released)} released.", "info")
     return redirect(url_for("web.holds.index"))

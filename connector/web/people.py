@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from connector.context import services
 from connector.web.forms import CONTROL
 from connector.web.session import current_user, page
+from gating.commands import DisableUser, EnableUser, EndAllSessions, UnlockUser
 
 bp = Blueprint("people", __name__)
 
@@ -18,7 +19,7 @@ ACTIONS = ("unlock", "disable", "enable", "end_sessions")
 @bp.get("/people")
 @page("admin")
 def index() -> Any:
-    return render_template("web/people.html", rows=services().pages.list_users())
+    return render_template("web/people.html", rows=services().reads.list_users())
 
 
 @bp.post("/people")
@@ -30,18 +31,22 @@ def change() -> Any:
         abort(400, description=f"action: one of {', '.join(ACTIONS)}")
     if not name or len(name) > 100 or CONTROL.search(name):
         abort(400, description="username: 1 to 100 characters, no control characters")
-    pages = services().pages
+    writes = services().writes
     try:
         if name == admin.username and action == "disable":
             raise ValueError("you cannot disable yourself; ask another admin")
         if action == "unlock":
-            done = "unlocked" if pages.unlock_user(name, admin.username) else "was not locked"
+            unlocked = writes.unlock_user(UnlockUser(name, admin.username))
+            done = "unlocked" if unlocked else "was not locked"
         elif action == "disable":
-            done = f"disabled; {pages.disable_user(name, admin.username)} session(s) ended"
+            ended = writes.disable_user(DisableUser(name, admin.username))
+            done = f"disabled; {ended} session(s) ended"
         elif action == "enable":
-            done = " and ".join(pages.enable_user(name, admin.username)) or "was enabled"
+            done = " and ".join(writes.enable_user(EnableUser(name, admin.username)))
+            done = done or "was enabled"
         else:
-            done = f"{pages.end_all_sessions(name, admin.username)} session(s) ended"
+            ended = writes.end_all_sessions(EndAllSessions(name, admin.username))
+            done = f"{ended} session(s) ended"
         flash(f"{name}: {done.replace('_', ' ')}.", "info")
     except ValueError as exc:
         flash(str(exc), "error")

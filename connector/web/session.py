@@ -16,11 +16,18 @@ from urllib.parse import quote, urlsplit
 
 from flask import abort, g, redirect, request, session, url_for
 
-from connector.context import services
+from connector.context import ViewPages, services
+from gating.commands import EndAllSessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CSRF_FIELD = "csrf_token"
+
+
+def pages() -> ViewPages:
+    return services().pages
+
+
 SESSION_FIELD = "sid"
 
 # What the login page says. None of them tells whether a user has the name typed.
@@ -44,7 +51,7 @@ def current_user() -> Any:
 def log_in(user: Any) -> None:
     session.clear()  # a fresh session: no fixation of one handed out before the login
     session.permanent = True
-    session[SESSION_FIELD] = services().pages.start_session(user)
+    session[SESSION_FIELD] = pages().start_session(user.id)
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     g.user = user
 
@@ -55,7 +62,7 @@ def log_out(*, everywhere: bool = False) -> None:
     token = session.get(SESSION_FIELD)
     user = current_user()
     if everywhere and user is not None:
-        services().pages.end_all_sessions(user.username, user.username)
+        services().writes.end_all_sessions(EndAllSessions(user.username, user.username))
     elif isinstance(token, str):
         services().pages.end_session(token)
     session.clear()

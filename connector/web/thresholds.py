@@ -18,6 +18,7 @@ from connector.schemas import SimulateSchema, ThresholdsChangeSchema
 from connector.web.forms import CONTROL, PLAIN_REASON, blank, load_form, said
 from connector.web.session import current_user, page
 from gating.audit import Period
+from gating.commands import ChangeThresholds
 from gating.errors import Conflict
 from gating.model import OVERRIDABLE
 from gating.policy import InvalidThresholds
@@ -40,8 +41,8 @@ def _thresholds_page(
     document: str | None = None, result: Any = None, status: int = 200, **form: Any
 ) -> Any:
     app = services()
-    versions = app.thresholds_versions(50)
-    active = app.active_thresholds_version()
+    versions = app.reads.thresholds_versions(50)
+    active = app.reads.active_thresholds_version()
     diff = None
     wanted = request.args.get("diff", type=int)
     if wanted is not None:
@@ -134,7 +135,7 @@ def override() -> Any:
     if found:
         flash("; ".join(f"{where}: {', '.join(why)}" for where, why in found.items()), "error")
         return _thresholds_page(status=422)
-    document = dict(services().active_thresholds_version()["document"])
+    document = dict(services().reads.active_thresholds_version()["document"])
     overrides = json.loads(json.dumps(document.get("overrides") or {}))
     overrides.setdefault(kind, {}).setdefault(ref, {})[setting] = exact_numbers(value)
     document["overrides"] = overrides
@@ -154,8 +155,10 @@ def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
             flash(PLAIN_REASON if "reason" in exc.messages else said(exc), "error")
         return _thresholds_page(text, status=422)
     try:
-        version = services().set_thresholds(
-            document, current_user().username, form["reason"], form.get("base_version")
+        version = services().writes.change_thresholds(
+            ChangeThresholds(
+                document, current_user().username, form["reason"], form.get("base_version")
+            )
         )
     except InvalidThresholds as exc:
         return _refused(exc, text)
@@ -174,7 +177,7 @@ def _simulate(document: dict[str, Any], text: str) -> Any:
         return _thresholds_page(text, status=422)
     first, last = form["first"], form["last"]
     try:
-        result = services().simulate(document, Period(first, last))
+        result = services().reads.simulate(document, Period(first, last))
     except InvalidThresholds as exc:
         return _refused(exc, text)
     return _thresholds_page(text, result={"r": result, "from": first, "to": last})

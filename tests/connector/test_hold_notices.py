@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gating.commands import ReevaluateHolds
 from tests.callback_receiver import Answer, Receiver
 from tests.connector.test_hold_actions import act, paid_invoices_of_c300
 
@@ -60,7 +61,7 @@ def test_an_automatic_release_is_told_too(api, loaded, erp_receiver, csv_dir):
     api.gate("SO-1", "C-300", "1000.00")
     loaded.import_folder(csv_dir(invoices=paid_invoices_of_c300()))
 
-    report = loaded.reevaluate_holds()
+    report = loaded.writes.reevaluate_holds(ReevaluateHolds())
     loaded.push()
 
     assert report.released == ["default/SO-1"]

@@ -25,6 +25,7 @@ from connector.bodies import (
     parse_json,
     problems,
 )
+from gating.commands import CreateApiClient
 from gating.money import DECIMAL_TEXT_RULE
 from tests.conftest import day
 
@@ -396,7 +397,7 @@ class TestSignatures:
     def test_a_nonce_is_the_clients_own_and_is_forgotten_after_the_window(
         self, api, keys, clock, loaded
     ):
-        other = loaded.create_api_client("erp-signed-2", "erp", signed=True)
+        other = loaded.writes.create_api_client(CreateApiClient("erp-signed-2", "erp", signed=True))
         body = json.dumps(GOOD).encode()
         stamp = int(clock().timestamp())
         mine = sign(keys.signing_secret, body, stamp, nonce="same")
@@ -489,7 +490,7 @@ def test_pages_carry_them_and_the_stylesheet_may_be_cached(client):
 def test_a_formula_after_blanks_or_in_full_width_is_neutralised_in_csv(api, services, text):
     # Order ids may not begin with a blank (the gate refuses them), so blanks come in through
     # the caller column: an API client's name is anything an operator typed.
-    key = services.create_api_client(text, "erp").key
+    key = services.writes.create_api_client(CreateApiClient(text, "erp")).key
     order_id = text.strip() or "SO-1"
     sent = api.client.post(
         "/api/v1/gate/orders",

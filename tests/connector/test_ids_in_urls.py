@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
+from gating.commands import CreateUser
 from tests.web.test_pages import PASSWORD, Browser
 
 IDS = ["SO/SL-1", "50%off", "SO 1", "销售/订单-1", "Q?1#2", "a/release/reject"]
@@ -104,7 +105,7 @@ def test_the_credit_position_and_the_customer_hold_reach_the_customer(api, odd_c
 
 @pytest.fixture
 def browser(api: Any, loaded: Any) -> Browser:
-    loaded.pages.create_user("ada", "admin", PASSWORD)
+    loaded.writes.create_user(CreateUser("ada", "admin", PASSWORD))
     browser = Browser(api.client.application.test_client())
     assert browser.login("ada").status_code == 302
     return browser
@@ -172,7 +173,7 @@ def test_the_hold_list_forms_reach_the_held_order(browser, api, odd_id):
 
 
 def test_a_login_goes_back_to_the_customer_page_asked_for(api, loaded, odd_customer):
-    loaded.pages.create_user("ada", "admin", PASSWORD)
+    loaded.writes.create_user(CreateUser("ada", "admin", PASSWORD))
     browser = Browser(api.client.application.test_client())
     asked = "/customers/default/" + quote(odd_customer, safe="/")
 

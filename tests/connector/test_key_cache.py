@@ -9,6 +9,7 @@ from sqlalchemy import update
 from adapters.db.tables import api_clients
 from connector import create_app
 from connector.auth import new_client_cache
+from gating.commands import CreateApiClient
 from tests.conftest import NOW
 
 REVOCATION_BOUND = 3.0  # seconds, as documented
@@ -41,7 +42,7 @@ def _revoke(services, name: str) -> None:
 
 
 def test_a_revoked_key_stops_working_on_every_worker_within_the_bound(loaded):
-    key = loaded.create_api_client("erp-revoked", "erp").key
+    key = loaded.writes.create_api_client(CreateApiClient("erp-revoked", "erp")).key
     early, late = Worker(loaded, key), Worker(loaded, key)
     assert early.gate() == 200  # looked up at 0 s
     late.now = 2.0

@@ -26,6 +26,7 @@ from config.wiring import build_services
 from connector import create_app
 from connector.auth import SIGNATURE_HEADER, sign
 from connector.logs import configure_logging
+from gating.commands import CreateApiClient
 from tests.conftest import AUDIT_KEY, DATASET, NOW, FixedClock, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,7 @@ def _lines(stream):
 
 @pytest.fixture
 def metrics_key(services):
-    return services.create_api_client("prometheus", "metrics").key
+    return services.writes.create_api_client(CreateApiClient("prometheus", "metrics")).key
 
 
 @pytest.fixture
@@ -170,7 +171,7 @@ def test_log_lines_never_hold_the_key_the_signature_or_the_request_body(api, key
 
 def test_every_line_logged_while_handling_a_request_carries_its_id(own_db, log_output):
     services, folder = own_db
-    issued = services.create_api_client("erp", "erp")
+    issued = services.writes.create_api_client(CreateApiClient("erp", "erp"))
     client = create_app(services).test_client()
     headers = {"Authorization": f"Bearer {issued.key}"}
     client.get("/api/v1/openapi.json", headers=headers)  # warm the key cache
@@ -273,8 +274,8 @@ def test_metrics_count_decisions_per_reason_and_time_every_answer(api, metrics_k
 
 def test_a_fail_safe_answer_is_counted_and_timed_but_is_no_decision(own_db):
     services, folder = own_db
-    erp = services.create_api_client("erp", "erp").key
-    prom = services.create_api_client("prometheus", "metrics").key
+    erp = services.writes.create_api_client(CreateApiClient("erp", "erp")).key
+    prom = services.writes.create_api_client(CreateApiClient("prometheus", "metrics")).key
     client = create_app(services).test_client()
     headers = {"Authorization": f"Bearer {erp}"}
     client.get("/api/v1/openapi.json", headers=headers)
@@ -334,7 +335,7 @@ def test_sync_run_metrics_come_from_the_run_history_in_the_database(loaded, metr
 
 def test_metrics_still_answer_while_the_database_is_down(own_db, tmp_path):
     services, folder = own_db
-    key = services.create_api_client("prometheus", "metrics").key
+    key = services.writes.create_api_client(CreateApiClient("prometheus", "metrics")).key
     client = create_app(services).test_client()
     up = _scrape(client, key)  # also puts the key in the app's short-lived key cache
     services.engine.dispose()
@@ -382,7 +383,7 @@ def test_a_key_that_cannot_be_checked_while_the_database_is_away_gets_a_503_not_
     own_db, tmp_path
 ):
     services, folder = own_db
-    key = services.create_api_client("erp-late", "erp").key
+    key = services.writes.create_api_client(CreateApiClient("erp-late", "erp")).key
     client = create_app(services).test_client()  # a new app: the key is in no cache yet
     services.engine.dispose()
     moved = folder.rename(tmp_path / "elsewhere")
@@ -472,8 +473,8 @@ def test_gunicorn_workers_add_up_their_counts_on_metrics(tmp_path, dataset_dir):
     services = build_services(Settings(database_url=url, audit_keys=(AUDIT_KEY,)))
     services.init_db()
     services.import_folder(dataset_dir)
-    erp = services.create_api_client("erp", "erp").key
-    prom = services.create_api_client("prometheus", "metrics").key
+    erp = services.writes.create_api_client(CreateApiClient("erp", "erp")).key
+    prom = services.writes.create_api_client(CreateApiClient("prometheus", "metrics")).key
     services.engine.dispose()
     multiproc = tmp_path / "metrics"
     multiproc.mkdir()

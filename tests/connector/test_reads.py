@@ -9,6 +9,7 @@ from sqlalchemy import delete, exc, select, update
 
 from adapters.db.tables import audit_events, decisions
 from config.thresholds import thresholds_document
+from gating.commands import ChangeThresholds
 
 RULE_CODES = [
     "CUSTOMER_ON_HOLD",
@@ -83,8 +84,10 @@ def test_an_approved_decision_records_what_it_reserved(api):
 
 def test_a_decision_records_the_thresholds_version_it_used(api, loaded):
     before = api.gate("SO-3", "C-100", "100.00").get_json()
-    version = loaded.set_thresholds(
-        thresholds_document({"base_currency": "CNY", "overdue_days": 60}), "admin", "test"
+    version = loaded.writes.change_thresholds(
+        ChangeThresholds(
+            thresholds_document({"base_currency": "CNY", "overdue_days": 60}), "admin", "test"
+        )
     )
     after = api.gate("SO-4", "C-300", "100.00").get_json()
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from gating.commands import CreateApiClient
+
 RELEASERS = {"admin", "credit_specialist", "credit_manager"}
 READERS = {"admin", "auditor"}
 EVERY_API_ROLE = {"erp", "admin", "auditor", "credit_specialist", "credit_manager"}
@@ -62,7 +64,7 @@ def _served(app: Any) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def keys_by_role(api, services) -> dict[str, dict[str, str]]:
-    metrics = services.create_api_client("metrics-test", "metrics").key
+    metrics = services.writes.create_api_client(CreateApiClient("metrics-test", "metrics")).key
     headers = {role: api.keys.header(role) for role in ROLES if role != "metrics"}
     headers["metrics"] = {"Authorization": f"Bearer {metrics}"}
     return headers

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from adapters.db.admin import ensure_source
 from connector.cli import main
+from gating.commands import CreateApiClient
 from tests.conftest import NOW
 
 GATE = "/api/v1/gate/orders"
@@ -26,7 +27,7 @@ def erp2(loaded: Any) -> Any:
 
 
 def _key(services: Any, name: str, **kwargs: Any) -> dict[str, str]:
-    issued = services.create_api_client(name, "erp", **kwargs)
+    issued = services.writes.create_api_client(CreateApiClient(name, "erp", **kwargs))
     return {"Authorization": f"Bearer {issued.key}"}
 
 
@@ -100,11 +101,15 @@ def test_a_key_granted_several_sources_acts_for_each_and_defaults_to_the_first(a
 
 
 def test_the_grant_is_stored_and_read_back_with_the_key(erp2):
-    issued = erp2.create_api_client("erp-two", "erp", grant=["erp2", "default", "erp2"])
-    found = erp2.find_client(issued.key)
+    issued = erp2.writes.create_api_client(
+        CreateApiClient("erp-two", "erp", grant=["erp2", "default", "erp2"])
+    )
+    found = erp2.clients.find_client(issued.key)
 
     assert (found.source, found.sources) == ("erp2", ("erp2", "default"))
-    plain = erp2.find_client(erp2.create_api_client("erp-one", "erp").key)
+    plain = erp2.clients.find_client(
+        erp2.writes.create_api_client(CreateApiClient("erp-one", "erp")).key
+    )
     assert (plain.source, plain.sources) == ("default", ())
 
 
@@ -118,12 +123,14 @@ def test_the_grant_is_stored_and_read_back_with_the_key(erp2):
 )
 def test_a_bad_grant_is_refused(erp2, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        erp2.create_api_client("erp-bad", "erp", **kwargs)
+        erp2.writes.create_api_client(CreateApiClient("erp-bad", "erp", **kwargs))
 
 
 def test_only_erp_keys_take_a_grant(erp2):
     with pytest.raises(ValueError, match="role erp"):
-        erp2.create_api_client("admin-two", "admin", grant=["default", "erp2"])
+        erp2.writes.create_api_client(
+            CreateApiClient("admin-two", "admin", grant=["default", "erp2"])
+        )
 
 
 def test_people_roles_still_read_any_source(api, erp2, keys):

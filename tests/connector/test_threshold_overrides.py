@@ -150,12 +150,12 @@ def test_bad_overrides_are_refused_naming_the_setting_under_its_party(api):
 
 def test_the_fail_safe_outcome_comes_from_the_thresholds_once_a_decision_has_read_them(api, loaded):
     services = api.client.application.extensions["creditgate"]
-    assert services.fail_safe_outcome == "review"  # the server's setting, nothing read yet
+    assert services.gate.fail_safe_outcome == "review"  # the server's setting, nothing read yet
     change(api, fail_safe_outcome="blocked")
 
     api.gate("SO-1", "C-100", "1.00")
 
-    assert services.fail_safe_outcome == "blocked"
+    assert services.gate.fail_safe_outcome == "blocked"
     change(api, fail_safe_outcome=None)
     api.gate("SO-2", "C-100", "1.00")
-    assert services.fail_safe_outcome == "review"
+    assert services.gate.fail_safe_outcome == "review"

@@ -47,6 +47,7 @@ from schemathesis.config import SchemathesisConfig
 
 from config.wiring import Services
 from connector import create_app, openapi
+from gating.commands import CreateApiClient
 from tests.conftest import Keys, day
 from tests.contract import hostile
 
@@ -153,7 +154,7 @@ def role_key(loaded: Services, keys: Keys, role: str) -> str | None:
     if role == "none":
         return None
     if role == "metrics":
-        return str(loaded.create_api_client("metrics-test", "metrics").key)
+        return str(loaded.writes.create_api_client(CreateApiClient("metrics-test", "metrics")).key)
     return str(getattr(keys, role))
 
 
@@ -225,7 +226,7 @@ def test_real_records(
 
     lists()
 
-    (active,) = loaded.thresholds_versions(1)
+    (active,) = loaded.reads.thresholds_versions(1)
     thresholds = active["document"]
     period = {"from": day(-30), "to": day(0)}
     send("POST", "/api/v1/admin/thresholds/simulate", body={"thresholds": thresholds, **period})
@@ -314,7 +315,7 @@ def test_a_thresholds_document_the_api_takes_never_breaks_the_gate(
     app: Flask, keys: Keys, loaded: Services, setting: str, value: Any
 ) -> None:
     client = app.test_client()
-    (active,) = loaded.thresholds_versions(1)
+    (active,) = loaded.reads.thresholds_versions(1)
     change = {"reason": "contract", "thresholds": {**active["document"], setting: value}}
     response = client.put("/api/v1/admin/thresholds", json=change, headers=bearer(keys.admin))
     if response.status_code == 422:

@@ -24,6 +24,7 @@ from config.settings import Settings, SettingsError
 from config.thresholds import thresholds_document
 from config.wiring import build_services
 from connector.cli import main
+from gating.commands import ChangeThresholds, CreateUser
 from tests.conftest import AUDIT_KEY, NOW, THRESHOLDS
 
 OTHER_KEY = "another-audit-key-for-rotation-0123456789"
@@ -99,13 +100,17 @@ def test_a_sqlite_file_without_a_key_gets_a_key_file_beside_it_once(tmp_path, ca
 
 def test_a_rotated_key_signs_new_rows_and_the_old_one_still_verifies_old_rows(services, clock):
     document = thresholds_document(THRESHOLDS)
-    services.set_thresholds(document, "ada", "before the rotation")  # version 2
+    services.writes.change_thresholds(
+        ChangeThresholds(document, "ada", "before the rotation")
+    )  # version 2
     url = services.settings.database_url
 
     rotated = build_services(
         Settings(database_url=url, audit_keys=(OTHER_KEY, AUDIT_KEY)), clock=clock
     )
-    rotated.set_thresholds(document, "ada", "after the rotation")  # version 3
+    rotated.writes.change_thresholds(
+        ChangeThresholds(document, "ada", "after the rotation")
+    )  # version 3
     audit_chain.seal(rotated.engine, NOW)
     both = audit_chain.verify(rotated.engine)
     retired = build_services(Settings(database_url=url, audit_keys=(OTHER_KEY,)), clock=clock)
@@ -168,7 +173,7 @@ def test_a_lone_surrogate_inserted_with_sql_is_named_not_a_crash(loaded, monkeyp
 def test_the_web_verify_page_answers_with_a_lone_surrogate_stored(api, loaded):
     from tests.web.test_pages import PASSWORD, Browser
 
-    loaded.pages.create_user("otto", "auditor", PASSWORD)
+    loaded.writes.create_user(CreateUser("otto", "auditor", PASSWORD))
     loaded.pages.record("ada", "shadow_named", "shadow", {"name": SURROGATE})
     attacker = create_engine(loaded.engine.url, poolclass=NullPool)
     with attacker.begin() as conn:
@@ -256,10 +261,10 @@ def test_an_upgrade_adopts_the_rows_recorded_before_macs(database_url):
 
     services.init_db()
 
-    assert services.find_client(key) is not None
+    assert services.clients.find_client(key) is not None
     assert users.authenticate(services.engine, "ada", "ada-password-123") is not None
-    assert services.active_thresholds().overdue_days == 45
-    result = services.verify_audit_trail()
+    assert services.reads.active_thresholds().overdue_days == 45
+    result = services.reads.verify_audit_trail()
     assert result.ok, result.problems
     assert result.legacy == 2  # the version and the event, as chained before the upgrade
     attacker = create_engine(database_url, poolclass=NullPool)
@@ -270,6 +275,6 @@ def test_an_upgrade_adopts_the_rows_recorded_before_macs(database_url):
             )
         )
     attacker.dispose()
-    services.seal_audit_trail()
-    assert "(hold_released s) is forged" in "\n".join(services.verify_audit_trail().problems)
+    services.writes.seal_audit_trail()
+    assert "(hold_released s) is forged" in "\n".join(services.reads.verify_audit_trail().problems)
     services.engine.dispose()

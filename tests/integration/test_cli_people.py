@@ -21,6 +21,7 @@ from config.settings import Settings
 from config.wiring import Services, build_services
 from connector import create_app
 from connector.cli import main
+from gating.commands import CreateUser
 from gating.logins import SESSION_LIFETIME
 from tests.conftest import AUDIT_KEY
 
@@ -166,8 +167,8 @@ def test_disabling_a_user_ends_their_sessions_and_enabling_lets_them_in_again(cl
 
 
 def test_a_locked_name_is_shown_and_enable_or_unlock_lifts_the_lock(cli):
-    cli.pages.create_user("ada", "admin", PASSWORD)
-    cli.pages.create_user("sam", "credit_specialist", PASSWORD)
+    cli.writes.create_user(CreateUser("ada", "admin", PASSWORD))
+    cli.writes.create_user(CreateUser("sam", "credit_specialist", PASSWORD))
     moment = datetime.now(UTC)
     for name in ("ada", "sam"):
         for _ in range(10):
@@ -196,7 +197,7 @@ def test_a_locked_name_is_shown_and_enable_or_unlock_lifts_the_lock(cli):
 
 
 def test_reset_password_reads_it_twice_from_the_terminal_or_a_pipe(cli):
-    cli.pages.create_user("ada", "admin", PASSWORD)
+    cli.writes.create_user(CreateUser("ada", "admin", PASSWORD))
     now = datetime.now(UTC)
     token = _session(cli, "ada", now)
 

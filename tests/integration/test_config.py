@@ -12,6 +12,7 @@ from adapters.db.tables import audit_events, thresholds_versions
 from config.settings import Settings, SettingsError
 from config.wiring import build_services
 from connector.cli import main
+from gating.commands import ChangeThresholds
 from tests.conftest import AUDIT_KEY
 
 GOOD_TOML = """
@@ -136,7 +137,9 @@ def test_the_file_seeds_a_version_and_a_changed_file_adds_one_but_never_over_an_
     document = {**services.settings.thresholds, "overdue_days": 90}
     from config.thresholds import thresholds_document
 
-    services.set_thresholds(thresholds_document(document), "alice", "tighter after audit")
+    services.writes.change_thresholds(
+        ChangeThresholds(thresholds_document(document), "alice", "tighter after audit")
+    )
     _toml(tmp_path, GOOD_TOML.replace("overdue_days = 45", "overdue_days = 10"))
     _, kept = init()
     assert kept == 3  # an admin's version is not overwritten by the file
@@ -168,9 +171,9 @@ def test_apikey_create_prints_the_key_once_and_stores_only_its_hash(tmp_path, mo
     raw = (tmp_path / "cg.db").read_bytes()
     assert key.encode() not in raw
     services = build_services(Settings(database_url=url, audit_keys=(AUDIT_KEY,)))
-    client = services.find_client(key)
+    client = services.clients.find_client(key)
     assert client is not None and client.role == "erp"
-    assert services.find_client(key + "x") is None
+    assert services.clients.find_client(key + "x") is None
     engine = create_engine(url)
     with engine.connect() as conn:
         actions = conn.execute(select(audit_events.c.action)).scalars().all()

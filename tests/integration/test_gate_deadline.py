@@ -17,7 +17,7 @@ POSTGRESQL_ONLY = pytest.mark.parametrize("backend", ["postgresql"], indirect=Tr
 @POSTGRESQL_ONLY
 def test_the_gates_transaction_runs_with_what_is_left_of_the_timeout(services, backend):
     budget = services.settings.gate_timeout
-    with services.bounded(), services.uow() as uow:
+    with services.clients.bounded(), services.uow() as uow:
         uow.begin_decision("default", "C-100")
         setting = uow.connection.execute(text("SHOW statement_timeout")).scalar_one()
     assert setting.endswith("ms"), setting
@@ -28,7 +28,7 @@ def test_the_gates_transaction_runs_with_what_is_left_of_the_timeout(services, b
 
 
 def test_a_connection_returned_in_time_is_not_cut_when_the_deadline_passes(services):
-    with services.bounded() as deadline:
+    with services.clients.bounded() as deadline:
         with services.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         deadline.expire()  # as the watchdog would, after the connection went back to the pool

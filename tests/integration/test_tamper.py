@@ -32,6 +32,7 @@ from adapters.db.tables import (
     audit_chain as chain,
 )
 from connector.cli import main
+from gating.commands import CreateApiClient, CreateUser
 from gating.logins import SESSION_LIFETIME
 from tests.conftest import NOW
 
@@ -221,7 +222,7 @@ def test_an_inserted_admin_user_is_named_and_cannot_log_in(loaded, history, atta
 
 
 def test_a_user_raised_to_admin_with_sql_is_named_and_refused(loaded, history, attacker):
-    made = loaded.pages.create_user("otto", "auditor", "otto-password-12")
+    made = loaded.writes.create_user(CreateUser("otto", "auditor", "otto-password-12"))
     assert users.authenticate(history, "otto", "otto-password-12") is not None
     with attacker.begin() as conn:
         conn.execute(text("UPDATE users SET role = 'admin' WHERE username = 'otto'"))
@@ -257,7 +258,7 @@ def test_an_inserted_admin_api_key_is_named_and_refused(api, history, attacker):
 
 
 def test_an_erp_key_raised_to_admin_with_sql_is_refused(api, loaded, history, attacker):
-    issued = loaded.create_api_client("erp-2", "erp")
+    issued = loaded.writes.create_api_client(CreateApiClient("erp-2", "erp"))
     assert admin.find_client(history, issued.key) is not None
     with attacker.begin() as conn:
         conn.execute(update(api_clients).where(api_clients.c.name == "erp-2").values(role="admin"))
@@ -460,9 +461,9 @@ def test_the_admin_api_shows_and_edits_the_genuine_active_version(api, history, 
 def test_the_thresholds_page_marks_a_forged_version(api, loaded, history, attacker):
     from tests.web.test_pages import PASSWORD, Browser
 
-    active = loaded.active_thresholds_version()
+    active = loaded.reads.active_thresholds_version()
     forge_version(attacker, active["version"] + 1, {**active["document"], "overdue_days": 365})
-    loaded.pages.create_user("ada", "admin", PASSWORD)
+    loaded.writes.create_user(CreateUser("ada", "admin", PASSWORD))
     browser = Browser(api.client.application.test_client())
     browser.login("ada")
 
@@ -476,7 +477,7 @@ def test_the_thresholds_page_marks_a_forged_version(api, loaded, history, attack
 
 
 def test_an_admin_action_never_signs_a_forged_user_as_genuine(loaded, history, attacker):
-    loaded.pages.create_user("otto", "auditor", "otto-password-12")
+    loaded.writes.create_user(CreateUser("otto", "auditor", "otto-password-12"))
     with attacker.begin() as conn:
         conn.execute(text("UPDATE users SET role = 'admin' WHERE username = 'otto'"))
 
@@ -502,8 +503,8 @@ def test_revoking_a_forged_api_key_leaves_it_forged(api, history, attacker):
 
 
 def test_a_session_moved_to_another_user_is_refused_and_named(loaded, history, attacker):
-    otto = loaded.pages.create_user("otto", "auditor", "otto-password-12")
-    boss = loaded.pages.create_user("boss", "admin", "boss-password-123")
+    otto = loaded.writes.create_user(CreateUser("otto", "auditor", "otto-password-12"))
+    boss = loaded.writes.create_user(CreateUser("boss", "admin", "boss-password-123"))
     token = logins.start_session(history, otto.id, NOW, SESSION_LIFETIME)
     assert logins.session_user(history, token, NOW, SESSION_LIFETIME).username == "otto"
     with attacker.begin() as conn:

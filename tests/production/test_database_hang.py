@@ -18,6 +18,7 @@ from config.settings import Settings
 from config.wiring import Services, build_services
 from connector import create_app
 from connector.auth import new_client_cache
+from gating.commands import CreateApiClient
 from tests import databases
 from tests.conftest import AUDIT_KEY, RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
@@ -64,8 +65,8 @@ def _gate(services: Services) -> Gate:
     ticks = [0.0]
     app = create_app(services)
     app.extensions["creditgate.clients"] = new_client_cache(lambda: ticks[0])
-    erp = services.create_api_client("erp-hang", "erp").key
-    auditor = services.create_api_client("auditor-hang", "auditor").key
+    erp = services.writes.create_api_client(CreateApiClient("erp-hang", "erp")).key
+    auditor = services.writes.create_api_client(CreateApiClient("auditor-hang", "auditor")).key
     return Gate(app.test_client(), ticks, erp, auditor)
 
 
@@ -173,7 +174,7 @@ def test_under_gunicorn_a_frozen_postgresql_never_holds_a_call_past_the_gate_tim
 ):
     timeout = 2.0  # the product's default
     services = _services(cluster, dataset_dir, timeout)
-    key = services.create_api_client("erp-hang", "erp").key
+    key = services.writes.create_api_client(CreateApiClient("erp-hang", "erp")).key
     services.engine.dispose()
     config = write_config(tmp_path / "cg.toml", THRESHOLDS, {"reference": "CNY", **RATES})
     env = {

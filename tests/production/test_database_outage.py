@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from adapters.db.tables import decisions
 from config.settings import Settings
 from config.wiring import build_services
+from gating.commands import CreateApiClient
 from tests.conftest import AUDIT_KEY, RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
 
@@ -51,7 +52,7 @@ def test_the_gate_fails_safe_while_postgresql_is_down_and_recovers_by_itself(
     services = build_services(settings)
     services.init_db()
     assert services.import_folder(dataset_dir).errors == []
-    key = services.create_api_client("erp-outage", "erp").key
+    key = services.writes.create_api_client(CreateApiClient("erp-outage", "erp")).key
     config = write_config(tmp_path / "cg.toml", THRESHOLDS, {"reference": "CNY", **RATES})
     env = {
         "CREDITGATE_DATABASE_URL": url,

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from gating.commands import CreateUser
 from tests.conftest import RATES, THRESHOLDS
 from tests.production.gunicorn import gunicorn, write_config
 from tests.web.test_pages import PASSWORD
@@ -23,7 +24,7 @@ CUSTOMER = "客户/1 50%?#"
 def server(loaded, tmp_path, csv_dir):
     folder = csv_dir(customers=[(CUSTOMER, "Odd Id Ltd.", "10000.00", "CNY", "", "false", "")])
     assert loaded.import_folder(folder).errors == []
-    loaded.pages.create_user("ada", "admin", PASSWORD)
+    loaded.writes.create_user(CreateUser("ada", "admin", PASSWORD))
     config = write_config(tmp_path / "creditgate.toml", THRESHOLDS, {"reference": "CNY", **RATES})
     env = {
         "CREDITGATE_DATABASE_URL": loaded.settings.database_url,

@@ -15,6 +15,7 @@ import pytest
 
 from adapters.db.sync_store import ABANDONED
 from connector import create_app
+from gating.commands import CreateApiClient
 from tests.conftest import DATASET, NOW, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +59,7 @@ def test_a_killed_sync_is_marked_failed_by_the_next_run_and_the_gate_sees_stale_
     assert complete.ok  # the last complete run: NOW
     store = services.sync_store()
     source_id = store.source("files")["id"]
-    key = services.create_api_client("erp-files", "erp", source="files").key
+    key = services.writes.create_api_client(CreateApiClient("erp-files", "erp", source="files")).key
     client = create_app(services).test_client()
 
     def gate(order_id):

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.db.tables import invoices, sync_runs
+from gating.commands import CreateApiClient
 from gating.records import CustomerData, InvoiceData, RecordError
 from gating.sources import Page, Watermark
 from sync.engine import sync_source
@@ -214,7 +215,7 @@ def test_replaying_a_page_changes_nothing(services, csv_source):
 def test_the_gate_sees_stale_data_until_the_source_syncs_again(services, csv_source, clock):
     from connector import create_app
 
-    key = services.create_api_client("erp-files", "erp", source="files").key
+    key = services.writes.create_api_client(CreateApiClient("erp-files", "erp", source="files")).key
     erp = {"Authorization": f"Bearer {key}"}
     services.sync("files")
     client = create_app(services).test_client()

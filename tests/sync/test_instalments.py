@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from adapters.db.tables import customer_balances, customers, invoices, orders
 from connector import create_app
+from gating.commands import CreateApiClient
 from gating.records import CustomerData, Instalment, InvoiceData
 from gating.services import credit_position
 from gating.sources import Page
@@ -138,7 +139,7 @@ def test_an_invoice_in_instalments_is_a_row_per_instalment_through_every_change(
 
 def test_an_order_invoiced_in_instalments_is_reduced_by_the_whole_invoice(services, load):
     client = create_app(services).test_client()
-    erp = services.create_api_client("erp-split", "erp", source=SOURCE).key
+    erp = services.writes.create_api_client(CreateApiClient("erp-split", "erp", source=SOURCE)).key
     body = {
         "order_id": "SO-9",
         "customer_id": "C-900",

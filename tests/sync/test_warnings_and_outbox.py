@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from gating.commands import ChangeThresholds
 from gating.errors import TargetRejected, TargetUnavailable
 from gating.push import WarningChange
 from sync.push import push_pending
@@ -59,7 +60,7 @@ def job(loaded):
             source_id,
             "default",
             store=services.warning_store(),
-            thresholds=services.active_thresholds(),
+            thresholds=services.reads.active_thresholds(),
             rates=services.rates,
             clock=services.clock,
             targets=TARGETS,
@@ -241,14 +242,14 @@ def test_warnings_and_the_outbox_are_listed_for_admins_and_auditors_only(
 
 
 def test_a_groups_and_a_customers_own_settings_set_their_levels(loaded, job):
-    document = loaded.thresholds_versions(1)[0]["document"]
+    document = loaded.reads.thresholds_versions(1)[0]["document"]
     document["overrides"] = {
         # G-1's customers turn yellow from half their limit used (C-510: 75 %, C-520: 49 %).
         "groups": {"G-1": {"warnings": {"yellow_utilization": "0.50"}}},
         # C-300's overdue invoices are 20,000.00, 8,000.00 and 5,000.00: all within its tolerance.
         "customers": {"C-300": {"overdue_tolerance": "25000.00"}},
     }
-    loaded.set_thresholds(document, "admin", "per-party ladder")
+    loaded.writes.change_thresholds(ChangeThresholds(document, "admin", "per-party ladder"))
 
     report = job()
 

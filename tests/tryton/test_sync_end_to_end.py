@@ -31,6 +31,7 @@ from adapters.db.tables import customer_balances, customers, invoices, payments
 from adapters.tryton import TrytonAdapter
 from config.wiring import Services
 from connector import create_app
+from gating.commands import CreateApiClient
 from tests.conftest import Keys
 from tests.tryton.harness import Installation, TrytonServer
 from tests.tryton.scenario import Invoice, days, today
@@ -296,7 +297,9 @@ def _erp_of_source(client: FlaskClient) -> dict[str, str]:
     kept = client.application.extensions
     if "tests.tryton_erp_key" not in kept:
         services = kept["creditgate"]
-        made = services.create_api_client(f"erp-{SOURCE}", "erp", source=SOURCE)
+        made = services.writes.create_api_client(
+            CreateApiClient(f"erp-{SOURCE}", "erp", source=SOURCE)
+        )
         kept["tests.tryton_erp_key"] = made.key
     return {"Authorization": f"Bearer {kept['tests.tryton_erp_key']}"}
 

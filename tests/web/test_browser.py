@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from gating.commands import CreateUser
 from tests.conftest import day
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -62,7 +63,7 @@ def backend() -> str:
 @pytest.fixture
 def server(api, loaded) -> Iterator[str]:
     for name, role in [("ada", "admin"), ("otto", "auditor"), ("mona", "credit_manager")]:
-        loaded.pages.create_user(name, role, PASSWORD)
+        loaded.writes.create_user(CreateUser(name, role, PASSWORD))
     app = api.client.application
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from adapters.db.tables import audit_events
 from config.wiring import build_services
 from connector import create_app
+from gating.commands import DisableUser, EnableUser, ResetPassword, UnlockUser
 from gating.logins import ACCOUNT, ADDRESS
 from tests.web.test_pages import PASSWORD, Browser, people  # noqa: F401  (a fixture)
 
@@ -143,7 +144,7 @@ def test_ten_failures_in_a_row_lock_the_name_until_an_admin_unlocks_it(worker, l
     assert statuses == [401] * 10
     assert locked.status_code == 403
     assert "this login is locked. An admin can unlock it." in locked.get_data(as_text=True)
-    assert loaded.pages.unlock_user("ada", "cli") is True
+    assert loaded.writes.unlock_user(UnlockUser("ada", "cli")) is True
     assert browser.login("ada").status_code == 302
     assert _actions(loaded, "login_locked", "login_unlocked") == [
         ("web", "login_locked", "user:ada"),
@@ -276,12 +277,12 @@ def test_disabling_a_user_ends_their_sessions_on_every_worker(worker, other_work
     there.login("sam")
     assert _logged_in(here) and _logged_in(there)
 
-    ended = loaded.pages.disable_user("sam", "cli")
+    ended = loaded.writes.disable_user(DisableUser("sam", "cli"))
 
     assert ended == 2
     assert not _logged_in(here) and not _logged_in(there)
     assert browser_at(other_worker, "10.9.9.9").login("sam").status_code == 401
-    loaded.pages.enable_user("sam", "cli")
+    loaded.writes.enable_user(EnableUser("sam", "cli"))
     assert not _logged_in(here)  # enabling again does not bring old sessions back
     assert here.login("sam").status_code == 302
 
@@ -290,7 +291,7 @@ def test_resetting_a_password_ends_every_session_and_the_old_password(worker, lo
     browser = browser_at(worker)
     browser.login("mona")
 
-    loaded.pages.reset_password("mona", "a new password, long enough", "cli")
+    loaded.writes.reset_password(ResetPassword("mona", "a new password, long enough", "cli"))
 
     assert not _logged_in(browser)
     assert browser.login("mona").status_code == 401

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.db.tables import audit_events, users
+from gating.commands import CreateUser
 from tests.conftest import day
 
 PASSWORD = "correct horse battery staple"
@@ -53,7 +54,7 @@ def people(loaded) -> dict[str, str]:
         ("sam", "credit_specialist"),
         ("mona", "credit_manager"),
     ]:
-        loaded.pages.create_user(name, role, PASSWORD)
+        loaded.writes.create_user(CreateUser(name, role, PASSWORD))
     return {"admin": "ada", "auditor": "otto", "credit_specialist": "sam", "credit_manager": "mona"}
 
 
@@ -261,12 +262,12 @@ def test_an_auditor_downloads_the_days_decisions_and_verifies_the_trail(browser,
 
 def test_users_are_created_with_a_role_and_a_long_password(loaded):
     with pytest.raises(ValueError, match="at least 12"):
-        loaded.pages.create_user("bob", "admin", "short")
+        loaded.writes.create_user(CreateUser("bob", "admin", "short"))
     with pytest.raises(ValueError, match="role must be one of"):
-        loaded.pages.create_user("bob", "erp", PASSWORD)
-    loaded.pages.create_user("bob", "auditor", PASSWORD)
+        loaded.writes.create_user(CreateUser("bob", "erp", PASSWORD))
+    loaded.writes.create_user(CreateUser("bob", "auditor", PASSWORD))
     with pytest.raises(ValueError, match="exists already"):
-        loaded.pages.create_user("bob", "auditor", PASSWORD)
+        loaded.writes.create_user(CreateUser("bob", "auditor", PASSWORD))
 
 
 @pytest.mark.parametrize(
