@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from connector import metrics
+from connector import answers, metrics
 from connector.logs import REQUEST_ID_HEADER, describe, request_id_from
+from connector.openapi import documented
 
 access_log = logging.getLogger("creditgate.access")
 log = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ def init_app(app: Flask, services: Any) -> None:
         return response
 
     @app.get("/healthz")
+    @documented(
+        answer=answers.Health,
+        errors={503: ("The database did not answer in time", answers.Health)},
+    )
     def healthz() -> Any:
         """Unauthenticated on purpose, for load balancers: up or down, and an error class name."""
         try:
