@@ -289,9 +289,9 @@ def test_the_document_served_is_the_one_tested_and_covers_every_endpoint(
 ) -> None:
     response = app.test_client().get("/api/v1/openapi.json", headers=bearer(keys.erp))
     assert response.status_code == 200, response.get_json()
-    assert response.get_json() == openapi.document()
+    assert response.get_json() == openapi.document(_routes_only)
 
-    paths = openapi.document()["paths"]
+    paths = openapi.document(_routes_only)["paths"]
     missing = []
     for rule in app.url_map.iter_rules():
         path = _documented(rule.rule)
