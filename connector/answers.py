@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, fields
 from marshmallow.validate import OneOf
 
+from connector.schemas import THRESHOLDS_DOCUMENT
 from gating import rules
 from gating.model import EXPOSURE_COMPONENTS
 from gating.push import LEVELS
@@ -178,12 +179,6 @@ class SyncRun(Answer):
     errors = fields.List(fields.Dict(), required=True)
 
 
-class SyncRuns(Answer):
-    """Runs with counts and the records skipped"""
-
-    runs = fields.Nested(SyncRun, many=True, required=True)
-
-
 class CustomerWarning(Answer):
     source = fields.String(required=True)
     customer_id = fields.String(required=True)
@@ -192,12 +187,6 @@ class CustomerWarning(Answer):
     reasons = fields.List(fields.String(), required=True)
     since = fields.DateTime(required=True)
     checked_at = fields.DateTime()
-
-
-class Warnings(Answer):
-    """Current levels, by source and customer"""
-
-    warnings = fields.Nested(CustomerWarning, many=True, required=True)
 
 
 class OutboxRow(Answer):
@@ -214,12 +203,6 @@ class OutboxRow(Answer):
     delivered_at = fields.String(allow_none=True)
 
 
-class Outbox(Answer):
-    """Outbox rows with their delivery state"""
-
-    outbox = fields.Nested(OutboxRow, many=True, required=True)
-
-
 class ThresholdsVersion(Answer):
     """The version"""
 
@@ -227,15 +210,7 @@ class ThresholdsVersion(Answer):
     created_at = fields.DateTime(required=True)
     created_by = fields.String(required=True)
     reason = fields.String(required=True)
-    thresholds = fields.Dict(
-        required=True, metadata={"allOf": [{"$ref": "#/components/schemas/ThresholdsDocument"}]}
-    )
-
-
-class ThresholdsVersions(Answer):
-    """Versions with who changed them, when and why"""
-
-    versions = fields.Nested(ThresholdsVersion, many=True, required=True)
+    thresholds = fields.Dict(required=True, metadata={"allOf": [THRESHOLDS_DOCUMENT]})
 
 
 class Simulation(Answer):
@@ -273,13 +248,6 @@ class HeldOrder(Answer):
     reasons = fields.Nested(Reason, many=True)
 
 
-def _page(key: str, item: type[Answer], what: str) -> type[Schema]:
-    """A page of `item`s under `key`, and `next`: the `before` of the following page."""
-    cursor = fields.Integer(required=True, allow_none=True)
-    items = fields.Nested(item, many=True, required=True)
-    return Answer.from_dict({key: items, "next": cursor}, name=f"{what}Page")
-
-
 class DecisionRow(Answer):
     decision_id = fields.String(required=True)
     decided_at = fields.DateTime(required=True)
@@ -302,9 +270,24 @@ class AuditEvent(Answer):
     details = fields.Dict(required=True)
 
 
-HeldOrders = _page("holds", HeldOrder, "HeldOrders")
-DecisionRows = _page("decisions", DecisionRow, "Decisions")
-AuditEvents = _page("events", AuditEvent, "AuditEvents")
+def _listing(name: str, key: str, item: type[Answer], said: str, paged: bool = False) -> Any:
+    """`item`s under `key`; a page also has `next`, the `before` of the following page."""
+    found: dict[str, fields.Field[Any]] = {key: fields.Nested(item, many=True, required=True)}
+    if paged:
+        found["next"] = fields.Integer(required=True, allow_none=True)
+        said += "; `next` is the `before` of the next page"
+    listing = Answer.from_dict(found, name=name)
+    listing.__doc__ = said
+    return listing
+
+
+SyncRuns = _listing("SyncRuns", "runs", SyncRun, "Runs with counts and the records skipped")
+Warnings = _listing("Warnings", "warnings", CustomerWarning, "Current levels, by customer")
+Outbox = _listing("Outbox", "outbox", OutboxRow, "Outbox rows with their delivery state")
+ThresholdsVersions = _listing("ThresholdsVersions", "versions", ThresholdsVersion, "Every version")
+HeldOrders = _listing("HeldOrdersPage", "holds", HeldOrder, "A page of held orders", True)
+DecisionRows = _listing("DecisionsPage", "decisions", DecisionRow, "A page of decisions", True)
+AuditEvents = _listing("AuditEventsPage", "events", AuditEvent, "A page of events", True)
 
 
 class HoldAnswer(Answer):

@@ -68,19 +68,13 @@ class Operation:
     errors: Mapping[int, str | tuple[str, type[Schema]]] = field(default_factory=dict)
 
 
-def documented(
-    *,
-    body: type[Schema] | None = None,
-    query: type[Schema] | None = None,
-    answer: type[Schema] | None = None,
-    media: str = "application/json",
-    errors: Mapping[int, str | tuple[str, type[Schema]]] | None = None,
-) -> Callable[[F], F]:
-    """Declare a view's request body, query and answer for the document: sets one attribute,
-    nothing runs per request. Path parameters come from the route, roles from `requires`."""
+def documented(**declared: Any) -> Callable[[F], F]:
+    """Declare a view's `Operation` (request body, query, answer) for the document: sets one
+    attribute, nothing runs per request. Path parameters come from the route, roles from
+    `requires`."""
 
     def mark(view: F) -> F:
-        view.api = Operation(body, query, answer, media, errors or {})  # type: ignore[attr-defined]
+        view.api = Operation(**declared)  # type: ignore[attr-defined]
         return view
 
     return mark

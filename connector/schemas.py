@@ -27,7 +27,9 @@ from gating.money import (
 )
 from gating.push import LEVELS
 
-THRESHOLDS_DOCUMENT = {"$ref": "#/components/schemas/ThresholdsDocument"}  # connector/answers.py
+# The thresholds document's JSON schema in the API document (connector/answers.py JSON_SCHEMAS):
+# gating/policy.py validates it, not marshmallow.
+THRESHOLDS_DOCUMENT = {"$ref": "#/components/schemas/ThresholdsDocument"}
 
 
 def _no_surrounding_space(value: str) -> bool:
@@ -222,7 +224,6 @@ class ThresholdsChangeSchema(Schema):
             "description": "The complete document, as GET returns it under `thresholds`",
         },
     )
-    # The version the change was made from: refused with a 409 if another was saved since.
     base_version = fields.Integer(
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={
