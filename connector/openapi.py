@@ -172,7 +172,7 @@ def _operation(view: Callable[..., Any], api: Operation, arguments: set[str]) ->
     first, _, rest = (inspect.getdoc(view) or "").partition("\n\n")
     who = f"role{'s' if len(roles) > 1 else ''} {', '.join(roles)}" if roles else "no key needed"
     operation: dict[str, Any] = {
-        "summary": f"{' '.join(first.split())} ({who})",
+        "summary": f"{' '.join(first.split()).rstrip('.')} ({who})",
         "security": [{"apiKey": []}] if roles else [],
         "x-roles": list(roles),
     }
@@ -206,7 +206,10 @@ def _operation(view: Callable[..., Any], api: Operation, arguments: set[str]) ->
 
 def build(app: Flask) -> dict[str, Any]:
     """The document for `app`'s routes whose views are `documented`."""
-    spec = APISpec("creditgate", "1", "3.1.0", plugins=[FlaskPlugin(), _Plugin()])
+    about = "Each operation names the roles whose API key may call it, also under `x-roles`."
+    spec = APISpec(
+        "creditgate", "1", "3.1.0", plugins=[FlaskPlugin(), _Plugin()], info={"description": about}
+    )
     spec.components.security_scheme("apiKey", SECURITY_SCHEME)
     for name, schema in answers.JSON_SCHEMAS.items():
         spec.components.schema(name, schema)
@@ -217,6 +220,7 @@ def build(app: Flask) -> dict[str, Any]:
             continue  # the web pages, the stylesheet
         methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
         operation = _operation(view, api, set(rule.arguments))
+        operation["tags"] = [rule.endpoint.rpartition(".")[0] or "service"]  # the blueprint
         spec.path(view=view, app=app, operations={m.lower(): operation for m in methods})
     document: dict[str, Any] = spec.to_dict()
     for operations in document["paths"].values():

@@ -132,6 +132,10 @@ def test_the_api_page_embeds_the_document_and_loads_only_the_packages_files(logg
     assert not re.search(r"https?://", page)
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self';" in csp and "unsafe" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert (
+        response.headers["Cache-Control"] == "no-store"
+    )  # the page; its library files may be kept
     embedded = re.search(r'<script type="application/json" id="openapi">(.*?)</script>', page, re.S)
     assert embedded and json.loads(embedded.group(1)) == document
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
@@ -142,10 +146,12 @@ def test_the_api_page_embeds_the_document_and_loads_only_the_packages_files(logg
         name = source.rsplit("/", 1)[1]
         if name != "start.js":
             assert asset.get_data() == (SWAGGER_UI / name).read_bytes()
+            assert asset.headers.get("Cache-Control") != "no-store"
         asset.close()  # a file sent from the folder
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -184,5 +190,7 @@ def test_the_api_page_renders_every_operation_in_chromium_under_its_policy(serve
         page.wait_for_selector(".opblock")
         operations = sum(len(ops) for ops in document["paths"].values())
         assert page.locator(".opblock").count() == operations
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "api-page.png"), full_page=False)
         browser.close()
     assert problems == []
