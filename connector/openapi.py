@@ -220,7 +220,7 @@ def build(app: Flask) -> dict[str, Any]:
             continue  # the web pages, the stylesheet
         methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
         operation = _operation(view, api, set(rule.arguments))
-        operation["tags"] = [rule.endpoint.rpartition(".")[0] or "service"]  # the blueprint
+        operation["tags"] = [rule.endpoint.rpartition(".")[0] or "health"]  # the blueprint
         spec.path(view=view, app=app, operations={m.lower(): operation for m in methods})
     document: dict[str, Any] = spec.to_dict()
     for operations in document["paths"].values():
