@@ -26,7 +26,18 @@ def create_app(services: ViewServices) -> Flask:
     app.extensions["creditgate.clients"] = new_client_cache()
     _sessions(app, services.settings)
 
-    from connector import admin, audit, gate, headers, holds, observability, openapi, reads, web
+    from connector import (
+        admin,
+        apipage,
+        audit,
+        gate,
+        headers,
+        holds,
+        observability,
+        openapi,
+        reads,
+        web,
+    )
 
     app.register_blueprint(gate.bp)
     app.register_blueprint(reads.bp)
@@ -35,6 +46,7 @@ def create_app(services: ViewServices) -> Flask:
     app.register_blueprint(audit.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(apipage.bp)
     register_error_handlers(app)
     observability.init_app(app, services)
     headers.init_app(app)

@@ -8,10 +8,12 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from connector import answers
 from connector.auth import requires
 from connector.bodies import object_body
 from connector.context import services
 from connector.errors import error_body
+from connector.openapi import documented
 from connector.schemas import (
     PeriodQuerySchema,
     SimulateSchema,
@@ -63,6 +65,7 @@ def exact_numbers(value: Any) -> Any:
 
 @bp.get("/thresholds")
 @requires("admin")
+@documented(answer=answers.ThresholdsVersion)
 def thresholds() -> Any:
     """The active version: the one the next decision will use."""
     return jsonify(_version(services().reads.active_thresholds_version()))
@@ -70,8 +73,17 @@ def thresholds() -> Any:
 
 @bp.put("/thresholds")
 @requires("admin")
+@documented(
+    body=ThresholdsChangeSchema,
+    answer=answers.ThresholdsVersion,
+    errors={409: "Another version was saved since `base_version`"},
+)
 def change_thresholds() -> Any:
-    """Store a complete thresholds document as the new active version."""
+    """Store a complete thresholds document as the new active version.
+
+    Every change is a new version recording who made it (the API client), when and why;
+    decisions name the version they used. A bad document is refused whole, with each bad field
+    named as `thresholds.<field>`. Amounts are strings, or numbers kept exactly as written."""
     data = _change.load(object_body())
     application = services()
     try:
@@ -92,6 +104,7 @@ def change_thresholds() -> Any:
 
 @bp.get("/thresholds/versions")
 @requires("admin")
+@documented(query=VersionsQuerySchema, answer=answers.ThresholdsVersions)
 def threshold_versions() -> Any:
     """Every version, newest first: who changed the thresholds, when, why, and to what."""
     args = _versions_query.load(request.args.to_dict())
@@ -101,10 +114,14 @@ def threshold_versions() -> Any:
 
 @bp.post("/thresholds/simulate")
 @requires("admin")
+@documented(body=SimulateSchema, answer=answers.Simulation)
 def simulate() -> Any:
-    """What a proposed document would have decided: each order's last decision in the period,
-    replayed on its recorded numbers under the proposal; how many would change, by reason and
-    amount, and which."""
+    """What-if: replay a period's decisions under a proposed document.
+
+    Each order's last decision in the period is decided again on the numbers it recorded, by the
+    gate's own rules under the proposal; nothing is stored. Each is replayed on its own: a
+    changed approval does not flow into later decisions. The answer says how many would change,
+    by reason and amount, and which."""
     data = _simulate.load(object_body())
     application = services()
     zone = application.settings.zone
@@ -119,6 +136,7 @@ def simulate() -> Any:
 
 @bp.get("/thresholds/shadow")
 @requires("admin")
+@documented(query=PeriodQuerySchema, answer=answers.Simulation)
 def shadow() -> Any:
     """How the active version's shadow decided beside it: each order's last decision in the
     period (default: every day) against what the shadow recorded for it."""

@@ -11,8 +11,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
+from connector import answers
 from connector.auth import requires
 from connector.context import services
+from connector.openapi import documented
 from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
@@ -65,6 +67,7 @@ def event_row(row: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/decisions")
 @requires("auditor", "admin")
+@documented(query=AuditDecisionsQuerySchema, answer=answers.DecisionRows)
 def decisions() -> Any:
     """Matching decisions, newest first; `next` is the `before` of the following page."""
     args = _decisions_query.load(request.args.to_dict())
@@ -74,6 +77,7 @@ def decisions() -> Any:
 
 @bp.get("/events")
 @requires("auditor", "admin")
+@documented(query=AuditEventsQuerySchema, answer=answers.AuditEvents)
 def events() -> Any:
     """Audit events (threshold changes, API keys, ...), newest first, paged like decisions."""
     args = _events_query.load(request.args.to_dict())
@@ -83,6 +87,7 @@ def events() -> Any:
 
 @bp.get("/decisions.csv")
 @requires("auditor", "admin")
+@documented(query=AuditDecisionsQuerySchema, media="text/csv")
 def decisions_csv() -> Any:
     """Every matching decision, oldest first, streamed: a year exports in constant memory."""
     query = _decisions_query.load(request.args.to_dict())["query"]
@@ -92,7 +97,9 @@ def decisions_csv() -> Any:
 
 @bp.get("/events.csv")
 @requires("auditor", "admin")
+@documented(query=AuditEventsQuerySchema, media="text/csv")
 def events_csv() -> Any:
+    """Every matching audit event, oldest first, streamed."""
     query = _events_query.load(request.args.to_dict())["query"]
     rows = services().reads.export_events(query)
     return csv_response("events.csv", EVENT_FIELDS, rows, event_row)

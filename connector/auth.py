@@ -124,6 +124,7 @@ def requires(*roles: str) -> Callable[[F], F]:
             g.client = client
             return view(*args, **kwargs)
 
+        wrapper.roles = roles  # type: ignore[attr-defined]  # read by connector/openapi.py
         return wrapper  # type: ignore[return-value]
 
     return decorate

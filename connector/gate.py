@@ -10,9 +10,11 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from connector import answers
 from connector.auth import requires
 from connector.bodies import object_body
 from connector.context import services
+from connector.openapi import SOURCE_REFUSED, documented
 from connector.schemas import GateOrderSchema, OrderEventSchema, path_ids
 from gating.commands import ApplyOrderEvent
 from gating.errors import GateUnavailable
@@ -59,7 +61,29 @@ def _claimed_order_id() -> str | None:
 @bp.post("/orders")
 @_bounded
 @requires("erp")
+@documented(
+    body=GateOrderSchema,
+    answer=answers.GateDecision,
+    errors={
+        403: SOURCE_REFUSED,
+        409: "A concurrent request changed the order; retry",
+        503: (
+            "The gate cannot decide now: the fail-safe outcome, nothing recorded. Answered "
+            "within CREDITGATE_GATE_TIMEOUT when the database is down or does not answer, also "
+            "when the API key cannot be checked (see README, API keys)",
+            answers.GateDecision,
+        ),
+    },
+)
 def gate() -> Any:
+    """Gate a sales order
+
+    Decides the order and, when approved, reserves its amount. Retries are safe: an approved
+    order with the same amount and currency gets its decision back; a blocked or review order is
+    decided again on today's data. A new amount re-decides the order: approved, it replaces the
+    reservation; blocked or review, the earlier approved reservation stands
+    (`standing_reservation`). Ids are matched exactly; one with whitespace at either end is a
+    422."""
     data = _order_schema.load(object_body())
     order = OrderRequest(
         source=acting_source(g.client.source, g.client.sources, data.get("source")),
@@ -102,7 +126,17 @@ def _fail_safe(order_id: str | None, exc: GateUnavailable) -> Any:
 
 @bp.post("/orders/<path:order_id>/events")
 @requires("erp")
+@documented(
+    body=OrderEventSchema,
+    answer=answers.OrderEventResult,
+    errors={403: SOURCE_REFUSED, 404: "The order was never gated"},
+)
 def order_event(order_id: str) -> Any:
+    """Tell the gate an order was cancelled or invoiced
+
+    `cancelled` releases the order's reservation. `invoiced` releases nothing: the amount stays
+    counted until an invoice carrying the order's reference is synced or imported, or until
+    `max_data_age_hours` after the event. Idempotent."""
     path_ids(order_id=order_id)
     data = _event_schema.load(object_body())
     source = acting_source(g.client.source, g.client.sources, data.get("source"))

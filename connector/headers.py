@@ -4,7 +4,8 @@ say which version of what it runs.
 The pages have no script at all and no inline style (connector/templates, connector/static), so
 the policy needs neither a nonce nor 'unsafe-inline': styles come from this site's own
 stylesheet, charts are inline SVG (presentation attributes, which style-src does not govern), and
-nothing may frame a page. Behind gunicorn (20.1 and later) the `Server` header reads `gunicorn`,
+nothing may frame a page. The API page (connector/apipage) sets its own policy: scripts from this
+site only. Behind gunicorn (20.1 and later) the `Server` header reads `gunicorn`,
 without a version, and gunicorn offers no setting to drop it; a proxy in front can.
 """
 
@@ -23,7 +24,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate CSP 2
     "Referrer-Policy": "no-referrer",
 }
-STATIC_ENDPOINTS = frozenset({"web.static", "static"})
+STATIC_ENDPOINTS = frozenset({"web.static", "static", "apipage.static"})
 
 
 def init_app(app: Flask) -> None:

@@ -7,9 +7,11 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 from marshmallow import ValidationError
 
+from connector import answers
 from connector.auth import requires
 from connector.bodies import object_body
 from connector.context import services
+from connector.openapi import documented
 from connector.schemas import (
     CustomerHoldSchema,
     HoldActionSchema,
@@ -34,10 +36,12 @@ _release = ReleaseSchema()
 _action = HoldActionSchema()
 _reevaluate = ReevaluateSchema()
 _customer_hold = CustomerHoldSchema()
+_HELD = {404: "The order was never gated", 409: "The order is not held (any more)"}
 
 
 @bp.get("/holds")
 @requires(*RELEASERS)
+@documented(query=HoldsQuerySchema, answer=answers.HeldOrders)
 def holds() -> Any:
     """The hold list: open orders whose last decision was review or blocked, newest first, with
     the reasons; `next` is the `before` of the following page."""
@@ -70,9 +74,18 @@ def holds() -> Any:
 
 @bp.post("/holds/<path:order_id>/release")
 @requires(*RELEASERS)
+@documented(
+    body=ReleaseSchema,
+    answer=answers.HoldAnswer,
+    errors=_HELD,
+)
 def release(order_id: str) -> Any:
-    """Approve a held order now, over its reasons; the ERP's next call for it gets this
-    decision back (`RELEASED_BY`), and the ERP is told through its callback."""
+    """Release a held order
+
+    Approves the order now, over its reasons, and reserves it; the ERP's next call for it gets
+    this decision back, reason RELEASED_BY. When an approval tier lies below the amount (or the
+    cap), only that tier's role or a higher one's may release it: 403 otherwise. The ERP is
+    told through its callback URL."""
     path_ids(order_id=order_id)
     data = _release.load(object_body())
     command = ReleaseOrder(
@@ -94,6 +107,11 @@ def release(order_id: str) -> Any:
 
 @bp.post("/holds/<path:order_id>/reject")
 @requires(*RELEASERS)
+@documented(
+    body=HoldActionSchema,
+    answer=answers.HoldAnswer,
+    errors=_HELD,
+)
 def reject(order_id: str) -> Any:
     """Block a held order for good; every later call for it answers blocked (`REJECTED_BY`)."""
     path_ids(order_id=order_id)
@@ -113,6 +131,11 @@ def reject(order_id: str) -> Any:
 
 @bp.post("/holds/<path:order_id>/reevaluate")
 @requires(*RELEASERS)
+@documented(
+    body=ReevaluateSchema,
+    answer=answers.HoldAnswer,
+    errors=_HELD,
+)
 def reevaluate(order_id: str) -> Any:
     """Decide a held order again on today's data; an approval releases it (`auto_released`)."""
     path_ids(order_id=order_id)
@@ -125,6 +148,7 @@ def reevaluate(order_id: str) -> Any:
 
 @bp.post("/holds/reevaluate")
 @requires(*RELEASERS)
+@documented(body=ReevaluateSchema, answer=answers.Reevaluation)
 def reevaluate_all() -> Any:
     """Decide every held order again (as the nightly job does after its sync)."""
     _reevaluate.load(object_body())
@@ -136,6 +160,9 @@ def reevaluate_all() -> Any:
 
 @bp.put("/customers/<path:customer_id>/hold")
 @requires(*RELEASERS)
+@documented(
+    body=CustomerHoldSchema, answer=answers.CustomerHoldResult, errors={404: "No such customer"}
+)
 def customer_hold(customer_id: str) -> Any:
     """Put the customer on creditgate's hold (every order blocked, `CUSTOMER_ON_HOLD`) or take
     it off. The ERP's own hold is synced separately and is not changed."""

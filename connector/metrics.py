@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 from connector.auth import requires
 from connector.context import ViewReads, services
 from connector.logs import describe
+from connector.openapi import documented
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -223,7 +224,14 @@ class _Forward(Collector):
 
 @bp.get("/metrics")
 @requires("admin", "auditor", "metrics")
+@documented(media="text/plain")
 def scrape() -> Response:
+    """Prometheus metrics
+
+    The Prometheus text format: gate decisions by outcome and reason, gate latency, fail-safe
+    answers, HTTP requests by endpoint, and sync runs and the last successful sync per source
+    (read from the database at scrape time). Under gunicorn with PROMETHEUS_MULTIPROC_DIR set,
+    counts add up every worker's."""
     application = services()
     registry = scrape_registry(
         current_app.extensions["creditgate.registry"],

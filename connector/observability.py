@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from connector import metrics
+from connector import answers, metrics
 from connector.context import ViewServices
 from connector.logs import REQUEST_ID_HEADER, describe, request_id_from
+from connector.openapi import documented
 
 access_log = logging.getLogger("creditgate.access")
 log = logging.getLogger(__name__)
@@ -41,8 +42,15 @@ def init_app(app: Flask, services: ViewServices) -> None:
         return response
 
     @app.get("/healthz")
+    @documented(
+        answer=answers.Health,
+        errors={503: ("The database did not answer in time", answers.Health)},
+    )
     def healthz() -> Any:
-        """Unauthenticated on purpose, for load balancers: up or down, and an error class name."""
+        """Liveness and database state, for load balancers: unauthenticated on purpose
+
+        Runs `SELECT 1`, waiting no longer than the gate timeout. Reveals no address and no error
+        text: only the error's class name."""
         try:
             metrics.call_within(services.reads.check_database, services.settings.gate_timeout)
         except Exception as exc:

@@ -6,8 +6,10 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from connector import answers
 from connector.auth import requires
 from connector.context import services
+from connector.openapi import documented
 from connector.schemas import (
     CreditQuerySchema,
     OutboxQuerySchema,
@@ -38,7 +40,11 @@ def _json_ready(value: Any) -> Any:
 
 @bp.get("/customers/<path:customer_id>/credit")
 @requires("admin", "auditor", "credit_specialist", "credit_manager")
+@documented(
+    query=CreditQuerySchema, answer=answers.CustomerCredit, errors={404: "No such customer"}
+)
 def customer_credit(customer_id: str) -> Any:
+    """A customer's credit position"""
     path_ids(customer_id=customer_id)
     args = _query.load(request.args.to_dict())
     position = services().reads.credit_position(args.get("source", g.client.source), customer_id)
@@ -47,7 +53,9 @@ def customer_credit(customer_id: str) -> Any:
 
 @bp.get("/sync/runs")
 @requires("admin")
+@documented(query=SyncRunsQuerySchema, answer=answers.SyncRuns)
 def sync_runs() -> Any:
+    """Recent sync runs, newest first"""
     args = _runs_query.load(request.args.to_dict())
     runs = services().reads.sync_runs(
         source=args.get("source"), status=args.get("status"), limit=args.get("limit", 50)
@@ -57,6 +65,7 @@ def sync_runs() -> Any:
 
 @bp.get("/warnings")
 @requires("admin", "auditor")
+@documented(query=WarningsQuerySchema, answer=answers.Warnings)
 def warnings() -> Any:
     """Every customer's current warning level and its reasons (filter: ?level=red)."""
     args = _warnings_query.load(request.args.to_dict())
@@ -66,6 +75,7 @@ def warnings() -> Any:
 
 @bp.get("/outbox")
 @requires("admin", "auditor")
+@documented(query=OutboxQuerySchema, answer=answers.Outbox)
 def outbox() -> Any:
     """Pushes to ERPs and CRMs, newest first (filter: ?status=pending|failed|delivered)."""
     args = _outbox_query.load(request.args.to_dict())
@@ -77,7 +87,9 @@ def outbox() -> Any:
 
 @bp.get("/decisions/<decision_id>")
 @requires("admin", "auditor", "credit_specialist", "credit_manager")
+@documented(answer=answers.DecisionRecord, errors={404: "No such decision"})
 def decision(decision_id: str) -> Any:
+    """One recorded decision with its full snapshot"""
     path_ids(decision_id=decision_id)
     application = services()
     record = application.reads.decision(decision_id)

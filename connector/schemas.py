@@ -29,6 +29,10 @@ from gating.money import (
 )
 from gating.push import LEVELS
 
+# The thresholds document's JSON schema in the API document (connector/answers.py JSON_SCHEMAS):
+# gating/policy.py validates it, not marshmallow.
+THRESHOLDS_DOCUMENT = {"$ref": "#/components/schemas/ThresholdsDocument"}
+
 
 def _no_surrounding_space(value: str) -> bool:
     """Ids are matched exactly (case too), so "C-100 " would be another customer than "C-100",
@@ -58,6 +62,22 @@ _url_ref = validate.And(_ref, _URL_SHAPE)
 # An id in a path names a record that exists already: one stored before ids with surrounding
 # whitespace were refused (or synced so) must still be worked, so only the URL's rules apply.
 _path_ref = validate.And(_printable_ref, _URL_SHAPE)
+
+# What the function validators above refuse, in JSON Schema, for the API document
+# (connector/openapi.py reads Length, Range, OneOf and Regexp validators by itself).
+JSON_SCHEMA: dict[Any, dict[str, Any]] = {
+    _no_surrounding_space: {
+        "pattern": r"^(?:[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?)?$"
+    },
+}
+_ERP_SOURCE = {
+    "description": "defaults to the API key's own source; another is a 403 unless the key was "
+    "granted it (`creditgate apikey create --sources a,b`)"
+}
+_PATH_ID = {
+    "description": "The id as the gate took it; a '/' in it may be sent as is or as %2F. "
+    "Percent-encode '%', '?', '#', spaces and non-ASCII characters (UTF-8)."
+}
 
 # A day that ends a period or a release: its next day and its midnight in any time zone must be
 # datetimes too, which they are not for date.min and date.max (an OverflowError, a 500, before).
@@ -90,9 +110,11 @@ class GateOrderSchema(Schema):
 
     order_id = fields.String(required=True, validate=_url_ref)
     customer_id = fields.String(required=True, validate=_url_ref)
-    amount = DecimalText(required=True, allow_nan=False)
-    currency = fields.String(required=True, validate=validate.Length(equal=3))
-    source = fields.String(validate=_ref)
+    amount = DecimalText(required=True, allow_nan=False, metadata={"exclusiveMinimum": 0})
+    currency = fields.String(
+        required=True, validate=validate.Length(equal=3), metadata={"examples": ["CNY"]}
+    )
+    source = fields.String(validate=_ref, metadata=_ERP_SOURCE)
     order_date = fields.Date()
 
     # Runs even when other fields failed, so one answer names every bad field.
@@ -118,7 +140,7 @@ class OrderEventSchema(Schema):
         unknown = RAISE
 
     event = fields.String(required=True, validate=validate.OneOf(["cancelled", "invoiced"]))
-    source = fields.String(validate=_ref)
+    source = fields.String(validate=_ref, metadata=_ERP_SOURCE)
 
 
 class CreditQuerySchema(Schema):
@@ -145,8 +167,8 @@ class PathSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    order_id = fields.String(validate=_path_ref)
-    customer_id = fields.String(validate=_path_ref)
+    order_id = fields.String(validate=_path_ref, metadata=_PATH_ID)
+    customer_id = fields.String(validate=_path_ref, metadata=_PATH_ID)
     decision_id = fields.String(validate=_ref)
     source = fields.String(validate=_path_ref)  # in the pages' addresses (/holds/<source>/...)
 
@@ -194,9 +216,21 @@ class ThresholdsChangeSchema(Schema):
             validate.Regexp(r"\S", error="must say why the thresholds change"),
         ),
     )
-    thresholds = fields.Dict(keys=fields.String(), required=True)
-    # The version the change was made from: refused with a 409 if another was saved since.
-    base_version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    thresholds = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={
+            "allOf": [THRESHOLDS_DOCUMENT],
+            "description": "The complete document, as GET returns it under `thresholds`",
+        },
+    )
+    base_version = fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={
+            "description": "The version this change was made from: refused with 409 if "
+            "another version was saved since"
+        },
+    )
 
 
 class VersionsQuerySchema(Schema):
@@ -214,7 +248,11 @@ class _Paged(Schema):
 
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     # A row id: at most a signed 64-bit integer, which is what the database can compare with.
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**63 - 1))
+    before = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=2**63 - 1),
+        metadata={"description": "the `next` of the previous page"},
+    )
 
 
 class _AuditQuery(_Paged):
@@ -223,8 +261,10 @@ class _AuditQuery(_Paged):
 
     query_type: type[DecisionQuery] | type[EventQuery]
 
-    first = fields.Date(data_key="from", validate=_day)
-    last = fields.Date(data_key="to", validate=_day)
+    first = fields.Date(
+        data_key="from", validate=_day, metadata={"description": "first day, business time zone"}
+    )
+    last = fields.Date(data_key="to", validate=_day, metadata={"description": "last day, included"})
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:
@@ -247,7 +287,8 @@ class AuditDecisionsQuerySchema(_AuditQuery):
     reason = fields.String(
         validate=validate.Regexp(
             r"^[A-Z][A-Z_]{0,49}$", error="a reason code, like OVERDUE_INVOICES"
-        )
+        ),
+        metadata={"description": "one reason code"},
     )
 
 
@@ -287,8 +328,16 @@ class HoldActionSchema(Schema):
         unknown = RAISE
 
     reason = _reason
-    source = fields.String(validate=_ref)
-    decision_id = fields.String(validate=_ref)
+    source = fields.String(
+        validate=_ref, metadata={"description": "defaults to the API key's own source"}
+    )
+    decision_id = fields.String(
+        validate=_ref,
+        metadata={
+            "description": "The held decision you looked at: refused with 409 if the "
+            "order was decided again since"
+        },
+    )
 
 
 def _at_most_three_places(value: Decimal) -> None:
@@ -309,8 +358,19 @@ class ReleaseSchema(HoldActionSchema):
             validate.Range(min=0, min_inclusive=False, max=MAX_AMOUNT, max_inclusive=False),
             _at_most_three_places,
         ],
+        metadata={
+            "description": "The most the release approves, in the order's currency (at "
+            "least the order's amount; later amendments above it are decided by the "
+            "rules); at most 3 decimal places"
+        },
     )
-    expires_on = fields.Date(validate=_day)
+    expires_on = fields.Date(
+        validate=_day,
+        metadata={
+            "description": "The last day the release holds (business time zone); its "
+            "reservation lapses after it"
+        },
+    )
 
 
 ReevaluateSchema = CreditQuerySchema  # the same: an optional source, nothing else
@@ -334,9 +394,16 @@ class SimulateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    thresholds = fields.Dict(keys=fields.String(), required=True)
+    thresholds = fields.Dict(
+        keys=fields.String(), required=True, metadata={"allOf": [THRESHOLDS_DOCUMENT]}
+    )
     first = fields.Date(data_key="from", required=True, validate=_day)
-    last = fields.Date(data_key="to", required=True, validate=_day)
+    last = fields.Date(
+        data_key="to",
+        required=True,
+        validate=_day,
+        metadata={"description": "at most a year after 'from'"},
+    )
 
     @validates_schema
     def _period(self, data: dict[str, Any], **_: Any) -> None:

@@ -189,6 +189,9 @@ def test_the_demo_serves_its_pages_api_document_and_gate_from_the_installed_pack
             timeout=10,
         )
         holds = browser.get(f"{base}/holds", timeout=10)
+        api_page = browser.get(f"{base}/api-docs", timeout=10)
+        start = browser.get(f"{base}/api-docs/start.js", timeout=10)
+        bundle = browser.get(f"{base}/api-docs/swagger-ui/swagger-ui-bundle.js", timeout=10)
         document = requests.get(
             f"{base}/api/v1/openapi.json",
             headers={"Authorization": f"Bearer {DEMO_AUDITOR_KEY}"},
@@ -207,6 +210,9 @@ def test_the_demo_serves_its_pages_api_document_and_gate_from_the_installed_pack
     assert signed_in.status_code == 200 and signed_in.url.rstrip("/") == base, signed_in.url
     assert holds.status_code == 200 and 'data-order="SO-3"' in holds.text
     assert document.status_code == 200
+    assert api_page.status_code == 200 and "swagger-ui-bundle.js" in api_page.text
+    assert start.status_code == 200 and "SwaggerUIBundle" in start.text
+    assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
     assert "/api/v1/gate/orders" in document.json()["paths"]
     assert decision.status_code == 200, decision.text
     assert decision.json()["outcome"] == "approved"

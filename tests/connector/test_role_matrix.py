@@ -53,7 +53,7 @@ def _concrete(path: str) -> str:
 def _served(app: Any) -> set[tuple[str, str]]:
     out = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or rule.endpoint.startswith("web."):
+        if rule.endpoint == "static" or rule.endpoint.startswith(("web.", "apipage.")):
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         for method in rule.methods or ():
