@@ -18,6 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from connector.apipage import SWAGGER_UI
+from gating.commands import CreateUser
 from tests.connector.test_role_matrix import ALLOWED, OPEN
 
 PASSWORD = "correct horse battery staple"
@@ -109,7 +110,7 @@ def test_the_rules_of_the_schemas_reach_the_document(document):
 
 @pytest.fixture
 def logged_in(api, loaded) -> Any:
-    loaded.pages.create_user("otto", "auditor", PASSWORD)
+    loaded.writes.create_user(CreateUser("otto", "auditor", PASSWORD))
     client = api.client.application.test_client()
     form = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -156,7 +157,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture
 def served(api, loaded) -> Iterator[str]:
-    loaded.pages.create_user("otto", "auditor", PASSWORD)
+    loaded.writes.create_user(CreateUser("otto", "auditor", PASSWORD))
     httpd = make_server("127.0.0.1", 0, api.client.application, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
