@@ -202,6 +202,13 @@ class OutboxQuerySchema(Schema):
     limit = fields.Integer(validate=validate.Range(min=1, max=5000))
 
 
+# Text a person types (a reason, a filter): tab, CR and LF allowed, no other control character
+# (NUL above all, which PostgreSQL refuses to store or compare).
+_PLAIN_TEXT = validate.Regexp(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", error="must not contain control characters"
+)
+
+
 class ThresholdsChangeSchema(Schema):
     """A new thresholds version: the complete document and why it changes. The document's own
     fields are checked by the domain (gating.policy), which names each bad one."""
@@ -214,6 +221,7 @@ class ThresholdsChangeSchema(Schema):
         validate=validate.And(
             validate.Length(min=1, max=2000),
             validate.Regexp(r"\S", error="must say why the thresholds change"),
+            _PLAIN_TEXT,
         ),
     )
     thresholds = fields.Dict(
@@ -295,9 +303,9 @@ class AuditDecisionsQuerySchema(_AuditQuery):
 class AuditEventsQuerySchema(_AuditQuery):
     query_type = EventQuery
 
-    action = fields.String(validate=validate.Length(min=1, max=50))
+    action = fields.String(validate=validate.And(validate.Length(min=1, max=50), _PLAIN_TEXT))
     actor = fields.String(validate=_ref)
-    subject = fields.String(validate=validate.Length(min=1, max=300))
+    subject = fields.String(validate=validate.And(validate.Length(min=1, max=300), _PLAIN_TEXT))
 
 
 class HoldsQuerySchema(_Paged):
@@ -311,10 +319,7 @@ _reason = fields.String(
     validate=validate.And(
         validate.Length(min=1, max=2000),
         validate.Regexp(r"\S", error="must say why"),
-        validate.Regexp(
-            r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
-            error="must not contain control characters",
-        ),
+        _PLAIN_TEXT,
     ),
 )
 

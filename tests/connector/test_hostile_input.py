@@ -158,6 +158,32 @@ def test_a_lone_surrogate_in_a_simulation_or_the_reason_of_a_change_is_422(api):
     }
 
 
+def test_a_control_character_in_the_reason_of_a_change_is_422_and_stores_nothing(api, loaded):
+    """PostgreSQL refuses NUL in text: the reason is checked like every other reason, a 422
+    naming it, never a server error (and the same on SQLite, which would have stored it)."""
+    live = _document(api)
+
+    for reason in ("a\u0000b", "escape\u001b[0m", "bell\u0007"):
+        answer = _send(api, "PUT", THRESHOLDS, {"reason": reason, "thresholds": live})
+        assert answer.status_code == 422, reason
+        assert _fields(answer) == {"reason": ["must not contain control characters"]}
+    assert _versions(loaded) == 1
+    assert (
+        _send(api, "PUT", THRESHOLDS, {"reason": "two\nlines", "thresholds": live}).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize("name", ["action", "subject"])
+def test_a_control_character_in_an_audit_filter_is_refused_naming_it(api, name):
+    answer = api.client.get(
+        f"/api/v1/audit/events?{name}=a%00b", headers=api.keys.header("auditor")
+    )
+
+    assert answer.status_code == 422
+    assert set(answer.get_json()["fields"]) == {name}
+
+
 def test_a_lone_surrogate_in_hold_actions_and_customer_holds_is_422(api):
     assert api.gate("SO-9", "C-300", "100.00").get_json()["outcome"] == "blocked"
 
