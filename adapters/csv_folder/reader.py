@@ -294,12 +294,6 @@ def parse_payment(row: dict[str, str]) -> PaymentData:
     return _parse_dict("payments", row)  # type: ignore[no-any-return]
 
 
-PARSERS: dict[str, Callable[[dict[str, str]], Any]] = {
-    "groups": parse_group,
-    "customers": parse_customer,
-    "invoices": parse_invoice,
-    "payments": parse_payment,
-}
 ID_COLUMN = {
     "groups": "group_id",
     "customers": "customer_id",

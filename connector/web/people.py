@@ -10,6 +10,7 @@ from connector.context import services
 from connector.web.forms import CONTROL
 from connector.web.session import current_user, page
 from gating.commands import DisableUser, EnableUser, EndAllSessions, UnlockUser
+from gating.people import MAX_USERNAME
 
 bp = Blueprint("people", __name__)
 
@@ -29,7 +30,7 @@ def change() -> Any:
     action = request.form.get("action", "")
     if action not in ACTIONS:
         abort(400, description=f"action: one of {', '.join(ACTIONS)}")
-    if not name or len(name) > 100 or CONTROL.search(name):
+    if not name or len(name) > MAX_USERNAME or CONTROL.search(name):
         abort(400, description="username: 1 to 100 characters, no control characters")
     writes = services().writes
     try:

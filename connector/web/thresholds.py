@@ -15,11 +15,12 @@ from connector.admin import exact_numbers
 from connector.bodies import parse_json, problems
 from connector.context import services
 from connector.schemas import SimulateSchema, ThresholdsChangeSchema
-from connector.web.forms import CONTROL, PLAIN_REASON, blank, load_form, said
+from connector.web.forms import PLAIN_REASON, blank, load_form, said
 from connector.web.session import current_user, page
 from gating.audit import Period
 from gating.commands import ChangeThresholds
 from gating.errors import Conflict
+from gating.identifiers import is_external_id
 from gating.model import OVERRIDABLE
 from gating.policy import InvalidThresholds
 
@@ -121,7 +122,7 @@ def override() -> Any:
     kind = request.form.get("kind", "customers")
     ref = request.form.get("ref", "").strip()
     setting = request.form.get("setting", "")
-    if len(ref) > 100 or CONTROL.search(ref):
+    if not is_external_id(ref):
         ref = ""
     raw_value = request.form.get("value", "").strip()
     if kind not in ("customers", "groups") or not ref or setting not in OVERRIDABLE:
