@@ -10,13 +10,15 @@ trimmed, README "Identifiers").
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from gating.errors import InvalidAmount, UnknownCurrency
 from gating.identifiers import MAX_ID_LENGTH, has_control_characters
 from gating.money import DECIMAL_TEXT_RULE, is_currency, is_decimal_text, parse_amount
+from gating.records import RecordError
 
 MAX_TEXT_LENGTH = 300
 """The longest name or other free text a record keeps."""
@@ -24,6 +26,26 @@ MAX_TEXT_LENGTH = 300
 
 class Invalid(ValueError):
     """A source's record that cannot become a domain record; the message says why."""
+
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def mapped(
+    entity: str, rows: Iterable[R], convert: Callable[[R], T], ref: Callable[[R], str]
+) -> tuple[list[T], list[RecordError]]:
+    """Each row of a source's page converted, or skipped and reported as a RecordError (under
+    `ref(row)`, the row's id in the source) when a field breaks a rule: a bad record never
+    stops the rest."""
+    records: list[T] = []
+    errors: list[RecordError] = []
+    for row in rows:
+        try:
+            records.append(convert(row))
+        except Invalid as exc:
+            errors.append(RecordError(entity, ref(row), str(exc)))
+    return records, errors
 
 
 def _checked(value: str, name: str, longest: int) -> str:

@@ -213,14 +213,7 @@ class NavSource(NavPages):
         convert: Callable[[Row], T],
         ref: Callable[[Row], str],
     ) -> Page[T]:
-        records: list[T] = []
-        errors: list[RecordError] = []
-        for row in rows:
-            try:
-                records.append(convert(row))
-            except Invalid as exc:
-                errors.append(RecordError(entity, ref(row), str(exc)))
-        return Page(records, errors)
+        return Page(*fields.mapped(entity, rows, convert, ref))
 
     def _customer(self, row: Row) -> CustomerData:
         limit = row.Credit_Limit_LCY

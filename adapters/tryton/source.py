@@ -20,7 +20,6 @@ from gating.records import (
     Instalment,
     InvoiceData,
     PaymentData,
-    RecordError,
 )
 from gating.sources import Page, Watermark
 
@@ -178,13 +177,7 @@ class TrytonSource(TrytonClient):
     def _page(
         self, entity: str, model: str, rows: Sequence[Row], convert: Callable[[Row], T]
     ) -> Page[T]:
-        records: list[T] = []
-        errors: list[RecordError] = []
-        for row in rows:
-            try:
-                records.append(convert(row))
-            except Invalid as exc:
-                errors.append(RecordError(entity, f"{model},{row['id']}", str(exc)))
+        records, errors = fields.mapped(entity, rows, convert, lambda row: f"{model},{row['id']}")
         return Page(records, errors, _watermark(rows[-1]) if rows else None)
 
     def _invoice_moves(self, lines: Sequence[Row]) -> set[int]:

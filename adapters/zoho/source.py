@@ -15,7 +15,7 @@ from typing import Any
 from adapters import fields
 from adapters.fields import Invalid
 from adapters.zoho.api import SERVICE, Row, ZohoClient, ZohoRejected, json_body, records_of
-from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
+from gating.records import CustomerData, GroupData, InvoiceData, PaymentData
 from gating.sources import Page, Watermark
 
 PAGE_LIMIT = 2000  # Zoho serves only the first 2,000 records by `page`; past them, `page_token`
@@ -125,13 +125,9 @@ class ZohoSource(ZohoClient):
     def _page(self, rows: Sequence[Row], floor: Watermark | None) -> Page[CustomerData]:
         """Map a page; its watermark is its latest (time, id), never below `floor`: a page
         re-read within the overlap must not move the stored watermark back."""
-        records: list[CustomerData] = []
-        errors: list[RecordError] = []
-        for row in rows:
-            try:
-                records.append(self._customer(row))
-            except Invalid as exc:
-                errors.append(RecordError("customers", f"Accounts,{row.get('id')}", str(exc)))
+        records, errors = fields.mapped(
+            "customers", rows, self._customer, lambda row: f"Accounts,{row.get('id')}"
+        )
         marks = [w for w in map(_watermark, rows) if w is not None]
         if floor is not None:
             marks.append(floor)
