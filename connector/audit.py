@@ -15,11 +15,18 @@ from connector import answers
 from connector.auth import requires
 from connector.context import services
 from connector.openapi import documented
-from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
+from connector.schemas import (
+    AuditDecisionsExportSchema,
+    AuditDecisionsQuerySchema,
+    AuditEventsExportSchema,
+    AuditEventsQuerySchema,
+)
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
 _decisions_query = AuditDecisionsQuerySchema()
 _events_query = AuditEventsQuerySchema()
+_decisions_export = AuditDecisionsExportSchema()
+_events_export = AuditEventsExportSchema()
 
 DECISION_FIELDS = (
     "decision_id",
@@ -87,20 +94,20 @@ def events() -> Any:
 
 @bp.get("/decisions.csv")
 @requires("auditor", "admin")
-@documented(query=AuditDecisionsQuerySchema, media="text/csv")
+@documented(query=AuditDecisionsExportSchema, media="text/csv")
 def decisions_csv() -> Any:
     """Every matching decision, oldest first, streamed: a year exports in constant memory."""
-    query = _decisions_query.load(request.args.to_dict())["query"]
+    query = _decisions_export.load(request.args.to_dict())["query"]
     rows = services().reads.export_decisions(query)
     return csv_response("decisions.csv", DECISION_FIELDS, rows, decision_row)
 
 
 @bp.get("/events.csv")
 @requires("auditor", "admin")
-@documented(query=AuditEventsQuerySchema, media="text/csv")
+@documented(query=AuditEventsExportSchema, media="text/csv")
 def events_csv() -> Any:
     """Every matching audit event, oldest first, streamed."""
-    query = _events_query.load(request.args.to_dict())["query"]
+    query = _events_export.load(request.args.to_dict())["query"]
     rows = services().reads.export_events(query)
     return csv_response("events.csv", EVENT_FIELDS, rows, event_row)
 

@@ -280,7 +280,7 @@ class _AuditQuery(_Paged):
 
     @post_load
     def _query(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        limit, before = data.pop("limit"), data.pop("before")
+        limit, before = data.pop("limit", None), data.pop("before", None)
         period = Period(data.pop("first", None), data.pop("last", None))
         return {"query": self.query_type(period=period, **data), "limit": limit, "before": before}
 
@@ -306,6 +306,22 @@ class AuditEventsQuerySchema(_AuditQuery):
     action = fields.String(validate=validate.And(validate.Length(min=1, max=50), _PLAIN_TEXT))
     actor = fields.String(validate=_ref)
     subject = fields.String(validate=validate.And(validate.Length(min=1, max=300), _PLAIN_TEXT))
+
+
+class AuditDecisionsExportSchema(AuditDecisionsQuerySchema):
+    """The decisions export's filters: it streams every matching row, so it takes no page."""
+
+    class Meta:
+        unknown = RAISE
+        exclude = ("limit", "before")
+
+
+class AuditEventsExportSchema(AuditEventsQuerySchema):
+    """The events export's filters: every matching row, no page."""
+
+    class Meta:
+        unknown = RAISE
+        exclude = ("limit", "before")
 
 
 class HoldsQuerySchema(_Paged):

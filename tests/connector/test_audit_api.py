@@ -139,6 +139,17 @@ def test_the_csv_export_holds_every_match_oldest_first(api, decided):
     assert [r["decision_id"] for r in exported] == [d["decision_id"] for d in reversed(listed)]
 
 
+@pytest.mark.parametrize("path", [DECISIONS + ".csv", "/api/v1/audit/events.csv"])
+@pytest.mark.parametrize("name", ["limit", "before"])
+def test_an_export_takes_every_match_so_a_page_is_refused_not_ignored(api, decided, path, name):
+    """An export streams every matching row: `limit` or `before` would be ignored, so a client
+    counting on them is told (the API document lists neither for the exports)."""
+    response = get(api, path, **{name: "1"})
+
+    assert response.status_code == 422
+    assert set(response.get_json()["fields"]) == {name}
+
+
 def test_the_csv_export_streams_more_rows_than_one_chunk(api, clock):
     for n in range(1203):
         api.gate(f"SO-{n:04d}", "C-100", "0.01")
