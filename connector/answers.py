@@ -15,6 +15,7 @@ from marshmallow.validate import OneOf
 from connector.schemas import THRESHOLDS_DOCUMENT
 from gating import rules
 from gating.model import EXPOSURE_COMPONENTS
+from gating.money import DECIMAL_TEXT_PATTERN
 from gating.push import LEVELS
 
 
@@ -29,8 +30,7 @@ REASON_CODES = [
     *(rules.NO_LIMIT, rules.STALE, rules.APPROVAL, rules.RELEASED, rules.REJECTED),
     "GATE_UNAVAILABLE",
 ]
-# ASCII digits only: Python's \d (schemathesis) also takes full-width and Arabic-Indic digits.
-AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+AMOUNT_PATTERN = f"^{DECIMAL_TEXT_PATTERN}$"
 
 
 def _amount(metadata: dict[str, Any] | None = None, **options: Any) -> fields.String:

@@ -28,6 +28,7 @@ from gating.commands import (
     UnlockUser,
 )
 from gating.errors import CreditgateError
+from gating.identifiers import is_external_id
 from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
 
@@ -116,9 +117,11 @@ def _run(services: Services, host: str, port: int) -> None:
 
     from connector import create_app
     from connector.headers import QuietRequestHandler
+    from connector.openapi import document
 
     click.echo(f"creditgate listening on http://{host}:{port}  (Ctrl+C to stop)")
     app = create_app(services)
+    document(app)  # the API document, built once at start
     run_simple(
         host, port, app, threaded=True, use_reloader=False, request_handler=QuietRequestHandler
     )
@@ -277,8 +280,11 @@ def sources() -> None:
 
 def _source_name(_ctx: Any, _param: Any, name: str) -> str:
     """A source's name is one part of a page's address (/customers/<source>/<customer_id>)."""
-    if not 0 < len(name) <= 100 or "/" in name or name in (".", "..") or not name.isprintable():
-        raise click.BadParameter("1 to 100 printable characters, no '/', not '.' or '..'")
+    if not is_external_id(name, url=True) or "/" in name:
+        raise click.BadParameter(
+            "1 to 100 characters, no control characters, no space at either end, no '/', "
+            "not '.' or '..'"
+        )
     return name
 
 

@@ -99,7 +99,8 @@ class _Converter(OpenAPIConverter):
         found: dict[str, Any] = super().field2property(clone)
         for validator in clone.validators:
             for key, value in JSON_SCHEMA.get(validator, {}).items():
-                found.setdefault("allOf", []).append({key: value})
+                # A new list: the field's metadata may hold the one apispec copied from.
+                found["allOf"] = [*found.get("allOf", ()), {key: value}]
         if field.load_default is None:  # "not given", not a null to send
             found.pop("default")
             found["type"] = found["type"][0]

@@ -204,8 +204,10 @@ class OutboxQuerySchema(Schema):
 
 # Text a person types (a reason, a filter): tab, CR and LF allowed, no other control character
 # (NUL above all, which PostgreSQL refuses to store or compare).
+TYPED_CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+"""The control characters nobody types (a regex class's inside): tab, CR and LF are typing."""
 _PLAIN_TEXT = validate.Regexp(
-    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", error="must not contain control characters"
+    f"^[^{TYPED_CONTROLS}]*$", error="must not contain control characters"
 )
 
 

@@ -10,7 +10,8 @@ shape (`URL_ID_PATTERN`).
 
 connector/schemas.py builds the API's validators from these constants, the adapters' field rules
 (adapters/fields.py) check synced and imported ids with them, and the web pages call
-`is_external_id` / `is_path_id`, so every door takes the same ids.
+`is_external_id` (and path ids through the schemas' PathSchema), so every door takes the same
+ids.
 """
 
 from __future__ import annotations
@@ -59,18 +60,4 @@ def is_external_id(value: object, *, url: bool = False) -> bool:
         and not has_control_characters(value)
         and is_trimmed(value)
         and (not url or fits_url(value))
-    )
-
-
-def is_path_id(value: object) -> bool:
-    """Whether `value`, an order's or customer's id read from a URL path, can name a record.
-
-    The same rule as `is_external_id(value, url=True)` but for surrounding whitespace: a path
-    names a record that exists already, and one stored before padded ids were refused must
-    still be reachable (README, "Identifiers")."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= MAX_ID_LENGTH
-        and not has_control_characters(value)
-        and fits_url(value)
     )

@@ -67,7 +67,9 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 # Decimal() reads besides (`1_000`, `1e2`, `+10`, " 10 ", full-width and Arabic-Indic digits) is
 # refused where the contract says a decimal string; parse_amount itself stays as lenient as the
 # ERPs' own typed values need.
-_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+DECIMAL_TEXT_PATTERN = r"-?[0-9]+(?:\.[0-9]+)?"
+"""An amount as text (whole match); ASCII digits, since \\d takes other scripts' digits too."""
+_DECIMAL_TEXT = re.compile(DECIMAL_TEXT_PATTERN)
 DECIMAL_TEXT_RULE = "a decimal string like '12.50': ASCII digits, no exponent, sign or spaces"
 
 

@@ -12,7 +12,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template_string, send_from_directory
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    render_template_string,
+    request,
+    send_from_directory,
+)
 
 from connector.openapi import document
 from connector.web.session import page
@@ -26,6 +33,18 @@ bp = Blueprint(
     static_folder=SWAGGER_UI,
     static_url_path="/swagger-ui",
 )
+# The only files of the package's folder the page loads; its others (an OAuth redirect page, other
+# bundles, the licence) are not served.
+FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
+
+
+@bp.before_request
+def _only_the_pages_files() -> None:
+    asked = (request.view_args or {}).get("filename")
+    if request.endpoint == "apipage.static" and asked not in FILES:
+        abort(404)
+
+
 # Scripts only from this site, and no inline one; Swagger UI's stylesheet draws its icons as
 # data: images.
 CONTENT_SECURITY_POLICY = (

@@ -13,11 +13,11 @@ from typing import Any
 from flask import abort, request
 from marshmallow import Schema, ValidationError, fields
 
-from connector.schemas import DecimalText, path_ids
+from connector.schemas import TYPED_CONTROLS, DecimalText, path_ids
 
 # Text a person types: tab, newline and carriage return are typing; any other control character
 # is refused, in every form field (below) and in those no schema loads (a search, a user name).
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL = re.compile(f"[{TYPED_CONTROLS}]")
 
 # What the pages say when a reason the schemas refuse is not blank (blank: each page asks why).
 PLAIN_REASON = "the reason must be at most 2,000 characters of plain text"

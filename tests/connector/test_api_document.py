@@ -151,6 +151,17 @@ def test_the_api_page_embeds_the_document_and_loads_only_the_packages_files(logg
         asset.close()  # a file sent from the folder
 
 
+def test_of_the_packages_folder_only_the_files_the_page_loads_are_served(api):
+    folder = "/api-docs/swagger-ui/"
+    served = api.client.get(folder + "swagger-ui.css")
+    assert served.status_code == 200
+    served.close()  # a file sent from the folder
+    for other in ("oauth2-redirect.html", "swagger-ui.js", "index.html", "LICENSE", "VERSION"):
+        if (SWAGGER_UI / other).exists():
+            assert api.client.get(folder + other).status_code == 404, other
+    assert (SWAGGER_UI / "oauth2-redirect.html").exists()  # so the loop above refused something
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

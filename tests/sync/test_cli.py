@@ -49,7 +49,7 @@ def test_a_folder_source_is_added_listed_and_synced(env):
     assert "never" not in files_line
 
 
-@pytest.mark.parametrize("name", ["erp/2", ".", "..", "", "erp\x00"])
+@pytest.mark.parametrize("name", ["erp/2", ".", "..", "", "erp\x00", " erp", "erp\t", "x" * 101])
 def test_a_source_name_that_cannot_be_one_part_of_an_address_is_refused(env, name):
     result = run("sources", "add", name, "--kind", "csv-folder", "--path", str(env))
 

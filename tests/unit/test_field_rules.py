@@ -10,7 +10,7 @@ import pytest
 
 from adapters import fields
 from adapters.fields import Invalid
-from gating.identifiers import is_external_id, is_path_id
+from gating.identifiers import is_external_id
 
 
 def why(rule, *args) -> str:
@@ -59,12 +59,6 @@ def test_an_external_id(value, ok):
 )
 def test_an_order_or_customer_id_also_fits_in_a_url_path(value, ok):
     assert is_external_id(value, url=True) is ok
-    assert is_path_id(value) is ok
-
-
-def test_a_path_id_may_be_padded_as_records_stored_before_the_rule_are_but_not_hold_controls():
-    assert is_path_id("SO-1 ") and not is_external_id("SO-1 ", url=True)
-    assert not is_path_id("SO\t1") and not is_path_id("SO-1\n") and not is_path_id("")
 
 
 def test_text_is_trimmed_and_refused_empty_too_long_or_with_control_characters():
