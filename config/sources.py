@@ -259,11 +259,17 @@ def _pushes(row: Mapping[str, Any]) -> bool:
     return kind is not None and kind.pushes
 
 
+def _takes_pushes(row: Mapping[str, Any]) -> bool:
+    """Whether the source's own customers see warnings there: its kind pushes and its `push`
+    setting (default on) was not turned off."""
+    return _pushes(row) and bool((row["settings"] or {}).get("push", True))
+
+
 def push_targets_for(row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     """Where a change for a customer of source `row` goes: the source itself when it takes
     pushes, and every source (a CRM) whose `warnings_for` setting names it."""
     targets = []
-    if _pushes(row) and (row["settings"] or {}).get("push", True):
+    if _takes_pushes(row):
         targets.append(row["name"])
     for other in rows:
         settings = other["settings"] or {}
@@ -287,7 +293,7 @@ class Connections:
         return build_adapter(row, self.environ)
 
     def push_target(self, row: Mapping[str, Any]) -> PushTarget | None:
-        if not (_pushes(row) and (row["settings"] or {}).get("push", True)):
+        if not _takes_pushes(row):
             return None
         return cast(PushTarget, build_adapter(row, self.environ))
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
+
+
+def end_of_day(day: date, zone: tzinfo) -> datetime:
+    """The instant `day` ends in the business zone: the next midnight (when a release through
+    `day` lapses, and where a period ending on `day` stops)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
 
 
 @dataclass(frozen=True)
@@ -17,9 +23,7 @@ class Period:
     def bounds(self, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """[since, until) as aware instants: the first day's midnight, the day after the last's."""
         since = None if self.first is None else datetime.combine(self.first, time(0), zone)
-        until = None
-        if self.last is not None:
-            until = datetime.combine(self.last + timedelta(days=1), time(0), zone)
+        until = None if self.last is None else end_of_day(self.last, zone)
         return since, until
 
 

@@ -15,9 +15,10 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
+from gating.audit import end_of_day
 from gating.commands import (
     ReevaluateHolds,
     ReevaluateOrder,
@@ -90,11 +91,6 @@ class ReleaseInThePast(CreditgateError):
         super().__init__(f"the last day of a release ({last_day}) is before today ({today})")
         self.last_day = last_day
         self.today = today
-
-
-def end_of_day(day: date, zone: tzinfo) -> datetime:
-    """The instant a release through `day` lapses: the next midnight in the business zone."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
 
 
 class HoldDesk:

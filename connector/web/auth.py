@@ -11,6 +11,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from connector.context import services
 from connector.web.forms import CONTROL
 from connector.web.session import LOGIN_MESSAGES, current_user, log_in, log_out, safe_next
+from gating.people import MAX_USERNAME
 
 bp = Blueprint("auth", __name__)
 
@@ -20,7 +21,7 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("web/login.html", next=request.args.get("next", ""))
     pages = services().pages
-    username = request.form.get("username", "").strip()[:100]
+    username = request.form.get("username", "").strip()[:MAX_USERNAME]
     password = request.form.get("password", "")[:1000]
     address = client_address()
     # Throttled by the name typed and by the address, before any password is checked; the

@@ -31,7 +31,7 @@ def change() -> Any:
     if action not in ACTIONS:
         abort(400, description=f"action: one of {', '.join(ACTIONS)}")
     if not name or len(name) > MAX_USERNAME or CONTROL.search(name):
-        abort(400, description="username: 1 to 100 characters, no control characters")
+        abort(400, description=f"username: 1 to {MAX_USERNAME} characters, no control characters")
     writes = services().writes
     try:
         if name == admin.username and action == "disable":

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from gating.audit import end_of_day
 from gating.commands import ReleaseOrder
 from gating.errors import OrderNotFound
-from gating.holds import HoldDesk, ReleaseInThePast, end_of_day
+from gating.holds import HoldDesk, ReleaseInThePast
 from gating.money import Rates
 from gating.ports import UnitOfWork
 from tests.fakes import FakeStore, FakeUnitOfWork, FixedClock
