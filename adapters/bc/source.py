@@ -91,7 +91,11 @@ class BcSource(BcClient):
             if since is not None:
                 marks.append(since)
             last = max(marks, key=lambda w: (w.changed_at, w.last_id), default=None)
-            kept = [row for row in rows if keep(row)]
+            # The record the watermark names was read already; others within the overlap are
+            # read again (they upsert harmlessly).
+            kept = [
+                row for row in rows if keep(row) and (since is None or _watermark(row) != since)
+            ]
             records, errors = fields.mapped(name, kept, convert, lambda row: str(ref(row)))
             if rows:
                 yield Page(records, errors, last)
