@@ -194,6 +194,23 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         url="the page web services, e.g. http://nav:7047/DynamicsNAV/WS/CRONUS/Page/",
         pushes=True,
     ),
+    "csv-folder": SourceKind(
+        required=(Setting("path", said=", the export folder"),),
+        build=_csv_folder,
+    ),
+    "zoho-crm": SourceKind(
+        required=(
+            Setting("client_id_env"),
+            Setting("client_secret_env"),
+            Setting("refresh_token_env"),
+        ),
+        optional=(Setting("dc"), Setting("currency")),
+        passed=_ZOHO_FIELDS,
+        needs=" (the variables holding its OAuth client and refresh token)",
+        build=_zoho_crm,
+        url="an accounts server other than --dc's",
+        pushes=True,
+    ),
     "bc-api": SourceKind(
         required=(
             Setting("url", said=" (the API root, ending in /api/v2.0)"),
@@ -216,23 +233,6 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         build=_bc_api,
         url="the API root, e.g. "
         "https://api.businesscentral.dynamics.com/v2.0/<tenant>/Production/api/v2.0",
-        pushes=True,
-    ),
-    "csv-folder": SourceKind(
-        required=(Setting("path", said=", the export folder"),),
-        build=_csv_folder,
-    ),
-    "zoho-crm": SourceKind(
-        required=(
-            Setting("client_id_env"),
-            Setting("client_secret_env"),
-            Setting("refresh_token_env"),
-        ),
-        optional=(Setting("dc"), Setting("currency")),
-        passed=_ZOHO_FIELDS,
-        needs=" (the variables holding its OAuth client and refresh token)",
-        build=_zoho_crm,
-        url="an accounts server other than --dc's",
         pushes=True,
     ),
 }

@@ -334,10 +334,9 @@ class BcServer:
         self.tokens_issued += 1
         token = f"eyJ0eXAiOiJKV1Qi.{self.tokens_issued}.{uuid.uuid4().hex}"
         self._tokens.add(token)
-        body = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599}
-        return Response(
-            _dumps(body | {"access_token": token}), 200, content_type="application/json"
-        )
+        answer: dict[str, Any] = {"token_type": "Bearer", "expires_in": 3599}
+        answer |= {"ext_expires_in": 3599, "access_token": token}
+        return Response(_dumps(answer), 200, content_type="application/json")
 
     def _collection(self, request: Request, name: str, rows: list[dict[str, Any]]) -> Response:
         chosen = [r for r in rows if _matches(r, request.args.get("$filter", ""))]
