@@ -16,6 +16,8 @@ resource types `customer` and `salesInvoice`):
 - Payments: `customerPayments` are lines of a payment journal, not posted payments; the
   standard API has no posted customer ledger. Applied payments show in each invoice's
   `remainingAmount`; unapplied payments are not read (README "Business Central").
+- Credit memos: `salesCreditMemos` carry no remaining amount (only a status), so what of one
+  is still open cannot be read; they are not read.
 """
 
 from __future__ import annotations

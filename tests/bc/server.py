@@ -257,6 +257,9 @@ class BcServer:
         """Every token issued so far is refused from now on (401)."""
         self._tokens.clear()
 
+    refuse_all_tokens: bool = False
+    """Refuse every token, new ones too (an application without permissions)."""
+
     # ---- running ----
 
     @property
@@ -304,7 +307,8 @@ class BcServer:
         rest = request.path[len(prefix) :]
         self.calls.append(f"{request.method} {rest.split('(')[0]}")
         auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self._tokens:
+        token = auth.removeprefix("Bearer ")
+        if not auth.startswith("Bearer ") or token not in self._tokens or self.refuse_all_tokens:
             return _error(401, "Unauthorized", "The credentials provided are incorrect")
         if self._throttle:
             wait = self._throttle.pop(0)

@@ -121,6 +121,19 @@ def test_an_expired_token_is_replaced_once_and_the_read_goes_on(
     assert bc_server.tokens_issued == 2
 
 
+def test_a_token_refused_again_after_renewal_is_a_rejection_not_a_loop(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.refuse_all_tokens = True
+
+    with pytest.raises(RemoteRejected) as caught:
+        list(make_adapter().customers(None))
+
+    assert caught.value.status == 401
+    assert bc_server.tokens_issued == 2  # the first, and one renewal
+    assert bc_server.calls.count("GET customers") == 2
+
+
 def test_a_wrong_client_secret_is_refused_with_what_to_check(make_adapter: AdapterFactory) -> None:
     with pytest.raises(RemoteRejected) as caught:
         list(make_adapter(client_secret="wrong").customers(None))
