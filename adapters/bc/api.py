@@ -14,6 +14,7 @@ token` with `grant_type=client_credentials` and the scope
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -200,10 +201,8 @@ class BcClient:
     def pages(self, name: str, params: dict[str, Any]) -> Iterator[list[Row]]:
         """The rows of collection `name`, page by page, following `@odata.nextLink` (an
         absolute URL carrying the query already) until there is none."""
-        url: str | None = self.resource(name)
-        query: dict[str, Any] | None = params
-        number = 1
-        while url is not None:
+        url, query = self.resource(name), dict(params)
+        for number in itertools.count(1):
             body = json_body(self.call("GET", url, f"read {name} (page {number})", params=query))
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise RemoteRejected(
@@ -211,7 +210,9 @@ class BcClient:
                 )
             yield [row for row in body["value"] if isinstance(row, dict)]
             link = body.get("@odata.nextLink")
-            url, query, number = (str(link), None, number + 1) if link else (None, None, number)
+            if not link:
+                return
+            url, query = str(link), {}  # the link carries the query already
 
 
 def json_body(response: requests.Response) -> Any:

@@ -63,7 +63,7 @@ class BcSource(BcClient):
         :raises TransientError: Business Central stayed unreachable, slow or throttling.
         :raises RemoteRejected: it refused the read (permissions, the company id).
         """
-        return self._read("customers", since, self._customer, lambda row: row.get("number"))
+        return self._read("customers", since, self._customer)
 
     def invoices(self, since: Watermark | None) -> Iterator[Page[InvoiceData]]:
         """Posted sales invoices changed since `since` (drafts and those in review passed
@@ -72,16 +72,13 @@ class BcSource(BcClient):
         def posted(row: Row) -> bool:
             return str(row.get("status") or "").strip() not in NOT_RECEIVABLE
 
-        return self._read(
-            "salesInvoices", since, self._invoice, lambda row: row.get("number"), keep=posted
-        )
+        return self._read("salesInvoices", since, self._invoice, keep=posted)
 
     def _read(
         self,
         name: str,
         since: Watermark | None,
         convert: Callable[[Row], T],
-        ref: Callable[[Row], Any],
         keep: Callable[[Row], bool] = lambda row: True,
     ) -> Iterator[Page[T]]:
         params: dict[str, Any] = {"$orderby": "lastModifiedDateTime asc"}
@@ -98,7 +95,7 @@ class BcSource(BcClient):
             kept = [
                 row for row in rows if keep(row) and (since is None or _watermark(row) != since)
             ]
-            records, errors = fields.mapped(name, kept, convert, lambda row: str(ref(row)))
+            records, errors = fields.mapped(name, kept, convert, _ref)
             if rows:
                 yield Page(records, errors, last)
 
@@ -148,6 +145,11 @@ class BcSource(BcClient):
         if code is None or not str(code).strip():
             return self.local_currency
         return fields.currency(code)
+
+
+def _ref(row: Row) -> str:
+    """How a skipped record is named: its number, else its id."""
+    return str(row.get("number") or row.get("id") or "")
 
 
 def _day(value: Any, name: str) -> date:

@@ -30,7 +30,7 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -243,6 +243,7 @@ class BcServer:
     def __post_init__(self) -> None:
         self._tokens: set[str] = set()
         self._throttle: list[str] = []
+        self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -256,6 +257,10 @@ class BcServer:
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (401)."""
         self._tokens.clear()
+
+    def before(self, call: str, hook: Callable[[], None]) -> None:
+        """Run `hook` once, just before the next `call` ("PATCH customers") is handled."""
+        self._hooks.setdefault(call, []).append(hook)
 
     refuse_all_tokens: bool = False
     """Refuse every token, new ones too (an application without permissions)."""
@@ -305,7 +310,11 @@ class BcServer:
         if not request.path.startswith(prefix):
             return _error(404, "BadRequest_NotFound", f"No HTTP resource matches {request.path}")
         rest = request.path[len(prefix) :]
-        self.calls.append(f"{request.method} {rest.split('(')[0]}")
+        call = f"{request.method} {rest.split('(')[0]}"
+        self.calls.append(call)
+        hooks = self._hooks.get(call)
+        if hooks:
+            hooks.pop(0)()
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ")
         if not auth.startswith("Bearer ") or token not in self._tokens or self.refuse_all_tokens:

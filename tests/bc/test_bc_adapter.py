@@ -168,15 +168,8 @@ def test_a_customer_changed_between_read_and_write_is_read_again(
     make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
 ) -> None:
     adapter = make_adapter()
-    original = adapter._find
-
-    def find_then_someone_edits(number: str):  # type: ignore[no-untyped-def]
-        row = original(number)
-        if bc_server.calls.count("PATCH customers") == 0:
-            bc.modify_customer(number, phoneNumber="(555) 555-1234")  # a new etag
-        return row
-
-    adapter._find = find_then_someone_edits  # type: ignore[method-assign]
+    # Someone edits the customer after creditgate read it: its etag is no longer the one read.
+    bc_server.before("PATCH customers", lambda: bc.modify_customer("10000", phoneNumber="1"))
 
     adapter.push(change("10000", "red", hold=True))
 
