@@ -150,6 +150,21 @@ def _zoho_crm(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secre
     )
 
 
+def _bc_api(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret) -> SourceAdapter:
+    from adapters.bc import BcApiAdapter
+
+    return BcApiAdapter(
+        row["url"],
+        settings["company"],
+        settings["tenant"],
+        secret("client_id_env"),
+        secret("client_secret_env"),
+        local_currency=settings["local_currency"],
+        token_url=settings.get("token_url"),
+        **_overlap(settings),
+    )
+
+
 _USERNAME, _PASSWORD = Setting("username_env"), Setting("password_env")
 
 # In the order the command line offers them.
@@ -194,6 +209,30 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         needs=" (the variables holding its OAuth client and refresh token)",
         build=_zoho_crm,
         url="an accounts server other than --dc's",
+        pushes=True,
+    ),
+    "bc-api": SourceKind(
+        required=(
+            Setting("url", said=" (the API root, ending in /api/v2.0)"),
+            Setting("tenant"),
+            Setting("company"),
+            Setting("client_id_env"),
+            Setting("client_secret_env"),
+            Setting("local_currency"),
+        ),
+        optional=(
+            Setting("token_url"),
+            Setting(
+                "overlap_seconds",
+                valid=_whole_seconds,
+                refusal="--overlap-seconds must be a whole number of seconds, >= 0",
+            ),
+        ),
+        needs=" (the Entra application's client id and secret by variable, OAuth client "
+        "credentials)",
+        build=_bc_api,
+        url="the API root, e.g. "
+        "https://api.businesscentral.dynamics.com/v2.0/<tenant>/Production/api/v2.0",
         pushes=True,
     ),
 }

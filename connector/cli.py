@@ -321,6 +321,13 @@ def _source_name(_ctx: Any, _param: Any, name: str) -> str:
     "--refresh-token-env",
     help=f"{kinds_taking('refresh_token_env')}: env var holding the refresh token",
 )
+@click.option("--tenant", help=f"{kinds_taking('tenant')}: the Microsoft Entra tenant id or domain")
+@click.option("--company", help=f"{kinds_taking('company')}: the company's id (a GUID)")
+@click.option(
+    "--token-url",
+    help=f"{kinds_taking('token_url')}: the OAuth token endpoint, when not "
+    "https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token",
+)
 @click.option(
     "--dc", help=f"{kinds_taking('dc')}: data centre (us, eu, in, au, jp, cn, ...; default us)"
 )
@@ -346,6 +353,9 @@ def sources_add(
     client_id_env: str | None,
     client_secret_env: str | None,
     refresh_token_env: str | None,
+    tenant: str | None,
+    company: str | None,
+    token_url: str | None,
     dc: str | None,
     currency: str | None,
     warnings_for: tuple[str, ...],
@@ -362,6 +372,9 @@ def sources_add(
         "client_id_env": client_id_env,
         "client_secret_env": client_secret_env,
         "refresh_token_env": refresh_token_env,
+        "tenant": tenant,
+        "company": company,
+        "token_url": token_url,
         "dc": dc,
         "currency": currency,
     }

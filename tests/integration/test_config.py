@@ -241,6 +241,7 @@ def test_the_source_kinds_table_drives_the_command_lines_choices_and_secrets():
             "nav-soap",
             "csv-folder",
             "zoho-crm",
+            "bc-api",
         ]
     )
     assert {name: k.secrets for name, k in SOURCE_KINDS.items()} == {
@@ -248,11 +249,13 @@ def test_the_source_kinds_table_drives_the_command_lines_choices_and_secrets():
         "nav-soap": ("username_env", "password_env"),
         "csv-folder": (),
         "zoho-crm": ("client_id_env", "client_secret_env", "refresh_token_env"),
+        "bc-api": ("client_id_env", "client_secret_env"),
     }
     assert [name for name, k in SOURCE_KINDS.items() if k.pushes] == [
         "tryton",
         "nav-soap",
         "zoho-crm",
+        "bc-api",
     ]
     with pytest.raises(SourceConfigError, match="unknown source kind 'sap'"):
         check_source("sap", None, {})

@@ -1,0 +1,229 @@
+"""Business Central's REST API v2.0, transport and auth: OAuth 2.0 client credentials against
+the tenant's Microsoft Entra token endpoint, requests with timeouts, OData paging, and how
+Business Central's answers become results, RemoteRejected or TransientError.
+
+Facts (Microsoft Learn, Business Central API v2.0 reference and "Tips for working with the
+APIs"): every resource is under `/companies({id})/`; a collection answers
+`{"value": [...], "@odata.nextLink": "<absolute URL>"}` while more rows follow (server-driven
+paging: the next link is followed as it is); each entity carries `@odata.etag`, which a PATCH
+must send in `If-Match`; an expired or invalid token is answered 401; throttling is 429 with
+`Retry-After`. The token comes from `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/
+token` with `grant_type=client_credentials` and the scope
+`https://api.businesscentral.dynamics.com/.default`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import requests
+from tenacity import Retrying
+
+from adapters.http import (
+    DEFAULT_TIMEOUT,
+    RemoteRejected,
+    Timeout,
+    new_retrying,
+    new_session,
+    route_status,
+    transport_errors,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE = "bc-api"
+Row = dict[str, Any]
+
+ENTRA_ENDPOINT = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
+REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a long read
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str
+    expires_at: float  # on the client's monotonic clock
+
+
+class BcClient:
+    """One Business Central company reached with one Entra application (client credentials).
+
+    `url` is the API root, ending in `/api/v2.0` (online:
+    `https://api.businesscentral.dynamics.com/v2.0/{tenant}/{environment}/api/v2.0`), and
+    `company` the company's id (a GUID). Every call times out; connection errors, timeouts,
+    429 and 5xx are retried by `retrying` (honouring Retry-After); a 401 gets a new token once;
+    other 4xx raise RemoteRejected at once.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        company: str,
+        tenant: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        token_url: str | None = None,
+        scope: str = SCOPE,
+        session: requests.Session | None = None,
+        retrying: Retrying | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.company = company
+        self.token_url = token_url or ENTRA_ENDPOINT.format(tenant=tenant)
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.scope = scope
+        self._own_session = session is None
+        self.session = session if session is not None else new_session(timeout)
+        self.retrying = retrying if retrying is not None else new_retrying()
+        self.timeout = timeout
+        self.clock = clock
+        self._token: AccessToken | None = None
+        # The sync engine reads pages in a worker thread while another may push.
+        self._token_lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<{type(self).__name__} {self.url} company {self.company}>"
+
+    def close(self) -> None:
+        if self._own_session:
+            self.session.close()
+
+    def resource(self, name: str) -> str:
+        """The address of a collection of the company, e.g. `customers`."""
+        return f"{self.url}/companies({self.company})/{name}"
+
+    # ---- auth ----------------------------------------------------------------------------------
+
+    def _access(self, stale: str | None = None) -> AccessToken:
+        """The cached token, renewed if missing, about to expire, or the `stale` one Business
+        Central just refused (unless another thread has replaced it meanwhile)."""
+        with self._token_lock:
+            token = self._token
+            if (
+                token is None
+                or token.value == stale
+                or self.clock() >= token.expires_at - REFRESH_EARLY
+            ):
+                token = self._token = self._new_token()
+            return token
+
+    def _new_token(self) -> AccessToken:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "scope": self.scope,
+        }
+        with transport_errors(SERVICE, "token request"):
+            response = self.session.post(self.token_url, data=form, timeout=self.timeout)
+        if response.status_code >= 500 or response.status_code == 429:
+            route_status(response, SERVICE, f"token request at {self.token_url}")
+        body = json_body(response)
+        if not isinstance(body, dict) or not body.get("access_token"):
+            # Entra answers {"error": "invalid_client", "error_description": "AADSTS7000215: ..."}
+            error = body.get("error") if isinstance(body, dict) else "not JSON"
+            description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
+            raise RemoteRejected(
+                f"{SERVICE}: {self.token_url} refused a token ({error}: "
+                f"{description.splitlines()[0] if description else 'no access_token'}): check "
+                "the tenant, the client id and secret, and that the application is registered "
+                "in Business Central (Microsoft Entra Applications) with its permissions",
+                service=SERVICE,
+                status=response.status_code,
+            )
+        lifetime = float(body.get("expires_in") or 3599)
+        log.info("%s: new access token from %s", SERVICE, self.token_url)
+        return AccessToken(str(body["access_token"]), self.clock() + lifetime)
+
+    # ---- requests ------------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """One request, retried by `retrying`; a 401 gets one new token and one more try."""
+        return self.retrying(self._call, method, url, what, params, json, headers)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> requests.Response:
+        token = self._access()
+        response = self._send(token, method, url, what, params, json, headers)
+        if response.status_code == 401:
+            log.info("%s: access token refused during %s; getting a new one", SERVICE, what)
+            token = self._access(stale=token.value)
+            response = self._send(token, method, url, what, params, json, headers)
+        return route_status(response, SERVICE, what)
+
+    def _send(
+        self,
+        token: AccessToken,
+        method: str,
+        url: str,
+        what: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> requests.Response:
+        all_headers = {
+            "Authorization": f"Bearer {token.value}",
+            "Accept": "application/json",
+            **(headers or {}),
+        }
+        with transport_errors(SERVICE, what):
+            return self.session.request(
+                method, url, params=params, json=json, headers=all_headers, timeout=self.timeout
+            )
+
+    def pages(self, name: str, params: dict[str, Any]) -> Iterator[list[Row]]:
+        """The rows of collection `name`, page by page, following `@odata.nextLink` (an
+        absolute URL carrying the query already) until there is none."""
+        url, query = self.resource(name), dict(params)
+        for number in itertools.count(1):
+            body = json_body(self.call("GET", url, f"read {name} (page {number})", params=query))
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise RemoteRejected(
+                    f"{SERVICE}: read {name} answered without a `value` list", service=SERVICE
+                )
+            yield [row for row in body["value"] if isinstance(row, dict)]
+            link = body.get("@odata.nextLink")
+            if not link:
+                return
+            url, query = str(link), {}  # the link carries the query already
+
+
+def json_body(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json(parse_float=Decimal)
+    except ValueError:
+        return None
+
+
+def odata_text(value: str) -> str:
+    """A string literal for an OData $filter: quoted, a quote inside doubled."""
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,403 @@
+"""A fake Business Central for the tests: an in-memory company behind its REST API v2.0 and a
+Microsoft Entra token endpoint, on loopback.
+
+The payloads follow Microsoft Learn's API v2.0 reference (facts kept, fixtures written here):
+- customer: every property of the "customer resource type" page, in its order; `blocked` is
+  " ", "Ship", "Invoice" or "All"; `creditLimit` a decimal (api-reference/v2.0/resources/
+  dynamics_customer); the example values are shaped like "Get customers" and "Update
+  customers" (`currencyCode` "USD" with a zero `currencyId` for a local-currency customer).
+- salesInvoice: every property of the "salesInvoice resource type" page, in its order;
+  `status` " ", "Draft", "In Review", "Open", "Paid", "Canceled" or "Corrective"
+  (api-reference/v2.0/resources/dynamics_salesinvoice; example ids and numbers shaped like
+  "Get salesInvoices").
+- a collection is `{"@odata.context": ..., "value": [...]}` plus `@odata.nextLink` (an
+  absolute URL with `$skiptoken`) while more rows follow; every entity carries
+  `@odata.etag` ("Tips for working with the APIs"; "Server-driven paging" in the OData
+  docs Business Central follows).
+- PATCH needs `If-Match` with the entity's etag; a stale one is 412 ("Update customers").
+- The token endpoint takes `grant_type=client_credentials`, `client_id`, `client_secret` and
+  `scope=https://api.businesscentral.dynamics.com/.default` and answers `token_type`,
+  `expires_in`, `access_token` (Microsoft identity platform, client credentials flow).
+
+Not backed by anything Microsoft publishes in these pages, and so only plausible: the exact
+error codes and messages in the 401 and 429 bodies (the statuses and Retry-After are
+documented; the adapter reads only those), and the etag's inner text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+TENANT = "contoso.onmicrosoft.com"
+COMPANY = "f2a5738a-44e3-ea11-bb43-000d3a2feca1"
+CLIENT_ID = "0d6a8a36-2c6e-4f6e-9c56-3c2b4d1e5a77"
+CLIENT_SECRET = "s3cret~value"
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+API = "/v2.0/" + TENANT + "/Production/api/v2.0"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _customer(number: str, name: str, limit: str, currency: str, blocked: str) -> dict[str, Any]:
+    """A customer with the v2.0 resource's properties, in the documented order."""
+    return {
+        "id": str(uuid.uuid4()),
+        "number": number,
+        "displayName": name,
+        "type": "Company",
+        "addressLine1": "192 Market Square",
+        "addressLine2": "",
+        "city": "Atlanta",
+        "state": "GA",
+        "country": "US",
+        "postalCode": "31772",
+        "phoneNumber": "",
+        "email": "",
+        "website": "",
+        "salespersonCode": "",
+        "balanceDue": Decimal("0"),
+        "creditLimit": Decimal(limit),
+        "taxLiable": True,
+        "taxAreaId": ZERO_GUID,
+        "taxAreaDisplayName": "",
+        "taxRegistrationNumber": "",
+        "currencyId": ZERO_GUID,
+        "currencyCode": currency,
+        "paymentTermsId": ZERO_GUID,
+        "shipmentMethodId": ZERO_GUID,
+        "paymentMethodId": ZERO_GUID,
+        "blocked": blocked,
+        "lastModifiedDateTime": "",
+    }
+
+
+def _invoice(
+    number: str,
+    customer: dict[str, Any],
+    total: str,
+    remaining: str,
+    issued: date,
+    due: date,
+    currency: str,
+    status: str,
+    order: str,
+) -> dict[str, Any]:
+    """A sales invoice with the v2.0 resource's properties, in the documented order."""
+    amount = Decimal(total)
+    row: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "number": number,
+        "externalDocumentNumber": "",
+        "invoiceDate": issued.isoformat(),
+        "postingDate": issued.isoformat() if status not in ("Draft", "In Review") else "0001-01-01",
+        "dueDate": due.isoformat(),
+        "customerPurchaseOrderReference": "",
+        "customerId": customer["id"],
+        "customerNumber": customer["number"],
+        "customerName": customer["displayName"],
+        "billToName": customer["displayName"],
+        "billToCustomerId": customer["id"],
+        "billToCustomerNumber": customer["number"],
+        "shipToName": customer["displayName"],
+        "shipToContact": "",
+    }
+    for part in ("sellTo", "billTo", "shipTo"):
+        row |= {
+            f"{part}AddressLine1": "153 Thomas Drive",
+            f"{part}AddressLine2": "",
+            f"{part}City": "Chicago",
+            f"{part}Country": "US",
+            f"{part}State": "IL",
+            f"{part}PostCode": "61236",
+        }
+    row |= {
+        "currencyId": ZERO_GUID,
+        "shortcutDimension1Code": "",
+        "shortcutDimension2Code": "",
+        "currencyCode": currency,
+        "orderId": ZERO_GUID,
+        "orderNumber": order,
+        "paymentTermsId": ZERO_GUID,
+        "shipmentMethodId": ZERO_GUID,
+        "salesperson": "",
+        "pricesIncludeTax": False,
+        "remainingAmount": Decimal(remaining),
+        "discountAmount": Decimal("0"),
+        "discountAppliedBeforeTax": True,
+        "totalAmountExcludingTax": amount,
+        "totalTaxAmount": Decimal("0"),
+        "totalAmountIncludingTax": amount,
+        "status": status,
+        "lastModifiedDateTime": "",
+        "phoneNumber": "",
+        "email": "",
+    }
+    return row
+
+
+class _Json(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return float(o) if o != o.to_integral_value() else int(o)
+        return super().default(o)
+
+
+def _dumps(body: Any) -> str:
+    # Business Central writes decimals as JSON numbers (1500, 1234.5).
+    return json.dumps(body, cls=_Json, ensure_ascii=False)
+
+
+@dataclass
+class FakeBc:
+    """The company's data; `now` stamps every change (a test moves it)."""
+
+    now: datetime = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    customers: list[dict[str, Any]] = field(default_factory=list)
+    invoices: list[dict[str, Any]] = field(default_factory=list)
+    _etags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def _touch(self, row: dict[str, Any]) -> None:
+        self.now += timedelta(seconds=1)
+        row["lastModifiedDateTime"] = _stamp(self.now)
+        row["@odata.etag"] = f'W/"JzE5OzE{next(self._etags)}MDAwMDAwMDAwMDAwMDAwOzAwOyc="'
+
+    def add_customer(
+        self, number: str, name: str, limit: str, *, currency: str = "USD", blocked: str = " "
+    ) -> dict[str, Any]:
+        row = _customer(number, name, limit, currency, blocked)
+        self._touch(row)
+        self.customers.append(row)
+        return row
+
+    def customer(self, number: str) -> dict[str, Any]:
+        return next(c for c in self.customers if c["number"] == number)
+
+    def modify_customer(self, number: str, **values: Any) -> None:
+        row = self.customer(number)
+        row.update(values)
+        self._touch(row)
+
+    def add_invoice(
+        self,
+        number: str,
+        customer: str,
+        total: str,
+        *,
+        remaining: str | None = None,
+        issued: date,
+        due: date,
+        currency: str = "USD",
+        status: str = "Open",
+        order: str = "",
+    ) -> dict[str, Any]:
+        row = _invoice(
+            number,
+            self.customer(customer),
+            total,
+            total if remaining is None else remaining,
+            issued,
+            due,
+            currency,
+            status,
+            order,
+        )
+        self._touch(row)
+        self.invoices.append(row)
+        return row
+
+    def modify_invoice(self, number: str, **values: Any) -> None:
+        row = next(i for i in self.invoices if i["number"] == number)
+        row.update(values)
+        self._touch(row)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+@dataclass
+class BcServer:
+    """The token endpoint and the API in front of a FakeBc, on a free 127.0.0.1 port."""
+
+    bc: FakeBc
+    page_size: int = 2
+    calls: list[str] = field(default_factory=list)
+    tokens_issued: int = 0
+
+    def __post_init__(self) -> None:
+        self._tokens: set[str] = set()
+        self._throttle: list[str] = []
+        self._hooks: dict[str, list[Callable[[], None]]] = {}
+        self._lock = threading.Lock()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- switches ----
+
+    def throttle(self, times: int, retry_after: str = "1") -> None:
+        """Answer the next `times` API calls 429 with this Retry-After."""
+        self._throttle.extend([retry_after] * times)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is refused from now on (401)."""
+        self._tokens.clear()
+
+    def before(self, call: str, hook: Callable[[], None]) -> None:
+        """Run `hook` once, just before the next `call` ("PATCH customers") is handled."""
+        self._hooks.setdefault(call, []).append(hook)
+
+    refuse_all_tokens: bool = False
+    """Refuse every token, new ones too (an application without permissions)."""
+
+    # ---- running ----
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    @property
+    def url(self) -> str:
+        return self.base + API
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base}/{TENANT}/oauth2/v2.0/token"
+
+    def __enter__(self) -> BcServer:
+        self._server = make_server("127.0.0.1", 0, self.wsgi, threaded=True, request_handler=_Quiet)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # ---- HTTP ----
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        with self._lock:
+            response = self._handle(request)
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> Response:
+        if request.path == f"/{TENANT}/oauth2/v2.0/token" and request.method == "POST":
+            self.calls.append("token")
+            return self._token(request)
+        prefix = f"{API}/companies({COMPANY})/"
+        if not request.path.startswith(prefix):
+            return _error(404, "BadRequest_NotFound", f"No HTTP resource matches {request.path}")
+        rest = request.path[len(prefix) :]
+        call = f"{request.method} {rest.split('(')[0]}"
+        self.calls.append(call)
+        hooks = self._hooks.get(call)
+        if hooks:
+            hooks.pop(0)()
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ")
+        if not auth.startswith("Bearer ") or token not in self._tokens or self.refuse_all_tokens:
+            return _error(401, "Unauthorized", "The credentials provided are incorrect")
+        if self._throttle:
+            wait = self._throttle.pop(0)
+            response = _error(429, "Application_TooManyRequests", "Too many requests")
+            response.headers["Retry-After"] = wait
+            return response
+        if request.method == "GET" and rest in ("customers", "salesInvoices"):
+            rows = self.bc.customers if rest == "customers" else self.bc.invoices
+            return self._collection(request, rest, rows)
+        if request.method == "PATCH" and rest.startswith("customers("):
+            return self._patch(request, rest[len("customers(") : -1])
+        return _error(405, "BadRequest_MethodNotAllowed", f"{request.method} {rest}")
+
+    def _token(self, request: Request) -> Response:
+        form = request.form
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_id") != CLIENT_ID
+            or form.get("client_secret") != CLIENT_SECRET
+            or form.get("scope") != SCOPE
+        ):
+            body = {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.",
+            }
+            return Response(_dumps(body), 401, content_type="application/json")
+        self.tokens_issued += 1
+        token = f"eyJ0eXAiOiJKV1Qi.{self.tokens_issued}.{uuid.uuid4().hex}"
+        self._tokens.add(token)
+        answer: dict[str, Any] = {"token_type": "Bearer", "expires_in": 3599}
+        answer |= {"ext_expires_in": 3599, "access_token": token}
+        return Response(_dumps(answer), 200, content_type="application/json")
+
+    def _collection(self, request: Request, name: str, rows: list[dict[str, Any]]) -> Response:
+        chosen = [r for r in rows if _matches(r, request.args.get("$filter", ""))]
+        if request.args.get("$orderby", "").startswith("lastModifiedDateTime"):
+            chosen.sort(key=lambda r: r["lastModifiedDateTime"])
+        skip = int(request.args.get("$skiptoken", "0"))
+        page = chosen[skip : skip + self.page_size]
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.url}/$metadata#companies({COMPANY})/{name}",
+            "value": page,
+        }
+        if skip + self.page_size < len(chosen):
+            query = {k: v for k, v in request.args.items() if k != "$skiptoken"}
+            query["$skiptoken"] = str(skip + self.page_size)
+            body["@odata.nextLink"] = f"{self.url}/companies({COMPANY})/{name}?{urlencode(query)}"
+        return Response(_dumps(body), 200, content_type="application/json; odata.metadata=minimal")
+
+    def _patch(self, request: Request, record_id: str) -> Response:
+        row = next((c for c in self.bc.customers if c["id"] == record_id), None)
+        if row is None:
+            return _error(404, "Internal_RecordNotFound", "The Customer does not exist.")
+        if request.headers.get("If-Match") not in (row["@odata.etag"], "*"):
+            return _error(
+                412,
+                "Request_EntityChanged",
+                "Could not save the changes because the entity has been changed by another user.",
+            )
+        values = json.loads(request.get_data(as_text=True))
+        row.update(values)
+        self.bc._touch(row)
+        return Response(_dumps(row), 200, content_type="application/json")
+
+
+def _matches(row: dict[str, Any], expression: str) -> bool:
+    """The two filters the adapter sends: `lastModifiedDateTime ge <instant>` and
+    `number eq '<text>'` (a quote doubled inside)."""
+    if not expression:
+        return True
+    field_name, operator, value = expression.split(" ", 2)
+    if field_name == "lastModifiedDateTime" and operator in ("ge", "gt"):
+        have = datetime.fromisoformat(row["lastModifiedDateTime"])
+        bound = datetime.fromisoformat(value)
+        return have >= bound if operator == "ge" else have > bound
+    if field_name == "number" and operator == "eq":
+        return bool(row["number"] == value[1:-1].replace("''", "'"))
+    raise AssertionError(f"the fake does not filter on {expression!r}")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    body = {"error": {"code": code, "message": f"{message}  CorrelationId:  {uuid.uuid4()}."}}
+    return Response(_dumps(body), status, content_type="application/json")

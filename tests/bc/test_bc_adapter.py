@@ -1,0 +1,191 @@
+"""The Business Central adapter against the fake company's REST API v2.0 on loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from adapters.http import RemoteRejected, TransientError
+from gating.push import WarningChange
+from gating.sources import Page
+from tests.bc.conftest import AdapterFactory, days
+from tests.bc.server import BcServer, FakeBc
+
+
+def flat(pages: list[Page]) -> list:  # type: ignore[type-arg]
+    return [record for page in pages for record in page.records]
+
+
+def change(ref: str, level: str, *, hold: bool) -> WarningChange:
+    return WarningChange(
+        change_id=f"chg-{ref}-{level}",
+        customer_ref=ref,
+        level=level,
+        previous_level="none",
+        reasons=("oldest invoice PS-INV103002 is 45 days overdue",),
+        step=None,
+        hold=hold,
+        decided_at=datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
+    )
+
+
+def test_a_full_read_follows_every_next_link_and_maps_the_documented_fields(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    adapter = make_adapter()
+
+    pages = list(adapter.customers(None))
+    invoices = flat(list(adapter.invoices(None)))
+
+    assert [len(p.records) for p in pages] == [2, 2]  # the server pages 2 rows at a time
+    by_ref = {c.ref: c for c in flat(pages)}
+    assert sorted(by_ref) == ["10000", "20000", "30000", "40000"]
+    coho = by_ref["10000"]
+    assert (coho.name, coho.credit_limit, coho.currency, coho.on_hold) == (
+        "Coho Winery",
+        Decimal("50000.00"),
+        "USD",
+        False,
+    )
+    alpine = by_ref["30000"]
+    # creditLimit 0 is "no limit"; any blocked value but " " is a hold.
+    assert (alpine.credit_limit, alpine.on_hold) == (None, True)
+    assert alpine.hold_reason == "blocked in Business Central (blocked: Ship)"
+    got = {i.number: (i.customer_ref, i.open_amount, i.currency, i.cancelled) for i in invoices}
+    assert got == {
+        "PS-INV103001": ("10000", Decimal("1200.00"), "USD", False),
+        "PS-INV103002": ("20000", Decimal("800.00"), "USD", False),
+        "PS-INV103003": ("20000", Decimal("0.00"), "USD", False),
+        "PS-INV103004": ("30000", Decimal("600.00"), "EUR", False),
+        "PS-INV103006": ("40000", Decimal("0.00"), "USD", True),
+    }  # the draft 1005 is no receivable
+    first = next(i for i in invoices if i.number == "PS-INV103001")
+    assert (first.issue_date, first.due_date, first.order_ref) == (days(-5), days(25), "S-1")
+    assert bc_server.calls.count("GET salesInvoices") == 3  # 6 rows, 2 a page
+    assert bc_server.tokens_issued == 1  # one token for every call
+
+
+def test_an_incremental_read_asks_only_for_changes_since_the_watermark_less_the_overlap(
+    make_adapter: AdapterFactory, bc: FakeBc
+) -> None:
+    adapter = make_adapter()
+    last = list(adapter.customers(None))[-1].watermark
+    assert last is not None
+
+    assert flat(list(make_adapter().customers(last))) != []  # within the overlap: re-read
+    bc.now += timedelta(hours=1)
+    bc.modify_customer("20000", creditLimit=Decimal("45000"))
+    changed = list(make_adapter(overlap=timedelta(0)).customers(last))
+
+    assert [c.ref for c in flat(changed)] == ["20000"]
+    assert flat(changed)[0].credit_limit == Decimal("45000.00")
+    assert changed[-1].watermark is not None
+    assert changed[-1].watermark.changed_at > last.changed_at
+
+
+def test_a_429_is_waited_out_as_retry_after_asks(
+    make_adapter: AdapterFactory, bc_server: BcServer, sleeps: list[float]
+) -> None:
+    bc_server.throttle(2, retry_after="7")
+
+    customers = flat(list(make_adapter().customers(None)))
+
+    assert len(customers) == 4
+    assert sleeps[:2] == [7.0, 7.0]
+
+
+def test_throttling_that_outlasts_the_retries_is_transient(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.throttle(5, retry_after="1")
+
+    with pytest.raises(TransientError) as caught:
+        list(make_adapter().customers(None))
+
+    assert caught.value.status == 429
+
+
+def test_an_expired_token_is_replaced_once_and_the_read_goes_on(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    adapter = make_adapter()
+    pages = adapter.customers(None)
+    first = next(pages)
+    bc_server.expire_tokens()
+
+    rest = list(pages)
+
+    assert len(first.records) + len(flat(rest)) == 4
+    assert bc_server.tokens_issued == 2
+
+
+def test_a_token_refused_again_after_renewal_is_a_rejection_not_a_loop(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.refuse_all_tokens = True
+
+    with pytest.raises(RemoteRejected) as caught:
+        list(make_adapter().customers(None))
+
+    assert caught.value.status == 401
+    assert bc_server.tokens_issued == 2  # the first, and one renewal
+    assert bc_server.calls.count("GET customers") == 2
+
+
+def test_a_wrong_client_secret_is_refused_with_what_to_check(make_adapter: AdapterFactory) -> None:
+    with pytest.raises(RemoteRejected) as caught:
+        list(make_adapter(client_secret="wrong").customers(None))
+
+    assert "invalid_client" in str(caught.value)
+    assert "Microsoft Entra Applications" in str(caught.value)
+
+
+def test_a_hold_blocks_the_customer_for_everything_with_its_etag(
+    make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
+) -> None:
+    before = bc.customer("20000")["@odata.etag"]
+
+    make_adapter().push(change("20000", "red", hold=True))
+
+    assert bc.customer("20000")["blocked"] == "All"
+    assert bc.customer("20000")["@odata.etag"] != before
+    assert bc_server.calls.count("PATCH customers") == 1
+
+
+def test_a_hold_pushed_again_writes_nothing(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    adapter = make_adapter()
+    adapter.push(change("20000", "red", hold=True))
+    adapter.push(change("20000", "red", hold=True))
+
+    assert bc_server.calls.count("PATCH customers") == 1
+
+
+def test_a_customer_changed_between_read_and_write_is_read_again(
+    make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
+) -> None:
+    adapter = make_adapter()
+    # Someone edits the customer after creditgate read it: its etag is no longer the one read.
+    bc_server.before("PATCH customers", lambda: bc.modify_customer("10000", phoneNumber="1"))
+
+    adapter.push(change("10000", "red", hold=True))
+
+    assert bc.customer("10000")["blocked"] == "All"
+    assert bc_server.calls.count("PATCH customers") == 2  # 412, then the fresh etag
+
+
+def test_a_level_below_red_writes_nothing_there_is_no_field_for_it(
+    make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
+) -> None:
+    make_adapter().push(change("10000", "orange", hold=False))
+
+    assert bc.customer("10000")["blocked"] == " "
+    assert bc_server.calls.count("PATCH customers") == 0
+
+
+def test_a_push_for_an_unknown_customer_is_rejected(make_adapter: AdapterFactory) -> None:
+    with pytest.raises(RemoteRejected, match='no customer "O\'Brien"'):
+        make_adapter().push(change("O'Brien", "red", hold=True))
