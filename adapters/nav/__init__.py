@@ -42,8 +42,8 @@ class NavSoapAdapter(NavSource, NavPushTarget):
         page_size: int = 500,
         timeout: Timeout = DEFAULT_TIMEOUT,
         customer_filter: Mapping[str, str] | None = None,
-        warning_field: str = "Credit_Warning",
-        note_field: str = "Credit_Warning_Note",
+        warning_field: str | None = None,
+        note_field: str | None = None,
         wsdls: NavWsdls | None = None,
         stale_key_retries: int = 2,
     ) -> None:
@@ -53,6 +53,11 @@ class NavSoapAdapter(NavSource, NavPushTarget):
         Windows (NTLM) authentication pass a session whose `auth` is set, e.g.
         `requests_ntlm.HttpNtlmAuth(domain_user, password)`; a session without `auth` gets
         basic auth from `username` and `password`.
+
+        `warning_field` and `note_field` are fields of the Customer page that take the warning
+        level and the step's note; no standard page has them (on NAV 2009-2018 page 21 itself
+        must be changed, on Business Central a page extension adds them). Without them a push
+        writes what the standard page allows: `Blocked` = All at red.
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -74,7 +79,7 @@ class NavSoapAdapter(NavSource, NavPushTarget):
             page_size=page_size,
             timeout=timeout,
             wsdls=wsdls,
-            customer_fields=[*CUSTOMER_FIELDS, warning_field, note_field],
+            customer_fields=[*CUSTOMER_FIELDS, *(f for f in (warning_field, note_field) if f)],
             ledger_fields=LEDGER_FIELDS,
         )
         unknown = sorted(set(self.customer_filter) - self._customers.fields)

@@ -1,13 +1,20 @@
 """A fake Dynamics NAV for the tests: an in-memory company behind real SOAP page web services.
 
-It serves the adapter's bundled WSDLs (and takes its field lists, types and names from them),
-answers SOAP 1.1 envelopes parsed with lxml, and behaves as NAV's page services do where the
-adapter depends on it: `ReadMultiple` with NAV filter syntax (`=`, `<>`, `>`, `>=`, `<`,
-`<=`, `a..b`, `a|b`, `*`), `bookmarkKey` paging and `setSize` (0 = all, negative = from the
-end); `Read` answering nothing for an unknown record; `Update` with optimistic concurrency
-(every change makes a new Key, an old Key gets NAV's "Other user has modified" fault, HTTP
-500). `Remaining_Amount` and `Open` of a ledger entry follow from its detailed entries, as in
-NAV. Switches inject faults, HTTP 500s and slow answers; `calls` and `wsdl_gets` count traffic.
+It serves page WSDLs in the shape of ones saved from live NAV servers (tests/nav/wsdl/, each
+naming the public repository its facts come from; by default a NAV 2016 Customer Card with two
+warning fields added in C/AL, NAV 2013's Customer Ledger Entries and the bundled detailed
+entries page) and takes the pages' fields, types, options and operations from them. Like a real
+page, every record it answers carries every field of the page, in the page's order, blank ones
+with NAV's blank values (an empty text, 0, false, 0001-01-01, an option's first value). It
+answers SOAP 1.1 envelopes parsed with lxml, refuses operations a page does not publish, and
+behaves as NAV's page services do where the adapter depends on it: `ReadMultiple` with NAV
+filter syntax (`=`, `<>`, `>`, `>=`, `<`, `<=`, `a..b`, `a|b`, `*`), `bookmarkKey` paging and
+`setSize` (0 = all, negative = from the end) in the page's order (page 25: by entry number or,
+as on Business Central, by customer and posting date); `Read` answering nothing for an unknown
+record; `Update` with optimistic concurrency (every change makes a new Key, an old Key gets
+NAV's "Other user has modified" fault, HTTP 500). `Remaining_Amount` and `Open` of a ledger
+entry follow from its detailed entries, as in NAV. Switches inject faults, HTTP 500s and slow
+answers; `calls` and `wsdl_gets` count traffic.
 """
 
 from __future__ import annotations
@@ -31,8 +38,13 @@ from werkzeug.wrappers import Request, Response
 
 import adapters.nav
 
-WSDL_DIR = Path(adapters.nav.__file__).parent / "wsdl"
-WSDL_FILES = ("nav_customer.wsdl", "nav_customer_ledger.wsdl", "nav_detailed_ledger.wsdl")
+BUNDLED = Path(adapters.nav.__file__).parent / "wsdl"
+SAVED = Path(__file__).parent / "wsdl"
+"""WSDLs written from real pages' facts: nav2013/, nav2016/, nav2016-warning-fields/."""
+NAV2013_LEDGER = SAVED / "nav2013" / "CustomerLedgerEntries.wsdl"
+DETAILED = BUNDLED / "nav_detailed_ledger.wsdl"
+WARNING_FIELDS_CUSTOMER = SAVED / "nav2016-warning-fields" / "Customer.wsdl"
+DEFAULT_PAGES = (WARNING_FIELDS_CUSTOMER, NAV2013_LEDGER, DETAILED)
 PREFIX = "/DynamicsNAV/WS/CRONUS/Page/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
@@ -53,6 +65,9 @@ class PageSchema:
     namespace: str
     fields: list[tuple[str, str]]
     wsdl: bytes
+    blanks: dict[str, str]
+    """An option's blank value: its first (NAV's option value 0)."""
+    operations: set[str]
 
     @classmethod
     def load(cls, path: Path) -> PageSchema:
@@ -67,7 +82,17 @@ class PageSchema:
             (el.get("name"), el.get("type").split(":")[-1])
             for el in entity.iter(f"{{{XSD_NS}}}element")
         ]
-        return cls(name, namespace, fields, raw)
+        blanks = {
+            simple.get("name"): simple.find(f".//{{{XSD_NS}}}enumeration").get("value")
+            for simple in schema.findall(f"{{{XSD_NS}}}simpleType")
+        }
+        operations = {op.get("name") for op in binding.findall(f"{{{WSDL_NS}}}operation")}
+        return cls(name, namespace, fields, raw, blanks, operations)
+
+    def blank(self, kind: str) -> str:
+        """How NAV writes an empty value of a field of type `kind`."""
+        simple = {"decimal": "0", "int": "0", "boolean": "false", "date": "0001-01-01"}
+        return simple.get(kind, self.blanks.get(kind, ""))
 
     def kind(self, field_name: str) -> str:
         for name, kind in self.fields:
@@ -242,7 +267,7 @@ class FakeNav:
     # what the pages show
 
     def rows(self, page: str) -> dict[Any, dict[str, Any]]:
-        if page == "Customer":
+        if page in ("Customer", "CustomerList"):
             return self.customers
         if page == "DetailedCustLedgEntries":
             return self.details
@@ -282,20 +307,26 @@ class NavServer:
     key_fields: dict[str, str] = field(
         default_factory=lambda: {
             "Customer": "No",
+            "CustomerList": "No",
             "CustomerLedgerEntries": "Entry_No",
             "DetailedCustLedgEntries": "Entry_No",
         }
     )
-    # Pages listing their records newest first. NAV's page 25 is believed to (its
-    # SourceTableView sorts Entry No. descending); the adapter must work either way.
+    pages_from: tuple[Path, ...] = DEFAULT_PAGES
+    """The WSDLs of the pages served (their service names are the binding names)."""
+    # Pages listing their records newest first: NAV 2018's page 25 sorts Entry No. descending
+    # (its SourceTableView); the adapter must work either way.
     descending: set[str] = field(default_factory=lambda: {"CustomerLedgerEntries"})
+    ledger_order: str = "entry"
+    """How page 25 sorts: "entry" (by Entry No., NAV up to 2018) or "customer" (Business
+    Central: SORTING("Customer No.", "Posting Date") ORDER(Descending))."""
     # Fields a page shows that the bundled WSDL does not describe (a customised page).
     extra: dict[str, dict[str, str]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     wsdl_gets: int = 0
 
     def __post_init__(self) -> None:
-        self.pages = {s.name: s for s in (PageSchema.load(WSDL_DIR / f) for f in WSDL_FILES)}
+        self.pages = {s.name: s for s in (PageSchema.load(path) for path in self.pages_from)}
         self._injected: dict[str, deque[Injected]] = defaultdict(deque)
         self._hooks: dict[str, deque[Callable[[], None]]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -371,7 +402,7 @@ class NavServer:
         elif injected is not None and injected.kind == "fault":
             return _fault(injected.message)
         try:
-            if namespace != page.namespace:
+            if namespace != page.namespace or operation not in page.operations:
                 raise SoapFault(f"The SOAPAction {action!r} is not an action of {page.name}.")
             body = etree.fromstring(request.get_data(), PARSER).find(f"{{{SOAP_ENV}}}Body")[0]
             if etree.QName(body).localname != operation:
@@ -410,7 +441,8 @@ class NavServer:
         size = int(body.findtext(f"{ns}setSize") or "0")
         # A negative setSize reads from the end: the page's order, reversed.
         descending = (page.name in self.descending) != (size < 0)
-        keys = sorted(rows, reverse=descending)
+        order = self._order(page, rows)
+        keys = sorted(rows, key=order, reverse=descending)
         for flt in body.findall(f"{ns}filter"):
             field_name = flt.findtext(f"{ns}Field")
             criteria = flt.findtext(f"{ns}Criteria") or ""
@@ -421,7 +453,7 @@ class NavServer:
             after = self._key_of(page, bookmark)
             # Whatever sorts after the bookmarked record (which may be gone by now).
             past = operator.lt if descending else operator.gt
-            keys = [k for k in keys if past(k, after)]
+            keys = [k for k in keys if past(order(k), order(after))]
         if size:
             keys = keys[: abs(size)]
         result = _el(page, "ReadMultiple_Result")
@@ -430,6 +462,19 @@ class NavServer:
             for key in keys:
                 listing.append(self._entity(page, key, rows[key]))
         return result
+
+    def _order(self, page: PageSchema, rows: dict[Any, dict[str, Any]]) -> Callable[[Any], Any]:
+        """The sort key of the page's records (its SourceTableView)."""
+        if page.name != "CustomerLedgerEntries" or self.ledger_order == "entry":
+            return lambda key: key
+
+        def by_customer(key: Any) -> Any:
+            row = self.nav.entries.get(key)
+            if row is None:
+                raise SoapFault(f"The record {key} of {page.name} no longer exists.")
+            return (row["Customer_No"], row["Posting_Date"], key)
+
+        return by_customer
 
     def _op_Update(self, page: PageSchema, body: Any) -> Any:
         ns = f"{{{page.namespace}}}"
@@ -473,9 +518,11 @@ class NavServer:
         entity = etree.Element(f"{ns}{page.name}")
         etree.SubElement(entity, f"{ns}Key").text = self._key(page, key)
         for name, kind in page.fields:
-            if name == "Key" or record.get(name) is None:
+            if name == "Key":
                 continue
-            etree.SubElement(entity, f"{ns}{name}").text = _text(record[name], kind)
+            value = record.get(name)
+            text = page.blank(kind) if value is None else _text(value, kind)
+            etree.SubElement(entity, f"{ns}{name}").text = text or None
         for name, text in self.extra.get(page.name, {}).items():
             etree.SubElement(entity, f"{ns}{name}").text = text
         return entity
