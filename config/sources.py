@@ -100,8 +100,9 @@ def _overlap(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {"overlap": timedelta(seconds=settings["overlap_seconds"])}
 
 
-# The Customer page's fields a NAV source writes warnings to (no standard page has them).
-_NAV_FIELDS = ("warning_field", "note_field")
+# The Customer page's fields a NAV source writes warnings to (no standard page has them), and
+# its credential type (basic or ntlm).
+_NAV_FIELDS = ("warning_field", "note_field", "auth")
 # The Zoho org's own API names for the fields creditgate reads and writes, passed on as they are.
 _ZOHO_FIELDS = (
     "number_field",
@@ -210,7 +211,16 @@ SOURCE_KINDS: dict[str, SourceKind] = {
             _PASSWORD,
             Setting("local_currency"),
         ),
-        optional=(Setting("wsdl_dir"), *(Setting(key) for key in _NAV_FIELDS)),
+        optional=(
+            Setting("wsdl_dir"),
+            Setting("warning_field"),
+            Setting("note_field"),
+            Setting(
+                "auth",
+                valid=lambda value: value in ("basic", "ntlm"),
+                refusal="--auth must be basic (NavUserPassword) or ntlm (Windows)",
+            ),
+        ),
         build=_nav_soap,
         check=_check_nav,
         url="the page web services, e.g. http://nav:7047/DynamicsNAV/WS/CRONUS/Page/",

@@ -322,6 +322,12 @@ def _source_name(_ctx: Any, _param: Any, name: str) -> str:
     "(none on a standard page: without it only Blocked is written, at red)",
 )
 @click.option(
+    "--auth",
+    type=click.Choice(["basic", "ntlm"]),
+    help=f"{kinds_taking('auth')}: NAV's credential type, basic (NavUserPassword, the "
+    "default) or ntlm (Windows: --username-env names DOMAIN\\user; needs creditgate[ntlm])",
+)
+@click.option(
     "--note-field",
     help=f"{kinds_taking('note_field')}: the Customer page's field for the collection step's note",
 )
@@ -360,6 +366,7 @@ def sources_add(
     local_currency: str | None,
     wsdl_dir: str | None,
     warning_field: str | None,
+    auth: str | None,
     note_field: str | None,
     client_id_env: str | None,
     client_secret_env: str | None,
@@ -380,6 +387,7 @@ def sources_add(
         "wsdl_dir": str(Path(wsdl_dir).resolve()) if wsdl_dir else None,
         "warning_field": warning_field,
         "note_field": note_field,
+        "auth": auth,
         "client_id_env": client_id_env,
         "client_secret_env": client_secret_env,
         "refresh_token_env": refresh_token_env,

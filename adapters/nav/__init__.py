@@ -46,13 +46,13 @@ class NavSoapAdapter(NavSource, NavPushTarget):
         note_field: str | None = None,
         wsdls: NavWsdls | None = None,
         stale_key_retries: int = 2,
+        auth: str = "basic",
     ) -> None:
         """`base_url` ends with `/Page/` (`http://nav:7047/DynamicsNAV/WS/CRONUS/Page/`).
 
-        Without `session`, a session with HTTP basic auth (NavUserPassword) is made. For
-        Windows (NTLM) authentication pass a session whose `auth` is set, e.g.
-        `requests_ntlm.HttpNtlmAuth(domain_user, password)`; a session without `auth` gets
-        basic auth from `username` and `password`.
+        Without `session`, a session is made with `auth` from `username` and `password`:
+        "basic" (NavUserPassword) or "ntlm" (Windows; `username` as DOMAIN\\user; needs
+        requests-ntlm). A session passed in keeps its own `auth` if it has one.
 
         `warning_field` and `note_field` are fields of the Customer page that take the warning
         level and the step's note; no standard page has them (on NAV 2009-2018 page 21 itself
@@ -81,6 +81,7 @@ class NavSoapAdapter(NavSource, NavPushTarget):
             wsdls=wsdls,
             customer_fields=[*CUSTOMER_FIELDS, *(f for f in (warning_field, note_field) if f)],
             ledger_fields=LEDGER_FIELDS,
+            auth=auth,
         )
         unknown = sorted(set(self.customer_filter) - self._customers.fields)
         if unknown:

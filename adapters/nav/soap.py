@@ -151,6 +151,28 @@ class _PageService:
             )
 
 
+AUTHS = ("basic", "ntlm")
+"""NAV's credential types creditgate speaks: NavUserPassword (HTTP basic) and Windows (NTLM)."""
+
+
+def _auth(kind: str, username: str, password: str) -> Any:
+    """The session's auth for NAV's credential type `kind`.
+
+    :raises ValueError: an unknown kind, or NTLM without requests-ntlm installed.
+    """
+    if kind == "basic":
+        return (username, password)
+    if kind != "ntlm":
+        raise ValueError(f"auth {kind!r} is not one of {AUTHS}")
+    try:
+        from requests_ntlm import HttpNtlmAuth
+    except ImportError:
+        raise ValueError(
+            "NTLM (Windows) authentication needs requests-ntlm: pip install 'creditgate[ntlm]'"
+        ) from None
+    return HttpNtlmAuth(username, password)
+
+
 class NavPages:
     """The three pages of one NAV company, reached through one session.
 
@@ -171,13 +193,14 @@ class NavPages:
         wsdls: NavWsdls | None = None,
         customer_fields: Sequence[str] = (),
         ledger_fields: Sequence[str] = (),
+        auth: str = "basic",
     ) -> None:
         """`base_url` ends with `/Page/`; each page must show the fields named for it."""
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._own_session = session is None
         self.session = session if session is not None else new_session(timeout)
         if self.session.auth is None and username is not None:
-            self.session.auth = (username, password or "")
+            self.session.auth = _auth(auth, username, password or "")
         self.retrying = retrying if retrying is not None else new_retrying()
         self.page_size = page_size
         self.timeout = timeout

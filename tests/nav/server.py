@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import io
 import operator
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -29,11 +31,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from lxml import etree
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 import adapters.nav
@@ -324,13 +328,17 @@ class NavServer:
     extra: dict[str, dict[str, str]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     wsdl_gets: int = 0
+    ntlm_users: Path | None = None
+    """Windows authentication instead of basic: NTLM over a kept-alive connection, checked by
+    pyspnego against this file of DOMAIN:USER:PASSWORD lines."""
 
     def __post_init__(self) -> None:
         self.pages = {s.name: s for s in (PageSchema.load(path) for path in self.pages_from)}
         self._injected: dict[str, deque[Injected]] = defaultdict(deque)
         self._hooks: dict[str, deque[Callable[[], None]]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer | None = None
+        self._server: HTTPServer | None = None
+        self._ntlm: dict[str, Any] = {}  # connection -> its NTLM context, while it lasts
         self._thread: threading.Thread | None = None
 
     # ---- switches ----
@@ -354,9 +362,13 @@ class NavServer:
         return f"http://127.0.0.1:{self._server.server_port}{PREFIX}"
 
     def __enter__(self) -> NavServer:
-        self._server = make_server(
-            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=_QuietHandler
-        )
+        if self.ntlm_users is not None:
+            self._server = _KeepAliveServer(("127.0.0.1", 0), _KeepAliveHandler)
+            self._server.app = self.wsgi
+        else:
+            self._server = make_server(
+                "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=_QuietHandler
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -381,9 +393,14 @@ class NavServer:
         page = self.pages.get(name)
         if not request.path.startswith(PREFIX) or page is None:
             return Response("Not found", status=404)
-        auth = request.authorization
-        if auth is None or (auth.username, auth.password) != (self.username, self.password):
-            return Response("", status=401, headers={"WWW-Authenticate": 'Basic realm="NAV"'})
+        if self.ntlm_users is not None:
+            refused = self._ntlm_refusal(request)
+            if refused is not None:
+                return refused
+        else:
+            auth = request.authorization
+            if auth is None or (auth.username, auth.password) != (self.username, self.password):
+                return Response("", status=401, headers={"WWW-Authenticate": 'Basic realm="NAV"'})
         if request.method == "GET":
             with self._lock:
                 self.wsdl_gets += 1
@@ -422,6 +439,34 @@ class NavServer:
             etree.tostring(envelope, xml_declaration=True, encoding="utf-8"),
             content_type="text/xml; charset=utf-8",
         )
+
+    def _ntlm_refusal(self, request: Request) -> Response | None:
+        """NTLM's three legs on one connection: a negotiate message gets a challenge, the
+        answer to it authenticates the connection; anything else gets 401."""
+        import spnego
+
+        request.get_data()  # read to the end, or the connection cannot be kept alive
+        connection = f"{request.remote_addr}:{request.environ.get('REMOTE_PORT')}"
+        header = request.headers.get("Authorization", "")
+        context = self._ntlm.get(connection)
+        if context is not None and context.complete and not header:
+            return None
+        challenge = {"WWW-Authenticate": "NTLM"}
+        if not header.startswith("NTLM "):
+            return Response("", status=401, headers=challenge)
+        token = base64.b64decode(header[5:])
+        if context is None or context.complete:
+            context = spnego.server(protocol="ntlm")
+            self._ntlm[connection] = context
+        try:
+            answer = context.step(token)
+        except (spnego.exceptions.SpnegoError, ValueError):
+            self._ntlm.pop(connection, None)
+            return Response("", status=401, headers=challenge)
+        if not context.complete:
+            out = base64.b64encode(answer or b"").decode()
+            return Response("", status=401, headers={"WWW-Authenticate": f"NTLM {out}"})
+        return None
 
     # ---- operations ----
 
@@ -567,3 +612,62 @@ def _escape(text: str) -> str:
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+
+class _KeepAliveServer(ThreadingHTTPServer):
+    daemon_threads = True
+    app: Callable[..., Any]
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with kept-alive connections, which NTLM authenticates one at a time (werkzeug's
+    server closes every connection): just enough WSGI to run the server's app."""
+
+    protocol_version = "HTTP/1.1"
+    server: _KeepAliveServer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        path, _, query = self.path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": unquote(path),
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(self.server.server_port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_PORT": str(self.client_address[1]),
+            "CONTENT_LENGTH": str(length),
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            started.append((status, headers))
+
+        answer = b"".join(self.server.app(environ, start_response))
+        status, headers = started[0]
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_GET = do_POST = _serve

@@ -303,3 +303,37 @@ def test_sources_add_refuses_warning_fields_the_saved_page_has_not(tmp_path: Pat
         check_source("nav-soap", "http://nav/Page/", settings)
     with pytest.raises(SourceConfigError, match="is not a folder"):
         check_source("nav-soap", "http://nav/Page/", {**settings, "wsdl_dir": str(tmp_path / "x")})
+
+
+# ---- Windows authentication ---------------------------------------------------------------------
+
+
+def test_sources_add_with_ntlm_authenticates_as_the_windows_user(
+    nav: FakeNav, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On-premises NAV with Windows credentials: NTLM's handshake, run on loopback against
+    pyspnego's NTLM acceptor."""
+    users = tmp_path / "ntlm-users"
+    users.write_text("CRONUS:creditgate:Winter2026!\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    add_customers(nav)
+    settings = {
+        "username_env": "NAV_USER",
+        "password_env": "NAV_PASSWORD",
+        "local_currency": LOCAL,
+        "auth": "ntlm",
+    }
+    with NavServer(nav, ntlm_users=users) as server:
+        check_source("nav-soap", server.url, settings)
+        row = {"name": "nav", "kind": "nav-soap", "url": server.url, "settings": settings}
+        good = build_adapter(row, {"NAV_USER": "CRONUS\\creditgate", "NAV_PASSWORD": "Winter2026!"})
+        customers = [c.ref for p in good.customers(None) for c in p.records]
+        good.close()
+        bad = build_adapter(row, {"NAV_USER": "CRONUS\\creditgate", "NAV_PASSWORD": "wrong"})
+        with pytest.raises(TargetRejected, match="401"):
+            list(bad.customers(None))
+        bad.close()
+
+    assert customers == ["C10000", "C20000", "C30000", "C40000"]
+    with pytest.raises(SourceConfigError, match="--auth must be basic"):
+        check_source("nav-soap", "http://nav/Page/", {**settings, "auth": "kerberos"})
