@@ -147,7 +147,7 @@ class _PageService:
         if missing:
             raise ValueError(
                 f"{wsdl}: page {self.name} has no field {', '.join(missing)}; publish a page "
-                "that shows it and save that page's WSDL"
+                "that shows it, save that page's WSDL and give its folder as --wsdl-dir"
             )
 
 
@@ -240,7 +240,8 @@ class NavPages:
         except (XMLParseError, InvalidOperation) as exc:
             raise RemoteRejected(
                 f"{SERVICE}: {what} answered with data its WSDL does not describe ({exc}); "
-                f"if the page was changed, save its WSDL from {page.url} and configure it",
+                f"if the page was changed, save its WSDL from {page.url} into the folder "
+                "given as --wsdl-dir",
                 service=SERVICE,
             ) from exc
         except (TransportError, XMLSyntaxError) as exc:
