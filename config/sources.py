@@ -75,6 +75,9 @@ class SourceKind:
     """What --url means for this kind (the flag's help); empty: the kind takes no --url."""
     pushes: bool = False
     """Its adapter is also a push target: the source shows warnings to people."""
+    check: Callable[[str | None, Mapping[str, Any]], None] | None = None
+    """A further check of the url and settings (e.g. the files they name), once every required
+    setting is there. :raises SourceConfigError:"""
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -97,8 +100,9 @@ def _overlap(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {"overlap": timedelta(seconds=settings["overlap_seconds"])}
 
 
-# The page fields a NAV source writes warnings to, when not the default ones.
-_NAV_FIELDS = ("warning_field", "note_field")
+# The Customer page's fields a NAV source writes warnings to (no standard page has them), and
+# its credential type (basic or ntlm).
+_NAV_FIELDS = ("warning_field", "note_field", "auth")
 # The Zoho org's own API names for the fields creditgate reads and writes, passed on as they are.
 _ZOHO_FIELDS = (
     "number_field",
@@ -121,6 +125,15 @@ def _tryton(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret)
     return TrytonAdapter(row["url"], settings["database"], username, password, **_overlap(settings))
 
 
+def _nav_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    from adapters.nav import NavWsdls
+
+    options: dict[str, Any] = {k: settings[k] for k in _NAV_FIELDS if k in settings}
+    if settings.get("wsdl_dir"):
+        options["wsdls"] = NavWsdls.in_folder(Path(settings["wsdl_dir"]))
+    return options
+
+
 def _nav_soap(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret) -> SourceAdapter:
     from adapters.nav import NavSoapAdapter
 
@@ -129,8 +142,32 @@ def _nav_soap(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secre
         secret("username_env"),
         secret("password_env"),
         local_currency=settings["local_currency"],
-        **{k: settings[k] for k in _NAV_FIELDS if k in settings},
+        **_nav_options(settings),
     )
+
+
+def _check_nav(url: str | None, settings: Mapping[str, Any]) -> None:
+    """The pages' WSDLs (the saved ones, else the bundled ones) load and show the fields
+    named, and the Customer page takes Update when the source takes pushes. Nothing is
+    fetched: the adapter is made without credentials and not called."""
+    from adapters.nav import NavSoapAdapter
+
+    try:
+        adapter = NavSoapAdapter(
+            url or "http://127.0.0.1/Page/",
+            None,
+            None,
+            local_currency=settings["local_currency"],
+            **_nav_options(settings),
+        )
+    except (ValueError, OSError) as exc:
+        raise SourceConfigError(f"nav-soap: {exc}") from None
+    try:
+        refused = adapter.cannot_push() if settings.get("push", True) else None
+    finally:
+        adapter.close()
+    if refused is not None:
+        raise SourceConfigError(refused)
 
 
 def _zoho_crm(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret) -> SourceAdapter:
@@ -189,8 +226,18 @@ SOURCE_KINDS: dict[str, SourceKind] = {
             _PASSWORD,
             Setting("local_currency"),
         ),
-        passed=_NAV_FIELDS,
+        optional=(
+            Setting("wsdl_dir"),
+            Setting("warning_field"),
+            Setting("note_field"),
+            Setting(
+                "auth",
+                valid=lambda value: value in ("basic", "ntlm"),
+                refusal="--auth must be basic (NavUserPassword) or ntlm (Windows)",
+            ),
+        ),
         build=_nav_soap,
+        check=_check_nav,
         url="the page web services, e.g. http://nav:7047/DynamicsNAV/WS/CRONUS/Page/",
         pushes=True,
     ),
@@ -268,6 +315,8 @@ def check_source(kind: str, url: str | None, settings: Mapping[str, Any]) -> Non
         given_value = settings.get(setting.key)
         if setting.valid and setting.key in settings and not setting.valid(given_value):
             raise SourceConfigError(setting.refusal)
+    if found.check is not None:
+        found.check(url, settings)
 
 
 def build_adapter(row: Mapping[str, Any], environ: Mapping[str, str]) -> SourceAdapter:

@@ -311,6 +311,27 @@ def _source_name(_ctx: Any, _param: Any, name: str) -> str:
     help=f"{kinds_taking('local_currency')}: the company's local currency (LCY), e.g. CNY",
 )
 @click.option(
+    "--wsdl-dir",
+    help=f"{kinds_taking('wsdl_dir')}: the folder holding the pages' WSDLs saved from the server "
+    "(Customer.wsdl, CustomerLedgerEntries.wsdl, DetailedCustLedgEntries.wsdl; a page not "
+    "there takes the bundled, standard one)",
+)
+@click.option(
+    "--warning-field",
+    help=f"{kinds_taking('warning_field')}: the Customer page's field for the warning level "
+    "(none on a standard page: without it only Blocked is written, at red)",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["basic", "ntlm"]),
+    help=f"{kinds_taking('auth')}: NAV's credential type, basic (NavUserPassword, the "
+    "default) or ntlm (Windows: --username-env names DOMAIN\\user; needs creditgate[ntlm])",
+)
+@click.option(
+    "--note-field",
+    help=f"{kinds_taking('note_field')}: the Customer page's field for the collection step's note",
+)
+@click.option(
     "--client-id-env", help=f"{kinds_taking('client_id_env')}: env var holding the OAuth client id"
 )
 @click.option(
@@ -350,6 +371,10 @@ def sources_add(
     overlap_seconds: int | None,
     folder: str | None,
     local_currency: str | None,
+    wsdl_dir: str | None,
+    warning_field: str | None,
+    auth: str | None,
+    note_field: str | None,
     client_id_env: str | None,
     client_secret_env: str | None,
     refresh_token_env: str | None,
@@ -369,6 +394,10 @@ def sources_add(
         "password_env": password_env,
         "path": str(Path(folder).resolve()) if folder else None,
         "local_currency": local_currency.upper() if local_currency else None,
+        "wsdl_dir": str(Path(wsdl_dir).resolve()) if wsdl_dir else None,
+        "warning_field": warning_field,
+        "note_field": note_field,
+        "auth": auth,
         "client_id_env": client_id_env,
         "client_secret_env": client_secret_env,
         "refresh_token_env": refresh_token_env,

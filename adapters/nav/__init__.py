@@ -42,17 +42,22 @@ class NavSoapAdapter(NavSource, NavPushTarget):
         page_size: int = 500,
         timeout: Timeout = DEFAULT_TIMEOUT,
         customer_filter: Mapping[str, str] | None = None,
-        warning_field: str = "Credit_Warning",
-        note_field: str = "Credit_Warning_Note",
+        warning_field: str | None = None,
+        note_field: str | None = None,
         wsdls: NavWsdls | None = None,
         stale_key_retries: int = 2,
+        auth: str = "basic",
     ) -> None:
         """`base_url` ends with `/Page/` (`http://nav:7047/DynamicsNAV/WS/CRONUS/Page/`).
 
-        Without `session`, a session with HTTP basic auth (NavUserPassword) is made. For
-        Windows (NTLM) authentication pass a session whose `auth` is set, e.g.
-        `requests_ntlm.HttpNtlmAuth(domain_user, password)`; a session without `auth` gets
-        basic auth from `username` and `password`.
+        Without `session`, a session is made with `auth` from `username` and `password`:
+        "basic" (NavUserPassword) or "ntlm" (Windows; `username` as DOMAIN\\user; needs
+        requests-ntlm). A session passed in keeps its own `auth` if it has one.
+
+        `warning_field` and `note_field` are fields of the Customer page that take the warning
+        level and the step's note; no standard page has them (on NAV 2009-2018 page 21 itself
+        must be changed, on Business Central a page extension adds them). Without them a push
+        writes what the standard page allows: `Blocked` = All at red.
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -74,8 +79,9 @@ class NavSoapAdapter(NavSource, NavPushTarget):
             page_size=page_size,
             timeout=timeout,
             wsdls=wsdls,
-            customer_fields=[*CUSTOMER_FIELDS, warning_field, note_field],
+            customer_fields=[*CUSTOMER_FIELDS, *(f for f in (warning_field, note_field) if f)],
             ledger_fields=LEDGER_FIELDS,
+            auth=auth,
         )
         unknown = sorted(set(self.customer_filter) - self._customers.fields)
         if unknown:

@@ -1,7 +1,12 @@
 """Dynamics NAV / Business Central page web services, transport and auth: the three pages'
-SOAP services (zeep) on WSDLs loaded from file, never fetched from the server (the bundled ones
-are in wsdl/), HTTP basic or NTLM auth on the session, retries, and how NAV's answers and faults
-become results, NavFault, RemoteRejected or TransientError."""
+SOAP services (zeep) on WSDLs loaded from file, never fetched from the server (the customer's
+saved ones, else the bundled ones in wsdl/), HTTP basic or NTLM auth on the session, retries,
+and how NAV's answers and faults become results, NavFault, RemoteRejected or TransientError.
+
+Answers are read leniently: a real page shows every field it has (55-57 on a Customer Card, 33
+on Customer Ledger Entries), in the page's order, which differs between NAV versions and
+customisations; zeep reads the fields its WSDL names wherever they come and skips the others.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +48,12 @@ CUSTOMER_WSDL = "nav_customer.wsdl"
 LEDGER_WSDL = "nav_customer_ledger.wsdl"
 DETAILED_WSDL = "nav_detailed_ledger.wsdl"
 
+SAVED_NAMES = ("Customer.wsdl", "CustomerLedgerEntries.wsdl", "DetailedCustLedgEntries.wsdl")
+"""What a customer's saved WSDLs are called in their folder: the pages' usual service names."""
+
+_LAX = zeep.Settings(strict=False, xsd_ignore_sequence_order=True)
+"""Fields the WSDL does not name are skipped; the named ones are read in any order."""
+
 
 def _bundled() -> Path:
     return Path(str(resources.files("adapters.nav") / "wsdl"))
@@ -50,10 +61,11 @@ def _bundled() -> Path:
 
 @dataclass(frozen=True)
 class NavWsdls:
-    """The WSDL files of the three pages. The bundled ones describe the standard pages plus
-    the two warning fields; a deployment whose pages differ saves its server's WSDLs
-    (GET <base url><service name>) and points here, since zeep refuses fields it was not told
-    about rather than guess."""
+    """The WSDL files of the three pages. The bundled ones describe the standard pages (a NAV
+    2013 Customer Card and Customer Ledger Entries); answers carrying more fields or another
+    order are read all the same. A page with fields of its own that creditgate writes (the
+    warning fields) or a page published under another name needs the server's own WSDL, saved
+    (GET <base url><service name>) into a folder: `in_folder`."""
 
     customer: Path
     ledger: Path
@@ -62,12 +74,23 @@ class NavWsdls:
     @classmethod
     def bundled(cls) -> NavWsdls:
         """The WSDLs shipped in this package (adapters/nav/wsdl/)."""
-        return cls.in_folder(_bundled())
+        folder = _bundled()
+        return cls(folder / CUSTOMER_WSDL, folder / LEDGER_WSDL, folder / DETAILED_WSDL)
 
     @classmethod
     def in_folder(cls, folder: Path) -> NavWsdls:
-        """The WSDLs saved in `folder` under the bundled files' names."""
-        return cls(folder / CUSTOMER_WSDL, folder / LEDGER_WSDL, folder / DETAILED_WSDL)
+        """The WSDLs saved in `folder` as Customer.wsdl, CustomerLedgerEntries.wsdl and
+        DetailedCustLedgEntries.wsdl; a page whose file is not there takes the bundled one.
+
+        :raises ValueError: `folder` is not a folder, or holds none of the three.
+        """
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder of saved NAV page WSDLs")
+        saved = [folder / name for name in SAVED_NAMES]
+        if not any(path.is_file() for path in saved):
+            raise ValueError(f"{folder} holds none of {', '.join(SAVED_NAMES)}")
+        bundled = vars(cls.bundled()).values()
+        return cls(*(s if s.is_file() else b for s, b in zip(saved, bundled, strict=True)))
 
 
 class NavFault(RemoteRejected):
@@ -109,13 +132,14 @@ class _PageService:
     def __init__(
         self, wsdl: Path, base_url: str, transport: Transport, needs: Sequence[str]
     ) -> None:
-        client = zeep.Client(str(wsdl), transport=transport)
+        client = zeep.Client(str(wsdl), transport=transport, settings=_LAX)
         bindings = list(client.wsdl.bindings)
         if len(bindings) != 1:
             raise ValueError(f"{wsdl}: expected one page binding, found {len(bindings)}")
         binding = etree.QName(bindings[0])
         self.name: str = binding.localname.removesuffix("_Binding")
         self.url = base_url + quote(self.name)
+        self.operations: frozenset[str] = frozenset(client.wsdl.bindings[binding.text].all())
         self.service = client.create_service(binding.text, self.url)
         entity = client.get_type(f"{{{binding.namespace}}}{self.name}")
         self.fields: frozenset[str] = frozenset(name for name, _ in entity.elements)
@@ -123,8 +147,30 @@ class _PageService:
         if missing:
             raise ValueError(
                 f"{wsdl}: page {self.name} has no field {', '.join(missing)}; publish a page "
-                "that shows it and save that page's WSDL"
+                "that shows it, save that page's WSDL and give its folder as --wsdl-dir"
             )
+
+
+AUTHS = ("basic", "ntlm")
+"""NAV's credential types creditgate speaks: NavUserPassword (HTTP basic) and Windows (NTLM)."""
+
+
+def _auth(kind: str, username: str, password: str) -> Any:
+    """The session's auth for NAV's credential type `kind`.
+
+    :raises ValueError: an unknown kind, or NTLM without requests-ntlm installed.
+    """
+    if kind == "basic":
+        return (username, password)
+    if kind != "ntlm":
+        raise ValueError(f"auth {kind!r} is not one of {AUTHS}")
+    try:
+        from requests_ntlm import HttpNtlmAuth
+    except ImportError:
+        raise ValueError(
+            "NTLM (Windows) authentication needs requests-ntlm: pip install 'creditgate[ntlm]'"
+        ) from None
+    return HttpNtlmAuth(username, password)
 
 
 class NavPages:
@@ -147,13 +193,14 @@ class NavPages:
         wsdls: NavWsdls | None = None,
         customer_fields: Sequence[str] = (),
         ledger_fields: Sequence[str] = (),
+        auth: str = "basic",
     ) -> None:
         """`base_url` ends with `/Page/`; each page must show the fields named for it."""
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._own_session = session is None
         self.session = session if session is not None else new_session(timeout)
         if self.session.auth is None and username is not None:
-            self.session.auth = (username, password or "")
+            self.session.auth = _auth(auth, username, password or "")
         self.retrying = retrying if retrying is not None else new_retrying()
         self.page_size = page_size
         self.timeout = timeout
@@ -193,7 +240,8 @@ class NavPages:
         except (XMLParseError, InvalidOperation) as exc:
             raise RemoteRejected(
                 f"{SERVICE}: {what} answered with data its WSDL does not describe ({exc}); "
-                f"if the page was changed, save its WSDL from {page.url} and configure it",
+                f"if the page was changed, save its WSDL from {page.url} into the folder "
+                "given as --wsdl-dir",
                 service=SERVICE,
             ) from exc
         except (TransportError, XMLSyntaxError) as exc:

@@ -90,6 +90,8 @@ class NavSource(NavPages):
 
     local_currency: str
     customer_filter: dict[str, str]
+    window_pages = 10
+    """New ledger entries are read in windows of `page_size * window_pages` entry numbers."""
 
     def groups(self, since: Watermark | None) -> Iterator[Page[GroupData]]:
         """NAV customers have no credit groups here: nothing to read."""
@@ -130,18 +132,53 @@ class NavSource(NavPages):
                 yield self._page(entity, rows, convert, _entry_ref)
             if top > cursor.detailed:
                 yield from self._closed_since(entity, kinds, since, cursor, top, convert)
-        filters = [kinds]
-        if since is not None:
-            filters.append({"Field": "Entry_No", "Criteria": f">{cursor.ledger}"})
-        mark = _Rising()
-        for rows in self._read_all(self._ledger, filters):
-            page = self._page(entity, rows, convert, _entry_ref)
-            last = mark.see(rows, _posting_time)
-            watermark = None if last is None else last.watermark(top)
-            yield Page(page.records, page.errors, watermark)
-        if not mark.rising and mark.high is not None:
-            # The page lists newest first: only now is every entry up to the highest one in.
-            yield Page([], [], mark.high.watermark(top))
+        yield from self._new_entries(entity, kinds, since, cursor, top, convert)
+
+    def _new_entries(
+        self,
+        entity: str,
+        kinds: Mapping[str, str],
+        since: Watermark | None,
+        cursor: _Cursor,
+        top: int,
+        convert: Callable[[Row], T],
+    ) -> Iterator[Page[T]]:
+        """The entries above `cursor.ledger`, read in windows of entry numbers, lowest window
+        first, each ending with a watermark: whatever order the page lists entries in (NAV
+        2018: Entry No. descending; Business Central: Customer No., Posting Date descending),
+        every entry up to a window's end is in once the window is read, so a full read stopped
+        half-way resumes after the last window it finished. The probe for more entries costs
+        one call per window."""
+        width = self.page_size * self.window_pages
+        low = cursor.ledger
+        latest: datetime | None = None if since is None else since.changed_at
+        high_seen = 0
+        while self._any_entry_above(low, kinds):
+            high = low + width
+            window = {"Field": "Entry_No", "Criteria": f"{low + 1}..{high}"}
+            for rows in self._read_all(self._ledger, [dict(kinds), window]):
+                yield self._page(entity, rows, convert, _entry_ref)
+                for row in rows:
+                    number = _entry_no(row)
+                    if number > high_seen:
+                        high_seen, latest = number, _posting_time(row)
+            if latest is not None:
+                # Up to the highest entry read, not the window's end: an entry posted later
+                # gets a number above every entry there is now.
+                done = _Cursor(max(cursor.ledger, high_seen), top)
+                yield Page([], [], Watermark(latest, str(done)))
+            low = high
+
+    def _any_entry_above(self, number: int, kinds: Mapping[str, str]) -> bool:
+        """Whether the ledger has an entry of `kinds` numbered above `number`."""
+        rows = self._call(
+            self._ledger,
+            "ReadMultiple",
+            filter=[dict(kinds), {"Field": "Entry_No", "Criteria": f">{number}"}],
+            bookmarkKey=None,
+            setSize=1,
+        )
+        return bool(rows)
 
     def _closed_since(
         self,

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from adapters.http import new_retrying
-from adapters.nav import NavSoapAdapter
-from tests.nav.server import FakeNav, NavServer
+from adapters.nav import NavSoapAdapter, NavWsdls
+from tests.nav.server import DETAILED, NAV2013_LEDGER, WARNING_FIELDS_CUSTOMER, FakeNav, NavServer
 
 TODAY = date(2026, 11, 22)
 LOCAL = "CNY"
@@ -86,7 +86,8 @@ AdapterFactory = Callable[..., NavSoapAdapter]
 @pytest.fixture
 def make_adapter(nav_server: NavServer) -> Iterator[AdapterFactory]:
     """make_adapter(**kwargs): an adapter for `nav_server` whose retries do not sleep (3
-    attempts), with short timeouts; closed after the test."""
+    attempts), with short timeouts; closed after the test. By default it has the WSDLs the
+    server serves by default and writes warnings to the fields added to that Customer page."""
     made: list[NavSoapAdapter] = []
 
     def make(**kwargs: Any) -> NavSoapAdapter:
@@ -95,6 +96,10 @@ def make_adapter(nav_server: NavServer) -> Iterator[AdapterFactory]:
         kwargs.setdefault("timeout", (2.0, 2.0))
         kwargs.setdefault("username", nav_server.username)
         kwargs.setdefault("password", nav_server.password)
+        if "wsdls" not in kwargs:
+            kwargs["wsdls"] = NavWsdls(WARNING_FIELDS_CUSTOMER, NAV2013_LEDGER, DETAILED)
+            kwargs.setdefault("warning_field", "Credit_Warning")
+            kwargs.setdefault("note_field", "Credit_Warning_Note")
         adapter = NavSoapAdapter(nav_server.url, **kwargs)
         made.append(adapter)
         return adapter

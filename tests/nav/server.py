@@ -1,20 +1,29 @@
 """A fake Dynamics NAV for the tests: an in-memory company behind real SOAP page web services.
 
-It serves the adapter's bundled WSDLs (and takes its field lists, types and names from them),
-answers SOAP 1.1 envelopes parsed with lxml, and behaves as NAV's page services do where the
-adapter depends on it: `ReadMultiple` with NAV filter syntax (`=`, `<>`, `>`, `>=`, `<`,
-`<=`, `a..b`, `a|b`, `*`), `bookmarkKey` paging and `setSize` (0 = all, negative = from the
-end); `Read` answering nothing for an unknown record; `Update` with optimistic concurrency
-(every change makes a new Key, an old Key gets NAV's "Other user has modified" fault, HTTP
-500). `Remaining_Amount` and `Open` of a ledger entry follow from its detailed entries, as in
-NAV. Switches inject faults, HTTP 500s and slow answers; `calls` and `wsdl_gets` count traffic.
+It serves page WSDLs in the shape of ones saved from live NAV servers (tests/nav/wsdl/, each
+naming the public repository its facts come from; by default a NAV 2016 Customer Card with two
+warning fields added in C/AL, NAV 2013's Customer Ledger Entries and the bundled detailed
+entries page) and takes the pages' fields, types, options and operations from them. Like a real
+page, every record it answers carries every field of the page, in the page's order, blank ones
+with NAV's blank values (an empty text, 0, false, 0001-01-01, an option's first value). It
+answers SOAP 1.1 envelopes parsed with lxml, refuses operations a page does not publish, and
+behaves as NAV's page services do where the adapter depends on it: `ReadMultiple` with NAV
+filter syntax (`=`, `<>`, `>`, `>=`, `<`, `<=`, `a..b`, `a|b`, `*`), `bookmarkKey` paging and
+`setSize` (0 = all, negative = from the end) in the page's order (page 25: by entry number or,
+as on Business Central, by customer and posting date); `Read` answering nothing for an unknown
+record; `Update` with optimistic concurrency (every change makes a new Key, an old Key gets
+NAV's "Other user has modified" fault, HTTP 500). `Remaining_Amount` and `Open` of a ledger
+entry follow from its detailed entries, as in NAV. Switches inject faults, HTTP 500s and slow
+answers; `calls` and `wsdl_gets` count traffic.
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
+import io
 import operator
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -22,17 +31,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from lxml import etree
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 import adapters.nav
 
-WSDL_DIR = Path(adapters.nav.__file__).parent / "wsdl"
-WSDL_FILES = ("nav_customer.wsdl", "nav_customer_ledger.wsdl", "nav_detailed_ledger.wsdl")
+BUNDLED = Path(adapters.nav.__file__).parent / "wsdl"
+SAVED = Path(__file__).parent / "wsdl"
+"""WSDLs written from real pages' facts: nav2013/, nav2016/, nav2016-warning-fields/."""
+NAV2013_LEDGER = SAVED / "nav2013" / "CustomerLedgerEntries.wsdl"
+DETAILED = BUNDLED / "nav_detailed_ledger.wsdl"
+WARNING_FIELDS_CUSTOMER = SAVED / "nav2016-warning-fields" / "Customer.wsdl"
+DEFAULT_PAGES = (WARNING_FIELDS_CUSTOMER, NAV2013_LEDGER, DETAILED)
 PREFIX = "/DynamicsNAV/WS/CRONUS/Page/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
@@ -53,6 +69,9 @@ class PageSchema:
     namespace: str
     fields: list[tuple[str, str]]
     wsdl: bytes
+    blanks: dict[str, str]
+    """An option's blank value: its first (NAV's option value 0)."""
+    operations: set[str]
 
     @classmethod
     def load(cls, path: Path) -> PageSchema:
@@ -67,7 +86,17 @@ class PageSchema:
             (el.get("name"), el.get("type").split(":")[-1])
             for el in entity.iter(f"{{{XSD_NS}}}element")
         ]
-        return cls(name, namespace, fields, raw)
+        blanks = {
+            simple.get("name"): simple.find(f".//{{{XSD_NS}}}enumeration").get("value")
+            for simple in schema.findall(f"{{{XSD_NS}}}simpleType")
+        }
+        operations = {op.get("name") for op in binding.findall(f"{{{WSDL_NS}}}operation")}
+        return cls(name, namespace, fields, raw, blanks, operations)
+
+    def blank(self, kind: str) -> str:
+        """How NAV writes an empty value of a field of type `kind`."""
+        simple = {"decimal": "0", "int": "0", "boolean": "false", "date": "0001-01-01"}
+        return simple.get(kind, self.blanks.get(kind, ""))
 
     def kind(self, field_name: str) -> str:
         for name, kind in self.fields:
@@ -242,7 +271,7 @@ class FakeNav:
     # what the pages show
 
     def rows(self, page: str) -> dict[Any, dict[str, Any]]:
-        if page == "Customer":
+        if page in ("Customer", "CustomerList"):
             return self.customers
         if page == "DetailedCustLedgEntries":
             return self.details
@@ -282,24 +311,34 @@ class NavServer:
     key_fields: dict[str, str] = field(
         default_factory=lambda: {
             "Customer": "No",
+            "CustomerList": "No",
             "CustomerLedgerEntries": "Entry_No",
             "DetailedCustLedgEntries": "Entry_No",
         }
     )
-    # Pages listing their records newest first. NAV's page 25 is believed to (its
-    # SourceTableView sorts Entry No. descending); the adapter must work either way.
+    pages_from: tuple[Path, ...] = DEFAULT_PAGES
+    """The WSDLs of the pages served (their service names are the binding names)."""
+    # Pages listing their records newest first: NAV 2018's page 25 sorts Entry No. descending
+    # (its SourceTableView); the adapter must work either way.
     descending: set[str] = field(default_factory=lambda: {"CustomerLedgerEntries"})
+    ledger_order: str = "entry"
+    """How page 25 sorts: "entry" (by Entry No., NAV up to 2018) or "customer" (Business
+    Central: SORTING("Customer No.", "Posting Date") ORDER(Descending))."""
     # Fields a page shows that the bundled WSDL does not describe (a customised page).
     extra: dict[str, dict[str, str]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     wsdl_gets: int = 0
+    ntlm_users: Path | None = None
+    """Windows authentication instead of basic: NTLM over a kept-alive connection, checked by
+    pyspnego against this file of DOMAIN:USER:PASSWORD lines."""
 
     def __post_init__(self) -> None:
-        self.pages = {s.name: s for s in (PageSchema.load(WSDL_DIR / f) for f in WSDL_FILES)}
+        self.pages = {s.name: s for s in (PageSchema.load(path) for path in self.pages_from)}
         self._injected: dict[str, deque[Injected]] = defaultdict(deque)
         self._hooks: dict[str, deque[Callable[[], None]]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer | None = None
+        self._server: HTTPServer | None = None
+        self._ntlm: dict[str, Any] = {}  # connection -> its NTLM context, while it lasts
         self._thread: threading.Thread | None = None
 
     # ---- switches ----
@@ -323,9 +362,13 @@ class NavServer:
         return f"http://127.0.0.1:{self._server.server_port}{PREFIX}"
 
     def __enter__(self) -> NavServer:
-        self._server = make_server(
-            "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=_QuietHandler
-        )
+        if self.ntlm_users is not None:
+            self._server = _KeepAliveServer(("127.0.0.1", 0), _KeepAliveHandler)
+            self._server.app = self.wsgi
+        else:
+            self._server = make_server(
+                "127.0.0.1", 0, self.wsgi, threaded=True, request_handler=_QuietHandler
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -350,9 +393,14 @@ class NavServer:
         page = self.pages.get(name)
         if not request.path.startswith(PREFIX) or page is None:
             return Response("Not found", status=404)
-        auth = request.authorization
-        if auth is None or (auth.username, auth.password) != (self.username, self.password):
-            return Response("", status=401, headers={"WWW-Authenticate": 'Basic realm="NAV"'})
+        if self.ntlm_users is not None:
+            refused = self._ntlm_refusal(request)
+            if refused is not None:
+                return refused
+        else:
+            auth = request.authorization
+            if auth is None or (auth.username, auth.password) != (self.username, self.password):
+                return Response("", status=401, headers={"WWW-Authenticate": 'Basic realm="NAV"'})
         if request.method == "GET":
             with self._lock:
                 self.wsdl_gets += 1
@@ -371,7 +419,7 @@ class NavServer:
         elif injected is not None and injected.kind == "fault":
             return _fault(injected.message)
         try:
-            if namespace != page.namespace:
+            if namespace != page.namespace or operation not in page.operations:
                 raise SoapFault(f"The SOAPAction {action!r} is not an action of {page.name}.")
             body = etree.fromstring(request.get_data(), PARSER).find(f"{{{SOAP_ENV}}}Body")[0]
             if etree.QName(body).localname != operation:
@@ -392,6 +440,34 @@ class NavServer:
             content_type="text/xml; charset=utf-8",
         )
 
+    def _ntlm_refusal(self, request: Request) -> Response | None:
+        """NTLM's three legs on one connection: a negotiate message gets a challenge, the
+        answer to it authenticates the connection; anything else gets 401."""
+        import spnego
+
+        request.get_data()  # read to the end, or the connection cannot be kept alive
+        connection = f"{request.remote_addr}:{request.environ.get('REMOTE_PORT')}"
+        header = request.headers.get("Authorization", "")
+        context = self._ntlm.get(connection)
+        if context is not None and context.complete and not header:
+            return None
+        challenge = {"WWW-Authenticate": "NTLM"}
+        if not header.startswith("NTLM "):
+            return Response("", status=401, headers=challenge)
+        token = base64.b64decode(header[5:])
+        if context is None or context.complete:
+            context = spnego.server(protocol="ntlm")
+            self._ntlm[connection] = context
+        try:
+            answer = context.step(token)
+        except (spnego.exceptions.SpnegoError, ValueError):
+            self._ntlm.pop(connection, None)
+            return Response("", status=401, headers=challenge)
+        if not context.complete:
+            out = base64.b64encode(answer or b"").decode()
+            return Response("", status=401, headers={"WWW-Authenticate": f"NTLM {out}"})
+        return None
+
     # ---- operations ----
 
     def _op_Read(self, page: PageSchema, body: Any) -> Any:
@@ -410,7 +486,8 @@ class NavServer:
         size = int(body.findtext(f"{ns}setSize") or "0")
         # A negative setSize reads from the end: the page's order, reversed.
         descending = (page.name in self.descending) != (size < 0)
-        keys = sorted(rows, reverse=descending)
+        order = self._order(page, rows)
+        keys = sorted(rows, key=order, reverse=descending)
         for flt in body.findall(f"{ns}filter"):
             field_name = flt.findtext(f"{ns}Field")
             criteria = flt.findtext(f"{ns}Criteria") or ""
@@ -421,7 +498,7 @@ class NavServer:
             after = self._key_of(page, bookmark)
             # Whatever sorts after the bookmarked record (which may be gone by now).
             past = operator.lt if descending else operator.gt
-            keys = [k for k in keys if past(k, after)]
+            keys = [k for k in keys if past(order(k), order(after))]
         if size:
             keys = keys[: abs(size)]
         result = _el(page, "ReadMultiple_Result")
@@ -430,6 +507,19 @@ class NavServer:
             for key in keys:
                 listing.append(self._entity(page, key, rows[key]))
         return result
+
+    def _order(self, page: PageSchema, rows: dict[Any, dict[str, Any]]) -> Callable[[Any], Any]:
+        """The sort key of the page's records (its SourceTableView)."""
+        if page.name != "CustomerLedgerEntries" or self.ledger_order == "entry":
+            return lambda key: key
+
+        def by_customer(key: Any) -> Any:
+            row = self.nav.entries.get(key)
+            if row is None:
+                raise SoapFault(f"The record {key} of {page.name} no longer exists.")
+            return (row["Customer_No"], row["Posting_Date"], key)
+
+        return by_customer
 
     def _op_Update(self, page: PageSchema, body: Any) -> Any:
         ns = f"{{{page.namespace}}}"
@@ -473,9 +563,11 @@ class NavServer:
         entity = etree.Element(f"{ns}{page.name}")
         etree.SubElement(entity, f"{ns}Key").text = self._key(page, key)
         for name, kind in page.fields:
-            if name == "Key" or record.get(name) is None:
+            if name == "Key":
                 continue
-            etree.SubElement(entity, f"{ns}{name}").text = _text(record[name], kind)
+            value = record.get(name)
+            text = page.blank(kind) if value is None else _text(value, kind)
+            etree.SubElement(entity, f"{ns}{name}").text = text or None
         for name, text in self.extra.get(page.name, {}).items():
             etree.SubElement(entity, f"{ns}{name}").text = text
         return entity
@@ -520,3 +612,62 @@ def _escape(text: str) -> str:
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+
+class _KeepAliveServer(ThreadingHTTPServer):
+    daemon_threads = True
+    app: Callable[..., Any]
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with kept-alive connections, which NTLM authenticates one at a time (werkzeug's
+    server closes every connection): just enough WSGI to run the server's app."""
+
+    protocol_version = "HTTP/1.1"
+    server: _KeepAliveServer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        path, _, query = self.path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "PATH_INFO": unquote(path),
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(self.server.server_port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_PORT": str(self.client_address[1]),
+            "CONTENT_LENGTH": str(length),
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            started.append((status, headers))
+
+        answer = b"".join(self.server.app(environ, start_response))
+        status, headers = started[0]
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_GET = do_POST = _serve

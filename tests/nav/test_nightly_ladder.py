@@ -12,6 +12,7 @@ import pytest
 import responses
 
 from tests.nav.conftest import days
+from tests.nav.server import WARNING_FIELDS_CUSTOMER
 from tests.zoho import payloads as z
 from tests.zoho.conftest import AccountBook, TaskBook
 
@@ -51,7 +52,8 @@ def test_a_customer_climbs_from_reminder_to_red_and_every_target_shows_each_chan
         "nav-soap",
         url=nav_server.url,
         settings={"username_env": "NAV_USER", "password_env": "NAV_PASSWORD",
-                  "local_currency": "CNY"},
+                  "local_currency": "CNY", "wsdl_dir": str(WARNING_FIELDS_CUSTOMER.parent),
+                  "warning_field": "Credit_Warning", "note_field": "Credit_Warning_Note"},
     )  # fmt: skip
     services.add_source(
         "crm",
