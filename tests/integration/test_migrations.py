@@ -8,11 +8,10 @@ database of the same backend (on SQLite another file in tmp_path).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from gating.services import credit_position, gate_order
 from tests import databases
 from tests.conftest import AUDIT_KEY, NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
-HEAD = "0016"
+HEAD = "0015"
 # Tables added by revisions after 0003: no database made before migrations has them.
 TABLES_SINCE_MIGRATIONS = {
     "warning_levels",
@@ -627,33 +626,3 @@ def plan(engine: sa.Engine, stmt: Any, **params: Any) -> str:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         rows = conn.exec_driver_sql(f"EXPLAIN {compiled}", values).all()
         return " | ".join(row[0] for row in rows)
-
-
-def test_a_nav_source_made_before_0016_keeps_pushing_to_the_warning_fields_it_had(engine):
-    """The fields were the adapter's fixed defaults; now they are options, off by default."""
-    schema.upgrade(engine, "0015")
-    now = datetime(2026, 12, 1, tzinfo=UTC)
-    with engine.begin() as conn:
-        for name, kind, settings in (
-            ("nav", "nav-soap", {"local_currency": "EUR"}),
-            ("nav2", "nav-soap", {"local_currency": "EUR", "warning_field": "Mahnstufe"}),
-            ("tryton", "tryton", {"database": "t"}),
-        ):
-            add(conn, "sources", name=name, kind=kind, url=None, settings=settings, created_at=now)
-
-    schema.upgrade(engine)
-
-    with engine.connect() as conn:
-        stored = dict(conn.execute(sa.text("SELECT name, settings FROM sources")).all())
-    settings = {name: json.loads(v) if isinstance(v, str) else v for name, v in stored.items()}
-    assert settings["nav"] == {
-        "local_currency": "EUR",
-        "warning_field": "Credit_Warning",
-        "note_field": "Credit_Warning_Note",
-    }
-    assert settings["nav2"] == {
-        "local_currency": "EUR",
-        "warning_field": "Mahnstufe",
-        "note_field": "Credit_Warning_Note",
-    }
-    assert settings["tryton"] == {"database": "t"}
