@@ -4,7 +4,7 @@ and how Zoho's answers become results, ZohoRejected or TransientError.
 Auth is OAuth2's refresh-token grant against the data centre's accounts server. The access token
 is cached in memory, per adapter (Zoho lets a refresh token mint only 10 access tokens in 10
 minutes): it is refreshed when missing, five minutes before it expires, or once per call after
-Zoho answers 401 INVALID_TOKEN. Processes do not share it; each sync or push process mints its
+Zoho answers 401 INVALID_TOKEN or INVALID_OAUTHTOKEN (the name on Zoho's v8 token page). Processes do not share it; each sync or push process mints its
 own, about one an hour.
 """
 
@@ -48,9 +48,14 @@ ACCOUNTS_SERVERS = {
     "cn": "https://accounts.zoho.com.cn",
     "ca": "https://accounts.zohocloud.ca",
     "sa": "https://accounts.zoho.sa",
-    "uk": "https://accounts.zoho.uk",
 }
-"""Data centre code → accounts server; the API domain comes back with each token."""
+"""Data centre code → accounts server; the API domain comes back with each token. The data
+centres Zoho's official SDK for v8 lists (zoho/zohocrm-python-sdk-8.0, crm/api/dc: US, EU, IN,
+AU, JP, CN, CA, SA) and Zoho Accounts' own list; another accounts server is given by URL."""
+
+INVALID_TOKEN_CODES = frozenset({"INVALID_TOKEN", "INVALID_OAUTHTOKEN"})
+"""Zoho's codes for an access token it no longer takes: crm-oas v8.0 lists INVALID_TOKEN
+("invalid oauth token"), Zoho's v8 OAuth token page names it INVALID_OAUTHTOKEN."""
 
 REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a long page read
 
@@ -166,7 +171,7 @@ class ZohoClient:
                 service=SERVICE,
                 status=response.status_code,
             )
-        lifetime = float(body.get("expires_in") or 3600)
+        lifetime = token_lifetime(body)
         api_domain = str(body["api_domain"]).rstrip("/")
         log.info("%s: new access token from %s for %s", SERVICE, self.accounts_url, api_domain)
         return AccessToken(str(body["access_token"]), api_domain, self.clock() + lifetime)
@@ -190,7 +195,7 @@ class ZohoClient:
         """
         token = self._access()
         response = self._send(token, method, path, what, params, json, headers)
-        if response.status_code == 401 and _code(response) == "INVALID_TOKEN":
+        if response.status_code == 401 and _code(response) in INVALID_TOKEN_CODES:
             log.info("%s: access token refused during %s; refreshing it once", SERVICE, what)
             token = self._access(stale=token.value)
             response = self._send(token, method, path, what, params, json, headers)
@@ -219,6 +224,19 @@ class ZohoClient:
 
 
 # ---- Zoho's answers --------------------------------------------------------------------------
+
+
+def token_lifetime(body: dict[str, Any]) -> float:
+    """Seconds an access token lives, read as Zoho's SDK for v8 reads it (OAuthToken.
+    get_token_expires_in): when the answer also carries `expires_in_sec`, `expires_in` is in
+    milliseconds; otherwise it is in seconds. One hour when neither is usable."""
+    try:
+        value = float(body.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        value = 0.0
+    if "expires_in_sec" in body:
+        value /= 1000
+    return value if value > 0 else 3600.0
 
 
 def json_body(response: requests.Response) -> Any:

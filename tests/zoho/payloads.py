@@ -27,14 +27,16 @@ OWNER = {"name": "Patricia Boyle", "id": "4150868000000225013", "email": "p.boyl
 USER = {"name": "Patricia Boyle", "id": "5725767000000411001"}
 
 
-def token(n: int = 0) -> dict[str, Any]:
-    """The accounts server's answer to a refresh-token grant."""
+def token(n: int = 0, **lifetime: int) -> dict[str, Any]:
+    """The accounts server's answer to a refresh-token grant (Zoho's OAuth docs:
+    access_token, api_domain, token_type, expires_in in seconds). `lifetime` replaces
+    expires_in, e.g. the variant Zoho's SDK for v8 reads: expires_in in milliseconds next to
+    expires_in_sec (zohocrm-python-sdk-8.0, OAuthToken.get_token_expires_in)."""
     return {
         "access_token": ACCESS_TOKENS[n],
-        "scope": "ZohoCRM.modules.accounts.ALL ZohoCRM.modules.tasks.ALL ZohoCRM.coql.READ",
         "api_domain": EU_API,
         "token_type": "Bearer",
-        "expires_in": 3600,
+        **(lifetime or {"expires_in": 3600}),
     }
 
 
@@ -43,7 +45,12 @@ def error(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"code": code, "details": details, "message": message, "status": "error"}
 
 
-INVALID_TOKEN = error("INVALID_TOKEN", "invalid oauth token")
+INVALID_TOKEN = error("INVALID_TOKEN", "invalid oauth token")  # crm-oas v8.0 API_Exception
+# The name Zoho's v8 OAuth token page gives an invalid token; the message is crm-oas's.
+INVALID_OAUTHTOKEN = error("INVALID_OAUTHTOKEN", "invalid oauth token")
+# NOT PUBLISHED by Zoho: crm-oas v8.0 only lists the code TOO_MANY_REQUESTS (bulk_read) and
+# gives no 429 body; this body is our guess at Zoho's error shape. Nothing in the adapter
+# depends on its details: Retry-After, else a doubling wait.
 TOO_MANY_REQUESTS = error(
     "TOO_MANY_REQUESTS",
     "Rate limit exceeded. Please retry after the specified time.",
