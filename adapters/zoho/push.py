@@ -17,6 +17,8 @@ Failures = dict[str, TargetRejected | TargetUnavailable]
 
 UPDATE_BATCH = 100  # records per PUT /Accounts or POST /Tasks (Zoho's maximum)
 QUERY_BATCH = 50  # values in one COQL `in (...)` (Zoho's maximum)
+TRIGGERS = ("workflow", "approval", "blueprint", "pathfinder", "orchestration")
+"""What Zoho's `trigger` may name on an update or create (crm-oas v8.0 updateRecords)."""
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,16 @@ class ZohoPushTarget(ZohoClient):
     """Write warning changes on Zoho Accounts and open their Tasks (the PushTarget interface).
 
     `level_field` and `hold_field` are custom Account fields, `task_key_field` a custom Task
-    field marked unique that carries the change id.
+    field marked unique that carries the change id. `triggers`: None leaves `trigger` out of
+    every update and Task, so the organisation's workflow rules, approvals and blueprints run
+    as on any edit (Zoho's guidance); a list (empty: none) is sent as Zoho's `trigger`.
     """
 
     number_field: str
     level_field: str
     hold_field: str
     task_key_field: str
-    triggers: list[str]
+    triggers: list[str] | None
     _accounts: dict[str, Account]
 
     def push(self, change: WarningChange) -> None:
@@ -223,7 +227,9 @@ class ZohoPushTarget(ZohoClient):
         self, method: str, path: str, records: list[Row], what: str
     ) -> list[ZohoRejected | None]:
         """Send records in one call; return, per record in order, None or its ZohoRejected."""
-        body = {"data": records, "trigger": self.triggers}
+        body: Row = {"data": records}
+        if self.triggers is not None:  # left out, Zoho runs the org's workflows
+            body["trigger"] = self.triggers
         response = self._call(method, path, what, json=body, per_record=True)
         answer = json_body(response)
         items = answer.get("data") if isinstance(answer, dict) else None

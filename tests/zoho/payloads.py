@@ -22,6 +22,7 @@ ACCOUNTS = f"{EU_API}/crm/v8/Accounts"
 SEARCH = f"{EU_API}/crm/v8/Accounts/search"
 TASKS = f"{EU_API}/crm/v8/Tasks"
 COQL = f"{EU_API}/crm/v8/coql"
+ORG = f"{EU_API}/crm/v8/org"
 
 OWNER = {"name": "Patricia Boyle", "id": "4150868000000225013", "email": "p.boyle@zylker.com"}
 USER = {"name": "Patricia Boyle", "id": "5725767000000411001"}
@@ -37,6 +38,27 @@ def token(n: int = 0, **lifetime: int) -> dict[str, Any]:
         "api_domain": EU_API,
         "token_type": "Bearer",
         **(lifetime or {"expires_in": 3600}),
+    }
+
+
+def org(*, multi_currency: bool) -> dict[str, Any]:
+    """GET /org's answer: {"org": [Org]} with some of the Org schema's properties (crm-oas
+    v8.0 org.json: currency, currency_symbol, currency_locale, mc_status: boolean, ...)."""
+    return {
+        "org": [
+            {
+                "id": "4150868000000225013",
+                "company_name": "Zylker",
+                "country_code": "DE",
+                "time_zone": "Europe/Berlin",
+                "currency": "Euro - EUR",
+                "currency_symbol": "€",
+                "currency_locale": "de_DE",
+                "iso_code": "EUR",
+                "mc_status": multi_currency,
+                "zgid": "20067990",
+            }
+        ]
     }
 
 

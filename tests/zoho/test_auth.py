@@ -190,7 +190,7 @@ def test_each_data_centre_takes_its_token_there_and_reads_from_the_api_domain_it
     zoho.post(f"{accounts}/oauth/v2/token", json={**z.token(), "api_domain": api})
     row = z.account("4150868000000002175", "C-1", "A", "2026-11-20T10:00:00+01:00")
     zoho.get(f"{api}/crm/v8/Accounts", json=z.records([row]))
-    adapter = make_adapter(dc=dc)
+    adapter = make_adapter(dc=dc, currency_field="Currency")
 
     assert adapter.accounts_url == accounts
     assert read_all(adapter) == ["C-1"]

@@ -48,9 +48,10 @@ def test_push_writes_the_fields_and_opens_one_task_on_the_account(zoho, make_ada
     assert accounts.searches == ["C-42"]
     (put,) = calls_to(zoho, z.ACCOUNTS, "PUT")
     assert body(put) == {
+        # No `trigger`: the org's workflows, approvals and blueprints run, as Zoho advises.
         "data": [{"id": ACME, "Credit_Warning_Level": "red", "Credit_Hold": True}],
-        "trigger": [],  # no workflow, approval or blueprint runs on creditgate's writes
     }
+    assert "trigger" not in body(calls_to(zoho, z.TASKS, "POST")[0])
     (created,) = tasks.creates
     assert created == [
         {
@@ -72,6 +73,23 @@ def test_push_writes_the_fields_and_opens_one_task_on_the_account(zoho, make_ada
         "select id, Creditgate_Change_Id from Tasks where Creditgate_Change_Id in ('chg-1') "
         "limit 200"
     )
+
+
+@pytest.mark.parametrize("triggers", [[], ["workflow"]])
+def test_a_source_may_send_its_own_triggers_or_turn_them_all_off(zoho, make_adapter, triggers):
+    tokens(zoho)
+    AccountBook(zoho, {"C-42": ACME})
+    TaskBook(zoho)
+
+    make_adapter(triggers=triggers).push(change())
+
+    assert body(calls_to(zoho, z.ACCOUNTS, "PUT")[0])["trigger"] == triggers
+    assert body(calls_to(zoho, z.TASKS, "POST")[0])["trigger"] == triggers
+
+
+def test_an_unknown_trigger_is_refused(make_adapter):
+    with pytest.raises(ValueError, match="workflow, approval, blueprint"):
+        make_adapter(triggers=["workflows"])
 
 
 def test_field_names_are_the_org_s_own(zoho, make_adapter):
