@@ -4,8 +4,8 @@ and how Zoho's answers become results, ZohoRejected or TransientError.
 Auth is OAuth2's refresh-token grant against the data centre's accounts server. The access token
 is cached in memory, per adapter (Zoho lets a refresh token mint only 10 access tokens in 10
 minutes): it is refreshed when missing, five minutes before it expires, or once per call after
-Zoho answers 401 INVALID_TOKEN or INVALID_OAUTHTOKEN (the name on Zoho's v8 token page). Processes do not share it; each sync or push process mints its
-own, about one an hour.
+Zoho answers 401 INVALID_TOKEN or INVALID_OAUTHTOKEN (the name on Zoho's v8 token page).
+Processes do not share it; each sync or push process mints its own, about one an hour.
 """
 
 from __future__ import annotations

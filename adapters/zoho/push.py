@@ -18,7 +18,7 @@ Failures = dict[str, TargetRejected | TargetUnavailable]
 UPDATE_BATCH = 100  # records per PUT /Accounts or POST /Tasks (Zoho's maximum)
 QUERY_BATCH = 50  # values in one COQL `in (...)` (Zoho's maximum)
 TRIGGERS = ("workflow", "approval", "blueprint", "pathfinder", "orchestration")
-"""What Zoho's `trigger` may name on an update or create (crm-oas v8.0 updateRecords)."""
+"""What Zoho's `trigger` may name on an update or create (Zoho's v8 update-records docs)."""
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,7 @@ def test_pages_by_number_up_to_the_page_limit_then_by_page_token(zoho, make_adap
     assert "If-Modified-Since" not in calls_to(zoho, z.ACCOUNTS)[0].request.headers
 
 
-def test_currency_is_requested_only_where_the_organisation_has_multi_currency(
-    zoho, make_adapter
-):
+def test_currency_is_requested_only_where_the_organisation_has_multi_currency(zoho, make_adapter):
     # Zoho's Currency field exists only in a multi-currency org (GET /org's mc_status).
     tokens(zoho)
     zoho.replace(responses.GET, z.ORG, json=z.org(multi_currency=False))
@@ -80,9 +78,7 @@ def test_currency_is_requested_only_where_the_organisation_has_multi_currency(
     assert len(calls_to(zoho, z.ORG)) == 1  # asked once per adapter
 
 
-def test_a_configured_currency_field_is_read_without_asking_the_organisation(
-    zoho, make_adapter
-):
+def test_a_configured_currency_field_is_read_without_asking_the_organisation(zoho, make_adapter):
     tokens(zoho)
     zoho.get(z.ACCOUNTS, json=z.records([{**row(1), "Waehrung": "CHF"}]))
     adapter = make_adapter(currency_field="Waehrung")
