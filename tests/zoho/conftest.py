@@ -159,7 +159,8 @@ class TaskBook:
         self.queries.append(select)
         match = re.search(rf"where {self.KEY} in \((.*)\) limit", select)
         assert match, select
-        values = {re.sub(r"\\(.)", r"\1", v) for v in re.findall(r"'((?:[^'\\]|\\.)*)'", match[1])}
+        # A COQL string doubles a quote inside it (Zoho's Kaizen #171, FAQs on COQL API).
+        values = {v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", match[1])}
         rows = [
             {"id": t["id"], self.KEY: t[self.KEY]}
             for t in self.tasks
