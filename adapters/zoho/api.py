@@ -57,6 +57,20 @@ INVALID_TOKEN_CODES = frozenset({"INVALID_TOKEN", "INVALID_OAUTHTOKEN"})
 """Zoho's codes for an access token it no longer takes: crm-oas v8.0 lists INVALID_TOKEN
 ("invalid oauth token"), Zoho's v8 OAuth token page names it INVALID_OAUTHTOKEN."""
 
+SCOPES = {
+    ("GET", "/Accounts"): "ZohoCRM.modules.accounts.READ",
+    ("PUT", "/Accounts"): "ZohoCRM.modules.accounts.UPDATE",
+    ("GET", "/Accounts/search"): "ZohoSearch.securesearch.READ",
+    ("GET", "/Tasks"): "ZohoCRM.modules.tasks.READ",
+    ("POST", "/Tasks"): "ZohoCRM.modules.tasks.CREATE",
+    ("POST", "/coql"): "ZohoCRM.coql.READ",
+    ("GET", "/org"): "ZohoCRM.org.READ",
+}
+"""The OAuth scope each call creditgate makes needs, beyond those of the calls before it in
+this table (Zoho's v8 docs of each call: records need ZohoCRM.modules.{module}.{operation};
+search also ZohoSearch.securesearch.READ; COQL ZohoCRM.coql.READ with the module's READ; the
+organisation ZohoCRM.org.READ). Zoho's OAUTH_SCOPE_MISMATCH does not say which one is missing."""
+
 REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a long page read
 
 
@@ -65,11 +79,19 @@ class ZohoRejected(RemoteRejected):
     `field` the field API name it blames, when it names one."""
 
     def __init__(
-        self, message: str, *, code: str, status: int | None = None, field: str | None = None
+        self,
+        message: str,
+        *,
+        code: str,
+        status: int | None = None,
+        field: str | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(message, service=SERVICE, status=status)
         self.code = code
         self.field = field
+        self.scope = scope
+        """For OAUTH_SCOPE_MISMATCH: the scope the refused call needs."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +221,7 @@ class ZohoClient:
             log.info("%s: access token refused during %s; refreshing it once", SERVICE, what)
             token = self._access(stale=token.value)
             response = self._send(token, method, path, what, params, json, headers)
-        return _route(response, what, per_record)
+        return _route(response, what, per_record, SCOPES.get((method, path)))
 
     def _send(
         self,
@@ -259,7 +281,9 @@ def _code(response: requests.Response) -> str | None:
     return str(body.get("code")) if isinstance(body, dict) and body.get("code") else None
 
 
-def _route(response: requests.Response, what: str, per_record: bool) -> requests.Response:
+def _route(
+    response: requests.Response, what: str, per_record: bool, scope: str | None = None
+) -> requests.Response:
     """Return a 2xx/3xx answer (and, for `per_record`, a 400 listing each record's error);
     raise TransientError for 429/5xx (with Retry-After, or Zoho's details.retry_after) and
     ZohoRejected, with Zoho's code and message, for any other 4xx."""
@@ -280,6 +304,14 @@ def _route(response: requests.Response, what: str, per_record: bool) -> requests
             wait = float(details["retry_after"])
         raise TransientError(message, service=SERVICE, status=status, retry_after=wait)
     field = details.get("api_name") or details.get("param_name")
+    if body["code"] != "OAUTH_SCOPE_MISMATCH":
+        scope = None
+    elif scope:
+        message += f"; the refresh token lacks the scope {scope} (the README lists them all)"
     raise ZohoRejected(
-        message, code=str(body["code"]), status=status, field=str(field) if field else None
+        message,
+        code=str(body["code"]),
+        status=status,
+        field=str(field) if field else None,
+        scope=scope,
     )

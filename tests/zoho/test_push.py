@@ -340,3 +340,22 @@ def test_an_account_id_zoho_no_longer_knows_is_looked_up_again_next_time(zoho, m
 
     assert accounts.searches == ["C-42", "C-42"]
     assert accounts.updates[-1][0]["id"] == BETA
+
+
+SCOPE_MISMATCH = z.error("OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
+
+
+def test_a_push_refused_for_a_scope_names_the_scope(zoho, make_adapter):
+    tokens(zoho)
+    zoho.get(z.SEARCH, status=401, json=SCOPE_MISMATCH)
+    zoho.get(z.SEARCH, json=z.found(ACME, "C-2"))
+    zoho.put(z.ACCOUNTS, status=401, json=SCOPE_MISMATCH)
+    adapter = make_adapter()
+
+    (searched,) = adapter.push_many([change("a", "C-1")])
+    (written,) = adapter.push_many([change("b", "C-2")])
+
+    assert isinstance(searched.error, TargetRejected)
+    assert "lacks the scope ZohoSearch.securesearch.READ" in str(searched.error)
+    assert isinstance(written.error, TargetRejected)
+    assert "lacks the scope ZohoCRM.modules.accounts.UPDATE" in str(written.error)
