@@ -86,6 +86,10 @@ INVALID_URL_PATTERN = error(
     "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
 )
 NO_PERMISSION = error("NO_PERMISSION", "permission denied", permissions=["Crm_Implied_Api_Access"])
+# The accounts server's refusals. NOT PUBLISHED by Zoho as JSON examples: `invalid_code` for a
+# revoked refresh token is what integrations report seeing; the throttling answer is the one
+# singer-io/tap-zoho-crm (tap_zoho_crm/client.py) retries on. The adapter relies only on an
+# `error` key (refused) and "too many requests" in error_description (retried).
 REVOKED = {"error": "invalid_code"}
 THROTTLED = {
     "error": "Access Denied",
