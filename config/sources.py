@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from adapters.csv_folder import CsvFolderSource
 from adapters.http import RemoteRejected, TransientError
+from adapters.zoho.api import ACCOUNTS_SERVERS as ZOHO_DATA_CENTRES
 from adapters.zoho.push import TRIGGERS as ZOHO_TRIGGERS
 from gating.push import PushTarget
 from gating.sources import SourceAdapter
@@ -222,7 +223,12 @@ SOURCE_KINDS: dict[str, SourceKind] = {
             Setting("refresh_token_env"),
         ),
         optional=(
-            Setting("dc"),
+            Setting(
+                "dc",
+                valid=lambda dc: dc in ZOHO_DATA_CENTRES,
+                refusal=f"--dc takes one of {', '.join(ZOHO_DATA_CENTRES)} (Zoho's data "
+                "centres); give another accounts server with --url",
+            ),
             Setting("currency"),
             *map(_zoho_field, _ZOHO_FIELDS),
             Setting(

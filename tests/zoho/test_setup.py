@@ -138,3 +138,12 @@ def test_a_currency_field_skips_the_organisation_check(env, secrets, zoho):  # n
     assert run(*ADD, "--currency-field", "Currency").exit_code == 0
 
     assert calls_to(zoho, z.ORG) == []
+
+
+def test_a_data_centre_zoho_does_not_list_is_refused_even_without_the_check(env, secrets, zoho):  # noqa: F811
+    # Zoho's SDK for v8 and Zoho Accounts list no UK data centre.
+    added = run(*[a if a != "eu" else "uk" for a in ADD], "--skip-check")
+
+    assert added.exit_code == 1
+    assert "--dc takes one of us, eu, in, au, jp, cn, ca, sa" in added.output
+    assert stored() == {}
