@@ -8,6 +8,7 @@ sources take warnings back (push targets). Adding a system is one adapter packag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,12 +16,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from adapters.csv_folder import CsvFolderSource
+from adapters.http import RemoteRejected, TransientError
+from adapters.zoho.api import ACCOUNTS_SERVERS as ZOHO_DATA_CENTRES
+from adapters.zoho.push import TRIGGERS as ZOHO_TRIGGERS
 from gating.push import PushTarget
 from gating.sources import SourceAdapter
 from sync.jobs import SourceConfigError
 
 __all__ = [
     "SOURCE_KINDS",
+    "ZOHO_TRIGGERS",
     "Connections",
     "Setting",
     "SourceConfigError",
@@ -29,6 +34,7 @@ __all__ = [
     "check_source",
     "kinds_taking",
     "push_targets_for",
+    "verify_source",
 ]
 
 Secret = Callable[[str], str]
@@ -78,6 +84,9 @@ class SourceKind:
     check: Callable[[str | None, Mapping[str, Any]], None] | None = None
     """A further check of the url and settings (e.g. the files they name), once every required
     setting is there. :raises SourceConfigError:"""
+    verify: Callable[[SourceAdapter, Mapping[str, Any]], None] | None = None
+    """A test call at `sources add` with the adapter and the settings (e.g. Zoho's scopes);
+    raises what the adapter raises when the source is not usable."""
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -112,6 +121,20 @@ _ZOHO_FIELDS = (
     "hold_field",
     "task_key_field",
 )
+
+
+def _api_name(value: Any) -> bool:
+    """A Zoho field API name: letters, digits and underscores, starting with a letter."""
+    return isinstance(value, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,99}", value) is not None
+
+
+def _triggers(value: Any) -> bool:
+    return isinstance(value, list) and all(t in ZOHO_TRIGGERS for t in value)
+
+
+def _zoho_field(key: str) -> Setting:
+    flag = "--" + key.replace("_", "-")
+    return Setting(key, valid=_api_name, refusal=f"{flag} must be a Zoho field API name")
 
 
 def _csv_folder(row: Mapping[str, Any], settings: Mapping[str, Any], _: Secret) -> SourceAdapter:
@@ -174,6 +197,8 @@ def _zoho_crm(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secre
     from adapters.zoho import ZohoCrmAdapter
 
     options: dict[str, Any] = {k: settings[k] for k in _ZOHO_FIELDS if k in settings}
+    if "triggers" in settings:  # absent: Zoho runs the org's workflows on our writes
+        options["triggers"] = settings["triggers"]
     # A stored overlap_seconds applies to its Accounts too (the adapter's own default otherwise).
     return ZohoCrmAdapter(
         secret("client_id_env"),
@@ -200,6 +225,14 @@ def _bc_api(row: Mapping[str, Any], settings: Mapping[str, Any], secret: Secret)
         token_url=settings.get("token_url"),
         **_overlap(settings),
     )
+
+
+def _zoho_scopes(adapter: SourceAdapter, settings: Mapping[str, Any]) -> None:
+    from adapters.zoho import ZohoCrmAdapter
+    from adapters.zoho.scopes import check_scopes
+
+    pushes = bool(settings.get("push", True)) or bool(settings.get("warnings_for"))
+    check_scopes(cast(ZohoCrmAdapter, adapter), pushes=pushes)
 
 
 _USERNAME, _PASSWORD = Setting("username_env"), Setting("password_env")
@@ -251,12 +284,26 @@ SOURCE_KINDS: dict[str, SourceKind] = {
             Setting("client_secret_env"),
             Setting("refresh_token_env"),
         ),
-        optional=(Setting("dc"), Setting("currency")),
-        passed=_ZOHO_FIELDS,
+        optional=(
+            Setting(
+                "dc",
+                valid=lambda dc: dc in ZOHO_DATA_CENTRES,
+                refusal=f"--dc takes one of {', '.join(ZOHO_DATA_CENTRES)} (Zoho's data "
+                "centres); give another accounts server with --url",
+            ),
+            Setting("currency"),
+            *map(_zoho_field, _ZOHO_FIELDS),
+            Setting(
+                "triggers",
+                valid=_triggers,
+                refusal=f"--trigger takes {', '.join(ZOHO_TRIGGERS)} or none",
+            ),
+        ),
         needs=" (the variables holding its OAuth client and refresh token)",
         build=_zoho_crm,
         url="an accounts server other than --dc's",
         pushes=True,
+        verify=_zoho_scopes,
     ),
     "bc-api": SourceKind(
         required=(
@@ -340,6 +387,29 @@ def build_adapter(row: Mapping[str, Any], environ: Mapping[str, str]) -> SourceA
         return value
 
     return kind.build(row, settings, secret)
+
+
+def verify_source(
+    name: str, kind: str, url: str | None, settings: Mapping[str, Any], environ: Mapping[str, str]
+) -> None:
+    """Make the test call a kind has (e.g. Zoho's scopes) with the secrets in `environ`.
+
+    :raises SourceConfigError: a secret's variable is unset, or the system refused (saying
+        what to fix, e.g. the missing scope) or could not be reached.
+    """
+    found = SOURCE_KINDS.get(kind)
+    if found is None or found.verify is None:
+        return
+    row = {"name": name, "kind": kind, "url": url, "settings": dict(settings)}
+    adapter = build_adapter(row, environ)
+    try:
+        found.verify(adapter, settings)
+    except (RemoteRejected, TransientError) as exc:
+        raise SourceConfigError(f"source {name!r} was not added: {exc}") from None
+    finally:
+        close = getattr(adapter, "close", None)
+        if callable(close):
+            close()
 
 
 def _pushes(row: Mapping[str, Any]) -> bool:

@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 import click
 
 from config.settings import Settings, SettingsError
-from config.sources import SOURCE_KINDS, kinds_taking, url_help
+from config.sources import (
+    SOURCE_KINDS,
+    ZOHO_TRIGGERS,
+    check_source,
+    kinds_taking,
+    url_help,
+    verify_source,
+)
 from config.wiring import Services, build_services
 from connector.logs import configure_logging
 from gating.commands import (
@@ -356,6 +363,48 @@ def _source_name(_ctx: Any, _param: Any, name: str) -> str:
     "--currency", help=f"{kinds_taking('currency')}: the org's currency, for Accounts without one"
 )
 @click.option(
+    "--number-field",
+    help=f"{kinds_taking('number_field')}: the Account field holding the ERP customer number "
+    "(default Account_Number)",
+)
+@click.option(
+    "--credit-limit-field",
+    help=f"{kinds_taking('credit_limit_field')}: the Account field holding the credit limit "
+    "(default Credit_Limit)",
+)
+@click.option(
+    "--currency-field",
+    help=f"{kinds_taking('currency_field')}: the Account field holding its currency (default "
+    "Currency where the org has multi-currency, else --currency)",
+)
+@click.option(
+    "--level-field",
+    help=f"{kinds_taking('level_field')}: the Account field for the warning level "
+    "(default Credit_Warning_Level)",
+)
+@click.option(
+    "--hold-field",
+    help=f"{kinds_taking('hold_field')}: the Account field for the hold (default Credit_Hold)",
+)
+@click.option(
+    "--task-key-field",
+    help=f"{kinds_taking('task_key_field')}: the unique Task field carrying the change id "
+    "(default Creditgate_Change_Id)",
+)
+@click.option(
+    "--trigger",
+    "triggers",
+    multiple=True,
+    type=click.Choice([*ZOHO_TRIGGERS, "none"]),
+    help=f"{kinds_taking('triggers')}: what Zoho runs on creditgate's updates and Tasks "
+    "(repeatable; 'none' runs nothing; default: the org's own rules, as on any edit)",
+)
+@click.option(
+    "--skip-check",
+    is_flag=True,
+    help="do not test the credentials now (zoho-crm: a read per OAuth scope it needs)",
+)
+@click.option(
     "--warnings-for",
     multiple=True,
     help="a CRM: push the warnings of this ERP source's customers here (repeatable)",
@@ -383,6 +432,14 @@ def sources_add(
     token_url: str | None,
     dc: str | None,
     currency: str | None,
+    number_field: str | None,
+    credit_limit_field: str | None,
+    currency_field: str | None,
+    level_field: str | None,
+    hold_field: str | None,
+    task_key_field: str | None,
+    triggers: tuple[str, ...],
+    skip_check: bool,
     warnings_for: tuple[str, ...],
     no_push: bool,
 ) -> None:
@@ -406,6 +463,12 @@ def sources_add(
         "token_url": token_url,
         "dc": dc,
         "currency": currency,
+        "number_field": number_field,
+        "credit_limit_field": credit_limit_field,
+        "currency_field": currency_field,
+        "level_field": level_field,
+        "hold_field": hold_field,
+        "task_key_field": task_key_field,
     }
     settings: dict[str, Any] = {k: v for k, v in given.items() if v}
     if warnings_for:
@@ -414,7 +477,14 @@ def sources_add(
         settings["push"] = False
     if overlap_seconds is not None:
         settings["overlap_seconds"] = overlap_seconds
+    if triggers:
+        if "none" in triggers and len(triggers) > 1:
+            raise click.BadParameter("'none' runs nothing; give it alone", param_hint="--trigger")
+        settings["triggers"] = [t for t in triggers if t != "none"]
     try:
+        if not skip_check:
+            check_source(kind, url, settings)
+            verify_source(name, kind, url, settings, os.environ)
         services.add_source(name, kind, url=url, settings=settings)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

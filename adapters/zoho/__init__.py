@@ -12,11 +12,11 @@ from tenacity import Retrying
 
 from adapters.http import DEFAULT_TIMEOUT, Timeout
 from adapters.zoho.api import ACCOUNTS_SERVERS, ZohoRejected
-from adapters.zoho.push import Account, PushResult, ZohoPushTarget
+from adapters.zoho.push import TRIGGERS, Account, PushResult, ZohoPushTarget
 from adapters.zoho.source import DEFAULT_OVERLAP, PAGE_LIMIT, ZohoSource
 from gating.money import is_currency
 
-__all__ = ["Account", "PushResult", "ZohoCrmAdapter", "ZohoRejected"]
+__all__ = ["TRIGGERS", "Account", "PushResult", "ZohoCrmAdapter", "ZohoRejected"]
 
 
 class ZohoCrmAdapter(ZohoSource, ZohoPushTarget):
@@ -25,7 +25,8 @@ class ZohoCrmAdapter(ZohoSource, ZohoPushTarget):
     Every call times out, and connection errors, timeouts, 429 and 5xx are retried by
     `retrying` (honouring Retry-After); other 4xx raise ZohoRejected with Zoho's code and
     message at once. Field API names are the org's own: `number_field` holds the ERP customer
-    number (default the standard Account_Number), the rest are custom fields set up for
+    number (default the standard Account_Number), `currency_field` the currency (default:
+    Zoho's `Currency` where the org has multi-currency), the rest are custom fields set up for
     creditgate (see the defaults).
     """
 
@@ -42,11 +43,11 @@ class ZohoCrmAdapter(ZohoSource, ZohoPushTarget):
         currency: str | None = None,
         number_field: str = "Account_Number",
         credit_limit_field: str = "Credit_Limit",
-        currency_field: str | None = "Currency",
+        currency_field: str | None = None,
         level_field: str = "Credit_Warning_Level",
         hold_field: str = "Credit_Hold",
         task_key_field: str = "Creditgate_Change_Id",
-        triggers: Sequence[str] = (),
+        triggers: Sequence[str] | None = None,
         session: requests.Session | None = None,
         retrying: Retrying | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
@@ -80,10 +81,13 @@ class ZohoCrmAdapter(ZohoSource, ZohoPushTarget):
         self.number_field = number_field
         self.credit_limit_field = credit_limit_field
         self.currency_field = currency_field
+        self._currency_known, self._currency_name = False, None
         self.level_field = level_field
         self.hold_field = hold_field
         self.task_key_field = task_key_field
-        self.triggers = list(triggers)
+        if triggers is not None and not set(triggers) <= set(TRIGGERS):
+            raise ValueError(f"Zoho triggers are {', '.join(TRIGGERS)}; got {list(triggers)}")
+        self.triggers = None if triggers is None else list(triggers)
         self.page_size = page_size
         self.page_limit = page_limit
         self.overlap = overlap

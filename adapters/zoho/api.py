@@ -4,8 +4,8 @@ and how Zoho's answers become results, ZohoRejected or TransientError.
 Auth is OAuth2's refresh-token grant against the data centre's accounts server. The access token
 is cached in memory, per adapter (Zoho lets a refresh token mint only 10 access tokens in 10
 minutes): it is refreshed when missing, five minutes before it expires, or once per call after
-Zoho answers 401 INVALID_TOKEN. Processes do not share it; each sync or push process mints its
-own, about one an hour.
+Zoho answers 401 INVALID_TOKEN or INVALID_OAUTHTOKEN (the name on Zoho's v8 token page).
+Processes do not share it; each sync or push process mints its own, about one an hour.
 """
 
 from __future__ import annotations
@@ -48,9 +48,28 @@ ACCOUNTS_SERVERS = {
     "cn": "https://accounts.zoho.com.cn",
     "ca": "https://accounts.zohocloud.ca",
     "sa": "https://accounts.zoho.sa",
-    "uk": "https://accounts.zoho.uk",
 }
-"""Data centre code → accounts server; the API domain comes back with each token."""
+"""Data centre code → accounts server; the API domain comes back with each token. The data
+centres Zoho's official SDK for v8 lists (zoho/zohocrm-python-sdk-8.0, crm/api/dc: US, EU, IN,
+AU, JP, CN, CA, SA) and Zoho Accounts' own list; another accounts server is given by URL."""
+
+INVALID_TOKEN_CODES = frozenset({"INVALID_TOKEN", "INVALID_OAUTHTOKEN"})
+"""Zoho's codes for an access token it no longer takes: crm-oas v8.0 lists INVALID_TOKEN
+("invalid oauth token"), Zoho's v8 OAuth token page names it INVALID_OAUTHTOKEN."""
+
+SCOPES = {
+    ("GET", "/Accounts"): "ZohoCRM.modules.accounts.READ",
+    ("PUT", "/Accounts"): "ZohoCRM.modules.accounts.UPDATE",
+    ("GET", "/Accounts/search"): "ZohoSearch.securesearch.READ",
+    ("GET", "/Tasks"): "ZohoCRM.modules.tasks.READ",
+    ("POST", "/Tasks"): "ZohoCRM.modules.tasks.CREATE",
+    ("POST", "/coql"): "ZohoCRM.coql.READ",
+    ("GET", "/org"): "ZohoCRM.org.READ",
+}
+"""The OAuth scope each call creditgate makes needs, beyond those of the calls before it in
+this table (Zoho's v8 docs of each call: records need ZohoCRM.modules.{module}.{operation};
+search also ZohoSearch.securesearch.READ; COQL ZohoCRM.coql.READ with the module's READ; the
+organisation ZohoCRM.org.READ). Zoho's OAUTH_SCOPE_MISMATCH does not say which one is missing."""
 
 REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a long page read
 
@@ -60,11 +79,19 @@ class ZohoRejected(RemoteRejected):
     `field` the field API name it blames, when it names one."""
 
     def __init__(
-        self, message: str, *, code: str, status: int | None = None, field: str | None = None
+        self,
+        message: str,
+        *,
+        code: str,
+        status: int | None = None,
+        field: str | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(message, service=SERVICE, status=status)
         self.code = code
         self.field = field
+        self.scope = scope
+        """For OAUTH_SCOPE_MISMATCH: the scope the refused call needs."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +193,7 @@ class ZohoClient:
                 service=SERVICE,
                 status=response.status_code,
             )
-        lifetime = float(body.get("expires_in") or 3600)
+        lifetime = token_lifetime(body)
         api_domain = str(body["api_domain"]).rstrip("/")
         log.info("%s: new access token from %s for %s", SERVICE, self.accounts_url, api_domain)
         return AccessToken(str(body["access_token"]), api_domain, self.clock() + lifetime)
@@ -190,11 +217,11 @@ class ZohoClient:
         """
         token = self._access()
         response = self._send(token, method, path, what, params, json, headers)
-        if response.status_code == 401 and _code(response) == "INVALID_TOKEN":
+        if response.status_code == 401 and _code(response) in INVALID_TOKEN_CODES:
             log.info("%s: access token refused during %s; refreshing it once", SERVICE, what)
             token = self._access(stale=token.value)
             response = self._send(token, method, path, what, params, json, headers)
-        return _route(response, what, per_record)
+        return _route(response, what, per_record, SCOPES.get((method, path)))
 
     def _send(
         self,
@@ -221,6 +248,19 @@ class ZohoClient:
 # ---- Zoho's answers --------------------------------------------------------------------------
 
 
+def token_lifetime(body: dict[str, Any]) -> float:
+    """Seconds an access token lives, read as Zoho's SDK for v8 reads it (OAuthToken.
+    get_token_expires_in): when the answer also carries `expires_in_sec`, `expires_in` is in
+    milliseconds; otherwise it is in seconds. One hour when neither is usable."""
+    try:
+        value = float(body.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        value = 0.0
+    if "expires_in_sec" in body:
+        value /= 1000
+    return value if value > 0 else 3600.0
+
+
 def json_body(response: requests.Response) -> Any:
     if not response.content:
         return None
@@ -241,7 +281,9 @@ def _code(response: requests.Response) -> str | None:
     return str(body.get("code")) if isinstance(body, dict) and body.get("code") else None
 
 
-def _route(response: requests.Response, what: str, per_record: bool) -> requests.Response:
+def _route(
+    response: requests.Response, what: str, per_record: bool, scope: str | None = None
+) -> requests.Response:
     """Return a 2xx/3xx answer (and, for `per_record`, a 400 listing each record's error);
     raise TransientError for 429/5xx (with Retry-After, or Zoho's details.retry_after) and
     ZohoRejected, with Zoho's code and message, for any other 4xx."""
@@ -262,6 +304,14 @@ def _route(response: requests.Response, what: str, per_record: bool) -> requests
             wait = float(details["retry_after"])
         raise TransientError(message, service=SERVICE, status=status, retry_after=wait)
     field = details.get("api_name") or details.get("param_name")
+    if body["code"] != "OAUTH_SCOPE_MISMATCH":
+        scope = None
+    elif scope:
+        message += f"; the refresh token lacks the scope {scope} (the README lists them all)"
     raise ZohoRejected(
-        message, code=str(body["code"]), status=status, field=str(field) if field else None
+        message,
+        code=str(body["code"]),
+        status=status,
+        field=str(field) if field else None,
+        scope=scope,
     )

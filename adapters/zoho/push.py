@@ -17,6 +17,10 @@ Failures = dict[str, TargetRejected | TargetUnavailable]
 
 UPDATE_BATCH = 100  # records per PUT /Accounts or POST /Tasks (Zoho's maximum)
 QUERY_BATCH = 50  # values in one COQL `in (...)` (Zoho's maximum)
+SEARCH_PAGE = 200  # records per search page (Zoho's per_page maximum)
+SEARCH_PAGES = 10  # search pages read at most (2,000 records: the `page` limit of GET records)
+TRIGGERS = ("workflow", "approval", "blueprint", "pathfinder", "orchestration")
+"""What Zoho's `trigger` may name on an update or create (Zoho's v8 update-records docs)."""
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,16 @@ class ZohoPushTarget(ZohoClient):
     """Write warning changes on Zoho Accounts and open their Tasks (the PushTarget interface).
 
     `level_field` and `hold_field` are custom Account fields, `task_key_field` a custom Task
-    field marked unique that carries the change id.
+    field marked unique that carries the change id. `triggers`: None leaves `trigger` out of
+    every update and Task, so the organisation's workflow rules, approvals and blueprints run
+    as on any edit (Zoho's guidance); a list (empty: none) is sent as Zoho's `trigger`.
     """
 
     number_field: str
     level_field: str
     hold_field: str
     task_key_field: str
-    triggers: list[str]
+    triggers: list[str] | None
     _accounts: dict[str, Account]
 
     def push(self, change: WarningChange) -> None:
@@ -96,14 +102,32 @@ class ZohoPushTarget(ZohoClient):
         return accounts
 
     def _search_account(self, ref: str) -> Account:
+        # Zoho's search docs: parentheses and commas in a criteria value are escaped with a
+        # backslash; a backslash is escaped too, so that it stays one.
         value = "".join("\\" + ch if ch in "(),\\" else ch for ch in ref)
         params = {
             "criteria": f"({self.number_field}:equals:{value})",
             "fields": f"Account_Name,Owner,{self.number_field}",
+            "per_page": SEARCH_PAGE,
         }
-        response = self._call("GET", "/Accounts/search", "search Accounts", params=params)
-        body = json_body(response) if response.status_code != 204 else None
-        rows = records_of(body)
+        # `equals` also matches records that merely contain the value (Zoho's v8 search docs):
+        # every page is read before the exact numbers are kept.
+        rows: list[Row] = []
+        for page in range(1, SEARCH_PAGES + 1):
+            response = self._call(
+                "GET", "/Accounts/search", "search Accounts", params=params | {"page": page}
+            )
+            body = json_body(response) if response.status_code != 204 else None
+            rows += records_of(body)
+            info = body.get("info") if isinstance(body, dict) else None
+            if not isinstance(info, dict) or not info.get("more_records"):
+                break
+        else:
+            raise ZohoRejected(
+                f"{SERVICE}: searching Accounts for {self.number_field} = {ref!r} matched more "
+                f"than {SEARCH_PAGE * SEARCH_PAGES} records; Zoho's search reaches no further",
+                code="TOO_MANY_MATCHES",
+            )
         # Zoho's search may also match on words of the value: keep the exact numbers only.
         exact = [r for r in rows if str(r.get(self.number_field) or "").strip() == ref]
         if len(exact) != 1:
@@ -223,7 +247,9 @@ class ZohoPushTarget(ZohoClient):
         self, method: str, path: str, records: list[Row], what: str
     ) -> list[ZohoRejected | None]:
         """Send records in one call; return, per record in order, None or its ZohoRejected."""
-        body = {"data": records, "trigger": self.triggers}
+        body: Row = {"data": records}
+        if self.triggers is not None:  # left out, Zoho runs the org's workflows
+            body["trigger"] = self.triggers
         response = self._call(method, path, what, json=body, per_record=True)
         answer = json_body(response)
         items = answer.get("data") if isinstance(answer, dict) else None
@@ -252,8 +278,9 @@ def _item_error(item: Any, what: str) -> ZohoRejected | None:
 
 
 def _coql_text(value: str) -> str:
-    """A COQL string literal: quoted, with backslashes and quotes escaped."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """A COQL string literal: quoted, a quote inside doubled (Zoho's "Kaizen #171: FAQs on
+    COQL API": "escape the single quote in the value by adding another single quote")."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:

@@ -29,7 +29,10 @@ class ZohoSource(ZohoClient):
     """Read Accounts changed since a watermark as customers (the SourceAdapter interface).
 
     Field API names are the org's own: `number_field` holds the ERP customer number, the
-    others the credit limit and, optionally, the currency (else `currency` applies).
+    others the credit limit and the currency (else `currency` applies). Without a
+    `currency_field`, Accounts carry Zoho's `Currency` only in a multi-currency organisation:
+    the organisation is asked once (GET /org, its `mc_status`), and `Currency` is requested
+    only where it exists.
     """
 
     currency: str | None
@@ -39,6 +42,28 @@ class ZohoSource(ZohoClient):
     page_size: int
     page_limit: int
     overlap: timedelta
+    _currency_known: bool
+    _currency_name: str | None
+
+    def currency_field_name(self) -> str | None:
+        """The Account field holding each Account's currency: the configured one, else
+        `Currency` when the organisation has multi-currency on, else none (asked once).
+
+        :raises TransientError, ZohoRejected: as for any call (ZohoCRM.org.READ is needed).
+        """
+        if self.currency_field:
+            return self.currency_field
+        if not self._currency_known:
+            self._currency_name = "Currency" if self.retrying(self._multi_currency) else None
+            self._currency_known = True
+        return self._currency_name
+
+    def _multi_currency(self) -> bool:
+        response = self._call("GET", "/org", "read the organisation")
+        body = json_body(response)
+        orgs = body.get("org") if isinstance(body, dict) else None
+        org = orgs[0] if isinstance(orgs, list) and orgs and isinstance(orgs[0], dict) else {}
+        return org.get("mc_status") is True
 
     def groups(self, since: Watermark | None) -> Iterator[Page[GroupData]]:
         """Zoho Accounts carry no credit groups creditgate uses: nothing to read."""
@@ -79,8 +104,9 @@ class ZohoSource(ZohoClient):
         it, and every one after, is asked for with the `next_page_token` the last one gave.
         """
         names = ["Account_Name", self.number_field, self.credit_limit_field, "Modified_Time"]
-        if self.currency_field:
-            names.append(self.currency_field)
+        currency_field = self.currency_field_name()
+        if currency_field:
+            names.append(currency_field)
         params: dict[str, Any] = {
             "fields": ",".join(dict.fromkeys(names)),
             "per_page": self.page_size,
@@ -142,7 +168,8 @@ class ZohoSource(ZohoClient):
             raise Invalid(f"no ERP customer number ({self.number_field} is empty)")
         if _watermark(row) is None:
             raise Invalid("has no valid Modified_Time or id")
-        currency = (row.get(self.currency_field) if self.currency_field else None) or self.currency
+        field = self.currency_field_name()
+        currency = (row.get(field) if field else None) or self.currency
         if not currency:
             raise Invalid(
                 f"currency {currency!r} is not an ISO 4217 code (set the source's default currency)"

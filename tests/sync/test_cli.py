@@ -188,7 +188,7 @@ def test_a_zoho_crm_source_is_wired_as_a_push_target_for_the_erp_it_names(env, m
     added = run(
         "sources", "add", "crm", "--kind", "zoho-crm", "--dc", "eu", "--currency", "EUR",
         "--client-id-env", "ZOHO_ID", "--client-secret-env", "ZOHO_SECRET",
-        "--refresh-token-env", "ZOHO_REFRESH", "--warnings-for", "files",
+        "--refresh-token-env", "ZOHO_REFRESH", "--warnings-for", "files", "--skip-check",
     )  # fmt: skip
 
     assert incomplete.exit_code == 1 and "--refresh-token-env" in incomplete.output

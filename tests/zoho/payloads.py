@@ -22,19 +22,43 @@ ACCOUNTS = f"{EU_API}/crm/v8/Accounts"
 SEARCH = f"{EU_API}/crm/v8/Accounts/search"
 TASKS = f"{EU_API}/crm/v8/Tasks"
 COQL = f"{EU_API}/crm/v8/coql"
+ORG = f"{EU_API}/crm/v8/org"
 
 OWNER = {"name": "Patricia Boyle", "id": "4150868000000225013", "email": "p.boyle@zylker.com"}
 USER = {"name": "Patricia Boyle", "id": "5725767000000411001"}
 
 
-def token(n: int = 0) -> dict[str, Any]:
-    """The accounts server's answer to a refresh-token grant."""
+def token(n: int = 0, **lifetime: int) -> dict[str, Any]:
+    """The accounts server's answer to a refresh-token grant (Zoho's OAuth docs:
+    access_token, api_domain, token_type, expires_in in seconds). `lifetime` replaces
+    expires_in, e.g. the variant Zoho's SDK for v8 reads: expires_in in milliseconds next to
+    expires_in_sec (zohocrm-python-sdk-8.0, OAuthToken.get_token_expires_in)."""
     return {
         "access_token": ACCESS_TOKENS[n],
-        "scope": "ZohoCRM.modules.accounts.ALL ZohoCRM.modules.tasks.ALL ZohoCRM.coql.READ",
         "api_domain": EU_API,
         "token_type": "Bearer",
-        "expires_in": 3600,
+        **(lifetime or {"expires_in": 3600}),
+    }
+
+
+def org(*, multi_currency: bool) -> dict[str, Any]:
+    """GET /org's answer: {"org": [Org]} with some of the Org schema's properties (crm-oas
+    v8.0 org.json: currency, currency_symbol, currency_locale, mc_status: boolean, ...)."""
+    return {
+        "org": [
+            {
+                "id": "4150868000000225013",
+                "company_name": "Zylker",
+                "country_code": "DE",
+                "time_zone": "Europe/Berlin",
+                "currency": "Euro - EUR",
+                "currency_symbol": "€",
+                "currency_locale": "de_DE",
+                "iso_code": "EUR",
+                "mc_status": multi_currency,
+                "zgid": "20067990",
+            }
+        ]
     }
 
 
@@ -43,7 +67,12 @@ def error(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"code": code, "details": details, "message": message, "status": "error"}
 
 
-INVALID_TOKEN = error("INVALID_TOKEN", "invalid oauth token")
+INVALID_TOKEN = error("INVALID_TOKEN", "invalid oauth token")  # crm-oas v8.0 API_Exception
+# The name Zoho's v8 OAuth token page gives an invalid token; the message is crm-oas's.
+INVALID_OAUTHTOKEN = error("INVALID_OAUTHTOKEN", "invalid oauth token")
+# NOT PUBLISHED by Zoho: crm-oas v8.0 only lists the code TOO_MANY_REQUESTS (bulk_read) and
+# gives no 429 body; this body is our guess at Zoho's error shape. Nothing in the adapter
+# depends on its details: Retry-After, else a doubling wait.
 TOO_MANY_REQUESTS = error(
     "TOO_MANY_REQUESTS",
     "Rate limit exceeded. Please retry after the specified time.",
@@ -57,6 +86,10 @@ INVALID_URL_PATTERN = error(
     "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
 )
 NO_PERMISSION = error("NO_PERMISSION", "permission denied", permissions=["Crm_Implied_Api_Access"])
+# The accounts server's refusals. NOT PUBLISHED by Zoho as JSON examples: `invalid_code` for a
+# revoked refresh token is what integrations report seeing; the throttling answer is the one
+# singer-io/tap-zoho-crm (tap_zoho_crm/client.py) retries on. The adapter relies only on an
+# `error` key (refused) and "too many requests" in error_description (retried).
 REVOKED = {"error": "invalid_code"}
 THROTTLED = {
     "error": "Access Denied",

@@ -167,5 +167,5 @@ def test_every_call_carries_the_timeout(zoho, make_adapter):
     read(adapter)
     adapter.push(CHANGE)
 
-    assert len(zoho.calls) == 6  # token, read, search, update, check, create
+    assert len(zoho.calls) == 7  # token, org, read, search, update, check, create
     assert {c.request.req_kwargs["timeout"] for c in zoho.calls} == {(2.5, 12.0)}

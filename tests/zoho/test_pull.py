@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+import responses
 
 from adapters.zoho import ZohoRejected
 from gating.money import DECIMAL_TEXT_RULE
@@ -58,6 +59,35 @@ def test_pages_by_number_up_to_the_page_limit_then_by_page_token(zoho, make_adap
         datetime(2026, 11, 20, 10, 7, tzinfo=UTC), str(BASE_ID + 7)
     )
     assert "If-Modified-Since" not in calls_to(zoho, z.ACCOUNTS)[0].request.headers
+
+
+def test_currency_is_requested_only_where_the_organisation_has_multi_currency(zoho, make_adapter):
+    # Zoho's Currency field exists only in a multi-currency org (GET /org's mc_status).
+    tokens(zoho)
+    zoho.replace(responses.GET, z.ORG, json=z.org(multi_currency=False))
+    plain = {k: v for k, v in row(1).items() if k != "Currency"}
+    zoho.get(z.ACCOUNTS, json=z.records([plain]))
+    zoho.get(z.ACCOUNTS, json=z.records([plain]))
+    adapter = make_adapter(currency="EUR")
+
+    assert refs(adapter.customers(None)) == [["C-1"]]
+    assert refs(adapter.customers(None)) == [["C-1"]]
+
+    sent = [query(c)["fields"] for c in calls_to(zoho, z.ACCOUNTS)]
+    assert sent == ["Account_Name,Account_Number,Credit_Limit,Modified_Time"] * 2
+    assert len(calls_to(zoho, z.ORG)) == 1  # asked once per adapter
+
+
+def test_a_configured_currency_field_is_read_without_asking_the_organisation(zoho, make_adapter):
+    tokens(zoho)
+    zoho.get(z.ACCOUNTS, json=z.records([{**row(1), "Waehrung": "CHF"}]))
+    adapter = make_adapter(currency_field="Waehrung")
+
+    (page,) = adapter.customers(None)
+
+    assert page.records[0].currency == "CHF"
+    assert query(calls_to(zoho, z.ACCOUNTS)[0])["fields"].endswith(",Waehrung")
+    assert calls_to(zoho, z.ORG) == []
 
 
 def test_stops_when_more_records_are_announced_without_a_token_past_the_limit(zoho, make_adapter):

@@ -11,7 +11,7 @@ from adapters.zoho import PushResult, ZohoRejected
 from gating.errors import TargetRejected, TargetUnavailable
 from gating.push import WarningChange
 from tests.zoho import payloads as z
-from tests.zoho.conftest import AccountBook, TaskBook, body, calls_to, tokens
+from tests.zoho.conftest import AccountBook, TaskBook, body, calls_to, query, tokens
 
 NOW = datetime(2026, 11, 22, 1, 30, tzinfo=UTC)
 ACME, BETA, GAMMA = "4876876000005996165", "4876876000005996170", "4876876000005996175"
@@ -48,9 +48,10 @@ def test_push_writes_the_fields_and_opens_one_task_on_the_account(zoho, make_ada
     assert accounts.searches == ["C-42"]
     (put,) = calls_to(zoho, z.ACCOUNTS, "PUT")
     assert body(put) == {
+        # No `trigger`: the org's workflows, approvals and blueprints run, as Zoho advises.
         "data": [{"id": ACME, "Credit_Warning_Level": "red", "Credit_Hold": True}],
-        "trigger": [],  # no workflow, approval or blueprint runs on creditgate's writes
     }
+    assert "trigger" not in body(calls_to(zoho, z.TASKS, "POST")[0])
     (created,) = tasks.creates
     assert created == [
         {
@@ -74,6 +75,23 @@ def test_push_writes_the_fields_and_opens_one_task_on_the_account(zoho, make_ada
     )
 
 
+@pytest.mark.parametrize("triggers", [[], ["workflow"]])
+def test_a_source_may_send_its_own_triggers_or_turn_them_all_off(zoho, make_adapter, triggers):
+    tokens(zoho)
+    AccountBook(zoho, {"C-42": ACME})
+    TaskBook(zoho)
+
+    make_adapter(triggers=triggers).push(change())
+
+    assert body(calls_to(zoho, z.ACCOUNTS, "PUT")[0])["trigger"] == triggers
+    assert body(calls_to(zoho, z.TASKS, "POST")[0])["trigger"] == triggers
+
+
+def test_an_unknown_trigger_is_refused(make_adapter):
+    with pytest.raises(ValueError, match="workflow, approval, blueprint"):
+        make_adapter(triggers=["workflows"])
+
+
 def test_field_names_are_the_org_s_own(zoho, make_adapter):
     tokens(zoho)
     zoho.get(z.SEARCH, json={"data": [{"id": ACME, "ERP_No": "C-42", "Owner": z.OWNER}]})
@@ -84,9 +102,12 @@ def test_field_names_are_the_org_s_own(zoho, make_adapter):
 
     adapter.push(change(step=None))
 
-    assert calls_to(zoho, z.SEARCH)[0].request.url.endswith(
-        "criteria=%28ERP_No%3Aequals%3AC-42%29&fields=Account_Name%2COwner%2CERP_No"
-    )
+    assert query(calls_to(zoho, z.SEARCH)[0]) == {
+        "criteria": "(ERP_No:equals:C-42)",
+        "fields": "Account_Name,Owner,ERP_No",
+        "per_page": "200",
+        "page": "1",
+    }
     (put,) = calls_to(zoho, z.ACCOUNTS, "PUT")
     assert body(put)["data"] == [{"id": ACME, "Kreditstufe": "orange", "Liefersperre": False}]
     assert calls_to(zoho, z.TASKS) == []  # no step, no task
@@ -238,6 +259,35 @@ def test_criteria_values_are_escaped(zoho, make_adapter):
     assert "ACME+%5C%28EU%5C%29%5C%2C+Ltd" in calls_to(zoho, z.SEARCH)[0].request.url
 
 
+def test_every_page_of_search_results_is_read_before_the_exact_number_is_kept(zoho, make_adapter):
+    # Zoho's v8 search: `equals` also returns records containing the value, 200 a page.
+    tokens(zoho)
+    near = [{"id": str(int(BETA) + n), "Account_Name": "N", "Account_Number": f"C-42-{n}"}
+            for n in range(2)]  # fmt: skip
+    first = z.found(BETA, "C-42 B")
+    first["data"] += near
+    first["info"] |= {"count": 3, "more_records": True}
+    zoho.get(z.SEARCH, json=first)
+    zoho.get(z.SEARCH, json=z.found(ACME, "C-42") | {"info": {**z.found(ACME, "C-42")["info"],
+             "page": 2}})  # fmt: skip
+
+    assert make_adapter().find_account("C-42").id == ACME
+
+    assert [query(c)["page"] for c in calls_to(zoho, z.SEARCH)] == ["1", "2"]
+
+
+def test_a_quote_in_a_change_id_is_doubled_in_coql(zoho, make_adapter):
+    tokens(zoho)
+    AccountBook(zoho, {"C-42": ACME})
+    tasks = TaskBook(zoho)
+
+    make_adapter().push(change("O'Hara-1"))
+    make_adapter().push(change("O'Hara-1"))
+
+    assert "in ('O''Hara-1')" in tasks.queries[0]
+    assert len(tasks.tasks) == 1 and len(tasks.creates) == 1  # found by COQL the second time
+
+
 def test_in_a_batch_an_unknown_customer_is_reported_and_the_others_delivered(zoho, make_adapter):
     tokens(zoho)
     AccountBook(zoho, {"C-1": ACME})
@@ -290,3 +340,22 @@ def test_an_account_id_zoho_no_longer_knows_is_looked_up_again_next_time(zoho, m
 
     assert accounts.searches == ["C-42", "C-42"]
     assert accounts.updates[-1][0]["id"] == BETA
+
+
+SCOPE_MISMATCH = z.error("OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
+
+
+def test_a_push_refused_for_a_scope_names_the_scope(zoho, make_adapter):
+    tokens(zoho)
+    zoho.get(z.SEARCH, status=401, json=SCOPE_MISMATCH)
+    zoho.get(z.SEARCH, json=z.found(ACME, "C-2"))
+    zoho.put(z.ACCOUNTS, status=401, json=SCOPE_MISMATCH)
+    adapter = make_adapter()
+
+    (searched,) = adapter.push_many([change("a", "C-1")])
+    (written,) = adapter.push_many([change("b", "C-2")])
+
+    assert isinstance(searched.error, TargetRejected)
+    assert "lacks the scope ZohoSearch.securesearch.READ" in str(searched.error)
+    assert isinstance(written.error, TargetRejected)
+    assert "lacks the scope ZohoCRM.modules.accounts.UPDATE" in str(written.error)
