@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -196,3 +197,14 @@ def retry_after(response: requests.Response) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def json_body(response: requests.Response) -> Any:
+    """A JSON answer with every number exact (Decimal, never float); None when the body is empty
+    or not JSON."""
+    if not response.content:
+        return None
+    try:
+        return response.json(parse_float=Decimal)
+    except ValueError:
+        return None

@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import requests
@@ -30,6 +29,7 @@ from adapters.http import (
     DEFAULT_TIMEOUT,
     RemoteRejected,
     Timeout,
+    json_body,
     new_retrying,
     new_session,
     route_status,
@@ -213,15 +213,6 @@ class BcClient:
             if not link:
                 return
             url, query = str(link), {}  # the link carries the query already
-
-
-def json_body(response: requests.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json(parse_float=Decimal)
-    except ValueError:
-        return None
 
 
 def odata_text(value: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from adapters.bc.api import SERVICE, BcClient, Row, json_body, odata_text
-from adapters.http import RemoteRejected, TransientError
+from adapters.bc.api import SERVICE, BcClient, Row, odata_text
+from adapters.http import RemoteRejected, TransientError, json_body
 from gating.push import WarningChange
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ from adapters.http import (
     RemoteRejected,
     Timeout,
     TransientError,
+    json_body,
     new_retrying,
     new_session,
     retry_after,
@@ -259,15 +260,6 @@ def token_lifetime(body: dict[str, Any]) -> float:
     if "expires_in_sec" in body:
         value /= 1000
     return value if value > 0 else 3600.0
-
-
-def json_body(response: requests.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json(parse_float=Decimal)
-    except ValueError:
-        return None
 
 
 def records_of(body: Any) -> list[Row]:

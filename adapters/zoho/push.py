@@ -7,7 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from adapters.zoho.api import SERVICE, Row, ZohoClient, ZohoRejected, json_body, records_of
+from adapters.http import json_body
+from adapters.zoho.api import SERVICE, Row, ZohoClient, ZohoRejected, records_of
 from gating.errors import TargetRejected, TargetUnavailable
 from gating.push import WarningChange
 

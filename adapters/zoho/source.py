@@ -14,7 +14,8 @@ from typing import Any
 
 from adapters import fields
 from adapters.fields import Invalid
-from adapters.zoho.api import SERVICE, Row, ZohoClient, ZohoRejected, json_body, records_of
+from adapters.http import json_body
+from adapters.zoho.api import SERVICE, Row, ZohoClient, ZohoRejected, records_of
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData
 from gating.sources import Page, Watermark
 
