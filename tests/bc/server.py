@@ -265,6 +265,14 @@ class BcServer:
     refuse_all_tokens: bool = False
     """Refuse every token, new ones too (an application without permissions)."""
 
+    next_link_base: str | None = None
+    """Write `@odata.nextLink` on this scheme, host and port instead of the server's own (a
+    misbehaving or tampered answer; Business Central's links are on its own API root)."""
+
+    junk_row: Any = None
+    """When set, the first page of every collection carries it as one more row in `value`
+    (a malformed answer, for the adapter's checks)."""
+
     # ---- running ----
 
     @property
@@ -357,6 +365,8 @@ class BcServer:
             chosen.sort(key=lambda r: r["lastModifiedDateTime"])
         skip = int(request.args.get("$skiptoken", "0"))
         page = chosen[skip : skip + self.page_size]
+        if self.junk_row is not None and skip == 0:
+            page = [*page, self.junk_row]
         body: dict[str, Any] = {
             "@odata.context": f"{self.url}/$metadata#companies({COMPANY})/{name}",
             "value": page,
@@ -364,7 +374,8 @@ class BcServer:
         if skip + self.page_size < len(chosen):
             query = {k: v for k, v in request.args.items() if k != "$skiptoken"}
             query["$skiptoken"] = str(skip + self.page_size)
-            body["@odata.nextLink"] = f"{self.url}/companies({COMPANY})/{name}?{urlencode(query)}"
+            root = (self.next_link_base or self.base) + API
+            body["@odata.nextLink"] = f"{root}/companies({COMPANY})/{name}?{urlencode(query)}"
         return Response(_dumps(body), 200, content_type="application/json; odata.metadata=minimal")
 
     def _patch(self, request: Request, record_id: str) -> Response:

@@ -11,7 +11,7 @@ from adapters.http import RemoteRejected, TransientError
 from gating.push import WarningChange
 from gating.sources import Page
 from tests.bc.conftest import AdapterFactory, days
-from tests.bc.server import BcServer, FakeBc
+from tests.bc.server import API, BcServer, FakeBc
 
 
 def flat(pages: list[Page]) -> list:  # type: ignore[type-arg]
@@ -189,3 +189,26 @@ def test_a_level_below_red_writes_nothing_there_is_no_field_for_it(
 def test_a_push_for_an_unknown_customer_is_rejected(make_adapter: AdapterFactory) -> None:
     with pytest.raises(RemoteRejected, match='no customer "O\'Brien"'):
         make_adapter().push(change("O'Brien", "red", hold=True))
+
+
+def test_a_next_link_to_another_host_is_refused_and_gets_no_token(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    # Port 9 on loopback: nothing should ever be sent there.
+    bc_server.next_link_base = "http://127.0.0.2:9"
+
+    with pytest.raises(RemoteRejected) as caught:
+        list(make_adapter().customers(None))
+
+    assert "http://127.0.0.2:9" + API in str(caught.value)
+    assert bc_server.url in str(caught.value)
+    assert bc_server.calls.count("GET customers") == 1
+
+
+def test_a_row_that_is_not_an_object_is_a_rejection_not_silently_dropped(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.junk_row = "PS-INV103001"
+
+    with pytest.raises(RemoteRejected, match="not an object"):
+        list(make_adapter().invoices(None))
