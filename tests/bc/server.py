@@ -220,9 +220,23 @@ class FakeBc:
         self.invoices.append(row)
         return row
 
+    def invoice(self, number: str) -> dict[str, Any]:
+        return next(i for i in self.invoices if i["number"] == number)
+
     def modify_invoice(self, number: str, **values: Any) -> None:
-        row = next(i for i in self.invoices if i["number"] == number)
+        """Change an invoice. `remainingAmount` is computed from the customer ledger when the
+        record is read, so a payment applied to part of it changes only that: the etag and
+        `lastModifiedDateTime` stay as they were. Any other change stamps the record."""
+        row = self.invoice(number)
         row.update(values)
+        if set(values) - {"remainingAmount"}:
+            self._touch(row)
+
+    def post_invoice(self, number: str, posted_number: str, posting_date: date) -> None:
+        """Post a released (status Open) unposted invoice: the record keeps its `id` and
+        gets the posted invoice's number (codeunit 5477 "Sales Invoice Aggregator")."""
+        row = self.invoice(number)
+        row.update(number=posted_number, postingDate=posting_date.isoformat())
         self._touch(row)
 
 
@@ -395,8 +409,8 @@ class BcServer:
 
 
 def _matches(row: dict[str, Any], expression: str) -> bool:
-    """The two filters the adapter sends: `lastModifiedDateTime ge <instant>` and
-    `number eq '<text>'` (a quote doubled inside)."""
+    """The filters the adapter sends: `lastModifiedDateTime ge <instant>`, and
+    `number eq '<text>'` or `status eq '<text>'` (a quote doubled inside)."""
     if not expression:
         return True
     field_name, operator, value = expression.split(" ", 2)
@@ -404,8 +418,8 @@ def _matches(row: dict[str, Any], expression: str) -> bool:
         have = datetime.fromisoformat(row["lastModifiedDateTime"])
         bound = datetime.fromisoformat(value)
         return have >= bound if operator == "ge" else have > bound
-    if field_name == "number" and operator == "eq":
-        return bool(row["number"] == value[1:-1].replace("''", "'"))
+    if field_name in ("number", "status") and operator == "eq":
+        return bool(row[field_name] == value[1:-1].replace("''", "'"))
     raise AssertionError(f"the fake does not filter on {expression!r}")
 
 
