@@ -15,6 +15,14 @@ The payloads follow Microsoft Learn's API v2.0 reference (facts kept, fixtures w
   `@odata.etag` ("Tips for working with the APIs"; "Server-driven paging" in the OData
   docs Business Central follows).
 - PATCH needs `If-Match` with the entity's etag; a stale one is 412 ("Update customers").
+- `$filter=status eq 'Open'` on salesInvoices is Microsoft's own example ("Using filters with
+  OData/API calls").
+- From the application code behind salesInvoices (codeunit 5477 "Sales Invoice Aggregator"),
+  as the issue-15 review reads it, not checked here line by line: an unposted invoice that is
+  Released or Pending Prepayment has status Open and its full amount as `remainingAmount`;
+  posting it gives the record the posted number and keeps its `id` (`post_invoice`);
+  `remainingAmount` is computed from the customer ledger when read, so a payment applied to
+  part of an invoice leaves `lastModifiedDateTime` alone (`modify_invoice`).
 - The token endpoint takes `grant_type=client_credentials`, `client_id`, `client_secret` and
   `scope=https://api.businesscentral.dynamics.com/.default` and answers `token_type`,
   `expires_in`, `access_token` (Microsoft identity platform, client credentials flow).
