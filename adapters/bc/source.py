@@ -1,6 +1,7 @@
 """Business Central as a customer source: customers and sales invoices changed since a
 watermark, oldest change first, through the API v2.0 (`lastModifiedDateTime` in `$filter`
-and `$orderby`).
+and `$orderby`); on an incremental read, every open invoice again after them (a partial
+payment does not change an invoice's `lastModifiedDateTime`).
 
 What the standard API v2.0 offers for credit, and so what is read (Microsoft Learn, API v2.0
 resource types `customer` and `salesInvoice`):
