@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import Retrying
@@ -200,7 +201,11 @@ class BcClient:
 
     def pages(self, name: str, params: dict[str, Any]) -> Iterator[list[Row]]:
         """The rows of collection `name`, page by page, following `@odata.nextLink` (an
-        absolute URL carrying the query already) until there is none."""
+        absolute URL carrying the query already) until there is none.
+
+        :raises RemoteRejected: a next link off the API root's scheme, host and port (the
+            bearer token is never sent elsewhere), or a row in `value` that is not an object.
+        """
         url, query = self.resource(name), dict(params)
         for number in itertools.count(1):
             body = json_body(self.call("GET", url, f"read {name} (page {number})", params=query))
@@ -208,11 +213,40 @@ class BcClient:
                 raise RemoteRejected(
                     f"{SERVICE}: read {name} answered without a `value` list", service=SERVICE
                 )
-            yield [row for row in body["value"] if isinstance(row, dict)]
+            rows = body["value"]
+            if not all(isinstance(row, dict) for row in rows):
+                raise RemoteRejected(
+                    f"{SERVICE}: read {name} (page {number}) answered a row in `value` that is "
+                    "not an object",
+                    service=SERVICE,
+                )
+            yield rows
             link = body.get("@odata.nextLink")
             if not link:
                 return
-            url, query = str(link), {}  # the link carries the query already
+            url, query = self._same_origin(str(link), name), {}  # it carries the query already
+
+    def _same_origin(self, link: str, name: str) -> str:
+        """`link` if it is on the API root's scheme, host and port: the bearer token goes
+        nowhere else."""
+        try:
+            same = _origin(link) == _origin(self.url)
+        except ValueError:  # a port that is not a number
+            same = False
+        if not same:
+            raise RemoteRejected(
+                f"{SERVICE}: read {name} was sent on to {link}, which is not on the API root "
+                f"{self.url}; the access token is not sent there",
+                service=SERVICE,
+            )
+        return link
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """A URL's scheme, host and port (the scheme's default when not written)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def odata_text(value: str) -> str:

@@ -1,6 +1,7 @@
 """Business Central as a customer source: customers and sales invoices changed since a
 watermark, oldest change first, through the API v2.0 (`lastModifiedDateTime` in `$filter`
-and `$orderby`).
+and `$orderby`); on an incremental read, every open invoice again after them (a partial
+payment does not change an invoice's `lastModifiedDateTime`).
 
 What the standard API v2.0 offers for credit, and so what is read (Microsoft Learn, API v2.0
 resource types `customer` and `salesInvoice`):
@@ -12,7 +13,10 @@ resource types `customer` and `salesInvoice`):
   `currencyCode`, `totalAmountIncludingTax`, `remainingAmount` (what is still open),
   `orderNumber`, `status` (" ", "Draft", "In Review", "Open", "Paid", "Canceled",
   "Corrective"). Drafts and invoices in review are not receivables and are passed over; a
-  cancelled invoice counts nowhere.
+  cancelled invoice counts nowhere. The API lists unposted invoices too (codeunit 5477
+  "Sales Invoice Aggregator"): one Released or Pending Prepayment has status Open and its
+  full amount as `remainingAmount`, and is counted (it is about to be invoiced); posting
+  gives it a new `number` but keeps its `id`, which is why `id` is the invoice's ref.
 - Payments: `customerPayments` are lines of a payment journal, not posted payments; the
   standard API has no posted customer ledger. Applied payments show in each invoice's
   `remainingAmount`; unapplied payments are not read (README "Business Central").
@@ -27,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from adapters import fields
-from adapters.bc.api import BcClient, Row
+from adapters.bc.api import BcClient, Row, odata_text
 from adapters.fields import Invalid
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData
 from gating.sources import Page, Watermark
@@ -39,6 +43,7 @@ T = TypeVar("T")
 DEFAULT_OVERLAP = timedelta(minutes=10)
 NOT_BLOCKED = " "
 NOT_RECEIVABLE = {"", "Draft", "In Review"}
+OPEN = "Open"
 CANCELLED = "Canceled"  # Business Central's spelling
 BLANK_DATE = date(1, 1, 1)  # how Business Central writes an empty date
 
@@ -66,13 +71,26 @@ class BcSource(BcClient):
         return self._read("customers", since, self._customer)
 
     def invoices(self, since: Watermark | None) -> Iterator[Page[InvoiceData]]:
-        """Posted sales invoices changed since `since` (drafts and those in review passed
-        over; they still move the watermark)."""
+        """Sales invoices changed since `since` (drafts and those in review passed over; they
+        still move the watermark), then, on an incremental read, every open invoice again.
 
-        def posted(row: Row) -> bool:
-            return str(row.get("status") or "").strip() not in NOT_RECEIVABLE
+        An invoice is keyed by its `id`, not its `number`: an unposted invoice that is
+        released has status Open and a draft number, and keeps its `id` when posting gives
+        it the posted number, so the posted invoice replaces the released one.
 
-        return self._read("salesInvoices", since, self._invoice, keep=posted)
+        `remainingAmount` is computed from the ledger when read, and a payment applied to part
+        of an invoice leaves it Open with its `lastModifiedDateTime` unchanged: no watermark
+        finds it. So every incremental read also reads all invoices with status Open (pages
+        without a watermark: they move nothing, and re-read records upsert harmlessly).
+        """
+        yield from self._read("salesInvoices", since, self._invoice, keep=_receivable)
+        if since is None:
+            return  # a full read has just read every invoice
+        for rows in self.pages("salesInvoices", {"$filter": f"status eq {odata_text(OPEN)}"}):
+            kept = [row for row in rows if _receivable(row)]
+            records, errors = fields.mapped("salesInvoices", kept, self._invoice, _ref)
+            if rows:
+                yield Page(records, errors, None)
 
     def _read(
         self,
@@ -121,6 +139,7 @@ class BcSource(BcClient):
 
     def _invoice(self, row: Row) -> InvoiceData:
         currency = self._currency(row.get("currencyCode"))
+        record_id = fields.ref(row.get("id"), "id")
         number = fields.ref(row.get("number"), "number")
         customer = row.get("billToCustomerNumber") or row.get("customerNumber")
         cancelled = str(row.get("status") or "").strip() == CANCELLED
@@ -129,7 +148,7 @@ class BcSource(BcClient):
         )
         remaining = fields.amount(row.get("remainingAmount"), currency, "remainingAmount")
         return InvoiceData(
-            ref=number,
+            ref=record_id,
             customer_ref=fields.ref(customer, "customerNumber"),
             number=number,
             issue_date=_day(row.get("invoiceDate") or row.get("postingDate"), "invoiceDate"),
@@ -145,6 +164,10 @@ class BcSource(BcClient):
         if code is None or not str(code).strip():
             return self.local_currency
         return fields.currency(code)
+
+
+def _receivable(row: Row) -> bool:
+    return str(row.get("status") or "").strip() not in NOT_RECEIVABLE
 
 
 def _ref(row: Row) -> str:

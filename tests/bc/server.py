@@ -15,6 +15,14 @@ The payloads follow Microsoft Learn's API v2.0 reference (facts kept, fixtures w
   `@odata.etag` ("Tips for working with the APIs"; "Server-driven paging" in the OData
   docs Business Central follows).
 - PATCH needs `If-Match` with the entity's etag; a stale one is 412 ("Update customers").
+- `$filter=status eq 'Open'` on salesInvoices is Microsoft's own example ("Using filters with
+  OData/API calls").
+- From the application code behind salesInvoices (codeunit 5477 "Sales Invoice Aggregator"),
+  as the issue-15 review reads it, not checked here line by line: an unposted invoice that is
+  Released or Pending Prepayment has status Open and its full amount as `remainingAmount`;
+  posting it gives the record the posted number and keeps its `id` (`post_invoice`);
+  `remainingAmount` is computed from the customer ledger when read, so a payment applied to
+  part of an invoice leaves `lastModifiedDateTime` alone (`modify_invoice`).
 - The token endpoint takes `grant_type=client_credentials`, `client_id`, `client_secret` and
   `scope=https://api.businesscentral.dynamics.com/.default` and answers `token_type`,
   `expires_in`, `access_token` (Microsoft identity platform, client credentials flow).
@@ -220,9 +228,23 @@ class FakeBc:
         self.invoices.append(row)
         return row
 
+    def invoice(self, number: str) -> dict[str, Any]:
+        return next(i for i in self.invoices if i["number"] == number)
+
     def modify_invoice(self, number: str, **values: Any) -> None:
-        row = next(i for i in self.invoices if i["number"] == number)
+        """Change an invoice. `remainingAmount` is computed from the customer ledger when the
+        record is read, so a payment applied to part of it changes only that: the etag and
+        `lastModifiedDateTime` stay as they were. Any other change stamps the record."""
+        row = self.invoice(number)
         row.update(values)
+        if set(values) - {"remainingAmount"}:
+            self._touch(row)
+
+    def post_invoice(self, number: str, posted_number: str, posting_date: date) -> None:
+        """Post a released (status Open) unposted invoice: the record keeps its `id` and
+        gets the posted invoice's number (codeunit 5477 "Sales Invoice Aggregator")."""
+        row = self.invoice(number)
+        row.update(number=posted_number, postingDate=posting_date.isoformat())
         self._touch(row)
 
 
@@ -264,6 +286,14 @@ class BcServer:
 
     refuse_all_tokens: bool = False
     """Refuse every token, new ones too (an application without permissions)."""
+
+    next_link_base: str | None = None
+    """Write `@odata.nextLink` on this scheme, host and port instead of the server's own (a
+    misbehaving or tampered answer; Business Central's links are on its own API root)."""
+
+    junk_row: Any = None
+    """When set, the first page of every collection carries it as one more row in `value`
+    (a malformed answer, for the adapter's checks)."""
 
     # ---- running ----
 
@@ -357,6 +387,8 @@ class BcServer:
             chosen.sort(key=lambda r: r["lastModifiedDateTime"])
         skip = int(request.args.get("$skiptoken", "0"))
         page = chosen[skip : skip + self.page_size]
+        if self.junk_row is not None and skip == 0:
+            page = [*page, self.junk_row]
         body: dict[str, Any] = {
             "@odata.context": f"{self.url}/$metadata#companies({COMPANY})/{name}",
             "value": page,
@@ -364,7 +396,8 @@ class BcServer:
         if skip + self.page_size < len(chosen):
             query = {k: v for k, v in request.args.items() if k != "$skiptoken"}
             query["$skiptoken"] = str(skip + self.page_size)
-            body["@odata.nextLink"] = f"{self.url}/companies({COMPANY})/{name}?{urlencode(query)}"
+            root = (self.next_link_base or self.base) + API
+            body["@odata.nextLink"] = f"{root}/companies({COMPANY})/{name}?{urlencode(query)}"
         return Response(_dumps(body), 200, content_type="application/json; odata.metadata=minimal")
 
     def _patch(self, request: Request, record_id: str) -> Response:
@@ -384,8 +417,8 @@ class BcServer:
 
 
 def _matches(row: dict[str, Any], expression: str) -> bool:
-    """The two filters the adapter sends: `lastModifiedDateTime ge <instant>` and
-    `number eq '<text>'` (a quote doubled inside)."""
+    """The filters the adapter sends: `lastModifiedDateTime ge <instant>`, and
+    `number eq '<text>'` or `status eq '<text>'` (a quote doubled inside)."""
     if not expression:
         return True
     field_name, operator, value = expression.split(" ", 2)
@@ -393,8 +426,8 @@ def _matches(row: dict[str, Any], expression: str) -> bool:
         have = datetime.fromisoformat(row["lastModifiedDateTime"])
         bound = datetime.fromisoformat(value)
         return have >= bound if operator == "ge" else have > bound
-    if field_name == "number" and operator == "eq":
-        return bool(row["number"] == value[1:-1].replace("''", "'"))
+    if field_name in ("number", "status") and operator == "eq":
+        return bool(row[field_name] == value[1:-1].replace("''", "'"))
     raise AssertionError(f"the fake does not filter on {expression!r}")
 
 

@@ -11,7 +11,7 @@ from adapters.http import RemoteRejected, TransientError
 from gating.push import WarningChange
 from gating.sources import Page
 from tests.bc.conftest import AdapterFactory, days
-from tests.bc.server import BcServer, FakeBc
+from tests.bc.server import API, BcServer, FakeBc
 
 
 def flat(pages: list[Page]) -> list:  # type: ignore[type-arg]
@@ -189,3 +189,73 @@ def test_a_level_below_red_writes_nothing_there_is_no_field_for_it(
 def test_a_push_for_an_unknown_customer_is_rejected(make_adapter: AdapterFactory) -> None:
     with pytest.raises(RemoteRejected, match='no customer "O\'Brien"'):
         make_adapter().push(change("O'Brien", "red", hold=True))
+
+
+def test_a_next_link_to_another_host_is_refused_and_gets_no_token(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    # Port 9 on loopback: nothing should ever be sent there.
+    bc_server.next_link_base = "http://127.0.0.2:9"
+
+    with pytest.raises(RemoteRejected) as caught:
+        list(make_adapter().customers(None))
+
+    assert "http://127.0.0.2:9" + API in str(caught.value)
+    assert bc_server.url in str(caught.value)
+    assert bc_server.calls.count("GET customers") == 1
+
+
+def test_a_row_that_is_not_an_object_is_a_rejection_not_silently_dropped(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.junk_row = "PS-INV103001"
+
+    with pytest.raises(RemoteRejected, match="not an object"):
+        list(make_adapter().invoices(None))
+
+
+def test_a_partial_payment_is_read_by_the_next_incremental_read(
+    make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
+) -> None:
+    adapter = make_adapter(overlap=timedelta(0))
+    last = list(adapter.invoices(None))[-1].watermark
+    assert last is not None
+    stamp = bc.invoice("PS-INV103002")["lastModifiedDateTime"]
+
+    # Applied to part of the invoice: remainingAmount is computed from the ledger when read;
+    # the invoice stays Open and its lastModifiedDateTime does not move.
+    bc.modify_invoice("PS-INV103002", remainingAmount=Decimal("300"))
+    pages = list(adapter.invoices(last))
+
+    assert bc.invoice("PS-INV103002")["lastModifiedDateTime"] == stamp
+    got = {i.number: i.open_amount for i in flat(pages)}
+    assert got == {
+        "PS-INV103001": Decimal("1200.00"),
+        "PS-INV103002": Decimal("300.00"),
+        "PS-INV103004": Decimal("600.00"),
+    }  # every open invoice, read again
+    assert pages[-1].watermark is None  # the re-read of open invoices moves no watermark
+    assert max((p.watermark for p in pages if p.watermark), key=lambda w: w.changed_at) == last
+
+
+def test_a_released_invoice_counts_and_is_replaced_by_itself_once_posted(
+    make_adapter: AdapterFactory, bc: FakeBc
+) -> None:
+    # An unposted invoice, released: status Open, its full amount remaining, a draft number.
+    released = bc.add_invoice("1006", "10000", "700", issued=days(0), due=days(30))
+    adapter = make_adapter(overlap=timedelta(0))
+    first = flat(list(adapter.invoices(None)))
+    last = list(adapter.invoices(None))[-1].watermark
+    assert last is not None
+
+    bc.now += timedelta(hours=1)
+    bc.post_invoice("1006", "PS-INV103007", days(0))
+    after = flat(list(adapter.invoices(last)))
+
+    before = [i for i in first if i.number == "1006"]
+    posted = [i for i in after if i.number == "PS-INV103007"]
+    assert [(i.ref, i.open_amount) for i in before] == [(released["id"], Decimal("700.00"))]
+    # The same ref (read as changed and again as open): stored, the posted invoice replaces
+    # the released one, and nothing counts twice.
+    assert {(i.ref, i.open_amount) for i in posted} == {(released["id"], Decimal("700.00"))}
+    assert all(i.number != "1006" for i in after)
