@@ -22,6 +22,7 @@ import requests
 import zeep
 from lxml import etree
 from tenacity import Retrying
+from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, TransportError, XMLParseError, XMLSyntaxError
 from zeep.transports import Transport
 
@@ -41,6 +42,7 @@ Row = Any
 """A zeep record of a page (attributes named like the page's fields)."""
 
 _SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_WSDL = "http://schemas.xmlsoap.org/wsdl/"
 _SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -132,7 +134,12 @@ class _PageService:
     def __init__(
         self, wsdl: Path, base_url: str, transport: Transport, needs: Sequence[str]
     ) -> None:
-        client = zeep.Client(str(wsdl), transport=transport, settings=_LAX)
+        _check_is_wsdl(wsdl)
+        try:
+            client = zeep.Client(str(wsdl), transport=transport, settings=_LAX)
+        except (ZeepError, etree.Error, ValueError, LookupError, AttributeError) as exc:
+            # zeep reports a malformed WSDL in many ways, its own slips among them.
+            raise ValueError(f"{wsdl}: not a WSDL saved from a NAV page: {exc}") from exc
         bindings = list(client.wsdl.bindings)
         if len(bindings) != 1:
             raise ValueError(f"{wsdl}: expected one page binding, found {len(bindings)}")
@@ -141,7 +148,12 @@ class _PageService:
         self.url = base_url + quote(self.name)
         self.operations: frozenset[str] = frozenset(client.wsdl.bindings[binding.text].all())
         self.service = client.create_service(binding.text, self.url)
-        entity = client.get_type(f"{{{binding.namespace}}}{self.name}")
+        try:
+            entity = client.get_type(f"{{{binding.namespace}}}{self.name}")
+        except (ZeepError, LookupError) as exc:
+            raise ValueError(
+                f"{wsdl}: not a WSDL saved from a NAV page: it has no type {self.name}"
+            ) from exc
         self.fields: frozenset[str] = frozenset(name for name, _ in entity.elements)
         missing = [f for f in needs if f not in self.fields]
         if missing:
@@ -149,6 +161,26 @@ class _PageService:
                 f"{wsdl}: page {self.name} has no field {', '.join(missing)}; publish a page "
                 "that shows it, save that page's WSDL and give its folder as --wsdl-dir"
             )
+
+
+def _check_is_wsdl(wsdl: Path) -> None:
+    """That `wsdl` is XML whose root is a WSDL 1.1 <definitions>, before zeep reads it (zeep
+    fails on text that is not XML with an AttributeError).
+
+    :raises ValueError: naming the file, when it is not.
+    :raises OSError: the file cannot be read.
+    """
+    content = wsdl.read_bytes()
+    try:
+        root = etree.fromstring(content, parser=_SAFE_XML)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"{wsdl}: not a WSDL saved from a NAV page: not XML ({exc})") from None
+    if root is None or root.tag != f"{{{_WSDL}}}definitions":
+        tag = "nothing" if root is None else f"<{etree.QName(root).localname}>"
+        raise ValueError(
+            f"{wsdl}: not a WSDL saved from a NAV page: its XML is {tag}, not WSDL's "
+            "<definitions>; save GET <base url><service name> as it comes"
+        )
 
 
 AUTHS = ("basic", "ntlm")

@@ -7,6 +7,7 @@ through the shared field rules (adapters/fields.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,15 +16,19 @@ from typing import Any
 from adapters import fields
 from adapters.fields import Invalid
 from adapters.http import json_body
-from adapters.zoho.api import SERVICE, Row, ZohoClient, ZohoRejected, records_of
+from adapters.zoho.api import SCOPES, SERVICE, Row, ZohoClient, ZohoRejected, records_of
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData
 from gating.sources import Page, Watermark
+
+log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 2000  # Zoho serves only the first 2,000 records by `page`; past them, `page_token`
 
 # How far before its watermark an incremental read starts again: covers If-Modified-Since's
 # one-second grain and whether Zoho compares with > or >=; re-read records upsert harmlessly.
 DEFAULT_OVERLAP = timedelta(minutes=2)
+
+ORG_SCOPE = SCOPES[("GET", "/org")]  # ZohoCRM.org.READ
 
 
 class ZohoSource(ZohoClient):
@@ -33,7 +38,8 @@ class ZohoSource(ZohoClient):
     others the credit limit and the currency (else `currency` applies). Without a
     `currency_field`, Accounts carry Zoho's `Currency` only in a multi-currency organisation:
     the organisation is asked once (GET /org, its `mc_status`), and `Currency` is requested
-    only where it exists.
+    only where it exists. A refresh token made before GET /org was needed may lack its scope
+    (ZohoCRM.org.READ): then `Currency` is requested, as it always was, with a warning.
     """
 
     currency: str | None
@@ -50,12 +56,30 @@ class ZohoSource(ZohoClient):
         """The Account field holding each Account's currency: the configured one, else
         `Currency` when the organisation has multi-currency on, else none (asked once).
 
-        :raises TransientError, ZohoRejected: as for any call (ZohoCRM.org.READ is needed).
+        Without ZohoCRM.org.READ (OAUTH_SCOPE_MISMATCH), `Currency`, as before that scope
+        was needed: a source whose token predates it goes on syncing, and a warning names it.
+
+        :raises TransientError, ZohoRejected: as for any call (but the missing org scope).
         """
         if self.currency_field:
             return self.currency_field
         if not self._currency_known:
-            self._currency_name = "Currency" if self.retrying(self._multi_currency) else None
+            try:
+                multi = self.retrying(self._multi_currency)
+            except ZohoRejected as exc:
+                if exc.code != "OAUTH_SCOPE_MISMATCH":
+                    raise
+                log.warning(
+                    "%s: the refresh token lacks the scope %s, so whether the organisation "
+                    "has multi-currency cannot be asked: requesting Accounts' Currency as "
+                    "before; generate a refresh token with %s (or give the source a "
+                    "currency field)",
+                    SERVICE,
+                    ORG_SCOPE,
+                    ORG_SCOPE,
+                )
+                multi = True
+            self._currency_name = "Currency" if multi else None
             self._currency_known = True
         return self._currency_name
 

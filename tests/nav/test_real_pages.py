@@ -305,6 +305,57 @@ def test_sources_add_refuses_warning_fields_the_saved_page_has_not(tmp_path: Pat
         check_source("nav-soap", "http://nav/Page/", {**settings, "wsdl_dir": str(tmp_path / "x")})
 
 
+NOT_A_WSDL = {
+    "not XML": "not xml at all",
+    "empty": "",
+    "a login page": "<html><body><form>Sign in</form></body></html>",
+    "XML but not a WSDL": '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"/>',
+}
+
+
+@pytest.mark.parametrize("content", NOT_A_WSDL.values(), ids=NOT_A_WSDL.keys())
+def test_sources_add_refuses_a_saved_file_that_is_not_a_wsdl_naming_it(
+    tmp_path: Path, content: str
+) -> None:
+    folder = saved_folder(tmp_path, SAVED / "nav2016" / "Customer.wsdl")
+    (folder / "CustomerLedgerEntries.wsdl").write_text(content, encoding="utf-8")
+    settings = {
+        "username_env": "NAV_USER",
+        "password_env": "NAV_PASSWORD",
+        "local_currency": LOCAL,
+        "wsdl_dir": str(folder),
+    }
+    expected = f"{folder / 'CustomerLedgerEntries.wsdl'}: not a WSDL saved from a NAV page"
+
+    with pytest.raises(SourceConfigError) as caught:
+        check_source("nav-soap", "http://nav/Page/", settings)
+    assert expected in str(caught.value)
+    with pytest.raises(ValueError) as made:  # and so does the adapter, made from stored settings
+        build_adapter(
+            {"name": "nav", "kind": "nav-soap", "url": "http://nav/Page/", "settings": settings},
+            {"NAV_USER": "u", "NAV_PASSWORD": "p"},
+        )
+    assert expected in str(made.value)
+
+
+def test_the_cli_names_a_saved_file_that_is_not_xml_without_a_traceback(
+    cli_env: None, tmp_path: Path
+) -> None:
+    folder = saved_folder(tmp_path, SAVED / "nav2016" / "Customer.wsdl")
+    (folder / "Customer.wsdl").write_text("not xml at all", encoding="utf-8")
+
+    added = run(
+        "sources", "add", "nav", "--kind", "nav-soap", "--url", "http://nav/Page/",
+        "--username-env", "NAV_USER", "--password-env", "NAV_PASSWORD",
+        "--local-currency", "cny", "--wsdl-dir", str(folder),
+    )  # fmt: skip
+
+    assert added.exit_code == 1, added.output
+    assert f"{folder / 'Customer.wsdl'}: not a WSDL saved from a NAV page: not XML" in added.output
+    assert not isinstance(added.exception, AttributeError)
+    assert "Traceback" not in added.output
+
+
 # ---- Windows authentication ---------------------------------------------------------------------
 
 

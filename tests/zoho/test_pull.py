@@ -3,6 +3,7 @@ watermark, and Accounts that cannot be customers reported without stopping the r
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -76,6 +77,39 @@ def test_currency_is_requested_only_where_the_organisation_has_multi_currency(zo
     sent = [query(c)["fields"] for c in calls_to(zoho, z.ACCOUNTS)]
     assert sent == ["Account_Name,Account_Number,Credit_Limit,Modified_Time"] * 2
     assert len(calls_to(zoho, z.ORG)) == 1  # asked once per adapter
+
+
+def test_a_token_without_the_org_scope_reads_currency_as_before_with_a_warning(
+    zoho, make_adapter, caplog
+):
+    # A refresh token made under the old README may lack ZohoCRM.org.READ: the source it
+    # belongs to must go on syncing, requesting Currency as it always did.
+    tokens(zoho)
+    scope = z.error("OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
+    zoho.replace(responses.GET, z.ORG, status=401, json=scope)
+    zoho.get(z.ACCOUNTS, json=z.records([row(1)]))
+    zoho.get(z.ACCOUNTS, json=z.records([row(2)]))
+    adapter = make_adapter()
+    caplog.set_level(logging.WARNING, logger="adapters.zoho")
+
+    assert refs(adapter.customers(None)) == [["C-1"]]
+    assert refs(adapter.customers(None)) == [["C-2"]]
+
+    sent = [query(c)["fields"] for c in calls_to(zoho, z.ACCOUNTS)]
+    assert sent == ["Account_Name,Account_Number,Credit_Limit,Modified_Time,Currency"] * 2
+    assert len(calls_to(zoho, z.ORG)) == 1  # asked once, not on every read
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "ZohoCRM.org.READ" in warnings[0].getMessage()
+
+
+def test_another_refusal_of_the_org_read_still_fails_the_read(zoho, make_adapter):
+    tokens(zoho)
+    denied = z.error("NO_PERMISSION", "permission denied")
+    zoho.replace(responses.GET, z.ORG, status=403, json=denied)
+    adapter = make_adapter()
+
+    with pytest.raises(ZohoRejected, match="NO_PERMISSION"):
+        list(adapter.customers(None))
 
 
 def test_a_configured_currency_field_is_read_without_asking_the_organisation(zoho, make_adapter):
