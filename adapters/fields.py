@@ -11,7 +11,7 @@ trimmed, README "Identifiers").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -167,3 +167,15 @@ def day_text(raw: str, name: str) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise Invalid(f"{name} {raw!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def instant(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp with its offset, in UTC; None when absent, unreadable or naive
+    (a watermark must never be a guess)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)

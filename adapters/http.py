@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -208,3 +209,43 @@ def json_body(response: requests.Response) -> Any:
         return response.json(parse_float=Decimal)
     except ValueError:
         return None
+
+
+class Expiring(Protocol):
+    """An OAuth access token as a client keeps it."""
+
+    @property
+    def value(self) -> str: ...
+    @property
+    def expires_at(self) -> float:
+        """On the client's monotonic clock."""
+        ...
+
+
+T = TypeVar("T", bound=Expiring)
+
+REFRESH_EARLY = 300.0
+"""Seconds before expiry a token is renewed: it must not expire during a long page read."""
+
+
+class TokenCache(Generic[T]):
+    """One OAuth access token shared by a client's threads (the sync engine reads pages in a
+    worker thread while another may push), fetched again when missing, about to expire, or the
+    `stale` one the service just refused (unless another thread has replaced it meanwhile)."""
+
+    def __init__(self, fetch: Callable[[], T], clock: Callable[[], float]) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._token: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self, stale: str | None = None) -> T:
+        with self._lock:
+            token = self._token
+            if (
+                token is None
+                or token.value == stale
+                or self._clock() >= token.expires_at - REFRESH_EARLY
+            ):
+                token = self._token = self._fetch()
+            return token

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from adapters.http import (
     DEFAULT_TIMEOUT,
     RemoteRejected,
     Timeout,
+    TokenCache,
     json_body,
     new_retrying,
     new_session,
@@ -44,7 +44,6 @@ Row = dict[str, Any]
 
 ENTRA_ENDPOINT = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
-REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a long read
 
 
 @dataclass(frozen=True)
@@ -89,9 +88,7 @@ class BcClient:
         self.retrying = retrying if retrying is not None else new_retrying()
         self.timeout = timeout
         self.clock = clock
-        self._token: AccessToken | None = None
-        # The sync engine reads pages in a worker thread while another may push.
-        self._token_lock = threading.Lock()
+        self._tokens = TokenCache(self._new_token, clock)
 
     def __repr__(self) -> str:  # never the secret
         return f"<{type(self).__name__} {self.url} company {self.company}>"
@@ -107,17 +104,7 @@ class BcClient:
     # ---- auth ----------------------------------------------------------------------------------
 
     def _access(self, stale: str | None = None) -> AccessToken:
-        """The cached token, renewed if missing, about to expire, or the `stale` one Business
-        Central just refused (unless another thread has replaced it meanwhile)."""
-        with self._token_lock:
-            token = self._token
-            if (
-                token is None
-                or token.value == stale
-                or self.clock() >= token.expires_at - REFRESH_EARLY
-            ):
-                token = self._token = self._new_token()
-            return token
+        return self._tokens.get(stale)
 
     def _new_token(self) -> AccessToken:
         form = {

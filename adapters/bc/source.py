@@ -190,14 +190,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _modified(row: Row) -> datetime | None:
-    value = row.get("lastModifiedDateTime")
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    if moment is None or moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
+    return fields.instant(row.get("lastModifiedDateTime"))
 
 
 def _watermark(row: Row) -> Watermark | None:

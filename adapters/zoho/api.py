@@ -11,7 +11,6 @@ Processes do not share it; each sync or push process mints its own, about one an
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from adapters.http import (
     DEFAULT_TIMEOUT,
     RemoteRejected,
     Timeout,
+    TokenCache,
     TransientError,
     json_body,
     new_retrying,
@@ -71,8 +71,6 @@ SCOPES = {
 this table (Zoho's v8 docs of each call: records need ZohoCRM.modules.{module}.{operation};
 search also ZohoSearch.securesearch.READ; COQL ZohoCRM.coql.READ with the module's READ; the
 organisation ZohoCRM.org.READ). Zoho's OAUTH_SCOPE_MISMATCH does not say which one is missing."""
-
-REFRESH_EARLY = 300.0  # seconds before expiry: a token must not expire during a long page read
 
 
 class ZohoRejected(RemoteRejected):
@@ -131,9 +129,7 @@ class ZohoClient:
         self.retrying = retrying if retrying is not None else new_retrying()
         self.timeout = timeout
         self.clock = clock
-        self._token: AccessToken | None = None
-        # The sync engine reads pages in a worker thread while another may push.
-        self._token_lock = threading.Lock()
+        self._tokens = TokenCache(self._refresh, clock)
 
     def __repr__(self) -> str:  # never the secrets
         return f"<{type(self).__name__} {self.accounts_url} client {self.client_id[:8]}…>"
@@ -146,17 +142,7 @@ class ZohoClient:
     # ---- auth ----------------------------------------------------------------------------------
 
     def _access(self, stale: str | None = None) -> AccessToken:
-        """The cached token, refreshed if missing, about to expire, or the `stale` one Zoho
-        just refused (unless another thread has replaced it meanwhile)."""
-        with self._token_lock:
-            token = self._token
-            if (
-                token is None
-                or token.value == stale
-                or self.clock() >= token.expires_at - REFRESH_EARLY
-            ):
-                token = self._token = self._refresh()
-            return token
+        return self._tokens.get(stale)
 
     def _refresh(self) -> AccessToken:
         url = f"{self.accounts_url}/oauth/v2/token"

@@ -217,14 +217,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _modified(row: Row) -> datetime | None:
-    value = row.get("Modified_Time")
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    if moment is None or moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
+    return fields.instant(row.get("Modified_Time"))
 
 
 def _id_key(record_id: str) -> int:
