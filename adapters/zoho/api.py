@@ -70,7 +70,10 @@ SCOPES = {
 """The OAuth scope each call creditgate makes needs, beyond those of the calls before it in
 this table (Zoho's v8 docs of each call: records need ZohoCRM.modules.{module}.{operation};
 search also ZohoSearch.securesearch.READ; COQL ZohoCRM.coql.READ with the module's READ; the
-organisation ZohoCRM.org.READ). Zoho's OAUTH_SCOPE_MISMATCH does not say which one is missing."""
+organisation ZohoCRM.org.READ). Each name is as the "Scope" section of Zoho's page for the call
+gives it: search-records.html (v8), Get-Records-through-COQL-Query.html, get-org-data.html ("READ
+- Get Organization data"), update-records.html and insert-records.html under
+zoho.com/crm/developer/docs/api/. Zoho's OAUTH_SCOPE_MISMATCH does not say which one is missing."""
 
 
 class ZohoRejected(RemoteRejected):
