@@ -60,7 +60,10 @@ def test_a_full_read_follows_every_next_link_and_maps_the_documented_fields(
         "PS-INV103003": ("20000", Decimal("0.00"), "USD", False),
         "PS-INV103004": ("30000", Decimal("600.00"), "EUR", False),
         "PS-INV103006": ("40000", Decimal("0.00"), "USD", True),
-    }  # the draft 1005 is no receivable
+        # The draft 1005 is no receivable: read as cancelled, it counts nowhere (and withdraws
+        # the invoice if it was released before and reopened).
+        "1005": ("40000", Decimal("0"), "USD", True),
+    }
     first = next(i for i in invoices if i.number == "PS-INV103001")
     assert (first.issue_date, first.due_date, first.order_ref) == (days(-5), days(25), "S-1")
     assert bc_server.calls.count("GET salesInvoices") == 3  # 6 rows, 2 a page
