@@ -168,6 +168,10 @@ def sync_source(
     own retries) ends the run as failed: pages already committed stay, with their watermark,
     so the next run resumes where this one stopped. Only a run where every entity completed
     counts as a successful sync for the gate's STALE_DATA rule.
+
+    A source that rechecks invoices (RechecksInvoices) has, after a complete read of them, the
+    invoices stored as open that it did not list as open read again: those pages are stored,
+    counted and fail the run exactly like the read's.
     """
     report = SyncReport(source_name)
     for entity in ENTITIES:

@@ -1,7 +1,12 @@
 """Business Central as a customer source: customers and sales invoices changed since a
 watermark, oldest change first, through the API v2.0 (`lastModifiedDateTime` in `$filter`
 and `$orderby`); on an incremental read, every open invoice again after them (a partial
-payment does not change an invoice's `lastModifiedDateTime`).
+payment does not change an invoice's `lastModifiedDateTime`). After a complete invoice read,
+the sync has invoices it holds as open that the read did not list as open read again one by
+one (`GET salesInvoices({id})`, RechecksInvoices): an unposted invoice deleted is gone from
+the API (404) and is then cancelled, and one that left Open unseen is read as it now is
+(standard Business Central stamps a status change, to Paid too when the ledger entry closes:
+table 5475's OnModify; the recheck does not rely on that).
 
 What the standard API v2.0 offers for credit, and so what is read (Microsoft Learn, API v2.0
 resource types `customer` and `salesInvoice`):
@@ -12,11 +17,14 @@ resource types `customer` and `salesInvoice`):
 - `salesInvoices`: `number`, `invoiceDate`, `dueDate`, `customerNumber`/`billToCustomerNumber`,
   `currencyCode`, `totalAmountIncludingTax`, `remainingAmount` (what is still open),
   `orderNumber`, `status` (" ", "Draft", "In Review", "Open", "Paid", "Canceled",
-  "Corrective"). Drafts and invoices in review are not receivables and are passed over; a
-  cancelled invoice counts nowhere. The API lists unposted invoices too (codeunit 5477
-  "Sales Invoice Aggregator"): one Released or Pending Prepayment has status Open and its
-  full amount as `remainingAmount`, and is counted (it is about to be invoiced); posting
-  gives it a new `number` but keeps its `id`, which is why `id` is the invoice's ref.
+  "Corrective"). A cancelled invoice counts nowhere. The API lists unposted invoices too
+  (codeunit 5477 "Sales Invoice Aggregator"): one Released or Pending Prepayment has status
+  Open and its full amount as `remainingAmount`, and is counted (it is about to be
+  invoiced); posting gives it a new `number` but keeps its `id`, which is why `id` is the
+  invoice's ref. Reopened, it becomes a Draft (In Review while pending approval), stamped
+  anew: drafts and invoices in review are no receivables and are read as cancelled, leniently
+  (a draft may lack dates), so a released one reopened stops counting; a draft without a
+  customer cannot have been released and is passed over without an error.
 - Payments: `customerPayments` are lines of a payment journal, not posted payments; the
   standard API has no posted customer ledger. Applied payments show in each invoice's
   `remainingAmount`; unapplied payments are not read (README "Business Central").
