@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 
@@ -57,3 +57,29 @@ class SourceAdapter(Protocol):
     def payments(self, since: Watermark | None) -> Iterator[Page[PaymentData]]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class RechecksInvoices(Protocol):
+    """Optional beside SourceAdapter: a source that can say which invoices are open at it now,
+    and read given invoices again one by one.
+
+    A watermark finds what changed, never what was deleted, and misses what changed without
+    moving its change time. So after a complete read of invoices the sync asks the store for
+    the invoices it holds as open for this source, and has the source read again those it did
+    not list as open (sync/engine.py). Sources that cannot tell do not implement this.
+    """
+
+    def open_invoice_refs(self) -> Collection[str] | None:
+        """Once `invoices()` has been read to its end: the ref of every invoice it listed as
+        open at the source (those not listed are read again); None when that read did not list
+        every open invoice, and then nothing is read again."""
+        ...
+
+    def recheck_invoices(self, held: Sequence[InvoiceData]) -> Page[InvoiceData]:
+        """Each of `held` (as the store holds it) as the source has it now: deleted or gone
+        from the source, it comes back cancelled. The page has no watermark.
+
+        Raises what `invoices()` raises when the source fails.
+        """
+        ...

@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any, Protocol
 
-from gating.records import RecordError
-from gating.sources import ENTITIES, Entity, Page, SourceAdapter, Watermark
+from gating.records import InvoiceData, RecordError
+from gating.sources import ENTITIES, Entity, Page, RechecksInvoices, SourceAdapter, Watermark
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ class SyncStore(Protocol):
     ) -> None: ...
 
     def mark_synced(self, source_id: int, now: datetime) -> None: ...
+
+    def open_invoices(self, source_id: int) -> list[InvoiceData]:
+        """The source's invoices stored as open (an open amount, not cancelled), as stored."""
+        ...
 
 
 @dataclass
@@ -122,6 +127,26 @@ def prefetched(pages: Iterator[Page[Any]], depth: int = 1) -> Iterator[Page[Any]
         worker.join(timeout=5)
 
 
+RECHECK_CHUNK = 100
+"""Invoices read again per page of a recheck (one request each): a page is one transaction."""
+
+
+def _rechecked(
+    source_id: int, entity: Entity, adapter: SourceAdapter, store: SyncStore
+) -> Iterator[Page[Any]]:
+    """After a complete read of invoices from a source that rechecks (RechecksInvoices): the
+    invoices the store holds as open that the read did not list as open, read again."""
+    if entity != "invoices" or not isinstance(adapter, RechecksInvoices):
+        return
+    listed = adapter.open_invoice_refs()
+    if listed is None:
+        return
+    listed = set(listed)
+    held = [i for i in store.open_invoices(source_id) if i.ref not in listed]
+    for start in range(0, len(held), RECHECK_CHUNK):
+        yield adapter.recheck_invoices(held[start : start + RECHECK_CHUNK])
+
+
 Progress = Callable[[Entity, int, int, int | None], None]
 """Called as a read starts and after each page: entity, records read and written so far, and
 how many the source expects to send (None when it cannot tell)."""
@@ -143,6 +168,10 @@ def sync_source(
     own retries) ends the run as failed: pages already committed stay, with their watermark,
     so the next run resumes where this one stopped. Only a run where every entity completed
     counts as a successful sync for the gate's STALE_DATA rule.
+
+    A source that rechecks invoices (RechecksInvoices) has, after a complete read of them, the
+    invoices stored as open that it did not list as open read again: those pages are stored,
+    counted and fail the run exactly like the read's.
     """
     report = SyncReport(source_name)
     for entity in ENTITIES:
@@ -172,7 +201,9 @@ def _sync_entity(
         progress(entity, 0, 0, total)
     pages = getattr(adapter, entity)(since)
     try:
-        for page in prefetched(pages):
+        # The recheck starts once every page read is stored (chain is lazy), on this thread.
+        rechecked = _rechecked(source_id, entity, adapter, store)
+        for page in chain(prefetched(pages), rechecked):
             written, errors = store.apply_page(source_id, entity, page, clock(), run_id)
             part.read += len(page.records) + len(page.errors)
             part.written += written

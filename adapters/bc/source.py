@@ -1,7 +1,12 @@
 """Business Central as a customer source: customers and sales invoices changed since a
 watermark, oldest change first, through the API v2.0 (`lastModifiedDateTime` in `$filter`
 and `$orderby`); on an incremental read, every open invoice again after them (a partial
-payment does not change an invoice's `lastModifiedDateTime`).
+payment does not change an invoice's `lastModifiedDateTime`). After a complete invoice read,
+the sync has invoices it holds as open that the read did not list as open read again one by
+one (`GET salesInvoices({id})`, RechecksInvoices): an unposted invoice deleted is gone from
+the API (404) and is then cancelled, and one that left Open unseen is read as it now is
+(standard Business Central stamps a status change, to Paid too when the ledger entry closes:
+table 5475's OnModify; the recheck does not rely on that).
 
 What the standard API v2.0 offers for credit, and so what is read (Microsoft Learn, API v2.0
 resource types `customer` and `salesInvoice`):
@@ -12,11 +17,14 @@ resource types `customer` and `salesInvoice`):
 - `salesInvoices`: `number`, `invoiceDate`, `dueDate`, `customerNumber`/`billToCustomerNumber`,
   `currencyCode`, `totalAmountIncludingTax`, `remainingAmount` (what is still open),
   `orderNumber`, `status` (" ", "Draft", "In Review", "Open", "Paid", "Canceled",
-  "Corrective"). Drafts and invoices in review are not receivables and are passed over; a
-  cancelled invoice counts nowhere. The API lists unposted invoices too (codeunit 5477
-  "Sales Invoice Aggregator"): one Released or Pending Prepayment has status Open and its
-  full amount as `remainingAmount`, and is counted (it is about to be invoiced); posting
-  gives it a new `number` but keeps its `id`, which is why `id` is the invoice's ref.
+  "Corrective"). A cancelled invoice counts nowhere. The API lists unposted invoices too
+  (codeunit 5477 "Sales Invoice Aggregator"): one Released or Pending Prepayment has status
+  Open and its full amount as `remainingAmount`, and is counted (it is about to be
+  invoiced); posting gives it a new `number` but keeps its `id`, which is why `id` is the
+  invoice's ref. Reopened, it becomes a Draft (In Review while pending approval), stamped
+  anew: drafts and invoices in review are no receivables and are read as cancelled, leniently
+  (a draft may lack dates), so a released one reopened stops counting; a draft without a
+  customer cannot have been released and is passed over without an error.
 - Payments: `customerPayments` are lines of a payment journal, not posted payments; the
   standard API has no posted customer ledger. Applied payments show in each invoice's
   `remainingAmount`; unapplied payments are not read (README "Business Central").
@@ -26,14 +34,18 @@ resource types `customer` and `salesInvoice`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from adapters import fields
-from adapters.bc.api import BcClient, Row, odata_text
+from adapters.bc.api import SERVICE, BcClient, Row, odata_text
 from adapters.fields import Invalid
-from gating.records import CustomerData, GroupData, InvoiceData, PaymentData
+from adapters.http import RemoteRejected, json_body
+from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 from gating.sources import Page, Watermark
 
 T = TypeVar("T")
@@ -46,6 +58,9 @@ NOT_RECEIVABLE = {"", "Draft", "In Review"}
 OPEN = "Open"
 CANCELLED = "Canceled"  # Business Central's spelling
 BLANK_DATE = date(1, 1, 1)  # how Business Central writes an empty date
+ZERO = Decimal(0)
+# An `id` as the API writes it (a GUID without braces): the only thing put in a record's URL.
+GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 class BcSource(BcClient):
@@ -53,6 +68,7 @@ class BcSource(BcClient):
 
     local_currency: str
     overlap: timedelta
+    _open_refs: set[str] | None = None
 
     def groups(self, since: Watermark | None) -> Iterator[Page[GroupData]]:
         """The API has no credit groups: nothing to read."""
@@ -71,26 +87,88 @@ class BcSource(BcClient):
         return self._read("customers", since, self._customer)
 
     def invoices(self, since: Watermark | None) -> Iterator[Page[InvoiceData]]:
-        """Sales invoices changed since `since` (drafts and those in review passed over; they
-        still move the watermark), then, on an incremental read, every open invoice again.
+        """Sales invoices changed since `since`, then, on an incremental read, every open
+        invoice again; `open_invoice_refs()` then answers which invoices are open.
 
         An invoice is keyed by its `id`, not its `number`: an unposted invoice that is
         released has status Open and a draft number, and keeps its `id` when posting gives
         it the posted number, so the posted invoice replaces the released one.
+
+        A draft or an invoice in review is no receivable, but may be a released invoice
+        reopened: it is read as cancelled (fields it lacks are not errors), so a stored one
+        stops counting; one without a customer cannot have been released and is passed over.
 
         `remainingAmount` is computed from the ledger when read, and a payment applied to part
         of an invoice leaves it Open with its `lastModifiedDateTime` unchanged: no watermark
         finds it. So every incremental read also reads all invoices with status Open (pages
         without a watermark: they move nothing, and re-read records upsert harmlessly).
         """
-        yield from self._read("salesInvoices", since, self._invoice, keep=_receivable)
-        if since is None:
-            return  # a full read has just read every invoice
-        for rows in self.pages("salesInvoices", {"$filter": f"status eq {odata_text(OPEN)}"}):
-            kept = [row for row in rows if _receivable(row)]
-            records, errors = fields.mapped("salesInvoices", kept, self._invoice, _ref)
-            if rows:
-                yield Page(records, errors, None)
+        self._open_refs = None
+        seen: set[str] = set()
+
+        def note_open(rows: list[Row]) -> None:
+            seen.update(str(row.get("id")) for row in rows if _status(row) == OPEN)
+
+        yield from self._read(
+            "salesInvoices",
+            since,
+            self._invoice,
+            keep=_worth_reading,
+            look=note_open if since is None else None,
+        )
+        if since is not None:
+            # The open set is this re-read's alone: an invoice that left Open after the read
+            # above is then read again by id, never left counting.
+            status = {"$filter": f"status eq {odata_text(OPEN)}"}
+            for rows in self.pages("salesInvoices", status):
+                note_open(rows)
+                kept = [row for row in rows if _receivable(row)]
+                records, errors = fields.mapped("salesInvoices", kept, self._invoice, _ref)
+                if rows:
+                    yield Page(records, errors, None)
+        self._open_refs = seen
+
+    def open_invoice_refs(self) -> set[str] | None:
+        """The `id` of every invoice the last complete `invoices()` read listed with status
+        Open (a full read: among every invoice; an incremental one: its re-read of the open
+        ones); None before one completed (RechecksInvoices)."""
+        return self._open_refs
+
+    def recheck_invoices(self, held: Sequence[InvoiceData]) -> Page[InvoiceData]:
+        """Each of `held` read again by its `id` (`GET salesInvoices({id})`): mapped as a read
+        maps it; a draft or one in review, or one the API no longer has (404: deleted while
+        unposted), comes back cancelled (RechecksInvoices).
+
+        :raises TransientError, RemoteRejected: as a read (a 404 aside).
+        """
+        records: list[InvoiceData] = []
+        errors: list[RecordError] = []
+        for invoice in held:
+            if not GUID.fullmatch(invoice.ref):
+                errors.append(RecordError("salesInvoices", invoice.ref, "id is not a GUID"))
+                continue
+            row = self._one_invoice(invoice.ref)
+            if row is None or not _receivable(row):
+                records.append(replace(invoice, open_amount=ZERO, cancelled=True))
+                continue
+            more, bad = fields.mapped("salesInvoices", [row], self._invoice, _ref)
+            records.extend(more)
+            errors.extend(bad)
+        return Page(records, errors, None)
+
+    def _one_invoice(self, record_id: str) -> Row | None:
+        """The invoice with this `id`, or None when the API answers 404 (no such record)."""
+        name = f"salesInvoices({record_id})"
+        try:
+            response = self.call("GET", self.resource(name), f"read {name}")
+        except RemoteRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        row = json_body(response)
+        if not isinstance(row, dict):
+            raise RemoteRejected(f"{SERVICE}: read {name} answered no object", service=SERVICE)
+        return row
 
     def _read(
         self,
@@ -98,12 +176,17 @@ class BcSource(BcClient):
         since: Watermark | None,
         convert: Callable[[Row], T],
         keep: Callable[[Row], bool] = lambda row: True,
+        look: Callable[[list[Row]], None] | None = None,
     ) -> Iterator[Page[T]]:
+        """Rows changed since `since` (every row when None), oldest first; `look` sees each
+        page's rows as they come."""
         params: dict[str, Any] = {"$orderby": "lastModifiedDateTime asc"}
         if since is not None:
             start = since.changed_at - self.overlap
             params["$filter"] = f"lastModifiedDateTime ge {_iso(start)}"
         for rows in self.pages(name, params):
+            if look is not None:
+                look(rows)
             marks = [w for w in map(_watermark, rows) if w is not None]
             if since is not None:
                 marks.append(since)
@@ -138,18 +221,19 @@ class BcSource(BcClient):
         )
 
     def _invoice(self, row: Row) -> InvoiceData:
+        if not _receivable(row):
+            return self._withdrawn(row)
         currency = self._currency(row.get("currencyCode"))
         record_id = fields.ref(row.get("id"), "id")
         number = fields.ref(row.get("number"), "number")
-        customer = row.get("billToCustomerNumber") or row.get("customerNumber")
-        cancelled = str(row.get("status") or "").strip() == CANCELLED
+        cancelled = _status(row) == CANCELLED
         total = fields.amount(
             row.get("totalAmountIncludingTax"), currency, "totalAmountIncludingTax"
         )
         remaining = fields.amount(row.get("remainingAmount"), currency, "remainingAmount")
         return InvoiceData(
             ref=record_id,
-            customer_ref=fields.ref(customer, "customerNumber"),
+            customer_ref=fields.ref(_customer_number(row), "customerNumber"),
             number=number,
             issue_date=_day(row.get("invoiceDate") or row.get("postingDate"), "invoiceDate"),
             due_date=_day(row.get("dueDate"), "dueDate"),
@@ -160,14 +244,63 @@ class BcSource(BcClient):
             cancelled=cancelled,
         )
 
+    def _withdrawn(self, row: Row) -> InvoiceData:
+        """A draft or an invoice in review, as a cancelled invoice: read leniently (a draft may
+        lack its number, dates or currency), since it only withdraws a stored invoice."""
+        record_id = fields.ref(row.get("id"), "id")
+        try:
+            currency = self._currency(row.get("currencyCode"))
+        except Invalid:
+            currency = self.local_currency
+        try:
+            total = fields.amount(row.get("totalAmountIncludingTax"), currency, "total")
+        except Invalid:
+            total = ZERO
+        modified = _modified(row)
+        fallback = modified.date() if modified is not None else BLANK_DATE
+        issued = _lenient_day(row.get("invoiceDate")) or fallback
+        return InvoiceData(
+            ref=record_id,
+            customer_ref=fields.ref(_customer_number(row), "customerNumber"),
+            number=fields.optional_ref(row.get("number"), "number") or record_id,
+            issue_date=issued,
+            due_date=_lenient_day(row.get("dueDate")) or issued,
+            currency=currency,
+            total=total,
+            open_amount=ZERO,
+            cancelled=True,
+        )
+
     def _currency(self, code: Any) -> str:
         if code is None or not str(code).strip():
             return self.local_currency
         return fields.currency(code)
 
 
+def _status(row: Row) -> str:
+    return str(row.get("status") or "").strip()
+
+
 def _receivable(row: Row) -> bool:
-    return str(row.get("status") or "").strip() not in NOT_RECEIVABLE
+    return _status(row) not in NOT_RECEIVABLE
+
+
+def _customer_number(row: Row) -> Any:
+    return row.get("billToCustomerNumber") or row.get("customerNumber")
+
+
+def _worth_reading(row: Row) -> bool:
+    """A receivable, or a draft with a customer (it may withdraw a released invoice); a draft
+    without one cannot have been released, and is passed over without a word."""
+    return _receivable(row) or bool(str(_customer_number(row) or "").strip())
+
+
+def _lenient_day(value: Any) -> date | None:
+    """A date if there is a valid one (not Business Central's blank 0001-01-01), else None."""
+    try:
+        return _day(value, "date")
+    except Invalid:
+        return None
 
 
 def _ref(row: Row) -> str:

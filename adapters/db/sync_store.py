@@ -11,10 +11,10 @@ from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.db.engine import readonly
-from adapters.db.loader import Loader
-from adapters.db.tables import job_locks, sources, sync_runs, sync_watermarks
+from adapters.db.loader import INSTALMENT_SEPARATOR, Loader
+from adapters.db.tables import customers, invoices, job_locks, sources, sync_runs, sync_watermarks
 from gating.errors import SourceNotFound
-from gating.records import RecordError
+from gating.records import InvoiceData, RecordError
 from gating.sources import Entity, Page, Watermark
 
 MAX_ERRORS_KEPT = 1000
@@ -26,6 +26,11 @@ ABANDONED = "abandoned: the run stopped without finishing (no page stored within
 
 def _error_json(e: RecordError) -> dict[str, Any]:
     return {k: v for k, v in asdict(e).items() if v is not None}
+
+
+def _later_instalment(row: Any) -> bool:
+    """Whether a stored invoice row is instalment 2, 3, ... of one (adapters/db/loader.py)."""
+    return bool(row.instalments) and INSTALMENT_SEPARATOR in row.external_id
 
 
 class DbSyncStore:
@@ -161,6 +166,45 @@ class DbSyncStore:
             conn.execute(
                 insert(sync_watermarks).values(source_id=source_id, entity=entity, **values)
             )
+
+    def open_invoices(self, source_id: int) -> list[InvoiceData]:
+        """The source's invoices stored as open (a nonzero open amount, not cancelled), as
+        stored, for a recheck (sync/engine.py). An invoice in instalments is open when any
+        instalment is, and comes back once, as its first row (under the invoice's own ref,
+        without its instalments). One pass over the source's invoices."""
+        i, c = invoices.c, customers.c
+        columns = (
+            i.external_id, c.external_id.label("customer_ref"), i.number, i.issue_date,
+            i.due_date, i.currency, i.total, i.open_amount, i.order_ref, i.instalments,
+        )  # fmt: skip
+        query = select(*columns).join(customers, c.id == i.customer_id)
+        mine = (i.source_id == source_id, i.cancelled.is_(False))
+        with readonly(self.engine).connect() as conn:
+            rows = conn.execute(query.where(*mine, i.open_amount != 0)).all()
+            first = {r.external_id: r for r in rows if not _later_instalment(r)}
+            # Open only in a later instalment: the invoice's own (first) row, paid, as well.
+            missing = {
+                r.external_id.rpartition(INSTALMENT_SEPARATOR)[0]
+                for r in rows
+                if _later_instalment(r)
+            } - set(first)
+            if missing:
+                found = conn.execute(query.where(*mine, i.external_id.in_(missing))).all()
+                first.update((r.external_id, r) for r in found)
+        return [
+            InvoiceData(
+                ref=r.external_id,
+                customer_ref=r.customer_ref,
+                number=r.number,
+                issue_date=r.issue_date,
+                due_date=r.due_date,
+                currency=r.currency,
+                total=r.total,
+                open_amount=r.open_amount,
+                order_ref=r.order_ref,
+            )
+            for r in first.values()
+        ]
 
     def finish_run(
         self,

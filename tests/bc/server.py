@@ -23,13 +23,29 @@ The payloads follow Microsoft Learn's API v2.0 reference (facts kept, fixtures w
   posting it gives the record the posted number and keeps its `id` (`post_invoice`);
   `remainingAmount` is computed from the customer ledger when read, so a payment applied to
   part of an invoice leaves `lastModifiedDateTime` alone (`modify_invoice`).
+- Checked in that codeunit and in table 5475 "Sales Invoice Entity Aggregate" (Microsoft's
+  Base Application, as kept in StefanMaron/MSDyn365BC.Code.History:
+  BaseApp/Source/Base Application/Integration/Entity/SalesInvoiceAggregator.Codeunit.al):
+  reopening an unposted invoice (Sales Header status back to Open) makes the record's status
+  Draft, or In Review while pending approval, through `Modify(true)`, whose OnModify trigger
+  stamps "Last Modified Date Time" (`reopen_invoice`); deleting an unposted invoice deletes
+  the record, so the API stops listing it (`delete_invoice`); closing a posted invoice's
+  ledger entry sets status Paid through `Modify(true)` too, stamped. `close_unstamped` is
+  the one move standard Business Central does not make: an invoice that leaves Open without
+  a new `lastModifiedDateTime` (the status update skipped, e.g. by an extension handling
+  OnBeforeSetStatusOptionFromSalesInvoiceHeader); the adapter must not depend on the stamp.
+- `GET salesInvoices({id})` reads one record (Microsoft Learn, "Get salesInvoices": the id
+  unquoted in parentheses); the answer is the entity with `@odata.context` ending
+  `/$entity`.
 - The token endpoint takes `grant_type=client_credentials`, `client_id`, `client_secret` and
   `scope=https://api.businesscentral.dynamics.com/.default` and answers `token_type`,
   `expires_in`, `access_token` (Microsoft identity platform, client credentials flow).
 
 Not backed by anything Microsoft publishes in these pages, and so only plausible: the exact
-error codes and messages in the 401 and 429 bodies (the statuses and Retry-After are
-documented; the adapter reads only those), and the etag's inner text.
+error codes and messages in the 401, 404 and 429 bodies (the statuses and Retry-After are
+documented; the adapter reads only those), and the etag's inner text. The error envelope,
+`{"error": {"code": ..., "message": "...  CorrelationId:  <guid>."}}`, is the one Business
+Central writes (an answer quoted in microsoft/ALAppExtensions issue 16868).
 """
 
 from __future__ import annotations
@@ -240,6 +256,23 @@ class FakeBc:
         if set(values) - {"remainingAmount"}:
             self._touch(row)
 
+    def reopen_invoice(self, number: str, status: str = "Draft") -> None:
+        """Reopen a released unposted invoice: status Draft (In Review while it waits for an
+        approval), the record stamped (codeunit 5477, table 5475's OnModify)."""
+        row = self.invoice(number)
+        row.update(status=status)
+        self._touch(row)
+
+    def delete_invoice(self, number: str) -> None:
+        """Delete an unposted invoice: the API no longer has the record (codeunit 5477,
+        OnAfterDeleteSalesHeader)."""
+        self.invoices.remove(self.invoice(number))
+
+    def close_unstamped(self, number: str) -> None:
+        """Status Paid and nothing remaining, `lastModifiedDateTime` and etag unchanged: not
+        what standard Business Central does (see the module's docstring)."""
+        self.invoice(number).update(status="Paid", remainingAmount=Decimal("0"))
+
     def post_invoice(self, number: str, posted_number: str, posting_date: date) -> None:
         """Post a released (status Open) unposted invoice: the record keeps its `id` and
         gets the posted invoice's number (codeunit 5477 "Sales Invoice Aggregator")."""
@@ -261,6 +294,8 @@ class BcServer:
     page_size: int = 2
     calls: list[str] = field(default_factory=list)
     tokens_issued: int = 0
+    read_by_id: list[str] = field(default_factory=list)
+    """The ids asked for with `GET salesInvoices({id})`, in order."""
 
     def __post_init__(self) -> None:
         self._tokens: set[str] = set()
@@ -341,6 +376,8 @@ class BcServer:
             return _error(404, "BadRequest_NotFound", f"No HTTP resource matches {request.path}")
         rest = request.path[len(prefix) :]
         call = f"{request.method} {rest.split('(')[0]}"
+        if request.method == "GET" and "(" in rest:
+            call += "(id)"  # one record read by its id: "GET salesInvoices(id)"
         self.calls.append(call)
         hooks = self._hooks.get(call)
         if hooks:
@@ -357,6 +394,8 @@ class BcServer:
         if request.method == "GET" and rest in ("customers", "salesInvoices"):
             rows = self.bc.customers if rest == "customers" else self.bc.invoices
             return self._collection(request, rest, rows)
+        if request.method == "GET" and rest.startswith("salesInvoices(") and rest.endswith(")"):
+            return self._one_invoice(rest[len("salesInvoices(") : -1])
         if request.method == "PATCH" and rest.startswith("customers("):
             return self._patch(request, rest[len("customers(") : -1])
         return _error(405, "BadRequest_MethodNotAllowed", f"{request.method} {rest}")
@@ -398,6 +437,15 @@ class BcServer:
             query["$skiptoken"] = str(skip + self.page_size)
             root = (self.next_link_base or self.base) + API
             body["@odata.nextLink"] = f"{root}/companies({COMPANY})/{name}?{urlencode(query)}"
+        return Response(_dumps(body), 200, content_type="application/json; odata.metadata=minimal")
+
+    def _one_invoice(self, record_id: str) -> Response:
+        self.read_by_id.append(record_id)
+        row = next((i for i in self.bc.invoices if i["id"] == record_id), None)
+        if row is None:
+            return _error(404, "Internal_RecordNotFound", "The Sales Invoice does not exist.")
+        context = f"{self.url}/$metadata#companies({COMPANY})/salesInvoices/$entity"
+        body = {"@odata.context": context, **row}
         return Response(_dumps(body), 200, content_type="application/json; odata.metadata=minimal")
 
     def _patch(self, request: Request, record_id: str) -> Response:

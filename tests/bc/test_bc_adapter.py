@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -60,7 +61,10 @@ def test_a_full_read_follows_every_next_link_and_maps_the_documented_fields(
         "PS-INV103003": ("20000", Decimal("0.00"), "USD", False),
         "PS-INV103004": ("30000", Decimal("600.00"), "EUR", False),
         "PS-INV103006": ("40000", Decimal("0.00"), "USD", True),
-    }  # the draft 1005 is no receivable
+        # The draft 1005 is no receivable: read as cancelled, it counts nowhere (and withdraws
+        # the invoice if it was released before and reopened).
+        "1005": ("40000", Decimal("0"), "USD", True),
+    }
     first = next(i for i in invoices if i.number == "PS-INV103001")
     assert (first.issue_date, first.due_date, first.order_ref) == (days(-5), days(25), "S-1")
     assert bc_server.calls.count("GET salesInvoices") == 3  # 6 rows, 2 a page
@@ -259,3 +263,46 @@ def test_a_released_invoice_counts_and_is_replaced_by_itself_once_posted(
     # the released one, and nothing counts twice.
     assert {(i.ref, i.open_amount) for i in posted} == {(released["id"], Decimal("700.00"))}
     assert all(i.number != "1006" for i in after)
+
+
+def test_a_complete_read_says_which_invoices_are_open_and_an_unfinished_one_does_not(
+    make_adapter: AdapterFactory, bc: FakeBc
+) -> None:
+    adapter = make_adapter(overlap=timedelta(0))
+    open_ids = {bc.invoice(n)["id"] for n in ("PS-INV103001", "PS-INV103002", "PS-INV103004")}
+
+    assert adapter.open_invoice_refs() is None
+    pages = list(adapter.invoices(None))
+    assert adapter.open_invoice_refs() == open_ids  # a full read: its rows with status Open
+
+    bc.now += timedelta(hours=1)
+    bc.modify_invoice("PS-INV103002", status="Paid", remainingAmount=Decimal("0"))
+    unfinished = adapter.invoices(pages[-1].watermark)
+    next(unfinished)
+    assert adapter.open_invoice_refs() is None  # not read to its end: no answer
+    list(unfinished)
+    assert adapter.open_invoice_refs() == open_ids - {bc.invoice("PS-INV103002")["id"]}
+
+
+def test_a_recheck_reads_each_invoice_by_id_and_cancels_the_ones_gone(
+    make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
+) -> None:
+    adapter = make_adapter()
+    held = {i.number: i for i in flat(list(adapter.invoices(None)))}
+    gone = held["PS-INV103001"]
+    bc.delete_invoice("PS-INV103001")
+    bc.modify_invoice("PS-INV103002", remainingAmount=Decimal("0"), status="Paid")
+    bc.reopen_invoice("PS-INV103004", status="In Review")
+    odd = replace(held["PS-INV103002"], ref="1 or 1")  # never put into a URL
+
+    page = adapter.recheck_invoices([gone, held["PS-INV103002"], held["PS-INV103004"], odd])
+
+    got = {i.number: (i.ref, i.open_amount, i.cancelled) for i in page.records}
+    assert got == {
+        "PS-INV103001": (gone.ref, Decimal("0"), True),  # 404: deleted
+        "PS-INV103002": (held["PS-INV103002"].ref, Decimal("0.00"), False),  # paid
+        "PS-INV103004": (held["PS-INV103004"].ref, Decimal("0"), True),  # reopened
+    }
+    assert [(e.record_id, e.reason) for e in page.errors] == [("1 or 1", "id is not a GUID")]
+    assert bc_server.read_by_id == [gone.ref, held["PS-INV103002"].ref, held["PS-INV103004"].ref]
+    assert page.watermark is None
