@@ -150,7 +150,8 @@ def new_retrying(
 def transport_errors(service: str, what: str) -> Iterator[None]:
     """Turn requests' connection errors and timeouts during `what` into TransientError.
 
-    :raises TransientError: the connection failed, was dropped, or timed out.
+    :raises TransientError: the connection failed, was dropped, or timed out; the body could
+        not be decoded; redirects went round in circles.
     """
     try:
         yield
@@ -162,6 +163,14 @@ def transport_errors(service: str, what: str) -> Iterator[None]:
         ) from exc
     except requests.exceptions.ChunkedEncodingError as exc:
         raise TransientError(f"{service}: {what} was cut off ({exc})", service=service) from exc
+    except requests.exceptions.ContentDecodingError as exc:
+        raise TransientError(
+            f"{service}: {what} answered a body that cannot be decoded ({exc})", service=service
+        ) from exc
+    except requests.TooManyRedirects as exc:
+        raise TransientError(
+            f"{service}: {what} was redirected too many times ({exc})", service=service
+        ) from exc
 
 
 def route_status(response: requests.Response, service: str, what: str) -> requests.Response:
@@ -182,22 +191,27 @@ def route_status(response: requests.Response, service: str, what: str) -> reques
     raise RemoteRejected(message, service=service, status=status)
 
 
+LONGEST_RETRY_AFTER = 86_400.0
+"""The longest Retry-After taken as asked (a day): a longer one is read as this."""
+
+
 def retry_after(response: requests.Response) -> float | None:
-    """The Retry-After header in seconds (a number of seconds or an HTTP date), if any."""
-    value = response.headers.get("Retry-After")
+    """The Retry-After header in seconds, as RFC 9110 writes it (delay-seconds: digits only;
+    or an HTTP date), at most LONGEST_RETRY_AFTER; None when absent or written otherwise
+    (`inf`, `1e12`, `-5`, `2.5` are not delay-seconds)."""
+    value = (response.headers.get("Retry-After") or "").strip()
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():
+        return min(float(value), LONGEST_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(0.0, seconds), LONGEST_RETRY_AFTER)
 
 
 def json_body(response: requests.Response) -> Any:

@@ -534,6 +534,8 @@ def sync(source: str | None, full: bool) -> None:
     failed = False
     for report in reports:
         click.echo(f"{report.source}: {'ok' if report.ok else 'FAILED'}")
+        if report.error:
+            click.echo(f"  not synced: {report.error}", err=True)
         for part in report.entities:
             click.echo(
                 f"  {part.entity:<10} read {part.read:,}, written {part.written:,}, "

@@ -66,10 +66,12 @@ class EntityReport:
 class SyncReport:
     source: str
     entities: list[EntityReport] = field(default_factory=list)
+    error: str | None = None
+    """Why nothing was read: the source could not be set up (its settings or secrets)."""
 
     @property
     def ok(self) -> bool:
-        return all(e.failure is None for e in self.entities)
+        return self.error is None and all(e.failure is None for e in self.entities)
 
 
 def _expected(adapter: SourceAdapter, entity: Entity, since: Watermark | None) -> int | None:

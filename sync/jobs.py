@@ -7,6 +7,7 @@ re-evaluation. config/wiring.py binds them once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from gating.sources import SourceAdapter
 from sync.engine import Progress, SyncReport, SyncStore, sync_source
 from sync.push import OutboxStore, PushReport, push_pending
 from sync.warnings import WarningReport, WarningStore, compute_warnings
+
+log = logging.getLogger(__name__)
 
 SourceRow = Mapping[str, Any]
 """A stored source: id, name, kind, url, settings (a dict, or None) and last_success_at."""
@@ -85,8 +88,10 @@ class Jobs:
         self, source: str | None = None, *, full: bool = False, progress: Progress | None = None
     ) -> list[SyncReport]:
         """Sync one source, or every source that has something to pull (not the default one).
+        Of every source, one that cannot be set up (its settings or a secret) is reported as
+        failed and the others are synced.
 
-        :raises SourceNotFound, SourceConfigError:
+        :raises SourceNotFound, SourceConfigError: (the named source)
         """
         rows = [self.sources.source(source)] if source else self.sources.sources()
         reports = []
@@ -95,7 +100,14 @@ class Jobs:
                 if source:
                     raise SourceConfigError(f"source {row['name']!r} has nothing to pull")
                 continue
-            adapter = self.connections.adapter(row)
+            try:
+                adapter = self.connections.adapter(row)
+            except SourceConfigError as exc:
+                if source:
+                    raise
+                log.error("source %s not synced: %s", row["name"], exc)
+                reports.append(SyncReport(row["name"], error=str(exc)))
+                continue
             try:
                 reports.append(
                     sync_source(
@@ -139,13 +151,20 @@ class Jobs:
         """Deliver the outbox to every push target and notice target (or to `targets`, built
         and closed by the caller).
 
-        :raises SourceConfigError: a push target's credentials are missing.
+        A target that cannot be set up (its settings or a secret) is reported with its error
+        and its changes wait; the others are pushed.
         """
         own: list[PushTarget | NoticeTarget] = []
+        unbuilt: list[PushReport] = []
         if targets is None:
             built: dict[str, PushTarget | NoticeTarget] = {}
             for row in self.sources.sources():
-                target = self.connections.push_target(row)
+                try:
+                    target = self.connections.push_target(row)
+                except SourceConfigError as exc:
+                    log.error("nothing pushed to %s: %s", row["name"], exc)
+                    unbuilt.append(PushReport(row["name"], error=str(exc)))
+                    continue
                 if target is not None:
                     built[row["name"]] = target
                     own.append(target)
@@ -154,7 +173,7 @@ class Jobs:
                 own.append(notice_target)
             targets = built
         try:
-            return push_pending(targets, store=self.warnings, clock=self.clock)
+            return unbuilt + push_pending(targets, store=self.warnings, clock=self.clock)
         finally:
             for target in own:
                 target.close()

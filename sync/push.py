@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,8 +49,10 @@ def push_pending(
 
     A target that is unavailable (after its adapter's own retries) keeps its changes, in order,
     for a later run: the first waiting row is deferred by the target's Retry-After or a
-    doubling wait, and the target is left alone until then. A change the target refuses for
-    good is marked failed (and listed by GET /api/v1/outbox?status=failed); the rest go on.
+    doubling wait (at most LONGEST_WAIT), and the target is left alone until then; an error
+    nobody foresaw does the same, so one target's fault never stops the others. A change the
+    target refuses for good is marked failed (and listed by GET /api/v1/outbox?status=failed);
+    the rest go on.
     A change is marked delivered only after the target took it; if the process dies in between,
     the next run pushes it again and the target's idempotency (the change id) makes that a
     no-op.
@@ -76,6 +79,13 @@ def push_pending(
                 store.failed(item.id, str(exc))
                 report.failed.append(f"{item.change.customer_ref}: {exc}")
                 log.warning("push to %s refused for %s: %s", name, item.change.customer_ref, exc)
+            except Exception as exc:  # a fault no adapter foresaw: this target waits, not others
+                wait = _wait(item.attempts, None)
+                store.deferred(item.id, f"unexpected error: {exc!r}", clock() + wait)
+                report.error = f"unexpected error: {exc!r}"
+                report.waiting = len(items) - n
+                log.exception("push to %s waits %s after an unexpected error", name, wait)
+                break
             else:
                 store.delivered(item.id, clock())
                 report.delivered += 1
@@ -84,7 +94,10 @@ def push_pending(
 
 
 def _wait(attempts: int, retry_after: float | None) -> timedelta:
-    if retry_after is not None:
-        return max(timedelta(seconds=retry_after), timedelta(seconds=1))
+    """The target's Retry-After, else a doubling wait; at least a second, at most LONGEST_WAIT
+    (a target that asks for longer is asked again then)."""
+    longest = LONGEST_WAIT.total_seconds()
+    if retry_after is not None and math.isfinite(retry_after):
+        return timedelta(seconds=min(max(retry_after, 1.0), longest))
     backoff: timedelta = FIRST_WAIT * (2 ** min(attempts, 10))
     return min(LONGEST_WAIT, backoff)

@@ -263,6 +263,33 @@ def test_a_429_with_retry_after_0_is_retried(
     assert list(receiver.applied) == [WARNING.change_id]
 
 
+@pytest.mark.parametrize(
+    ("header", "read"),
+    [
+        ("inf", None),  # not delay-seconds (RFC 9110: digits only): the target's own back-off
+        ("1e12", None),
+        ("-5", None),
+        ("2.5", None),
+        ("999999999999", 86_400.0),  # digits, but more than a day: read as a day
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # an HTTP date already past
+    ],
+)
+def test_retry_after_is_read_as_rfc_9110_writes_it_and_never_beyond_a_day(
+    targets: Callable[..., CallbackTarget],
+    receiver: Receiver,
+    slept: list[float],
+    header: str,
+    read: float | None,
+) -> None:
+    receiver.script(*[Answer(503, {"Retry-After": header})] * 2)
+    target = targets(receiver.url, attempts=1)
+
+    with pytest.raises(TargetUnavailable) as caught:
+        target.push(NOTICE)
+
+    assert caught.value.retry_after == read
+
+
 def test_a_wait_longer_than_the_retries_can_sleep_goes_back_to_the_queue(
     targets: Callable[..., CallbackTarget], receiver: Receiver, slept: list[float]
 ) -> None:

@@ -125,11 +125,14 @@ class FakeConnections:
     def __init__(self, log: Log) -> None:
         self.log = log
         self.made: list[FakeAdapter] = []
+        self.unset: set[str] = set()  # sources whose secret's variable is unset
 
     def pulls(self, row: Any) -> bool:
         return bool(row["kind"] != "csv")
 
     def adapter(self, row: Any) -> FakeAdapter:
+        if row["name"] in self.unset:
+            raise SourceConfigError(f"source {row['name']!r}: set CREDITGATE_TEST_PASSWORD")
         self.made.append(FakeAdapter(row["name"], self.log))
         return self.made[-1]
 
@@ -233,6 +236,35 @@ def test_push_builds_the_sources_that_take_pushes_and_the_notice_targets_and_clo
     assert [line for line in log if line.startswith("due")] == ["due erp", "due callback"]
     assert [a.name for a in connections.made] == ["erp"]
     assert connections.made[0].closed and callback.closed
+
+
+def test_a_source_that_cannot_be_set_up_fails_alone_and_the_others_are_synced(log):
+    jobs, connections, _ = _jobs(log)
+    connections.unset = {"files"}
+
+    reports = jobs.sync()
+
+    assert [(r.source, r.ok, r.error) for r in reports] == [
+        ("files", False, "source 'files': set CREDITGATE_TEST_PASSWORD"),
+        ("erp", True, None),
+        ("quiet", True, None),
+    ]
+    assert "synced 3" in log and "synced 2" not in log
+    with pytest.raises(SourceConfigError, match="CREDITGATE_TEST_PASSWORD"):
+        jobs.sync("files")  # asked for by name: refused outright
+
+
+def test_a_push_target_that_cannot_be_set_up_waits_and_the_others_are_pushed(log):
+    jobs, connections, callback = _jobs(log)
+    connections.unset = {"erp"}
+
+    reports = jobs.push()
+
+    assert [(r.target, r.error) for r in reports] == [
+        ("erp", "source 'erp': set CREDITGATE_TEST_PASSWORD"),
+        ("callback", None),
+    ]
+    assert "due callback" in log and "due erp" not in log and callback.closed
 
 
 def test_push_to_targets_the_caller_built_leaves_them_open(log):

@@ -30,9 +30,13 @@ class FakeTarget:
         self.retry_after: float | None = None
         self.refuse: set[str] = set()  # customer refs refused for good
         self.lose_answer = False  # apply, then fail as if the answer never arrived
+        self.crash: Exception | None = None  # an error no adapter foresaw, once
 
     def push(self, change: WarningChange) -> None:
         self.calls.append(change.change_id)
+        if self.crash is not None:
+            crash, self.crash = self.crash, None
+            raise crash
         if self.down:
             self.down -= 1
             raise TargetUnavailable("target is down", retry_after=self.retry_after)
@@ -157,6 +161,40 @@ def test_a_target_that_asks_to_wait_is_left_alone_until_then(loaded, job, clock)
 
     assert (early[0].delivered, late[0].delivered) == (0, 3)
     assert len(erp.calls) == 1 + 3  # nothing was sent during the 600 s
+
+
+@pytest.mark.parametrize("asked", [10**12, float("inf")])
+def test_a_target_that_asks_to_wait_for_ever_is_asked_again_within_the_hour(
+    loaded, job, clock, asked
+):
+    job()
+    erp, crm = FakeTarget(), FakeTarget()
+    erp.down, erp.retry_after = 1, asked
+    store = loaded.warning_store()
+
+    first = push_pending({"erp": erp, "crm": crm}, store=store, clock=clock)
+    clock.advance(hours=1, seconds=1)
+    later = push_pending({"erp": erp, "crm": crm}, store=store, clock=clock)
+
+    assert first[0].waiting == 3 and first[1].delivered == 3  # the other target went on
+    assert later[0].delivered == 3
+
+
+def test_an_error_no_adapter_foresaw_defers_that_target_and_the_others_go_on(loaded, job, clock):
+    job()
+    erp, crm = FakeTarget(), FakeTarget()
+    erp.crash = OverflowError("date value out of range")
+    store = loaded.warning_store()
+
+    first = push_pending({"erp": erp, "crm": crm}, store=store, clock=clock)
+    clock.advance(hours=1)
+    later = push_pending({"erp": erp, "crm": crm}, store=store, clock=clock)
+
+    assert (first[0].delivered, first[0].waiting) == (0, 3)
+    assert "OverflowError" in (first[0].error or "")
+    assert first[1].delivered == 3
+    assert later[0].delivered == 3 and erp.levels() == crm.levels()
+    assert store.outbox(status="failed") == []  # waiting, never refused for good
 
 
 def test_an_answer_lost_after_the_target_applied_the_change_does_not_duplicate_it(
