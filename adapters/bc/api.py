@@ -7,11 +7,13 @@ APIs"): every resource is under `/companies({id})/`; a collection answers
 `{"value": [...], "@odata.nextLink": "<absolute URL>"}` while more rows follow (server-driven
 paging: the next link is followed as it is); each entity carries `@odata.etag`, which a PATCH
 must send in `If-Match`; an expired or invalid token is answered 401; throttling is 429 with
-`Retry-After`. A 2xx answer that is not a JSON object (or, for a collection, has no `value`
-list) is not Business Central's: a proxy's or gateway's page (e.g. an HTML maintenance page
-answered 200) is a TransientError, never "no such record". The token comes from `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/
+`Retry-After`. The token comes from `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/
 token` with `grant_type=client_credentials` and the scope
 `https://api.businesscentral.dynamics.com/.default`.
+
+A 2xx answer that is not a JSON object (or, for a collection, has no `value` list) is not
+Business Central's own but a proxy's or gateway's page (e.g. an HTML maintenance page answered
+200): a TransientError, never "no such record" (`get_json`, the one place reads go through).
 """
 
 from __future__ import annotations

@@ -24,20 +24,20 @@ resource types `customer` and `salesInvoice`):
   (UpdateStatusIfChanged stamps only a change of status); its `remainingAmount` comes from the
   ledger like any posted invoice's. So "open" here is Open, or Corrective with something
   remaining, and the re-read of open invoices asks for both statuses.
+  The API lists unposted invoices too (codeunit 5477 "Sales Invoice Aggregator"): one Released
+  or Pending Prepayment has status Open and its full amount as `remainingAmount`, and is counted
+  (it is about to be invoiced); posting gives it a new `number` but keeps its `id`, which is why
+  `id` is the invoice's ref. Reopened, it becomes a Draft (In Review while pending approval),
+  stamped anew: drafts and invoices in review are no receivables and are read as cancelled,
+  leniently (a draft may lack dates), so a released one reopened stops counting; a draft without
+  a customer cannot have been released and is passed over without an error.
 - Currency: an invoice in the company's local currency carries the General Ledger Setup's
   "LCY Code" as its `currencyCode` (page 30012 "APIV2 - Sales Invoices", through codeunit 5465's
   TranslateNAVCurrencyCodeToCurrencyCode). That code is free text (Code[10], e.g. "RMB"), so
   it is read once from `companyInformation` (`currencyCode`, page 30011 "APIV2 - Company
   Information": the LCY Code) and an invoice carrying it is in `local_currency`; an LCY code
   that is an ISO 4217 code other than `local_currency` is a misconfiguration and fails the
-  read. The API lists unposted invoices too
-  (codeunit 5477 "Sales Invoice Aggregator"): one Released or Pending Prepayment has status
-  Open and its full amount as `remainingAmount`, and is counted (it is about to be
-  invoiced); posting gives it a new `number` but keeps its `id`, which is why `id` is the
-  invoice's ref. Reopened, it becomes a Draft (In Review while pending approval), stamped
-  anew: drafts and invoices in review are no receivables and are read as cancelled, leniently
-  (a draft may lack dates), so a released one reopened stops counting; a draft without a
-  customer cannot have been released and is passed over without an error.
+  read.
 - Payments: `customerPayments` are lines of a payment journal, not posted payments; the
   standard API has no posted customer ledger. Applied payments show in each invoice's
   `remainingAmount`; unapplied payments are not read (README "Business Central").
