@@ -10,6 +10,10 @@ must send in `If-Match`; an expired or invalid token is answered 401; throttling
 `Retry-After`. The token comes from `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/
 token` with `grant_type=client_credentials` and the scope
 `https://api.businesscentral.dynamics.com/.default`.
+
+A 2xx answer that is not a JSON object (or, for a collection, has no `value` list) is not
+Business Central's own but a proxy's or gateway's page (e.g. an HTML maintenance page answered
+200): a TransientError, never "no such record" (`get_json`, the one place reads go through).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from adapters.http import (
     RemoteRejected,
     Timeout,
     TokenCache,
+    TransientError,
     json_body,
     new_retrying,
     new_session,
@@ -118,6 +123,8 @@ class BcClient:
         if response.status_code >= 500 or response.status_code == 429:
             route_status(response, SERVICE, f"token request at {self.token_url}")
         body = json_body(response)
+        if response.status_code < 300 and not isinstance(body, dict):
+            raise _not_json(response, f"token request at {self.token_url}")
         if not isinstance(body, dict) or not body.get("access_token"):
             # Entra answers {"error": "invalid_client", "error_description": "AADSTS7000215: ..."}
             error = body.get("error") if isinstance(body, dict) else "not JSON"
@@ -148,6 +155,27 @@ class BcClient:
     ) -> requests.Response:
         """One request, retried by `retrying`; a 401 gets one new token and one more try."""
         return self.retrying(self._call, method, url, what, params, json, headers)
+
+    def get_json(
+        self, url: str, what: str, *, params: dict[str, Any] | None = None, collection: bool = False
+    ) -> dict[str, Any]:
+        """GET `url` and its JSON object, retried as one call (`call`): a record, or with
+        `collection` a collection, whose `value` is then a list.
+
+        :raises TransientError: (once the retries are spent) a 2xx answer that is not a JSON
+            object, or a collection without a `value` list: not Business Central's own answer
+            (a proxy's or gateway's page), so nothing can be concluded from it.
+        """
+        return self.retrying(self._get_json, url, what, params, collection)
+
+    def _get_json(
+        self, url: str, what: str, params: dict[str, Any] | None, collection: bool
+    ) -> dict[str, Any]:
+        response = self._call("GET", url, what, params, None, None)
+        body = json_body(response)
+        if not isinstance(body, dict) or (collection and not isinstance(body.get("value"), list)):
+            raise _not_json(response, what, collection=collection)
+        return body
 
     def _call(
         self,
@@ -192,14 +220,12 @@ class BcClient:
 
         :raises RemoteRejected: a next link off the API root's scheme, host and port (the
             bearer token is never sent elsewhere), or a row in `value` that is not an object.
+        :raises TransientError: as `get_json`, for a page answered without a `value` list.
         """
         url, query = self.resource(name), dict(params)
         for number in itertools.count(1):
-            body = json_body(self.call("GET", url, f"read {name} (page {number})", params=query))
-            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-                raise RemoteRejected(
-                    f"{SERVICE}: read {name} answered without a `value` list", service=SERVICE
-                )
+            what = f"read {name} (page {number})"
+            body = self.get_json(url, what, params=query, collection=True)
             rows = body["value"]
             if not all(isinstance(row, dict) for row in rows):
                 raise RemoteRejected(
@@ -227,6 +253,23 @@ class BcClient:
                 service=SERVICE,
             )
         return link
+
+
+def _not_json(
+    response: requests.Response, what: str, *, collection: bool = False
+) -> TransientError:
+    """The error for a 2xx answer that is not Business Central's: no JSON object, or (for a
+    collection) no `value` list; it names the status, the content type and the body's start."""
+    lacks = "without a `value` list" if collection else "that is not a JSON object"
+    kind = response.headers.get("Content-Type") or "no Content-Type"
+    start = " ".join(response.text.split())[:200]
+    return TransientError(
+        f"{SERVICE}: {what} answered HTTP {response.status_code} {lacks} ({kind}: "
+        f"{start!r}), not Business Central's own answer (a proxy or maintenance page?); "
+        "trying again later",
+        service=SERVICE,
+        status=response.status_code,
+    )
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

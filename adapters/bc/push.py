@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from adapters.bc.api import SERVICE, BcClient, Row, odata_text
-from adapters.http import RemoteRejected, TransientError, json_body
+from adapters.http import RemoteRejected, TransientError
 from gating.push import WarningChange
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,9 @@ class BcPushTarget(BcClient):
         times. Nothing is written when the customer is already blocked for everything.
 
         :raises RemoteRejected: no such customer, or Business Central refused the write.
-        :raises TransientError: it stayed unreachable or throttling, or the customer kept
-            changing under us; the change stays queued.
+        :raises TransientError: it stayed unreachable or throttling, answered something that
+            is not its own JSON (a proxy's page), or the customer kept changing under us; the
+            change stays queued.
         """
         customer = self._find(change.customer_ref)
         if not change.hold:
@@ -68,13 +69,13 @@ class BcPushTarget(BcClient):
         )
 
     def _find(self, number: str) -> Row:
+        """The customer with this number. Only a well-formed answer listing none of them means
+        there is no such customer: one that is not (TransientError, from `get_json`) leaves the
+        change queued."""
         params = {"$filter": f"number eq {odata_text(number)}"}
-        response = self.call(
-            "GET", self.resource("customers"), f"find customer {number}", params=params
-        )
-        body = json_body(response)
-        rows = body.get("value") if isinstance(body, dict) else None
-        found = [r for r in rows or [] if isinstance(r, dict) and r.get("number") == number]
+        what = f"find customer {number}"
+        body = self.get_json(self.resource("customers"), what, params=params, collection=True)
+        found = [r for r in body["value"] if isinstance(r, dict) and r.get("number") == number]
         if len(found) != 1 or not found[0].get("id"):
             raise RemoteRejected(
                 f"{SERVICE}: no customer {number!r} in company {self.company}",

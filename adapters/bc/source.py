@@ -17,14 +17,27 @@ resource types `customer` and `salesInvoice`):
 - `salesInvoices`: `number`, `invoiceDate`, `dueDate`, `customerNumber`/`billToCustomerNumber`,
   `currencyCode`, `totalAmountIncludingTax`, `remainingAmount` (what is still open),
   `orderNumber`, `status` (" ", "Draft", "In Review", "Open", "Paid", "Canceled",
-  "Corrective"). A cancelled invoice counts nowhere. The API lists unposted invoices too
-  (codeunit 5477 "Sales Invoice Aggregator"): one Released or Pending Prepayment has status
-  Open and its full amount as `remainingAmount`, and is counted (it is about to be
-  invoiced); posting gives it a new `number` but keeps its `id`, which is why `id` is the
-  invoice's ref. Reopened, it becomes a Draft (In Review while pending approval), stamped
-  anew: drafts and invoices in review are no receivables and are read as cancelled, leniently
-  (a draft may lack dates), so a released one reopened stops counting; a draft without a
-  customer cannot have been released and is passed over without an error.
+  "Corrective"). A cancelled invoice counts nowhere. A posted invoice that cancels a posted
+  credit memo says "Corrective" whether it is open or paid (codeunit 5477's
+  SetStatusOptionFromSalesInvoiceHeader tests Corrective before Closed), and its status, so
+  its `lastModifiedDateTime`, does not change when it is paid or unapplied again
+  (UpdateStatusIfChanged stamps only a change of status); its `remainingAmount` comes from the
+  ledger like any posted invoice's. So "open" here is Open, or Corrective with something
+  remaining, and the re-read of open invoices asks for both statuses.
+  The API lists unposted invoices too (codeunit 5477 "Sales Invoice Aggregator"): one Released
+  or Pending Prepayment has status Open and its full amount as `remainingAmount`, and is counted
+  (it is about to be invoiced); posting gives it a new `number` but keeps its `id`, which is why
+  `id` is the invoice's ref. Reopened, it becomes a Draft (In Review while pending approval),
+  stamped anew: drafts and invoices in review are no receivables and are read as cancelled,
+  leniently (a draft may lack dates), so a released one reopened stops counting; a draft without
+  a customer cannot have been released and is passed over without an error.
+- Currency: an invoice in the company's local currency carries the General Ledger Setup's
+  "LCY Code" as its `currencyCode` (page 30012 "APIV2 - Sales Invoices", through codeunit 5465's
+  TranslateNAVCurrencyCodeToCurrencyCode). That code is free text (Code[10], e.g. "RMB"), so
+  it is read once from `companyInformation` (`currencyCode`, page 30011 "APIV2 - Company
+  Information": the LCY Code) and an invoice carrying it is in `local_currency`; an LCY code
+  that is an ISO 4217 code other than `local_currency` is a misconfiguration and fails the
+  read.
 - Payments: `customerPayments` are lines of a payment journal, not posted payments; the
   standard API has no posted customer ledger. Applied payments show in each invoice's
   `remainingAmount`; unapplied payments are not read (README "Business Central").
@@ -44,7 +57,8 @@ from typing import Any, TypeVar
 from adapters import fields
 from adapters.bc.api import SERVICE, BcClient, Row, odata_text
 from adapters.fields import Invalid
-from adapters.http import RemoteRejected, json_body
+from adapters.http import RemoteRejected
+from gating.money import is_currency
 from gating.records import CustomerData, GroupData, InvoiceData, PaymentData, RecordError
 from gating.sources import Page, Watermark
 
@@ -56,6 +70,7 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 NOT_BLOCKED = " "
 NOT_RECEIVABLE = {"", "Draft", "In Review"}
 OPEN = "Open"
+CORRECTIVE = "Corrective"  # a posted invoice that cancels a posted credit memo, open or paid
 CANCELLED = "Canceled"  # Business Central's spelling
 BLANK_DATE = date(1, 1, 1)  # how Business Central writes an empty date
 ZERO = Decimal(0)
@@ -69,6 +84,8 @@ class BcSource(BcClient):
     local_currency: str
     overlap: timedelta
     _open_refs: set[str] | None = None
+    _lcy_code: str | None = None
+    """The company's LCY Code as `companyInformation` gave it (trimmed, upper case), read once."""
 
     def groups(self, since: Watermark | None) -> Iterator[Page[GroupData]]:
         """The API has no credit groups: nothing to read."""
@@ -99,15 +116,24 @@ class BcSource(BcClient):
         stops counting; one without a customer cannot have been released and is passed over.
 
         `remainingAmount` is computed from the ledger when read, and a payment applied to part
-        of an invoice leaves it Open with its `lastModifiedDateTime` unchanged: no watermark
-        finds it. So every incremental read also reads all invoices with status Open (pages
+        of an invoice leaves it Open with its `lastModifiedDateTime` unchanged, as a payment
+        applied to a Corrective invoice, or unapplied from it, does: no watermark finds them.
+        So every incremental read also reads all invoices with status Open or Corrective (pages
         without a watermark: they move nothing, and re-read records upsert harmlessly).
+
+        The company's LCY code is read first, once per adapter (`companyInformation`).
+
+        :raises TransientError: Business Central stayed unreachable, slow or throttling, or
+            answered something that is not its own JSON.
+        :raises RemoteRejected: it refused a read, or its LCY code is an ISO 4217 code other
+            than `local_currency`.
         """
         self._open_refs = None
+        self._company_lcy()
         seen: set[str] = set()
 
         def note_open(rows: list[Row]) -> None:
-            seen.update(str(row.get("id")) for row in rows if _status(row) == OPEN)
+            seen.update(str(row.get("id")) for row in rows if _open(row))
 
         yield from self._read(
             "salesInvoices",
@@ -119,7 +145,8 @@ class BcSource(BcClient):
         if since is not None:
             # The open set is this re-read's alone: an invoice that left Open after the read
             # above is then read again by id, never left counting.
-            status = {"$filter": f"status eq {odata_text(OPEN)}"}
+            either = " or ".join(f"status eq {odata_text(s)}" for s in (OPEN, CORRECTIVE))
+            status = {"$filter": either}
             for rows in self.pages("salesInvoices", status):
                 note_open(rows)
                 kept = [row for row in rows if _receivable(row)]
@@ -129,9 +156,10 @@ class BcSource(BcClient):
         self._open_refs = seen
 
     def open_invoice_refs(self) -> set[str] | None:
-        """The `id` of every invoice the last complete `invoices()` read listed with status
-        Open (a full read: among every invoice; an incremental one: its re-read of the open
-        ones); None before one completed (RechecksInvoices)."""
+        """The `id` of every invoice the last complete `invoices()` read listed as open, with
+        status Open or Corrective with a `remainingAmount` other than 0 (a full read: among
+        every invoice; an incremental one: its re-read of the Open and Corrective ones); None
+        before one completed (RechecksInvoices). Every invoice listed so was stored as read."""
         return self._open_refs
 
     def recheck_invoices(self, held: Sequence[InvoiceData]) -> Page[InvoiceData]:
@@ -141,6 +169,7 @@ class BcSource(BcClient):
 
         :raises TransientError, RemoteRejected: as a read (a 404 aside).
         """
+        self._company_lcy()
         records: list[InvoiceData] = []
         errors: list[RecordError] = []
         for invoice in held:
@@ -160,15 +189,42 @@ class BcSource(BcClient):
         """The invoice with this `id`, or None when the API answers 404 (no such record)."""
         name = f"salesInvoices({record_id})"
         try:
-            response = self.call("GET", self.resource(name), f"read {name}")
+            return self.get_json(self.resource(name), f"read {name}")
         except RemoteRejected as exc:
             if exc.status == 404:
                 return None
             raise
-        row = json_body(response)
-        if not isinstance(row, dict):
-            raise RemoteRejected(f"{SERVICE}: read {name} answered no object", service=SERVICE)
-        return row
+
+    def _company_lcy(self) -> str:
+        """The company's LCY code (General Ledger Setup's "LCY Code", `currencyCode` of its one
+        `companyInformation` row), read once per adapter; "" when the company has none.
+
+        :raises RemoteRejected: no company information listed, or an LCY code that is an
+            ISO 4217 code other than `local_currency` (every amount would be misread).
+        :raises TransientError: as any read.
+        """
+        if self._lcy_code is None:
+            what = "read companyInformation"
+            body = self.get_json(self.resource("companyInformation"), what, collection=True)
+            rows = [row for row in body["value"] if isinstance(row, dict)]
+            if not rows:
+                raise RemoteRejected(
+                    f"{SERVICE}: {what} listed nothing for company {self.company}: check the "
+                    "application's permissions in Business Central",
+                    service=SERVICE,
+                )
+            found = rows[0].get("currencyCode")
+            code = found.strip().upper() if isinstance(found, str) else ""
+            if code != self.local_currency and is_currency(code):
+                raise RemoteRejected(
+                    f"{SERVICE}: company {self.company} keeps its books in {code} (its LCY "
+                    f"Code), but this source's local currency is {self.local_currency}: every "
+                    "credit limit and local-currency invoice would be misread; set "
+                    f"--local-currency {code}",
+                    service=SERVICE,
+                )
+            self._lcy_code = code
+        return self._lcy_code
 
     def _read(
         self,
@@ -272,7 +328,11 @@ class BcSource(BcClient):
         )
 
     def _currency(self, code: Any) -> str:
+        """An invoice's currency: blank or the company's LCY code (which need not be an ISO
+        code) is `local_currency`; any other code must be ISO 4217."""
         if code is None or not str(code).strip():
+            return self.local_currency
+        if self._lcy_code and isinstance(code, str) and code.strip().upper() == self._lcy_code:
             return self.local_currency
         return fields.currency(code)
 
@@ -283,6 +343,21 @@ def _status(row: Row) -> str:
 
 def _receivable(row: Row) -> bool:
     return _status(row) not in NOT_RECEIVABLE
+
+
+def _open(row: Row) -> bool:
+    """Open at Business Central: status Open, or Corrective (open or paid alike) with something
+    remaining; a `remainingAmount` that is not a number does not make it paid."""
+    status = _status(row)
+    if status != CORRECTIVE:
+        return status == OPEN
+    remaining = row.get("remainingAmount")
+    if isinstance(remaining, bool) or not isinstance(remaining, int | Decimal | str):
+        return True
+    try:
+        return Decimal(str(remaining).strip()) != 0
+    except ArithmeticError:
+        return True
 
 
 def _customer_number(row: Row) -> Any:

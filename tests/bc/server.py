@@ -16,7 +16,24 @@ The payloads follow Microsoft Learn's API v2.0 reference (facts kept, fixtures w
   docs Business Central follows).
 - PATCH needs `If-Match` with the entity's etag; a stale one is 412 ("Update customers").
 - `$filter=status eq 'Open'` on salesInvoices is Microsoft's own example ("Using filters with
-  OData/API calls").
+  OData/API calls"); `or` between two comparisons is in the table of "Using filter expressions
+  in OData URIs" (`$filter=Country_Region_Code eq 'ES' or ...`).
+- currencyCode: an invoice in the company's local currency (its Currency Code blank) is served
+  with the General Ledger Setup's "LCY Code" (page 30012 "APIV2 - Sales Invoices",
+  SetCalculatedFields: codeunit 5465's TranslateNAVCurrencyCodeToCurrencyCode returns the
+  Currency Code if not blank, else the LCY Code), which is a free Code[10] (e.g. "RMB").
+- companyInformation: `GET companies({id})/companyInformation`; its `currencyCode` is the LCY
+  Code (page 30011 "APIV2 - Company Information", SetCalculatedFields). The properties and
+  their example values are Learn's "Get companyInformation" (API v2.0). Learn shows the entity
+  alone ("may be truncated"); page 30011 is a list (a repeater) keyed by SystemId, as a PATCH
+  on `companyInformation({id})` answering `.../companyInformation/$entity` shows, so a GET on
+  the set answers a collection holding the company's one row, as served here.
+- Status "Corrective" (codeunit 5477, SetStatusOptionFromSalesInvoiceHeader: Cancelled, then
+  Corrective, then Closed = Paid, else Open): an invoice that cancels a posted credit memo is
+  Corrective whether open or paid; UpdateStatusIfChanged calls Modify(true), the stamp, only
+  when the status changes, so paying or unapplying one changes only its `remainingAmount`
+  (`modify_invoice(remainingAmount=...)` here); page 30012's GetRemainingAmount reads it from
+  the ledger for every posted invoice but a Canceled one.
 - From the application code behind salesInvoices (codeunit 5477 "Sales Invoice Aggregator"),
   as the issue-15 review reads it, not checked here line by line: an unposted invoice that is
   Released or Pending Prepayment has status Open and its full amount as `remainingAmount`;
@@ -41,8 +58,10 @@ The payloads follow Microsoft Learn's API v2.0 reference (facts kept, fixtures w
   `scope=https://api.businesscentral.dynamics.com/.default` and answers `token_type`,
   `expires_in`, `access_token` (Microsoft identity platform, client credentials flow).
 
-Not backed by anything Microsoft publishes in these pages, and so only plausible: the exact
-error codes and messages in the 401, 404 and 429 bodies (the statuses and Retry-After are
+Not backed by anything Microsoft publishes in these pages, and so only plausible: the HTML
+maintenance page answered 200 (`answer_html`: what a proxy or gateway in front of the API may
+answer, never Business Central itself), the exact error codes and messages in the 401, 404
+and 429 bodies (the statuses and Retry-After are
 documented; the adapter reads only those), and the etag's inner text. The error envelope,
 `{"error": {"code": ..., "message": "...  CorrelationId:  <guid>."}}`, is the one Business
 Central writes (an answer quoted in microsoft/ALAppExtensions issue 16868).
@@ -174,6 +193,38 @@ def _invoice(
     return row
 
 
+def _company_information(lcy_code: str) -> dict[str, Any]:
+    """The company's information, with the v2.0 resource's properties in Learn's order and its
+    example values ("Get companyInformation"); `currencyCode` is the LCY Code."""
+    return {
+        "id": "86f5f171-44e3-ea11-bb43-000d3a2feca1",
+        "displayName": "CRONUS USA, Inc.",
+        "addressLine1": "7122 South Ashford Street",
+        "addressLine2": "Westminster",
+        "city": "Atlanta",
+        "state": "GA",
+        "country": "US",
+        "postalCode": "31772",
+        "phoneNumber": "+1 425 555 0100",
+        "faxNumber": "+1 425 555 0101",
+        "email": "",
+        "website": "",
+        "taxRegistrationNumber": "",
+        "currencyCode": lcy_code,
+        "currentFiscalYearStartDate": "2021-01-01",
+        "industry": "",
+        "lastModifiedDateTime": "2020-08-21T00:24:12.793Z",
+    }
+
+
+MAINTENANCE_PAGE = (
+    "<!DOCTYPE html><html><head><title>Down for maintenance</title></head><body>"
+    "<h1>We'll be back soon</h1><p>The service is down for scheduled maintenance.</p>"
+    "</body></html>"
+)
+"""What a proxy in front of the API might answer with 200 (made up here, see above)."""
+
+
 class _Json(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):
@@ -191,6 +242,9 @@ class FakeBc:
     """The company's data; `now` stamps every change (a test moves it)."""
 
     now: datetime = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    lcy_code: str = "USD"
+    """General Ledger Setup's "LCY Code": companyInformation's `currencyCode`, and the
+    `currencyCode` served for an invoice whose Currency Code is blank."""
     customers: list[dict[str, Any]] = field(default_factory=list)
     invoices: list[dict[str, Any]] = field(default_factory=list)
     _etags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -225,10 +279,12 @@ class FakeBc:
         remaining: str | None = None,
         issued: date,
         due: date,
-        currency: str = "USD",
+        currency: str = "",
         status: str = "Open",
         order: str = "",
     ) -> dict[str, Any]:
+        """An invoice; `currency` is its Currency Code, blank for the local currency (served as
+        the LCY Code)."""
         row = _invoice(
             number,
             self.customer(customer),
@@ -246,6 +302,10 @@ class FakeBc:
 
     def invoice(self, number: str) -> dict[str, Any]:
         return next(i for i in self.invoices if i["number"] == number)
+
+    def served(self, row: dict[str, Any]) -> dict[str, Any]:
+        """An invoice as the API answers it: a blank Currency Code as the LCY Code."""
+        return {**row, "currencyCode": row["currencyCode"] or self.lcy_code}
 
     def modify_invoice(self, number: str, **values: Any) -> None:
         """Change an invoice. `remainingAmount` is computed from the customer ledger when the
@@ -300,6 +360,8 @@ class BcServer:
     def __post_init__(self) -> None:
         self._tokens: set[str] = set()
         self._throttle: list[str] = []
+        self._odd: list[str] = []
+        self._odd_tokens = 0
         self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
@@ -310,6 +372,18 @@ class BcServer:
     def throttle(self, times: int, retry_after: str = "1") -> None:
         """Answer the next `times` API calls 429 with this Retry-After."""
         self._throttle.extend([retry_after] * times)
+
+    def answer_html(self, times: int) -> None:
+        """Answer the next `times` API calls 200 with an HTML maintenance page (a proxy's)."""
+        self._odd.extend([MAINTENANCE_PAGE] * times)
+
+    def answer_without_value(self, times: int) -> None:
+        """Answer the next `times` API calls 200 with a JSON object that has no `value`."""
+        self._odd.extend(['{"@odata.context": "elsewhere"}'] * times)
+
+    def answer_token_html(self, times: int) -> None:
+        """Answer the next `times` token requests 200 with an HTML maintenance page."""
+        self._odd_tokens += times
 
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (401)."""
@@ -370,6 +444,9 @@ class BcServer:
     def _handle(self, request: Request) -> Response:
         if request.path == f"/{TENANT}/oauth2/v2.0/token" and request.method == "POST":
             self.calls.append("token")
+            if self._odd_tokens:
+                self._odd_tokens -= 1
+                return Response(MAINTENANCE_PAGE, 200, content_type="text/html")
             return self._token(request)
         prefix = f"{API}/companies({COMPANY})/"
         if not request.path.startswith(prefix):
@@ -382,6 +459,10 @@ class BcServer:
         hooks = self._hooks.get(call)
         if hooks:
             hooks.pop(0)()
+        if self._odd:
+            odd = self._odd.pop(0)
+            kind = "text/html" if odd.startswith("<") else "application/json"
+            return Response(odd, 200, content_type=kind)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ")
         if not auth.startswith("Bearer ") or token not in self._tokens or self.refuse_all_tokens:
@@ -391,8 +472,12 @@ class BcServer:
             response = _error(429, "Application_TooManyRequests", "Too many requests")
             response.headers["Retry-After"] = wait
             return response
-        if request.method == "GET" and rest in ("customers", "salesInvoices"):
-            rows = self.bc.customers if rest == "customers" else self.bc.invoices
+        if request.method == "GET" and rest == "customers":
+            return self._collection(request, rest, self.bc.customers)
+        if request.method == "GET" and rest == "salesInvoices":
+            return self._collection(request, rest, list(map(self.bc.served, self.bc.invoices)))
+        if request.method == "GET" and rest == "companyInformation":
+            rows = [_company_information(self.bc.lcy_code)]
             return self._collection(request, rest, rows)
         if request.method == "GET" and rest.startswith("salesInvoices(") and rest.endswith(")"):
             return self._one_invoice(rest[len("salesInvoices(") : -1])
@@ -445,7 +530,7 @@ class BcServer:
         if row is None:
             return _error(404, "Internal_RecordNotFound", "The Sales Invoice does not exist.")
         context = f"{self.url}/$metadata#companies({COMPANY})/salesInvoices/$entity"
-        body = {"@odata.context": context, **row}
+        body = {"@odata.context": context, **self.bc.served(row)}
         return Response(_dumps(body), 200, content_type="application/json; odata.metadata=minimal")
 
     def _patch(self, request: Request, record_id: str) -> Response:
@@ -466,9 +551,12 @@ class BcServer:
 
 def _matches(row: dict[str, Any], expression: str) -> bool:
     """The filters the adapter sends: `lastModifiedDateTime ge <instant>`, and
-    `number eq '<text>'` or `status eq '<text>'` (a quote doubled inside)."""
+    `number eq '<text>'` or `status eq '<text>'` (a quote doubled inside), or several of these
+    joined by `or` (no quote in a text holds " or ")."""
     if not expression:
         return True
+    if " or " in expression:
+        return any(_matches(row, part) for part in expression.split(" or "))
     field_name, operator, value = expression.split(" ", 2)
     if field_name == "lastModifiedDateTime" and operator in ("ge", "gt"):
         have = datetime.fromisoformat(row["lastModifiedDateTime"])

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from adapters.http import RemoteRejected, TransientError
+from gating.errors import TargetRejected, TargetUnavailable
 from gating.push import WarningChange
 from gating.sources import Page
 from tests.bc.conftest import AdapterFactory, days
@@ -306,3 +307,166 @@ def test_a_recheck_reads_each_invoice_by_id_and_cancels_the_ones_gone(
     assert [(e.record_id, e.reason) for e in page.errors] == [("1 or 1", "id is not a GUID")]
     assert bc_server.read_by_id == [gone.ref, held["PS-INV103002"].ref, held["PS-INV103004"].ref]
     assert page.watermark is None
+
+
+# ---- Corrective invoices: open or paid alike, their payments unstamped ----------------------
+
+
+def test_a_corrective_invoice_is_open_while_something_remains_and_is_read_again_as_open(
+    make_adapter: AdapterFactory, bc: FakeBc
+) -> None:
+    # Two invoices that cancel posted credit memos: one open, one paid (both "Corrective").
+    owing = bc.add_invoice(
+        "PS-INV103008", "20000", "500", issued=days(-2), due=days(28), status="Corrective"
+    )
+    paid = bc.add_invoice(
+        "PS-INV103009", "20000", "400", remaining="0", issued=days(-2), due=days(28),
+        status="Corrective",
+    )  # fmt: skip
+    adapter = make_adapter(overlap=timedelta(0))
+    open_ids = {bc.invoice(n)["id"] for n in ("PS-INV103001", "PS-INV103002", "PS-INV103004")}
+
+    pages = list(adapter.invoices(None))
+
+    assert adapter.open_invoice_refs() == open_ids | {owing["id"]}
+    # Paid, and the other one's payment unapplied: only remainingAmount moves, no stamp.
+    bc.modify_invoice("PS-INV103008", remainingAmount=Decimal("0"))
+    bc.modify_invoice("PS-INV103009", remainingAmount=Decimal("400"))
+    again = flat(list(adapter.invoices(pages[-1].watermark)))
+
+    got = {i.number: (i.open_amount, i.cancelled) for i in again if i.number.endswith(("8", "9"))}
+    assert got == {
+        "PS-INV103008": (Decimal("0.00"), False),
+        "PS-INV103009": (Decimal("400.00"), False),
+    }
+    assert adapter.open_invoice_refs() == open_ids | {paid["id"]}
+
+
+# ---- the company's LCY code -------------------------------------------------------------------
+
+
+def test_invoices_carrying_a_non_iso_lcy_code_are_in_the_local_currency(
+    make_adapter: AdapterFactory, bc: FakeBc
+) -> None:
+    # General Ledger Setup's LCY Code is free text: "RMB" for a company keeping its books in
+    # yuan. The API writes it as the currencyCode of every local-currency invoice.
+    bc.lcy_code = "RMB"
+    bc.add_invoice("PS-INV103010", "10000", "880", issued=days(-1), due=days(29), currency="Rmb ")
+    bc.add_invoice("PS-INV103011", "10000", "70", issued=days(-1), due=days(29), currency="EURO")
+    adapter = make_adapter(local_currency="CNY")
+
+    pages = list(adapter.invoices(None))
+
+    got = {i.number: (i.currency, i.open_amount) for i in flat(pages) if not i.cancelled}
+    assert got == {
+        "PS-INV103001": ("CNY", Decimal("1200.00")),
+        "PS-INV103002": ("CNY", Decimal("800.00")),
+        "PS-INV103003": ("CNY", Decimal("0.00")),
+        "PS-INV103004": ("EUR", Decimal("600.00")),
+        "PS-INV103010": ("CNY", Decimal("880.00")),  # trimmed, any case
+    }
+    errors = [(e.record_id, e.reason) for p in pages for e in p.errors]
+    # A foreign currency whose code is not ISO 4217 is still refused, by name.
+    assert errors == [("PS-INV103011", "currency 'EURO' is not an ISO 4217 code")]
+
+
+def test_the_lcy_code_is_read_once_per_adapter(
+    make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
+) -> None:
+    adapter = make_adapter()
+    held = flat(list(adapter.invoices(None)))
+    list(adapter.invoices(None))
+    adapter.recheck_invoices(held[:1])
+
+    assert bc_server.calls.count("GET companyInformation") == 1
+    assert bc_server.calls.index("GET companyInformation") < bc_server.calls.index(
+        "GET salesInvoices"
+    )
+
+
+def test_an_iso_lcy_code_other_than_the_local_currency_is_refused(
+    make_adapter: AdapterFactory, bc: FakeBc
+) -> None:
+    bc.lcy_code = "EUR"
+
+    with pytest.raises(RemoteRejected, match="set --local-currency EUR"):
+        list(make_adapter().invoices(None))
+
+
+def test_an_lcy_code_that_cannot_be_read_fails_the_read_like_any_read(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.before("GET companyInformation", lambda: bc_server.throttle(3, retry_after="0"))
+
+    with pytest.raises(TransientError) as caught:
+        list(make_adapter().invoices(None))
+
+    assert caught.value.status == 429
+    assert "GET salesInvoices" not in bc_server.calls
+
+
+# ---- answers that are not Business Central's own ----------------------------------------------
+
+
+def test_a_maintenance_page_answered_200_once_is_retried(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.answer_html(1)
+
+    customers = flat(list(make_adapter().customers(None)))
+
+    assert len(customers) == 4
+    assert bc_server.calls.count("GET customers") == 3  # the page, then 2 pages of 2
+
+
+@pytest.mark.parametrize("odd", ["answer_html", "answer_without_value"])
+def test_a_read_that_stays_answered_without_business_centrals_json_is_transient(
+    make_adapter: AdapterFactory, bc_server: BcServer, odd: str
+) -> None:
+    getattr(bc_server, odd)(3)
+
+    with pytest.raises(TransientError) as caught:
+        list(make_adapter().customers(None))
+
+    assert caught.value.status == 200
+    assert bc_server.calls.count("GET customers") == 3  # every attempt
+
+
+def test_a_hold_pushed_while_a_proxy_answers_a_maintenance_page_waits_and_is_not_refused(
+    make_adapter: AdapterFactory, bc: FakeBc, bc_server: BcServer
+) -> None:
+    bc_server.answer_html(3)
+
+    with pytest.raises(TransientError) as caught:
+        make_adapter().push(change("20000", "red", hold=True))
+
+    # Unavailable (the outbox defers the change), never a refusal (marked failed for good).
+    assert isinstance(caught.value, TargetUnavailable)
+    assert not isinstance(caught.value, TargetRejected)
+    assert "text/html" in str(caught.value) and "no customer" not in str(caught.value)
+    make_adapter().push(change("20000", "red", hold=True))
+    assert bc.customer("20000")["blocked"] == "All"
+
+
+def test_a_record_read_again_by_id_answered_with_a_maintenance_page_is_transient(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    adapter = make_adapter()
+    held = flat(list(adapter.invoices(None)))
+    bc_server.answer_html(3)
+
+    with pytest.raises(TransientError):
+        adapter.recheck_invoices(held[:1])
+
+
+def test_a_token_endpoint_answering_a_maintenance_page_is_transient_not_a_refusal(
+    make_adapter: AdapterFactory, bc_server: BcServer
+) -> None:
+    bc_server.answer_token_html(3)
+
+    with pytest.raises(TransientError):
+        list(make_adapter().customers(None))
+    assert bc_server.calls == ["token"] * 3
+
+    bc_server.answer_token_html(1)
+    assert len(flat(list(make_adapter().customers(None)))) == 4  # retried: a token came

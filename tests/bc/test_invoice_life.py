@@ -1,10 +1,11 @@
 """Invoices that leave "Open" in Business Central without a watermark finding them as open
 again: reopened to Draft, deleted while unposted, or closed without a new
-`lastModifiedDateTime`. Through the real sync engine and creditgate's store (SQLite and
-PostgreSQL), reading the exposure the gate reads.
+`lastModifiedDateTime`; and Corrective invoices, whose payments never stamp them. Through
+the real sync engine and creditgate's store (SQLite and PostgreSQL), reading the exposure the
+gate reads.
 
 The company is tests/bc/conftest.py's. Coho Winery (10000) starts with PS-INV103001, 1,200.00
-USD open; each test releases one more unposted invoice for it (700.00, status Open).
+USD open; most tests release one more unposted invoice for it (700.00, status Open).
 """
 
 from __future__ import annotations
@@ -178,3 +179,28 @@ def test_a_recheck_refused_fails_the_run_like_a_read(
     assert not failed.ok
     assert (invoices_part(failed).failure or "").startswith("RemoteRejected")
     assert open_invoices(services) == Decimal("1900.00")
+
+
+def test_a_corrective_invoice_paid_then_unapplied_without_a_stamp_counts_as_it_stands(
+    services: Services, bc: FakeBc, bc_server: BcServer, make_adapter: AdapterFactory
+) -> None:
+    services.sync_store().add_source(SOURCE, "bc-api", "http://bc", {}, services.clock())
+    # It cancels a posted credit memo: "Corrective" whether open or paid (codeunit 5477).
+    bc.add_invoice("PS-INV103008", COHO, "500", issued=days(-2), due=days(28), status="Corrective")
+    assert sync(services, make_adapter).ok
+    assert open_invoices(services) == Decimal("1700.00")
+    stamp = bc.invoice("PS-INV103008")["lastModifiedDateTime"]
+
+    bc.modify_invoice("PS-INV103008", remainingAmount=Decimal("0"))  # paid: no new status
+    paid = sync(services, make_adapter)
+
+    assert paid.ok, paid
+    assert open_invoices(services) == Decimal("1200.00")
+    assert bc_server.read_by_id == []  # the re-read of open invoices found it
+
+    bc.modify_invoice("PS-INV103008", remainingAmount=Decimal("500"))  # the payment unapplied
+    unapplied = sync(services, make_adapter)
+
+    assert unapplied.ok, unapplied
+    assert open_invoices(services) == Decimal("1700.00")
+    assert bc.invoice("PS-INV103008")["lastModifiedDateTime"] == stamp
