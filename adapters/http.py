@@ -263,3 +263,38 @@ class TokenCache(Generic[T]):
             ):
                 token = self._token = self._fetch()
             return token
+
+
+class OAuthClient(Generic[T]):
+    """What an HTTP client with OAuth access tokens holds: its session (opened here unless
+    given, and then closed by `close`), its retry policy, its timeout, its monotonic clock, and
+    one token shared by its threads, fetched by `_new_token` (Business Central's and Zoho's
+    clients)."""
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session | None,
+        retrying: Retrying | None,
+        timeout: Timeout,
+        clock: Callable[[], float],
+    ) -> None:
+        self._own_session = session is None
+        self.session = session if session is not None else new_session(timeout)
+        self.retrying = retrying if retrying is not None else new_retrying()
+        self.timeout = timeout
+        self.clock = clock
+        self._tokens: TokenCache[T] = TokenCache(self._new_token, clock)
+
+    def _new_token(self) -> T:
+        """A new access token from the service's token endpoint."""
+        raise NotImplementedError
+
+    def _access(self, stale: str | None = None) -> T:
+        """The current token, or a new one if it is about to expire or is `stale` (refused)."""
+        return self._tokens.get(stale)
+
+    def close(self) -> None:
+        """Release the connection pool this client opened (an access token needs no logout)."""
+        if self._own_session:
+            self.session.close()

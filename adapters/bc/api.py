@@ -31,13 +31,11 @@ from tenacity import Retrying
 
 from adapters.http import (
     DEFAULT_TIMEOUT,
+    OAuthClient,
     RemoteRejected,
     Timeout,
-    TokenCache,
     TransientError,
     json_body,
-    new_retrying,
-    new_session,
     route_status,
     transport_errors,
 )
@@ -57,7 +55,7 @@ class AccessToken:
     expires_at: float  # on the client's monotonic clock
 
 
-class BcClient:
+class BcClient(OAuthClient[AccessToken]):
     """One Business Central company reached with one Entra application (client credentials).
 
     `url` is the API root, ending in `/api/v2.0` (online:
@@ -88,28 +86,16 @@ class BcClient:
         self.client_id = client_id
         self._client_secret = client_secret
         self.scope = scope
-        self._own_session = session is None
-        self.session = session if session is not None else new_session(timeout)
-        self.retrying = retrying if retrying is not None else new_retrying()
-        self.timeout = timeout
-        self.clock = clock
-        self._tokens = TokenCache(self._new_token, clock)
+        super().__init__(session=session, retrying=retrying, timeout=timeout, clock=clock)
 
     def __repr__(self) -> str:  # never the secret
         return f"<{type(self).__name__} {self.url} company {self.company}>"
-
-    def close(self) -> None:
-        if self._own_session:
-            self.session.close()
 
     def resource(self, name: str) -> str:
         """The address of a collection of the company, e.g. `customers`."""
         return f"{self.url}/companies({self.company})/{name}"
 
     # ---- auth ----------------------------------------------------------------------------------
-
-    def _access(self, stale: str | None = None) -> AccessToken:
-        return self._tokens.get(stale)
 
     def _new_token(self) -> AccessToken:
         form = {

@@ -22,13 +22,11 @@ from tenacity import Retrying
 
 from adapters.http import (
     DEFAULT_TIMEOUT,
+    OAuthClient,
     RemoteRejected,
     Timeout,
-    TokenCache,
     TransientError,
     json_body,
-    new_retrying,
-    new_session,
     retry_after,
     route_status,
     transport_errors,
@@ -103,7 +101,7 @@ class AccessToken:
     expires_at: float  # on the adapter's monotonic clock
 
 
-class ZohoClient:
+class ZohoClient(OAuthClient[AccessToken]):
     """One Zoho CRM org reached with one OAuth2 client and refresh token.
 
     Every call times out, and connection errors, timeouts, 429 and 5xx are retried by
@@ -127,27 +125,15 @@ class ZohoClient:
         self.client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
-        self._own_session = session is None
-        self.session = session if session is not None else new_session(timeout)
-        self.retrying = retrying if retrying is not None else new_retrying()
-        self.timeout = timeout
-        self.clock = clock
-        self._tokens = TokenCache(self._refresh, clock)
+        super().__init__(session=session, retrying=retrying, timeout=timeout, clock=clock)
 
     def __repr__(self) -> str:  # never the secrets
         return f"<{type(self).__name__} {self.accounts_url} client {self.client_id[:8]}…>"
 
-    def close(self) -> None:
-        """Release the connection pool we opened (a Zoho access token needs no logout)."""
-        if self._own_session:
-            self.session.close()
-
     # ---- auth ----------------------------------------------------------------------------------
 
-    def _access(self, stale: str | None = None) -> AccessToken:
-        return self._tokens.get(stale)
-
-    def _refresh(self) -> AccessToken:
+    def _new_token(self) -> AccessToken:
+        """Refresh: a new access token for the refresh token."""
         url = f"{self.accounts_url}/oauth/v2/token"
         # In the body, not the query string: URLs end up in logs (urllib3's among them).
         form = {
