@@ -471,9 +471,15 @@ class Connections:
         return build_adapter(_genuine(row), self.environ)
 
     def push_target(self, row: Mapping[str, Any]) -> PushTarget | None:
-        if not _takes_pushes(row):
+        # Checked before its `push` setting: a row changed to push=false is refused, not quiet.
+        if not _pushes(row) or not _takes_pushes(_genuine(row)):
             return None
-        return cast(PushTarget, build_adapter(_genuine(row), self.environ))
+        return cast(PushTarget, build_adapter(row, self.environ))
 
     def targets_for(self, row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+        # Where warnings are queued comes from the settings of every source that takes pushes
+        # (`push`, `warnings_for`): none of them may have been changed with SQL.
+        for each in (row, *rows):
+            if _pushes(each):
+                _genuine(each)
         return push_targets_for(row, rows)
