@@ -620,7 +620,8 @@ def sources_list() -> None:
         click.echo(f"{row['name']:<20} {row['kind']:<11} {where:<40} last synced: {last}")
         if not row["genuine"]:
             click.echo(f"  CHANGED OUTSIDE CREDITGATE, not used: {forged(row['name'])}")
-            click.echo(f"  it holds url {_shown(row['url'])}, settings {row['settings']}")
+            # As Python spells them: text someone wrote with SQL prints no control character.
+            click.echo(f"  it holds url {row['url']!r}, settings {row['settings']!r}")
 
 
 def _bar(entity: str, done: int, total: int | None, width: int = 30) -> str:

@@ -202,11 +202,13 @@ def test_a_row_changed_with_sql_is_flagged_refused_and_adopted_only_on_request(
         conn.execute(sa.update(sources).where(sources.c.name == "erp").values(url="http://evil"))
 
     listed = run("sources", "list")
+    verified = env.reads.verify_audit_trail()
     synced = run("sync", "--source", "erp")
     refused = run("sources", "set", "erp", "--url", "http://erp:8000")
     adopted = run("sources", "set", "erp", "--url", "http://erp:8000", "--adopt")
 
     assert "CHANGED OUTSIDE CREDITGATE" in listed.output and "http://evil" in listed.output
+    assert "source 'erp' (tryton) is forged" in " ".join(verified.problems)
     assert synced.exit_code == 1
     assert "source 'erp': its row was changed outside creditgate" in synced.output
     assert refused.exit_code == 1 and "--adopt" in refused.output
@@ -218,6 +220,7 @@ def test_a_row_changed_with_sql_is_flagged_refused_and_adopted_only_on_request(
         "adopted": True,
     }
     assert "CHANGED OUTSIDE" not in run("sources", "list").output
+    assert env.reads.verify_audit_trail().ok
 
 
 def test_the_upgrade_signs_the_sources_made_before_source_macs(database_url: str) -> None:
