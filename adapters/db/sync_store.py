@@ -51,7 +51,7 @@ def _shown(key: str, value: Any) -> Any:
         parts = urlsplit(value)
         if parts.password is not None:
             host = parts.netloc.rpartition("@")[2]
-            return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+            return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
     return value
 
 
