@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from adapters.csv_folder import CsvFolderSource
+from adapters.db.sync_store import forged
 from adapters.http import RemoteRejected, TransientError
 from adapters.zoho.api import ACCOUNTS_SERVERS as ZOHO_DATA_CENTRES
 from adapters.zoho.push import TRIGGERS as ZOHO_TRIGGERS
@@ -32,6 +33,7 @@ __all__ = [
     "SourceKind",
     "build_adapter",
     "check_source",
+    "forged",
     "kinds_taking",
     "push_targets_for",
     "verify_source",
@@ -390,9 +392,16 @@ def build_adapter(row: Mapping[str, Any], environ: Mapping[str, str]) -> SourceA
 
 
 def verify_source(
-    name: str, kind: str, url: str | None, settings: Mapping[str, Any], environ: Mapping[str, str]
+    name: str,
+    kind: str,
+    url: str | None,
+    settings: Mapping[str, Any],
+    environ: Mapping[str, str],
+    *,
+    done: str = "added",
 ) -> None:
-    """Make the test call a kind has (e.g. Zoho's scopes) with the secrets in `environ`.
+    """Make the test call a kind has (e.g. Zoho's scopes) with the secrets in `environ`;
+    a refusal says the source was not `done` (added, changed).
 
     :raises SourceConfigError: a secret's variable is unset, or the system refused (saying
         what to fix, e.g. the missing scope) or could not be reached.
@@ -405,7 +414,7 @@ def verify_source(
     try:
         found.verify(adapter, settings)
     except (RemoteRejected, TransientError) as exc:
-        raise SourceConfigError(f"source {name!r} was not added: {exc}") from None
+        raise SourceConfigError(f"source {name!r} was not {done}: {exc}") from None
     finally:
         close = getattr(adapter, "close", None)
         if callable(close):
@@ -438,6 +447,17 @@ def push_targets_for(row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list
     return targets
 
 
+def _genuine(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The stored row, when its MAC held as the store read it (`genuine`, adapters/db/
+    sync_store.py). Its url receives the credentials its settings name and its settings say
+    where warnings go: a row changed with SQL makes nothing.
+
+    :raises SourceConfigError: naming the source and saying how to sign it again."""
+    if row.get("genuine") is not True:
+        raise SourceConfigError(forged(str(row["name"])))
+    return row
+
+
 @dataclass(frozen=True)
 class Connections:
     """What the jobs (sync/jobs.py) make of a source row, by its kind; secrets from `environ`."""
@@ -448,12 +468,18 @@ class Connections:
         return row["kind"] in SOURCE_KINDS
 
     def adapter(self, row: Mapping[str, Any]) -> SourceAdapter:
-        return build_adapter(row, self.environ)
+        return build_adapter(_genuine(row), self.environ)
 
     def push_target(self, row: Mapping[str, Any]) -> PushTarget | None:
-        if not _takes_pushes(row):
+        # Checked before its `push` setting: a row changed to push=false is refused, not quiet.
+        if not _pushes(row) or not _takes_pushes(_genuine(row)):
             return None
         return cast(PushTarget, build_adapter(row, self.environ))
 
     def targets_for(self, row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+        # Where warnings are queued comes from the settings of every source that takes pushes
+        # (`push`, `warnings_for`): none of them may have been changed with SQL.
+        for each in (row, *rows):
+            if _pushes(each):
+                _genuine(each)
         return push_targets_for(row, rows)

@@ -88,11 +88,46 @@ class Services:
         return DbSyncStore(self.engine)
 
     def add_source(
-        self, name: str, kind: str, *, url: str | None = None, settings: dict[str, Any]
+        self,
+        name: str,
+        kind: str,
+        *,
+        url: str | None = None,
+        settings: dict[str, Any],
+        actor: str = "cli",
     ) -> int:
-        """:raises ValueError: for an unknown kind, missing settings or a taken name."""
+        """Check, store and sign a source; audited as `actor`'s.
+
+        :raises ValueError: for an unknown kind, missing settings or a taken name."""
         check_source(kind, url, settings)
-        return self.sync_store().add_source(name, kind, url, settings, self.clock())
+        return self.sync_store().add_source(name, kind, url, settings, self.clock(), actor=actor)
+
+    def set_source(
+        self,
+        stored: Mapping[str, Any],
+        *,
+        url: str | None,
+        settings: dict[str, Any],
+        actor: str,
+        adopt: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """Give the source `stored` (its row as read) this url and settings, checked as
+        `add_source` checks them; re-signed and audited as `actor`'s. Return the changes.
+
+        :raises ValueError: for missing settings or unusable values (nothing changes), a row
+            changed since `stored` was read, or one changed outside creditgate (unless
+            `adopt`: adapters/db/sync_store.py).
+        :raises SourceNotFound:"""
+        check_source(stored["kind"], url, settings)
+        return self.sync_store().set_source(
+            stored["name"],
+            url,
+            settings,
+            self.clock(),
+            actor=actor,
+            expected_mac=stored["mac"],
+            adopt=adopt,
+        )
 
     def sync(
         self, source: str | None = None, *, full: bool = False, progress: Progress | None = None
@@ -143,10 +178,12 @@ class Services:
 
     def migrate(self) -> schema.Migrated:
         """Upgrade the schema to the latest migration; say from which revision to which. Across
-        the revision that brought audit MACs, adopt the rows recorded before it."""
+        the revisions that brought audit MACs and source MACs, adopt the rows recorded before."""
         migrated = schema.upgrade(self.engine)
         if migrated.crossed(schema.MAC_REVISION):
             admin.adopt_unsigned_rows(self.engine, self.clock())
+        if migrated.crossed(schema.SOURCE_MAC_REVISION):
+            self.sync_store().adopt_unsigned_sources(self.clock())
         return migrated
 
     def schema_not_current(self) -> str | None:

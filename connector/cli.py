@@ -7,7 +7,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +17,9 @@ from config.settings import Settings, SettingsError
 from config.sources import (
     SOURCE_KINDS,
     ZOHO_TRIGGERS,
+    SourceKind,
     check_source,
+    forged,
     kinds_taking,
     url_help,
     verify_source,
@@ -34,7 +36,7 @@ from gating.commands import (
     RevokeApiClient,
     UnlockUser,
 )
-from gating.errors import CreditgateError
+from gating.errors import CreditgateError, SourceNotFound
 from gating.identifiers import is_external_id
 from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
@@ -295,210 +297,331 @@ def _source_name(_ctx: Any, _param: Any, name: str) -> str:
     return name
 
 
-@sources.command("add")
-@click.argument("name", callback=_source_name)
-@click.option("--kind", required=True, type=click.Choice(list(SOURCE_KINDS)))
-@click.option("--url", help=url_help())
-@click.option("--database", help=f"{kinds_taking('database')}: the database name")
-@click.option(
-    "--username-env", help=f"{kinds_taking('username_env')}: env var holding the user name"
+_SOURCE_OPTIONS = (
+    click.option("--url", help=url_help()),
+    click.option("--database", help=f"{kinds_taking('database')}: the database name"),
+    click.option(
+        "--username-env", help=f"{kinds_taking('username_env')}: env var holding the user name"
+    ),
+    click.option(
+        "--password-env", help=f"{kinds_taking('password_env')}: env var holding the password"
+    ),
+    click.option(
+        "--overlap-seconds",
+        type=click.IntRange(min=0),
+        help=f"{kinds_taking('overlap_seconds')}: re-read this much before the watermark on "
+        "incremental runs, to catch transactions that committed late (default 600)",
+    ),
+    click.option("--path", help=f"{kinds_taking('path')}: the folder the ERP exports into"),
+    click.option(
+        "--local-currency",
+        help=f"{kinds_taking('local_currency')}: the company's local currency (LCY), e.g. CNY",
+    ),
+    click.option(
+        "--wsdl-dir",
+        help=f"{kinds_taking('wsdl_dir')}: the folder holding the pages' WSDLs saved from the "
+        "server (Customer.wsdl, CustomerLedgerEntries.wsdl, DetailedCustLedgEntries.wsdl; a page "
+        "not there takes the bundled, standard one)",
+    ),
+    click.option(
+        "--warning-field",
+        help=f"{kinds_taking('warning_field')}: the Customer page's field for the warning level "
+        "(none on a standard page: without it only Blocked is written, at red)",
+    ),
+    click.option(
+        "--auth",
+        type=click.Choice(["basic", "ntlm"]),
+        help=f"{kinds_taking('auth')}: NAV's credential type, basic (NavUserPassword, the "
+        "default) or ntlm (Windows: --username-env names DOMAIN\\user; needs creditgate[ntlm])",
+    ),
+    click.option(
+        "--note-field",
+        help=f"{kinds_taking('note_field')}: the Customer page's field for the collection "
+        "step's note",
+    ),
+    click.option(
+        "--client-id-env",
+        help=f"{kinds_taking('client_id_env')}: env var holding the OAuth client id",
+    ),
+    click.option(
+        "--client-secret-env",
+        help=f"{kinds_taking('client_secret_env')}: env var holding the OAuth client secret",
+    ),
+    click.option(
+        "--refresh-token-env",
+        help=f"{kinds_taking('refresh_token_env')}: env var holding the refresh token",
+    ),
+    click.option(
+        "--tenant", help=f"{kinds_taking('tenant')}: the Microsoft Entra tenant id or domain"
+    ),
+    click.option("--company", help=f"{kinds_taking('company')}: the company's id (a GUID)"),
+    click.option(
+        "--token-url",
+        help=f"{kinds_taking('token_url')}: the OAuth token endpoint, when not "
+        "https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token",
+    ),
+    click.option(
+        "--dc", help=f"{kinds_taking('dc')}: data centre (us, eu, in, au, jp, cn, ...; default us)"
+    ),
+    click.option(
+        "--currency",
+        help=f"{kinds_taking('currency')}: the org's currency, for Accounts without one",
+    ),
+    click.option(
+        "--number-field",
+        help=f"{kinds_taking('number_field')}: the Account field holding the ERP customer "
+        "number (default Account_Number)",
+    ),
+    click.option(
+        "--credit-limit-field",
+        help=f"{kinds_taking('credit_limit_field')}: the Account field holding the credit limit "
+        "(default Credit_Limit)",
+    ),
+    click.option(
+        "--currency-field",
+        help=f"{kinds_taking('currency_field')}: the Account field holding its currency "
+        "(default Currency where the org has multi-currency, else --currency)",
+    ),
+    click.option(
+        "--level-field",
+        help=f"{kinds_taking('level_field')}: the Account field for the warning level "
+        "(default Credit_Warning_Level)",
+    ),
+    click.option(
+        "--hold-field",
+        help=f"{kinds_taking('hold_field')}: the Account field for the hold (default Credit_Hold)",
+    ),
+    click.option(
+        "--task-key-field",
+        help=f"{kinds_taking('task_key_field')}: the unique Task field carrying the change id "
+        "(default Creditgate_Change_Id)",
+    ),
+    click.option(
+        "--trigger",
+        "triggers",
+        multiple=True,
+        type=click.Choice([*ZOHO_TRIGGERS, "none"]),
+        help=f"{kinds_taking('triggers')}: what Zoho runs on creditgate's updates and Tasks "
+        "(repeatable; 'none' runs nothing; default: the org's own rules, as on any edit)",
+    ),
+    click.option(
+        "--skip-check",
+        is_flag=True,
+        help="do not test the credentials now (zoho-crm: a read per OAuth scope it needs)",
+    ),
+    click.option(
+        "--warnings-for",
+        multiple=True,
+        help="a CRM: push the warnings of this ERP source's customers here (repeatable; "
+        "`sources set` replaces the list)",
+    ),
+    click.option(
+        "--push/--no-push",
+        default=None,
+        help="push warnings to this source (the default), or not: read it only",
+    ),
 )
-@click.option(
-    "--password-env", help=f"{kinds_taking('password_env')}: env var holding the password"
+
+# The options above that are plain text settings, stored as given.
+_TEXT_SETTINGS = (
+    "database",
+    "username_env",
+    "password_env",
+    "warning_field",
+    "note_field",
+    "auth",
+    "client_id_env",
+    "client_secret_env",
+    "refresh_token_env",
+    "tenant",
+    "company",
+    "token_url",
+    "dc",
+    "currency",
+    "number_field",
+    "credit_limit_field",
+    "currency_field",
+    "level_field",
+    "hold_field",
+    "task_key_field",
 )
-@click.option(
-    "--overlap-seconds",
-    type=click.IntRange(min=0),
-    help=f"{kinds_taking('overlap_seconds')}: re-read this much before the watermark on "
-    "incremental runs, to catch transactions that committed late (default 600)",
-)
-@click.option("--path", "folder", help=f"{kinds_taking('path')}: the folder the ERP exports into")
-@click.option(
-    "--local-currency",
-    help=f"{kinds_taking('local_currency')}: the company's local currency (LCY), e.g. CNY",
-)
-@click.option(
-    "--wsdl-dir",
-    help=f"{kinds_taking('wsdl_dir')}: the folder holding the pages' WSDLs saved from the server "
-    "(Customer.wsdl, CustomerLedgerEntries.wsdl, DetailedCustLedgEntries.wsdl; a page not "
-    "there takes the bundled, standard one)",
-)
-@click.option(
-    "--warning-field",
-    help=f"{kinds_taking('warning_field')}: the Customer page's field for the warning level "
-    "(none on a standard page: without it only Blocked is written, at red)",
-)
-@click.option(
-    "--auth",
-    type=click.Choice(["basic", "ntlm"]),
-    help=f"{kinds_taking('auth')}: NAV's credential type, basic (NavUserPassword, the "
-    "default) or ntlm (Windows: --username-env names DOMAIN\\user; needs creditgate[ntlm])",
-)
-@click.option(
-    "--note-field",
-    help=f"{kinds_taking('note_field')}: the Customer page's field for the collection step's note",
-)
-@click.option(
-    "--client-id-env", help=f"{kinds_taking('client_id_env')}: env var holding the OAuth client id"
-)
-@click.option(
-    "--client-secret-env",
-    help=f"{kinds_taking('client_secret_env')}: env var holding the OAuth client secret",
-)
-@click.option(
-    "--refresh-token-env",
-    help=f"{kinds_taking('refresh_token_env')}: env var holding the refresh token",
-)
-@click.option("--tenant", help=f"{kinds_taking('tenant')}: the Microsoft Entra tenant id or domain")
-@click.option("--company", help=f"{kinds_taking('company')}: the company's id (a GUID)")
-@click.option(
-    "--token-url",
-    help=f"{kinds_taking('token_url')}: the OAuth token endpoint, when not "
-    "https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token",
-)
-@click.option(
-    "--dc", help=f"{kinds_taking('dc')}: data centre (us, eu, in, au, jp, cn, ...; default us)"
-)
-@click.option(
-    "--currency", help=f"{kinds_taking('currency')}: the org's currency, for Accounts without one"
-)
-@click.option(
-    "--number-field",
-    help=f"{kinds_taking('number_field')}: the Account field holding the ERP customer number "
-    "(default Account_Number)",
-)
-@click.option(
-    "--credit-limit-field",
-    help=f"{kinds_taking('credit_limit_field')}: the Account field holding the credit limit "
-    "(default Credit_Limit)",
-)
-@click.option(
-    "--currency-field",
-    help=f"{kinds_taking('currency_field')}: the Account field holding its currency (default "
-    "Currency where the org has multi-currency, else --currency)",
-)
-@click.option(
-    "--level-field",
-    help=f"{kinds_taking('level_field')}: the Account field for the warning level "
-    "(default Credit_Warning_Level)",
-)
-@click.option(
-    "--hold-field",
-    help=f"{kinds_taking('hold_field')}: the Account field for the hold (default Credit_Hold)",
-)
-@click.option(
-    "--task-key-field",
-    help=f"{kinds_taking('task_key_field')}: the unique Task field carrying the change id "
-    "(default Creditgate_Change_Id)",
-)
-@click.option(
-    "--trigger",
-    "triggers",
-    multiple=True,
-    type=click.Choice([*ZOHO_TRIGGERS, "none"]),
-    help=f"{kinds_taking('triggers')}: what Zoho runs on creditgate's updates and Tasks "
-    "(repeatable; 'none' runs nothing; default: the org's own rules, as on any edit)",
-)
-@click.option(
-    "--skip-check",
-    is_flag=True,
-    help="do not test the credentials now (zoho-crm: a read per OAuth scope it needs)",
-)
-@click.option(
-    "--warnings-for",
-    multiple=True,
-    help="a CRM: push the warnings of this ERP source's customers here (repeatable)",
-)
-@click.option("--no-push", is_flag=True, help="do not push warnings to this source (read it only)")
-def sources_add(
-    name: str,
-    kind: str,
-    url: str | None,
-    database: str | None,
-    username_env: str | None,
-    password_env: str | None,
-    overlap_seconds: int | None,
-    folder: str | None,
-    local_currency: str | None,
-    wsdl_dir: str | None,
-    warning_field: str | None,
-    auth: str | None,
-    note_field: str | None,
-    client_id_env: str | None,
-    client_secret_env: str | None,
-    refresh_token_env: str | None,
-    tenant: str | None,
-    company: str | None,
-    token_url: str | None,
-    dc: str | None,
-    currency: str | None,
-    number_field: str | None,
-    credit_limit_field: str | None,
-    currency_field: str | None,
-    level_field: str | None,
-    hold_field: str | None,
-    task_key_field: str | None,
-    triggers: tuple[str, ...],
-    skip_check: bool,
-    warnings_for: tuple[str, ...],
-    no_push: bool,
-) -> None:
-    services = _services()
-    _init(services)
-    given: dict[str, str | None] = {
-        "database": database,
-        "username_env": username_env,
-        "password_env": password_env,
-        "path": str(Path(folder).resolve()) if folder else None,
-        "local_currency": local_currency.upper() if local_currency else None,
-        "wsdl_dir": str(Path(wsdl_dir).resolve()) if wsdl_dir else None,
-        "warning_field": warning_field,
-        "note_field": note_field,
-        "auth": auth,
-        "client_id_env": client_id_env,
-        "client_secret_env": client_secret_env,
-        "refresh_token_env": refresh_token_env,
-        "tenant": tenant,
-        "company": company,
-        "token_url": token_url,
-        "dc": dc,
-        "currency": currency,
-        "number_field": number_field,
-        "credit_limit_field": credit_limit_field,
-        "currency_field": currency_field,
-        "level_field": level_field,
-        "hold_field": hold_field,
-        "task_key_field": task_key_field,
-    }
-    settings: dict[str, Any] = {k: v for k, v in given.items() if v}
-    if warnings_for:
-        settings["warnings_for"] = list(warnings_for)
-    if no_push:
-        settings["push"] = False
-    if overlap_seconds is not None:
-        settings["overlap_seconds"] = overlap_seconds
+# Settings a source may have that are no kind's own: set by --warnings-for and --no-push.
+_EVERY_KIND = ("warnings_for", "push")
+
+
+def _source_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `sources add` and `sources set` share, declared once."""
+    for option in reversed(_SOURCE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _settings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the shared options give, only those given: folders as absolute paths,
+    the local currency upper-cased, --trigger none as no trigger, --push/--no-push as `push`.
+
+    :raises click.BadParameter: 'none' given with a trigger."""
+    settings: dict[str, Any] = {key: options[key] for key in _TEXT_SETTINGS if options[key]}
+    for key in ("path", "wsdl_dir"):
+        if options[key]:
+            settings[key] = str(Path(options[key]).resolve())
+    if options["local_currency"]:
+        settings["local_currency"] = options["local_currency"].upper()
+    if options["overlap_seconds"] is not None:
+        settings["overlap_seconds"] = options["overlap_seconds"]
+    if options["warnings_for"]:
+        settings["warnings_for"] = list(options["warnings_for"])
+    if options["push"] is not None:
+        settings["push"] = options["push"]
+    triggers = options["triggers"]
     if triggers:
         if "none" in triggers and len(triggers) > 1:
             raise click.BadParameter("'none' runs nothing; give it alone", param_hint="--trigger")
         settings["triggers"] = [t for t in triggers if t != "none"]
+    return settings
+
+
+def _stored_as(settings: dict[str, Any]) -> dict[str, Any]:
+    """Pushing is the default: a source that pushes stores no `push`."""
+    if settings.get("push") is True:
+        del settings["push"]
+    return settings
+
+
+@sources.command("add")
+@click.argument("name", callback=_source_name)
+@click.option("--kind", required=True, type=click.Choice(list(SOURCE_KINDS)))
+@_source_options
+def sources_add(name: str, kind: str, skip_check: bool, **options: Any) -> None:
+    """Add a source NAME of a kind (audited); its settings are checked, and unless
+    --skip-check its credentials are tried (zoho-crm)."""
+    services = _services()
+    _init(services)
+    url = options["url"]
+    settings = _stored_as(_settings(options))
     try:
         if not skip_check:
             check_source(kind, url, settings)
             verify_source(name, kind, url, settings, os.environ)
-        services.add_source(name, kind, url=url, settings=settings)
+        services.add_source(name, kind, url=url, settings=settings, actor=CLI_ACTOR)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"source {name} ({kind}) added; run `creditgate sync --source {name}`")
 
 
+def _unsettable(kind: SourceKind) -> dict[str, str]:
+    """The settings of a kind `--unset` may remove, by key: its optional ones, the list of
+    sources it takes warnings for, and --url where the kind may go without one."""
+    keys = [s.key for s in kind.optional] + ["warnings_for"]
+    if kind.url and all(s.key != "url" for s in kind.required):
+        keys.append("url")
+    return {key: "--" + key.replace("_", "-") for key in keys}
+
+
+def _unset_key(given: str) -> str:
+    """`warning_field`, `warning-field` and `--warning-field` name one setting (and `trigger`
+    the `triggers` its flag gives)."""
+    key = given.lstrip("-").replace("-", "_")
+    return "triggers" if key == "trigger" else key
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+@sources.command("set")
+@click.argument("name")
+@_source_options
+@click.option(
+    "--unset",
+    multiple=True,
+    metavar="SETTING",
+    help="remove an optional setting, back to its default (repeatable), e.g. --unset "
+    "warning-field; --unset warnings-for clears that list, --unset trigger runs the org's rules",
+)
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="sign again a source whose row was changed outside creditgate, after checking every "
+    "setting `sources list` shows",
+)
+def sources_set(
+    name: str, skip_check: bool, unset: tuple[str, ...], adopt: bool, **options: Any
+) -> None:
+    """Change source NAME's settings (audited): the options given replace the stored ones and
+    --unset removes one; the result is checked as `sources add` checks it, and nothing changes
+    when it is refused."""
+    services = _services()
+    _init(services)
+    try:
+        stored = services.sync_store().source(name)
+    except SourceNotFound:
+        raise click.ClickException(
+            f"no source named {name!r}; `creditgate sources list` shows them"
+        ) from None
+    kind = SOURCE_KINDS.get(stored["kind"])
+    if kind is None:
+        raise click.ClickException(f"source {name!r} ({stored['kind']}) has no settings to set")
+    if not stored["genuine"] and not adopt:
+        raise click.ClickException(forged(name))
+    given = _settings(options)
+    reads = {s.key for s in kind.settings} | set(_EVERY_KIND)
+    stray = [key for key in given if key not in reads]
+    if options["url"] and not kind.url:
+        stray.insert(0, "url")
+    if stray:
+        flags = ", ".join("--" + key.replace("_", "-") for key in stray)
+        raise click.UsageError(f"a {stored['kind']} source does not read {flags}")
+    removable = _unsettable(kind)
+    removed = [_unset_key(key) for key in unset]
+    for key, asked in zip(removed, unset, strict=True):
+        if key not in removable:
+            raise click.BadParameter(
+                f"{asked!r} is not an optional setting of a {stored['kind']} source; it has "
+                f"{', '.join(removable.values())}",
+                param_hint="--unset",
+            )
+        if key in given or (key == "url" and options["url"]):
+            raise click.BadParameter(
+                f"{removable[key]} is both given and unset", param_hint="--unset"
+            )
+    url = options["url"] or stored["url"]
+    settings = {**(stored["settings"] or {}), **given}
+    for key in removed:
+        if key == "url":
+            url = None
+        settings.pop(key, None)
+    settings = _stored_as(settings)
+    try:
+        if not skip_check:
+            check_source(stored["kind"], url, settings)
+            verify_source(name, stored["kind"], url, settings, os.environ, done="changed")
+        changes = services.set_source(
+            stored, url=url, settings=settings, actor=CLI_ACTOR, adopt=adopt
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not changes:
+        click.echo(f"source {name}: nothing to change" + (" (signed again)" if adopt else ""))
+        return
+    click.echo(f"source {name} ({stored['kind']}) changed:")
+    for key, change in changes.items():
+        click.echo(f"  {key}: {_shown(change['old'])} -> {_shown(change['new'])}")
+
+
 @sources.command("list")
 def sources_list() -> None:
+    """Every source; one changed outside creditgate is flagged, with what it holds now."""
     services = _services()
     _init(services)
     for row in services.sync_store().sources():
         last = row["last_success_at"].isoformat() if row["last_success_at"] else "never"
         where = row["url"] or row["settings"].get("path") or "-"
         click.echo(f"{row['name']:<20} {row['kind']:<11} {where:<40} last synced: {last}")
+        if not row["genuine"]:
+            click.echo(f"  CHANGED OUTSIDE CREDITGATE, not used: {forged(row['name'])}")
+            # As Python spells them: text someone wrote with SQL prints no control character.
+            click.echo(f"  it holds url {row['url']!r}, settings {row['settings']!r}")
 
 
 def _bar(entity: str, done: int, total: int | None, width: int = 30) -> str:
@@ -561,6 +684,9 @@ def warnings(source: str | None) -> None:
     except CreditgateError as exc:
         raise click.ClickException(str(exc)) from None
     for report in reports:
+        if report.error:
+            click.echo(f"{report.source}: not worked out: {report.error}", err=True)
+            continue
         moved = ", ".join(f"{n} to {level}" for level, n in sorted(report.changed.items()))
         click.echo(f"{report.source}: {report.checked:,} customers, changes: {moved or 'none'}")
         for skipped in report.skipped:

@@ -126,24 +126,36 @@ class Jobs:
 
     def compute_warnings(self, source: str | None = None) -> list[WarningReport]:
         """Every customer's warning level, for one source or all; changes queue their pushes.
+        A source whose targets cannot be trusted (a row changed outside creditgate) is
+        reported with its error and left as it was; the others go on.
 
         :raises SourceNotFound:
         """
         every = self.sources.sources()
         rows = [self.sources.source(source)] if source else every
         thresholds = self.thresholds()
-        return [
-            compute_warnings(
-                row["id"],
-                row["name"],
-                store=self.warnings,
-                thresholds=thresholds,
-                rates=self.rates,
-                clock=self.clock,
-                targets=self.connections.targets_for(row, every),
+        reports = []
+        for row in rows:
+            try:
+                targets = self.connections.targets_for(row, every)
+            except SourceConfigError as exc:
+                # Nothing is worked out, so nothing is lost: the next run after the row is
+                # checked and signed again finds the same changes and queues them.
+                log.error("no warnings worked out for %s: %s", row["name"], exc)
+                reports.append(WarningReport(row["name"], error=str(exc)))
+                continue
+            reports.append(
+                compute_warnings(
+                    row["id"],
+                    row["name"],
+                    store=self.warnings,
+                    thresholds=thresholds,
+                    rates=self.rates,
+                    clock=self.clock,
+                    targets=targets,
+                )
             )
-            for row in rows
-        ]
+        return reports
 
     def push(
         self, targets: Mapping[str, PushTarget | NoticeTarget] | None = None

@@ -51,6 +51,9 @@ class WarningReport:
     changed: dict[str, int] = field(default_factory=dict)
     """New level -> how many customers moved to it."""
     skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+    """Why no level was worked out: where its changes go cannot be trusted (a source row
+    changed outside creditgate)."""
 
 
 def compute_warnings(

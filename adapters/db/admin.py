@@ -60,11 +60,13 @@ def ensure_source(
         found = conn.execute(select(sources.c.id).where(sources.c.name == name)).scalar()
         if found is not None:
             return int(found)
-        return int(
+        source_id = int(
             conn.execute(
                 insert(sources).values(name=name, kind=kind, url=url, settings={}, created_at=now)
             ).inserted_primary_key[0]  # type: ignore[index]
         )
+        macs.resign(conn, sources, sources.c.id == source_id)
+        return source_id
 
 
 def ensure_thresholds(engine: Engine, document: Mapping[str, Any], now: datetime) -> int:

@@ -56,6 +56,7 @@ from adapters.db.tables import (
     audit_events,
     decisions,
     hold_resolutions,
+    sources,
     thresholds_versions,
     users,
     web_sessions,
@@ -352,7 +353,17 @@ def _session(row: Mapping[Any, Any]) -> str:
     return f"web session {row['id']} (of user id {row['user_id']})"
 
 
-_WHO_MAY_ACT = ((api_clients, _client), (users, _user), (web_sessions, _session))
+def _source(row: Mapping[Any, Any]) -> str:
+    return f"source {row['name']!r} ({row['kind']})"
+
+
+# Rows that say who may act, and where creditgate sends an ERP's credentials (sources).
+_WHO_MAY_ACT = (
+    (api_clients, _client),
+    (users, _user),
+    (web_sessions, _session),
+    (sources, _source),
+)
 
 
 def _duplicates(conn: Connection, found: _Findings) -> None:

@@ -7,7 +7,8 @@ every row an auditor or the gate relies on carries a MAC: HMAC-SHA256 over its d
 columns under a key the database does not hold (CREDITGATE_AUDIT_KEY or _FILE, config/
 audit_keys.py). The sealer records whether each row's MAC held when it chained it, `creditgate
 audit verify` names every row without a valid one, the gate ignores a thresholds version
-without one, and the API-key and user lookups refuse such rows.
+without one, the API-key and user lookups refuse such rows, and no adapter is built from such a
+source row.
 
 A MAC reads `<key id>:<nonce>:<hex>`. The key id (derived from the key) lets old keys verify old
 rows while a new key signs new ones (README "Rotating the audit key"); the nonce makes two rows
@@ -78,6 +79,10 @@ MAC_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("username", "role", "password_hash", "created_at", "disabled_at"),
     # A login: which user a session token acts for (ending it changes no covered column).
     "web_sessions": ("token_hash", "user_id", "created_at"),
+    # Where creditgate sends an ERP's credentials and whether warnings go there: written only by
+    # `sources add` and `sources set` (adapters/db/sync_store.py), which re-sign. Not the id
+    # (the database's own) nor last_success_at (each sync moves it).
+    "sources": ("name", "kind", "url", "settings", "created_at"),
 }
 
 MIN_KEY_LENGTH = 32

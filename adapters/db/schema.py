@@ -31,6 +31,9 @@ _PG_MIGRATION_LOCK = 0x63726564_67617465  # "credgate"
 # The revision that added row MACs (adapters/db/macs.py): an upgrade across it adopts the rows
 # recorded before it (admin.adopt_unsigned_rows).
 MAC_REVISION = "0012"
+# The revision that added source rows' MACs: an upgrade across it signs the sources as they stand
+# (adapters/db/sync_store.adopt_unsigned_sources).
+SOURCE_MAC_REVISION = "0016"
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from adapters.db import macs
 from adapters.db.engine import readonly
 from adapters.db.loader import INSTALMENT_SEPARATOR, Loader
+from adapters.db.repository import AuditRepository
 from adapters.db.tables import customers, invoices, job_locks, sources, sync_runs, sync_watermarks
 from gating.errors import SourceNotFound
 from gating.records import InvoiceData, RecordError
@@ -33,28 +36,74 @@ def _later_instalment(row: Any) -> bool:
     return bool(row.instalments) and INSTALMENT_SEPARATOR in row.external_id
 
 
+def forged(name: str) -> str:
+    """What is said of a source row whose MAC does not hold."""
+    return (
+        f"source {name!r}: its row was changed outside creditgate (its MAC does not verify), "
+        "so creditgate will not connect to it; check every setting (`creditgate sources list`) "
+        f"and sign it again with `creditgate sources set {name} --adopt`"
+    )
+
+
+def _checked(conn: Any, row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {**row, "genuine": macs.keyring_of(conn).check("sources", row)}
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A setting as the audit trail records it. Settings name the variables holding secrets,
+    never the secrets; a password written into a URL is left out all the same."""
+    if key == "url" and isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.password is not None:
+            host = parts.netloc.rpartition("@")[2]
+            return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    return value
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each setting that differs, as {key: {"old": ..., "new": ...}}; absent is None."""
+    return {
+        key: {"old": _shown(key, before.get(key)), "new": _shown(key, after.get(key))}
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    }
+
+
 class DbSyncStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._customer_ids: dict[int, dict[str, int]] = {}
 
     def source(self, name: str) -> dict[str, Any]:
-        """:raises SourceNotFound:"""
+        """The row, with `genuine`: whether its MAC holds (else it was written with SQL).
+
+        :raises SourceNotFound:"""
         with readonly(self.engine).connect() as conn:
             row = conn.execute(select(sources).where(sources.c.name == name)).first()
-        if row is None:
-            raise SourceNotFound(name)
-        return dict(row._mapping)
+            if row is None:
+                raise SourceNotFound(name)
+            return _checked(conn, row._mapping)
 
     def sources(self) -> list[dict[str, Any]]:
+        """Every row, each with `genuine` as `source` gives it."""
         with readonly(self.engine).connect() as conn:
             rows = conn.execute(select(sources).order_by(sources.c.name)).all()
-        return [dict(r._mapping) for r in rows]
+            return [_checked(conn, r._mapping) for r in rows]
 
     def add_source(
-        self, name: str, kind: str, url: str | None, settings: dict[str, Any], now: datetime
+        self,
+        name: str,
+        kind: str,
+        url: str | None,
+        settings: dict[str, Any],
+        now: datetime,
+        *,
+        actor: str = "cli",
     ) -> int:
-        """:raises ValueError: when the name is taken."""
+        """Store and sign a new source, and record `source_added` (who, and every setting) in
+        the same transaction.
+
+        :raises ValueError: when the name is taken."""
         with self.engine.begin() as conn:
             if conn.execute(select(sources.c.id).where(sources.c.name == name)).first():
                 raise ValueError(f"a source named {name!r} already exists")
@@ -63,7 +112,74 @@ class DbSyncStore:
                     name=name, kind=kind, url=url, settings=settings, created_at=now
                 )
             )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            source_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            macs.resign(conn, sources, sources.c.id == source_id)
+            added = {"kind": kind, **_changes({}, {"url": url, **settings})}
+            AuditRepository(conn).record(actor, "source_added", f"source:{name}", added, now)
+            return source_id
+
+    def set_source(
+        self,
+        name: str,
+        url: str | None,
+        settings: dict[str, Any],
+        now: datetime,
+        *,
+        actor: str,
+        expected_mac: str | None,
+        adopt: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """Replace the source's url and settings, re-sign the row and record `source_changed`
+        (who, and each setting's old and new value) in the same transaction; return the changes
+        (none: nothing is written). `expected_mac` is the MAC of the row the new settings were
+        made from: a change saved since is not silently undone.
+
+        A row whose MAC does not hold (written with SQL) is changed only with `adopt`, after a
+        person has checked it: re-signing it makes every setting in it creditgate's again.
+
+        :raises SourceNotFound:
+        :raises ValueError: the row was changed since it was read, or is not genuine.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(sources).where(sources.c.name == name).with_for_update()
+            ).first()
+            if row is None:
+                raise SourceNotFound(name)
+            stored = _checked(conn, row._mapping)
+            if stored["mac"] != expected_mac:
+                raise ValueError(f"source {name!r} was changed meanwhile; run the command again")
+            if not stored["genuine"] and not adopt:
+                raise ValueError(forged(name))
+            before = {"url": stored["url"], **(stored["settings"] or {})}
+            changes = _changes(before, {"url": url, **settings})
+            if not changes and stored["genuine"]:
+                return {}
+            conn.execute(
+                update(sources).where(sources.c.id == row.id).values(url=url, settings=settings)
+            )
+            macs.resign(conn, sources, sources.c.id == row.id)
+            detail: dict[str, Any] = {"kind": stored["kind"], **changes}
+            if not stored["genuine"]:
+                detail["adopted"] = True  # it was signed again after a person checked it
+            AuditRepository(conn).record(actor, "source_changed", f"source:{name}", detail, now)
+            return changes
+
+    def adopt_unsigned_sources(self, now: datetime) -> int:
+        """Once, at the upgrade that brought source MACs (schema.SOURCE_MAC_REVISION): sign the
+        rows made before it as they stand, else no source would sync or push after the upgrade.
+        Recorded as a `source_macs_adopted` event; return how many."""
+        with self.engine.begin() as conn:
+            names = list(
+                conn.execute(
+                    select(sources.c.name).where(sources.c.mac.is_(None)).order_by(sources.c.name)
+                ).scalars()
+            )
+            macs.resign(conn, sources, sources.c.mac.is_(None))
+            AuditRepository(conn).record(
+                "upgrade", "source_macs_adopted", "sources", {"sources": names}, now
+            )
+        return len(names)
 
     def watermark(self, source_id: int, entity: Entity) -> Watermark | None:
         w = sync_watermarks.c

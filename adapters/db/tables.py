@@ -46,6 +46,7 @@ sources = Table(
     Column("settings", JSON, nullable=False, default=dict),
     Column("last_success_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("mac", String(120)),  # adapters/db/macs.py: a row changed with SQL builds no adapter
 )
 
 groups = Table(

@@ -77,6 +77,7 @@ def test_a_constraint_violation_is_sqlalchemys_integrity_error_and_the_connectio
         "settings": {},
         "last_success_at": None,
         "created_at": NOW,
+        "mac": None,
     }
     with loaded.engine.connect() as conn, pytest.raises(IntegrityError):
         again.run(conn, row)

@@ -34,7 +34,7 @@ from gating.services import credit_position, gate_order
 from tests import databases
 from tests.conftest import AUDIT_KEY, NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
-HEAD = "0015"
+HEAD = "0016"
 # Tables added by revisions after 0003: no database made before migrations has them.
 TABLES_SINCE_MIGRATIONS = {
     "warning_levels",
@@ -47,7 +47,7 @@ TABLES_SINCE_MIGRATIONS = {
     "login_throttle",
     "request_nonces",
 }
-# Columns added by revisions after 0003 to tables that existed before (0006, 0012).
+# Columns added by revisions after 0003 to tables that existed before (0006, 0012, 0016).
 COLUMNS_SINCE_MIGRATIONS = (
     ("orders", "resolution_id"),
     ("orders", "reserved_by"),
@@ -60,6 +60,7 @@ COLUMNS_SINCE_MIGRATIONS = (
     ("audit_events", "mac"),
     ("thresholds_versions", "mac"),
     ("api_clients", "mac"),
+    ("sources", "mac"),
 )
 # Indexes added by revisions after 0003 on tables that existed before (0005: the hold list's).
 INDEXES_SINCE_MIGRATIONS = ("ix_orders_held",)
@@ -418,11 +419,19 @@ def test_migrate_changes_nothing_at_head_and_brings_a_downgraded_database_back(
     assert back.stdout == f"schema migrated from 0001 to {HEAD}\n"
     assert schema.current_revision(engine) == HEAD
     assert schema_objects(engine) == objects
-    # Coming back across 0012 adopts the rows recorded before MACs (admin.adopt_unsigned_rows):
-    # every row is kept as it was (but its MAC, which the downgrade dropped), the chain and the
-    # signed copy of the active thresholds are added. Every other table is as it was.
+    # Coming back across 0012 adopts the rows recorded before MACs (admin.adopt_unsigned_rows),
+    # and across 0016 the sources (DbSyncStore.adopt_unsigned_sources): every row is kept as it
+    # was (but its MAC, which the downgrade dropped), the chain, the signed copy of the active
+    # thresholds and the adoptions' events are added. Every other table is as it was.
     after = all_rows(engine)
-    adopted = {"audit_chain", "audit_events", "thresholds_versions", "api_clients", "users"}
+    adopted = {
+        "audit_chain",
+        "audit_events",
+        "thresholds_versions",
+        "api_clients",
+        "users",
+        "sources",
+    }
     assert {k: v for k, v in after.items() if k not in adopted} == {
         k: v for k, v in rows.items() if k not in adopted
     }
