@@ -281,6 +281,9 @@ api_clients = Table(
     # own source only.
     Column("granted_sources", JSON),
     Column("mac", String(120)),  # adapters/db/macs.py
+    # The language its answers' messages are written in (a tag: zh-CN, en); NULL: English,
+    # unless a request sends Accept-Language.
+    Column("language", String(10)),
 )
 
 # People who use the web pages; passwords are stored as salted hashes only (werkzeug's scrypt).
@@ -294,6 +297,8 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("disabled_at", UTCDateTime),
     Column("mac", String(120)),  # adapters/db/macs.py
+    # The language the pages are shown in (a tag: zh-CN, en); NULL: the browser's choice.
+    Column("language", String(10)),
 )
 
 # A login: the cookie carries a random token, the store only its hash. A page request counts only

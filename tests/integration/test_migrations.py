@@ -34,7 +34,7 @@ from gating.services import credit_position, gate_order
 from tests import databases
 from tests.conftest import AUDIT_KEY, NOW, RATES, THRESHOLDS, TODAY, FixedClock
 
-HEAD = "0016"
+HEAD = "0017"
 # Tables added by revisions after 0003: no database made before migrations has them.
 TABLES_SINCE_MIGRATIONS = {
     "warning_levels",
@@ -47,7 +47,7 @@ TABLES_SINCE_MIGRATIONS = {
     "login_throttle",
     "request_nonces",
 }
-# Columns added by revisions after 0003 to tables that existed before (0006, 0012, 0016).
+# Columns added by revisions after 0003 to tables that existed before (0006, 0012, 0016, 0017).
 COLUMNS_SINCE_MIGRATIONS = (
     ("orders", "resolution_id"),
     ("orders", "reserved_by"),
@@ -61,6 +61,7 @@ COLUMNS_SINCE_MIGRATIONS = (
     ("thresholds_versions", "mac"),
     ("api_clients", "mac"),
     ("sources", "mac"),
+    ("api_clients", "language"),
 )
 # Indexes added by revisions after 0003 on tables that existed before (0005: the hold list's).
 INDEXES_SINCE_MIGRATIONS = ("ix_orders_held",)
