@@ -364,6 +364,10 @@ def check_source(kind: str, url: str | None, settings: Mapping[str, Any]) -> Non
         given_value = settings.get(setting.key)
         if setting.valid and setting.key in settings and not setting.valid(given_value):
             raise SourceConfigError(setting.refusal)
+    if not found.pushes and ("warnings_for" in settings or "push" in settings):
+        raise SourceConfigError(
+            f"a {kind} source takes no pushes: --warnings-for and --no-push do nothing there"
+        )
     if found.check is not None:
         found.check(url, settings)
 
@@ -458,28 +462,59 @@ def _genuine(row: Mapping[str, Any]) -> Mapping[str, Any]:
     return row
 
 
+DEFAULT_KIND = "csv"
+"""The kind of the default source, fed by `creditgate import` (config/wiring.py); not in
+SOURCE_KINDS: nothing is pulled from it or pushed to it."""
+
+
+def _trusted(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The stored row, when it is genuine and of a kind creditgate knows: checked before
+    anything else is read from it (its kind, `push` and `warnings_for` decide where
+    credentials and warnings go, so a row changed with SQL to another kind is refused too).
+
+    :raises SourceConfigError: naming the source."""
+    _genuine(row)
+    if row["kind"] != DEFAULT_KIND and row["kind"] not in SOURCE_KINDS:
+        raise SourceConfigError(f"source {row['name']!r} has unknown kind {row['kind']!r}")
+    return row
+
+
+def _built(row: Mapping[str, Any], environ: Mapping[str, str]) -> SourceAdapter:
+    """`build_adapter`, with whatever keeps the source from being set up (a saved WSDL folder
+    moved, an extra not installed, a value the adapter refuses) as a SourceConfigError naming
+    the source, so that the jobs report it and go on with the others."""
+    try:
+        return build_adapter(row, environ)
+    except SourceConfigError:
+        raise
+    except (ValueError, OSError, ImportError) as exc:
+        raise SourceConfigError(f"source {row['name']!r} cannot be set up: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Connections:
-    """What the jobs (sync/jobs.py) make of a source row, by its kind; secrets from `environ`."""
+    """What the jobs (sync/jobs.py) make of a source row, by its kind; secrets from `environ`.
+    Every row is checked (`_trusted`) before anything is read from it.
+
+    :raises SourceConfigError: (each method) a row changed outside creditgate, of an unknown
+        kind, or one that cannot be set up."""
 
     environ: Mapping[str, str]
 
     def pulls(self, row: Mapping[str, Any]) -> bool:
-        return row["kind"] in SOURCE_KINDS
+        return _trusted(row)["kind"] in SOURCE_KINDS
 
     def adapter(self, row: Mapping[str, Any]) -> SourceAdapter:
-        return build_adapter(_genuine(row), self.environ)
+        return _built(_trusted(row), self.environ)
 
     def push_target(self, row: Mapping[str, Any]) -> PushTarget | None:
-        # Checked before its `push` setting: a row changed to push=false is refused, not quiet.
-        if not _pushes(row) or not _takes_pushes(_genuine(row)):
+        if not _takes_pushes(_trusted(row)):
             return None
-        return cast(PushTarget, build_adapter(row, self.environ))
+        return cast(PushTarget, _built(row, self.environ))
 
     def targets_for(self, row: Mapping[str, Any], rows: list[dict[str, Any]]) -> list[str]:
-        # Where warnings are queued comes from the settings of every source that takes pushes
-        # (`push`, `warnings_for`): none of them may have been changed with SQL.
+        # Where warnings are queued comes from every source's kind and settings (`push`,
+        # `warnings_for`): none of them may have been changed with SQL.
         for each in (row, *rows):
-            if _pushes(each):
-                _genuine(each)
+            _trusted(each)
         return push_targets_for(row, rows)

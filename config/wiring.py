@@ -25,7 +25,7 @@ from config.clients import ApiKeys
 from config.pages import Pages
 from config.reads import Reads
 from config.settings import Settings
-from config.sources import Connections, check_source
+from config.sources import DEFAULT_KIND, Connections, check_source
 from config.thresholds import thresholds_document
 from config.writes import Writes
 from gating.commands import ReevaluateHolds
@@ -198,7 +198,7 @@ class Services:
     def ensure_defaults(self) -> int:
         """Ensure the default source and the config file's thresholds; return their version."""
         now = self.clock()
-        admin.ensure_source(self.engine, admin.DEFAULT_SOURCE, "csv", now)
+        admin.ensure_source(self.engine, admin.DEFAULT_SOURCE, DEFAULT_KIND, now)
         return admin.ensure_thresholds(
             self.engine, thresholds_document(self.settings.thresholds), now
         )

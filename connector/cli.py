@@ -460,7 +460,14 @@ def _settings(options: Mapping[str, Any]) -> dict[str, Any]:
     """The settings the shared options give, only those given: folders as absolute paths,
     the local currency upper-cased, --trigger none as no trigger, --push/--no-push as `push`.
 
-    :raises click.BadParameter: 'none' given with a trigger."""
+    :raises click.BadParameter: 'none' given with a trigger; an empty value (a setting is
+        removed with `sources set --unset`)."""
+    for key in (*_TEXT_SETTINGS, "url", "path", "wsdl_dir", "local_currency"):
+        if options[key] is not None and not options[key].strip():
+            raise click.BadParameter(
+                "is empty; `sources set NAME --unset SETTING` removes a setting",
+                param_hint="--" + key.replace("_", "-"),
+            )
     settings: dict[str, Any] = {key: options[key] for key in _TEXT_SETTINGS if options[key]}
     for key in ("path", "wsdl_dir"):
         if options[key]:
@@ -507,6 +514,18 @@ def sources_add(name: str, kind: str, skip_check: bool, **options: Any) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"source {name} ({kind}) added; run `creditgate sync --source {name}`")
+    _note_unknown_warnings_for(services, settings)
+
+
+def _note_unknown_warnings_for(services: Services, settings: Mapping[str, Any]) -> None:
+    """Say so when --warnings-for names a source that does not exist (yet)."""
+    known = {row["name"] for row in services.sync_store().sources()}
+    for missing in sorted(set(settings.get("warnings_for") or ()) - known):
+        click.echo(
+            f"note: there is no source {missing!r} (yet): its customers' warnings come here "
+            "once it is added",
+            err=True,
+        )
 
 
 def _unsettable(kind: SourceKind) -> dict[str, str]:
@@ -602,11 +621,13 @@ def sources_set(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if not changes:
-        click.echo(f"source {name}: nothing to change" + (" (signed again)" if adopt else ""))
+        signed = adopt and not stored["genuine"]
+        click.echo(f"source {name}: nothing to change" + (" (signed again)" if signed else ""))
         return
     click.echo(f"source {name} ({stored['kind']}) changed:")
     for key, change in changes.items():
         click.echo(f"  {key}: {_shown(change['old'])} -> {_shown(change['new'])}")
+    _note_unknown_warnings_for(services, settings)
 
 
 @sources.command("list")
@@ -616,12 +637,16 @@ def sources_list() -> None:
     _init(services)
     for row in services.sync_store().sources():
         last = row["last_success_at"].isoformat() if row["last_success_at"] else "never"
+        if not row["genuine"]:
+            # As Python spells them: text someone wrote with SQL prints no control character.
+            click.echo(
+                f"{row['name']!r} CHANGED OUTSIDE CREDITGATE, not used: kind "
+                f"{row['kind']!r}, url {row['url']!r}, settings {row['settings']!r}"
+            )
+            click.echo(f"  {forged(row['name'])}")
+            continue
         where = row["url"] or row["settings"].get("path") or "-"
         click.echo(f"{row['name']:<20} {row['kind']:<11} {where:<40} last synced: {last}")
-        if not row["genuine"]:
-            click.echo(f"  CHANGED OUTSIDE CREDITGATE, not used: {forged(row['name'])}")
-            # As Python spells them: text someone wrote with SQL prints no control character.
-            click.echo(f"  it holds url {row['url']!r}, settings {row['settings']!r}")
 
 
 def _bar(entity: str, done: int, total: int | None, width: int = 30) -> str:

@@ -80,6 +80,10 @@ class RechecksInvoices(Protocol):
         """Each of `held` (as the store holds it) as the source has it now: deleted or gone
         from the source, it comes back cancelled. The page has no watermark.
 
+        A held record is only an address and a shape (an invoice in instalments comes as its
+        first row, without them): never hand one back as it is except cancelled; anything
+        else comes from what the source answers now.
+
         Raises what `invoices()` raises when the source fails.
         """
         ...

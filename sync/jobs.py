@@ -96,11 +96,11 @@ class Jobs:
         rows = [self.sources.source(source)] if source else self.sources.sources()
         reports = []
         for row in rows:
-            if not self.connections.pulls(row):
-                if source:
-                    raise SourceConfigError(f"source {row['name']!r} has nothing to pull")
-                continue
             try:
+                if not self.connections.pulls(row):
+                    if source:
+                        raise SourceConfigError(f"source {row['name']!r} has nothing to pull")
+                    continue
                 adapter = self.connections.adapter(row)
             except SourceConfigError as exc:
                 if source:
@@ -126,8 +126,10 @@ class Jobs:
 
     def compute_warnings(self, source: str | None = None) -> list[WarningReport]:
         """Every customer's warning level, for one source or all; changes queue their pushes.
-        A source whose targets cannot be trusted (a row changed outside creditgate) is
-        reported with its error and left as it was; the others go on.
+        A source whose targets cannot be trusted is reported with its error and left as it
+        was: since every source's settings say where warnings go, one row changed outside
+        creditgate holds back every source's warnings (reported, nothing lost) until it is
+        dealt with.
 
         :raises SourceNotFound:
         """

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 SERVICE = "bc-api"
 Row = dict[str, Any]
 
+RECORD_NOT_FOUND = "Internal_RecordNotFound"
+"""Business Central's error code for a record that does not exist (Microsoft Learn, "Error codes
+and messages" of the API: NavCSideRecordNotFoundException)."""
 ENTRA_ENDPOINT = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 
@@ -163,6 +166,30 @@ class BcClient(OAuthClient[AccessToken]):
             raise _not_json(response, what, collection=collection)
         return body
 
+    def get_record(self, url: str, what: str) -> Row | None:
+        """GET one record by its address, retried as one call; None only when Business Central
+        itself says there is no such record (404 with its JSON error `Internal_RecordNotFound`).
+
+        :raises TransientError: as `get_json`; also a 404 that is not Business Central's JSON (a
+            proxy's or gateway's page says nothing about the record).
+        :raises RemoteRejected: any other refusal (a 404 naming no such resource included).
+        """
+        return self.retrying(self._get_record, url, what)
+
+    def _get_record(self, url: str, what: str) -> Row | None:
+        response = self._answer("GET", url, what, None, None, None)
+        if response.status_code == 404:
+            body = json_body(response)
+            error = body.get("error") if isinstance(body, dict) else None
+            if not isinstance(error, dict):
+                raise _not_json(response, what)
+            if error.get("code") == RECORD_NOT_FOUND:
+                return None
+        body = json_body(route_status(response, SERVICE, what))
+        if not isinstance(body, dict):
+            raise _not_json(response, what)
+        return body
+
     def _call(
         self,
         method: str,
@@ -172,13 +199,25 @@ class BcClient(OAuthClient[AccessToken]):
         json: Any,
         headers: dict[str, str] | None,
     ) -> requests.Response:
+        return route_status(self._answer(method, url, what, params, json, headers), SERVICE, what)
+
+    def _answer(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> requests.Response:
+        """The answer to one request, after one new token if the first was refused (401)."""
         token = self._access()
         response = self._send(token, method, url, what, params, json, headers)
         if response.status_code == 401:
             log.info("%s: access token refused during %s; getting a new one", SERVICE, what)
             token = self._access(stale=token.value)
             response = self._send(token, method, url, what, params, json, headers)
-        return route_status(response, SERVICE, what)
+        return response
 
     def _send(
         self,

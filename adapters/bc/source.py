@@ -186,14 +186,10 @@ class BcSource(BcClient):
         return Page(records, errors, None)
 
     def _one_invoice(self, record_id: str) -> Row | None:
-        """The invoice with this `id`, or None when the API answers 404 (no such record)."""
+        """The invoice with this `id`, or None when Business Central says there is no such
+        record (a 404 that is not its own answer is a TransientError, never "deleted")."""
         name = f"salesInvoices({record_id})"
-        try:
-            return self.get_json(self.resource(name), f"read {name}")
-        except RemoteRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self.get_record(self.resource(name), f"read {name}")
 
     def _company_lcy(self) -> str:
         """The company's LCY code (General Ledger Setup's "LCY Code", `currencyCode` of its one

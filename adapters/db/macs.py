@@ -80,9 +80,11 @@ MAC_COLUMNS: dict[str, tuple[str, ...]] = {
     # A login: which user a session token acts for (ending it changes no covered column).
     "web_sessions": ("token_hash", "user_id", "created_at"),
     # Where creditgate sends an ERP's credentials and whether warnings go there: written only by
-    # `sources add` and `sources set` (adapters/db/sync_store.py), which re-sign. Not the id
-    # (the database's own) nor last_success_at (each sync moves it).
-    "sources": ("name", "kind", "url", "settings", "created_at"),
+    # `sources add` and `sources set` (adapters/db/sync_store.py), which re-sign. The id too:
+    # customers, invoices, keys and watermarks point at it, so two rows swapped with their MACs
+    # would send one ERP's credentials and data to the other. Not last_success_at (each sync
+    # moves it).
+    "sources": ("id", "name", "kind", "url", "settings", "created_at"),
 }
 
 MIN_KEY_LENGTH = 32

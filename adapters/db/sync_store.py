@@ -46,7 +46,24 @@ def forged(name: str) -> str:
 
 
 def _checked(conn: Any, row: Mapping[Any, Any]) -> dict[str, Any]:
-    return {**row, "genuine": macs.keyring_of(conn).check("sources", row)}
+    """The row with `genuine` (its MAC holds). Settings that are not an object (only SQL can
+    write such) read as none, so listing and `sources set --adopt` still work; the row is not
+    genuine anyway."""
+    checked = {**row, "genuine": macs.keyring_of(conn).check("sources", row)}
+    if not isinstance(checked["settings"], dict):
+        checked["settings"] = {}
+    return checked
+
+
+def _adopted(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a row signed again holds, as the audit trail records it (secrets never: settings
+    name variables only, and a password in the url is masked)."""
+    settings = row["settings"] if isinstance(row["settings"], dict) else {}
+    return {
+        "kind": row["kind"],
+        "url": _shown("url", row["url"]),
+        "settings": {key: _shown(key, value) for key, value in sorted(settings.items())},
+    }
 
 
 def _shown(key: str, value: Any) -> Any:
@@ -161,25 +178,28 @@ class DbSyncStore:
             macs.resign(conn, sources, sources.c.id == row.id)
             detail: dict[str, Any] = {"kind": stored["kind"], **changes}
             if not stored["genuine"]:
-                detail["adopted"] = True  # it was signed again after a person checked it
+                # Signed again after a person checked it: the trail says exactly what.
+                detail["adopted"] = _adopted({**stored, "url": url, "settings": settings})
             AuditRepository(conn).record(actor, "source_changed", f"source:{name}", detail, now)
             return changes
 
     def adopt_unsigned_sources(self, now: datetime) -> int:
         """Once, at the upgrade that brought source MACs (schema.SOURCE_MAC_REVISION): sign the
         rows made before it as they stand, else no source would sync or push after the upgrade.
-        Recorded as a `source_macs_adopted` event; return how many."""
+        Recorded as a `source_macs_adopted` event naming each row with what it held (kind, url,
+        settings), so a row changed before a later upgrade (the migration record set back and
+        the MACs dropped, as a downgrade does) shows in the trail as what was signed; return
+        how many."""
         with self.engine.begin() as conn:
-            names = list(
-                conn.execute(
-                    select(sources.c.name).where(sources.c.mac.is_(None)).order_by(sources.c.name)
-                ).scalars()
-            )
+            rows = conn.execute(
+                select(sources).where(sources.c.mac.is_(None)).order_by(sources.c.name)
+            ).all()
             macs.resign(conn, sources, sources.c.mac.is_(None))
+            adopted = {row.name: _adopted(dict(row._mapping)) for row in rows}
             AuditRepository(conn).record(
-                "upgrade", "source_macs_adopted", "sources", {"sources": names}, now
+                "upgrade", "source_macs_adopted", "sources", {"sources": adopted}, now
             )
-        return len(names)
+        return len(rows)
 
     def watermark(self, source_id: int, entity: Entity) -> Watermark | None:
         w = sync_watermarks.c

@@ -217,6 +217,7 @@ def _company_information(lcy_code: str) -> dict[str, Any]:
     }
 
 
+GATEWAY_NOT_FOUND = "<html><body><h1>404 Not Found</h1></body></html>"  # made up, a gateway's
 MAINTENANCE_PAGE = (
     "<!DOCTYPE html><html><head><title>Down for maintenance</title></head><body>"
     "<h1>We'll be back soon</h1><p>The service is down for scheduled maintenance.</p>"
@@ -360,7 +361,7 @@ class BcServer:
     def __post_init__(self) -> None:
         self._tokens: set[str] = set()
         self._throttle: list[str] = []
-        self._odd: list[str] = []
+        self._odd: list[tuple[int, str]] = []
         self._odd_tokens = 0
         self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._lock = threading.Lock()
@@ -375,11 +376,16 @@ class BcServer:
 
     def answer_html(self, times: int) -> None:
         """Answer the next `times` API calls 200 with an HTML maintenance page (a proxy's)."""
-        self._odd.extend([MAINTENANCE_PAGE] * times)
+        self._odd.extend([(200, MAINTENANCE_PAGE)] * times)
 
     def answer_without_value(self, times: int) -> None:
         """Answer the next `times` API calls 200 with a JSON object that has no `value`."""
-        self._odd.extend(['{"@odata.context": "elsewhere"}'] * times)
+        self._odd.extend([(200, '{"@odata.context": "elsewhere"}')] * times)
+
+    def answer_gateway_404(self, times: int) -> None:
+        """Answer the next `times` API calls 404 with an HTML page (a gateway's, made up: not
+        Business Central's JSON error)."""
+        self._odd.extend([(404, GATEWAY_NOT_FOUND)] * times)
 
     def answer_token_html(self, times: int) -> None:
         """Answer the next `times` token requests 200 with an HTML maintenance page."""
@@ -460,9 +466,9 @@ class BcServer:
         if hooks:
             hooks.pop(0)()
         if self._odd:
-            odd = self._odd.pop(0)
+            status, odd = self._odd.pop(0)
             kind = "text/html" if odd.startswith("<") else "application/json"
-            return Response(odd, 200, content_type=kind)
+            return Response(odd, status, content_type=kind)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ")
         if not auth.startswith("Bearer ") or token not in self._tokens or self.refuse_all_tokens:

@@ -204,3 +204,19 @@ def test_a_corrective_invoice_paid_then_unapplied_without_a_stamp_counts_as_it_s
     assert unapplied.ok, unapplied
     assert open_invoices(services) == Decimal("1700.00")
     assert bc.invoice("PS-INV103008")["lastModifiedDateTime"] == stamp
+
+
+def test_a_404_that_is_not_business_centrals_own_answer_cancels_nothing(
+    services: Services, bc: FakeBc, bc_server: BcServer, make_adapter: AdapterFactory
+) -> None:
+    released(services, bc, make_adapter)
+    bc.delete_invoice("1006")
+    # Every attempt at the read by id meets a gateway's HTML 404, not Business Central's.
+    bc_server.before("GET salesInvoices(id)", lambda: bc_server.answer_gateway_404(3))
+
+    failed = sync(services, make_adapter)
+
+    assert (invoices_part(failed).failure or "").startswith("TransientError")
+    assert open_invoices(services) == Decimal("1900.00")  # not taken for deleted
+    assert sync(services, make_adapter).ok  # Business Central's own 404: deleted
+    assert open_invoices(services) == Decimal("1200.00")

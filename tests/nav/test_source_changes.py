@@ -163,3 +163,23 @@ def test_a_source_row_inserted_with_sql_is_refused(
     with pytest.raises(SourceConfigError, match="source 'copy': its row was changed outside"):
         services.sync("copy")
     assert services.sync("nav")[0].ok  # the row creditgate wrote still syncs
+
+
+def test_a_source_whose_saved_pages_were_moved_fails_alone_and_the_others_go_on(
+    nav: FakeNav, nav_server: NavServer, services: Services, nav_source: str, tmp_path: Path
+) -> None:
+    saved = tmp_path / "wsdl"
+    saved.mkdir()
+    shutil.copy(WARNING_FIELDS_CUSTOMER, saved / "Customer.wsdl")
+    assert cli("sources", "set", nav_source, "--wsdl-dir", str(saved))[0] == 0
+    services.add_source("files", "csv-folder", settings={"path": str(tmp_path / "exports")})
+    (tmp_path / "exports").mkdir()
+    shutil.rmtree(saved)  # someone tidied the server
+
+    synced = {r.source: r for r in services.sync()}
+    pushed = {r.target: r for r in services.push()}
+
+    assert not synced[nav_source].ok
+    assert "source 'nav' cannot be set up" in (synced[nav_source].error or "")
+    assert synced["files"].ok  # the other source was synced all the same
+    assert "source 'nav' cannot be set up" in (pushed[nav_source].error or "")

@@ -217,7 +217,16 @@ def test_a_row_changed_with_sql_is_flagged_refused_and_adopted_only_on_request(
     assert events(env, "source_changed")[-1]["details"] == {
         "kind": "tryton",
         "url": {"old": "http://evil", "new": "http://erp:8000"},
-        "adopted": True,
+        # Exactly what was signed, on record.
+        "adopted": {
+            "kind": "tryton",
+            "url": "http://erp:8000",
+            "settings": {
+                "database": "credit",
+                "password_env": "ERP_PASSWORD",
+                "username_env": "ERP_USER",
+            },
+        },
     }
     assert "CHANGED OUTSIDE" not in run("sources", "list").output
     assert env.reads.verify_audit_trail().ok
@@ -240,7 +249,15 @@ def test_the_upgrade_signs_the_sources_made_before_source_macs(database_url: str
 
     assert migrated.crossed(schema.SOURCE_MAC_REVISION)
     assert row(services, "erp")["genuine"]
-    assert [e["details"] for e in events(services, "source_macs_adopted")] == [{"sources": ["erp"]}]
+    # What was signed is on record: a row changed before an upgrade shows as what it held.
+    adopted = {
+        "kind": "csv-folder",
+        "url": None,
+        "settings": {"path": str(Path("/srv/erp-exports"))},
+    }
+    assert [e["details"] for e in events(services, "source_macs_adopted")] == [
+        {"sources": {"erp": adopted}}
+    ]
     services.engine.dispose()
 
 
@@ -252,3 +269,91 @@ def test_the_jobs_refuse_a_row_the_store_did_not_vouch_for(env: Services) -> Non
     with pytest.raises(SourceConfigError, match="changed outside creditgate"):
         Connections(os.environ).adapter(unread)
     assert Connections(os.environ).push_target(stored) is not None
+
+
+def test_a_row_changed_with_sql_to_another_kind_is_refused_not_left_quiet(env: Services) -> None:
+    run("sources", "add", "erp", *TRYTON)
+    with env.engine.begin() as conn:  # a kind that pulls and pushes nothing
+        conn.execute(sa.update(sources).where(sources.c.name == "erp").values(kind="csv-folder"))
+
+    synced = {r.source: r for r in env.sync()}
+    warned = {r.source: r for r in env.compute_warnings()}
+    pushed = {r.target: r for r in env.push()}
+
+    for report in (synced["erp"], warned["erp"], warned["default"], pushed["erp"]):
+        assert "source 'erp': its row was changed outside creditgate" in (report.error or "")
+
+
+def test_two_rows_swapped_with_their_macs_are_both_refused(env: Services) -> None:
+    run("sources", "add", "erp-a", *TRYTON)
+    run("sources", "add", "erp-b", *TRYTON[:3], "http://127.0.0.1:2", *TRYTON[4:])
+    a, b = row(env, "erp-a"), row(env, "erp-b")
+    columns = ("name", "kind", "url", "settings", "created_at", "mac")
+    with env.engine.begin() as conn:
+        conn.execute(sa.update(sources).where(sources.c.id == a["id"]).values(name="swap"))
+        for into, take in ((b, a), (a, b)):
+            values = {c: take[c] for c in columns}
+            conn.execute(sa.update(sources).where(sources.c.id == into["id"]).values(**values))
+
+    assert row(env, "erp-a")["id"] == b["id"] and row(env, "erp-b")["id"] == a["id"]
+    assert not row(env, "erp-a")["genuine"] and not row(env, "erp-b")["genuine"]
+
+
+def test_the_list_shows_a_forged_row_without_its_control_characters_or_a_crash(
+    env: Services,
+) -> None:
+    run("sources", "add", "erp", *TRYTON)
+    run("sources", "add", "crm", *ZOHO)
+    with env.engine.begin() as conn:
+        conn.execute(
+            sa.update(sources)
+            .where(sources.c.name == "erp")
+            .values(url="http://x\x1b]0;pwned\x07/", name="erp\x1b[2J")
+        )
+        conn.execute(sa.update(sources).where(sources.c.name == "crm").values(settings=["a"]))
+
+    listed = run("sources", "list")
+    adopted = run("sources", "set", "crm", "--adopt", *ZOHO[2:])
+
+    assert listed.exit_code == 0, listed.output
+    assert "\x1b" not in listed.output and "\x07" not in listed.output
+    assert "'http://x\\x1b]0;pwned\\x07/'" in listed.output
+    assert "'crm' CHANGED OUTSIDE CREDITGATE" in listed.output
+    assert adopted.exit_code == 0, adopted.output
+    assert row(env, "crm")["genuine"] and row(env, "crm")["settings"]["dc"] == "eu"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--warnings-for", "erp"), "takes no pushes"),
+        (("--no-push",), "takes no pushes"),
+        (("--path", " "), "is empty"),
+    ],
+)
+def test_settings_that_would_do_nothing_are_refused(
+    env: Services, tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    result = run("sources", "add", "files", "--kind", "csv-folder", "--path", str(tmp_path), *args)
+
+    assert result.exit_code != 0
+    assert said in result.output
+    assert [r["name"] for r in env.sync_store().sources()] == ["default"]
+
+
+def test_an_empty_value_is_refused_by_set(env: Services) -> None:
+    run("sources", "add", "erp", *TRYTON)
+    before = row(env, "erp")
+
+    result = run("sources", "set", "erp", "--url", "")
+
+    assert result.exit_code == 2 and "is empty" in result.output
+    assert row(env, "erp") == before
+
+
+def test_warnings_for_a_source_that_does_not_exist_is_noted(env: Services) -> None:
+    result = run("sources", "add", "crm", *ZOHO, "--warnings-for", "erp")
+
+    assert result.exit_code == 0, result.output
+    assert "there is no source 'erp' (yet)" in result.output
+    assert "(yet)" not in run("sources", "set", "crm", "--warnings-for", "default").output
