@@ -1,0 +1,93 @@
+"""The Audit page and its downloads with Chinese text: a hold reason typed in Chinese on the
+customer page reads as written on the Audit page (a `key: value` line, not raw JSON), in
+events.csv (UTF-8 with a byte order mark, for Excel on a Chinese Windows PC) and in events.xlsx."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.web.test_pages import Browser, browser, people  # noqa: F401 (fixtures)
+
+REASON = "客户涉嫌虚开发票，暂停赊销，待法务核查"
+
+
+@pytest.fixture
+def held(browser: Browser) -> Browser:  # noqa: F811
+    """ada (admin) puts C-100 on hold with a Chinese reason through the customer page's form;
+    then otto (auditor) logs in."""
+    browser.login("ada")
+    answer = browser.post(
+        "/customers/default/C-100/hold",
+        {"on_hold": "true", "reason": REASON},
+        "/customers/default/C-100",
+    )
+    assert answer.status_code == 302
+    assert REASON in browser.text("/customers/default/C-100")
+    browser.client.post("/logout", data={"csrf_token": browser.token("/")})
+    browser.login("otto")
+    return browser
+
+
+def _cell(page: str) -> str:
+    """The details cell of the Audit page's customer_hold_on event."""
+    row = re.search(r"<tr><td>[^<]*</td><td>ada</td><td>customer_hold_on</td>.*?</tr>", page, re.S)
+    assert row, page
+    cell = re.search(r'<td class="details">(.*?)</td>', row.group(0), re.S)
+    assert cell, row.group(0)
+    return cell.group(1)
+
+
+def test_the_audit_page_shows_the_chinese_reason_as_a_readable_line(held):
+    page = held.text("/audit")
+
+    cell = _cell(page)
+    assert re.sub(r"<[^>]+>", "", cell) == f"reason: {REASON}"
+    assert "\\u" not in page and "{" not in cell  # no escapes, no raw JSON
+
+
+def test_events_csv_holds_the_chinese_reason_as_written_after_a_bom(held):
+    response = held.client.get("/audit/events.csv?action=customer_hold_on")
+
+    data = response.get_data()
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert data.startswith(codecs.BOM_UTF8)
+    (row,) = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    assert row["details"] == json.dumps({"reason": REASON}, ensure_ascii=False)
+    assert (row["actor"], row["subject"]) == ("ada", "customer:default/C-100")
+
+
+def test_events_xlsx_holds_the_chinese_reason_as_written(held):
+    response = held.client.get("/audit/events.xlsx?action=customer_hold_on")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == 'attachment; filename="events.xlsx"'
+    sheet = load_workbook(io.BytesIO(response.get_data())).worksheets[0]
+    header, *rows = sheet.iter_rows(values_only=True)
+    (row,) = [dict(zip(header, r, strict=True)) for r in rows]
+    assert json.loads(row["details"]) == {"reason": REASON}
+    assert REASON in row["details"]
+
+
+def test_the_pages_decisions_export_as_xlsx_carries_amounts_and_currencies(held, api):
+    api.gate("SO-1", "C-100", "100.00")  # blocked: the customer is on hold
+
+    response = held.client.get("/audit/decisions.xlsx")
+
+    sheet = load_workbook(io.BytesIO(response.get_data())).worksheets[0]
+    header, *rows = sheet.iter_rows(values_only=True)
+    (row,) = [dict(zip(header, r, strict=True)) for r in rows]
+    assert (row["order_id"], row["outcome"]) == ("SO-1", "blocked")
+    assert (row["amount"], row["currency"]) == (100, "CNY")
+    assert (row["credit_limit"], row["credit_currency"]) == (200000, "CNY")
+
+
+@pytest.mark.parametrize("path", ["/audit/events.pdf", "/audit/decisions.json"])
+def test_an_export_in_another_format_is_a_404_on_the_pages(held, path):
+    assert held.client.get(path).status_code == 404
