@@ -48,17 +48,19 @@ def _query(schema: Schema) -> Any:
 
 def detail_lines(details: Mapping[str, Any]) -> list[tuple[str, str]]:
     """An event's details as the `key: value` lines the page shows, in the order recorded, text
-    as written (never `\\uXXXX`); a value that is itself a list or mapping as JSON, none as "-"."""
-    lines = []
-    for key, value in details.items():
-        if value is None:
-            shown = "-"
-        elif isinstance(value, str):
-            shown = value
-        else:
-            shown = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-        lines.append((str(key), shown))
-    return lines
+    as written (never `\\uXXXX`): a change as `old → new`, another list or mapping as JSON,
+    nothing as "-"."""
+    return [(str(key), _shown(value)) for key, value in details.items()]
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.keys() == {"old", "new"}:  # sources set: old -> new
+        return f"{_shown(value['old'])} → {_shown(value['new'])}"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _decision_query() -> DecisionQuery:

@@ -1,6 +1,7 @@
-"""The Audit page and its downloads with Chinese text: a hold reason typed in Chinese on the
-customer page reads as written on the Audit page (a `key: value` line, not raw JSON), in
-events.csv (UTF-8 with a byte order mark, for Excel on a Chinese Windows PC) and in events.xlsx."""
+"""Chinese text as written wherever a page or a download shows it, never `\\uXXXX`: a hold reason
+typed in Chinese on the customer page reads as written on the Audit page (a `key: value` line,
+not raw JSON), in events.csv (UTF-8 with a byte order mark, for Excel on a Chinese Windows PC) and
+in events.xlsx; a Chinese reason in a thresholds version's diff."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 
+from tests.conftest import day
 from tests.web.test_pages import Browser, browser, people  # noqa: F401 (fixtures)
 
 REASON = "客户涉嫌虚开发票，暂停赊销，待法务核查"
@@ -91,3 +93,20 @@ def test_the_pages_decisions_export_as_xlsx_carries_amounts_and_currencies(held,
 @pytest.mark.parametrize("path", ["/audit/events.pdf", "/audit/decisions.json"])
 def test_an_export_in_another_format_is_a_404_on_the_pages(held, path):
     assert held.client.get(path).status_code == 404
+
+
+def test_a_thresholds_diff_shows_a_chinese_customer_id_as_written(browser):  # noqa: F811
+    """An override's customer id comes from the ERP, often in Chinese."""
+    browser.login("ada")
+    form = {"kind": "customers", "ref": "华东-客户001", "setting": "overdue_days", "value": "60"}
+
+    saved = browser.post(
+        "/thresholds/override",
+        {**form, "from": day(0), "to": day(0), "action": "save", "reason": "账期延长至60天"},
+        "/thresholds",
+    )
+
+    assert saved.headers["Location"] == "/thresholds?diff=2", saved.get_data(as_text=True)
+    diff = browser.text("/thresholds?diff=2")
+    assert "华东-客户001" in diff and "账期延长至60天" in diff
+    assert "\\u" not in diff
