@@ -149,7 +149,10 @@ def export_events(file_format: str, rows: Iterable[dict[str, Any]]) -> Response:
 
 def _unescaped(body: dict[str, Any]) -> Response:
     """`body` as JSON like `jsonify`, but with its text as written: a Chinese reason in an
-    event's details is readable in the answer, not `\\uXXXX` escapes."""
-    return current_app.response_class(
-        current_app.json.dumps(body, ensure_ascii=False) + "\n", mimetype="application/json"
+    event's details is readable in the answer, not `\\uXXXX` escapes. Only a lone surrogate
+    (exports.SURROGATE), which UTF-8 cannot hold, stays escaped, as JSON allows."""
+    found = exports.SURROGATE.sub(
+        lambda lone: f"\\u{ord(lone.group()):04x}",
+        current_app.json.dumps(body, ensure_ascii=False),
     )
+    return current_app.response_class(found + "\n", mimetype="application/json")

@@ -154,14 +154,26 @@ def _amount_cell(sheet: Any, value: Any, currency: Any) -> Any:
 
 def text(value: Any) -> str:
     """A value as a cell's text: a list as its items separated by spaces, a mapping as JSON
-    with its text as written (sorted keys), nothing as an empty cell."""
+    with its text as written (sorted keys), nothing as an empty cell; `writable`."""
     if value is None:
         return ""
     if isinstance(value, list | tuple):
-        return " ".join(str(v) for v in value)
+        return writable(" ".join(str(v) for v in value))
     if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-    return str(value)
+        return writable(json.dumps(value, sort_keys=True, default=str, ensure_ascii=False))
+    return writable(str(value))
+
+
+# A surrogate code point in a str is a lone one (a pair is one code point): UTF-8 cannot encode
+# it. The API and the forms refuse them, but a command line's argument that is not UTF-8 arrives
+# as some (Python decodes argv with "surrogateescape"), and `sources add` records its settings.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def writable(found: str) -> str:
+    """`found` with each lone surrogate as U+FFFD, so it can be written out as UTF-8 (escaped
+    into `\\uXXXX`, it could; written as it is, it would fail halfway through a download)."""
+    return SURROGATE.sub("\ufffd", found)
 
 
 # A cell a spreadsheet would run as a formula: one that starts with a tab or CR, or whose first

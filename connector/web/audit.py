@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError
 
 from connector import audit as audit_api
 from connector.context import services
+from connector.exports import writable
 from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
 from connector.web.forms import load_form, path_or_404, said
 from connector.web.session import current_user, page
@@ -50,7 +51,7 @@ def detail_lines(details: Mapping[str, Any]) -> list[tuple[str, str]]:
     """An event's details as the `key: value` lines the page shows, in the order recorded, text
     as written (never `\\uXXXX`): a change as `old → new`, another list or mapping as JSON,
     nothing as "-"."""
-    return [(str(key), _shown(value)) for key, value in details.items()]
+    return [(writable(str(key)), writable(_shown(value))) for key, value in details.items()]
 
 
 def _shown(value: Any) -> str:

@@ -110,3 +110,28 @@ def test_a_thresholds_diff_shows_a_chinese_customer_id_as_written(browser):  # n
     diff = browser.text("/thresholds?diff=2")
     assert "华东-客户001" in diff and "账期延长至60天" in diff
     assert "\\u" not in diff
+
+
+def test_a_setting_that_was_not_utf8_never_breaks_the_page_or_a_download(browser, loaded, api):  # noqa: F811
+    """A command line's argument that is not UTF-8 reaches Python as lone surrogates
+    ("surrogateescape"); `sources add` records it in the event's details. Written as it is, it
+    cannot be encoded: shown as U+FFFD in pages and files, escaped (exactly) in the API's JSON."""
+    loaded.add_source("erp", "csv-folder", settings={"path": "/srv/\udcff导出"}, actor="cli")
+    browser.login("otto")
+
+    page = browser.text("/audit?action=source_added")
+    exported = browser.client.get("/audit/events.csv?action=source_added")
+    workbook = browser.client.get("/audit/events.xlsx?action=source_added")
+    listed = api.client.get(
+        "/api/v1/audit/events",
+        query_string={"action": "source_added"},
+        headers=api.keys.header("auditor"),
+    )
+
+    assert "path: - → /srv/\ufffd导出" in re.sub(r"<[^>]+>", "", page)
+    (row,) = csv.DictReader(io.StringIO(exported.get_data().decode("utf-8-sig")))
+    assert json.loads(row["details"])["path"]["new"] == "/srv/\ufffd导出"
+    sheet = load_workbook(io.BytesIO(workbook.get_data())).worksheets[0]
+    assert "/srv/\ufffd导出" in sheet.cell(2, 6).value
+    assert listed.status_code == 200 and "/srv/\\udcff导出" in listed.get_data(as_text=True)
+    assert listed.get_json()["events"][0]["details"]["path"]["new"] == "/srv/\udcff导出"
