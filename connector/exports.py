@@ -18,7 +18,8 @@ from typing import Any
 from flask import Response, stream_with_context
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 
 from gating.money import is_currency, minor_units
 
@@ -33,6 +34,17 @@ _ROWS_PER_CHUNK = 500
 # memory, beyond it on disk.
 _SPOOL_BYTES = 4 * 1024 * 1024
 _BLOCK_BYTES = 64 * 1024
+# Column widths (in characters) in an .xlsx, by field; others fit their title, at least 12.
+_WIDTHS = {
+    "decision_id": 38,
+    "previous_decision_id": 38,
+    "decided_at": 26,
+    "occurred_at": 26,
+    "reason_codes": 30,
+    "subject": 30,
+    "details": 80,
+}
+WRAPPED = frozenset({"details"})
 
 Shape = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -85,10 +97,14 @@ def xlsx_response(
     amounts: Mapping[str, str],
 ) -> Response:
     """An .xlsx of one sheet, written in openpyxl's write-only mode: a header row in bold,
-    frozen, then one row per record."""
+    frozen, then one row per record; columns wide enough for their usual content (set before
+    the first row, as write-only mode needs), long text (`WRAPPED`) wrapping in its cell."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(name.rpartition(".")[0] or name)
     sheet.freeze_panes = "A2"
+    for n, field in enumerate(header, 1):
+        width = _WIDTHS.get(field, max(12, len(field) + 4))
+        sheet.column_dimensions[get_column_letter(n)].width = width
     bold = Font(bold=True)
     titles = []
     for field in header:
@@ -96,12 +112,17 @@ def xlsx_response(
         title.font = bold
         titles.append(title)
     sheet.append(titles)
+    wrap = Alignment(wrap_text=True, vertical="top")
     for row in rows:
         item = shape(row)
         cells = []
         for field in header:
             currency = amounts.get(field)
-            if currency is None:
+            if field in WRAPPED:
+                cell = _text_cell(sheet, item[field])
+                cell.alignment = wrap
+                cells.append(cell)
+            elif currency is None:
                 cells.append(_text_cell(sheet, item[field]))
             else:
                 cells.append(_amount_cell(sheet, item[field], item[currency]))

@@ -128,6 +128,18 @@ def test_the_decisions_list_answers_the_same_amounts(api):
     assert (row["exposure"], row["available"]) == ("91000.00", "9000.00")
 
 
+def test_xlsx_details_wrap_in_a_wide_column(api, chinese_hold):
+    response = get(api, EVENTS + ".xlsx", action="customer_hold_on")
+    sheet = load_workbook(io.BytesIO(response.get_data())).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    column = header.index("details") + 1
+    details = sheet.cell(2, column)
+
+    assert HOLD_REASON in details.value and details.alignment.wrap_text is True
+    assert sheet.column_dimensions[details.column_letter].width == 80
+    assert sheet.cell(1, 1).font.bold is True
+
+
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
 def test_an_order_events_released_amount_is_exported_with_its_currency(api, file_format):
     api.gate("SO-1", "C-900", "100.00", currency="USD")
