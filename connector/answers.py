@@ -254,8 +254,17 @@ class DecisionRow(Answer):
     source = fields.String()
     order_id = fields.String()
     customer_id = fields.String()
+    amount = _amount({"description": "the order's amount"}, allow_none=True)
+    currency = fields.String(allow_none=True, metadata={"description": "the order's currency"})
     outcome = fields.String(required=True, validate=OneOf(OUTCOMES))
     reason_codes = fields.List(fields.String(), required=True)
+    credit_currency = fields.String(
+        allow_none=True,
+        metadata={"description": "the customer's credit currency (none: an unknown customer)"},
+    )
+    credit_limit = _amount(allow_none=True)
+    exposure = _amount({"description": "after this decision"}, allow_none=True)
+    available = _amount(allow_none=True)
     thresholds_version = fields.Integer(required=True)
     caller = fields.String()
     previous_decision_id = fields.String(allow_none=True)

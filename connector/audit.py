@@ -1,17 +1,14 @@
-"""Auditor endpoints: every gate decision and every audit event, filtered, paged, exported."""
+"""Auditor endpoints: every gate decision and every audit event, filtered, paged, exported
+(CSV or .xlsx, connector/exports.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, current_app, request
 
-from connector import answers
+from connector import answers, exports
 from connector.auth import requires
 from connector.context import services
 from connector.openapi import documented
@@ -20,6 +17,7 @@ from connector.schemas import (
     AuditDecisionsQuerySchema,
     AuditEventsExportSchema,
     AuditEventsQuerySchema,
+    path_ids,
 )
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
@@ -34,14 +32,26 @@ DECISION_FIELDS = (
     "source",
     "order_id",
     "customer_id",
+    "amount",
+    "currency",
     "outcome",
     "reason_codes",
+    "credit_currency",
+    "credit_limit",
+    "exposure",
+    "available",
     "thresholds_version",
     "caller",
     "previous_decision_id",
 )
+# Each amount's currency field (the customer's figures are in its credit currency).
+DECISION_AMOUNTS = {
+    "amount": "currency",
+    "credit_limit": "credit_currency",
+    "exposure": "credit_currency",
+    "available": "credit_currency",
+}
 EVENT_FIELDS = ("event_id", "occurred_at", "actor", "action", "subject", "details")
-_ROWS_PER_CHUNK = 500
 
 
 def decision_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +62,14 @@ def decision_row(row: dict[str, Any]) -> dict[str, Any]:
         "source": row["source"],
         "order_id": row["order_id"],
         "customer_id": row["customer_id"],
+        "amount": row["amount"],
+        "currency": row["currency"],
         "outcome": row["outcome"],
         "reason_codes": [c for c in row["reason_codes"].split(",") if c],
+        "credit_currency": row["credit_currency"],
+        "credit_limit": row["credit_limit"],
+        "exposure": row["exposure"],
+        "available": row["available"],
         "thresholds_version": row["thresholds_version"],
         "caller": row["caller"],
         "previous_decision_id": row["previous_id"],
@@ -79,7 +95,7 @@ def decisions() -> Any:
     """Matching decisions, newest first; `next` is the `before` of the following page."""
     args = _decisions_query.load(request.args.to_dict())
     rows, after = services().reads.audit_decisions(args["query"], args["limit"], args["before"])
-    return jsonify({"decisions": [decision_row(r) for r in rows], "next": after})
+    return _unescaped({"decisions": [decision_row(r) for r in rows], "next": after})
 
 
 @bp.get("/events")
@@ -89,69 +105,54 @@ def events() -> Any:
     """Audit events (threshold changes, API keys, ...), newest first, paged like decisions."""
     args = _events_query.load(request.args.to_dict())
     rows, after = services().reads.audit_events(args["query"], args["limit"], args["before"])
-    return jsonify({"events": [event_row(r) for r in rows], "next": after})
+    return _unescaped({"events": [event_row(r) for r in rows], "next": after})
 
 
-@bp.get("/decisions.csv")
+@bp.get("/decisions.<file_format>")
 @requires("auditor", "admin")
-@documented(query=AuditDecisionsExportSchema, media="text/csv")
-def decisions_csv() -> Any:
-    """Every matching decision, oldest first, streamed: a year exports in constant memory."""
+@documented(query=AuditDecisionsExportSchema, media=tuple(exports.MEDIA.values()))
+def decisions_export(file_format: str) -> Any:
+    """Every matching decision, oldest first, as `decisions.csv` or `decisions.xlsx`
+
+    CSV in UTF-8 with a byte order mark, streamed: a year exports in constant memory. The
+    .xlsx (for Excel) is written row by row too, its amounts as numbers. Each row has the order's
+    amount and currency and the customer's credit figures in the customer's credit currency."""
+    path_ids(file_format=file_format)
     query = _decisions_export.load(request.args.to_dict())["query"]
-    rows = services().reads.export_decisions(query)
-    return csv_response("decisions.csv", DECISION_FIELDS, rows, decision_row)
+    return export_decisions(file_format, services().reads.export_decisions(query))
 
 
-@bp.get("/events.csv")
+@bp.get("/events.<file_format>")
 @requires("auditor", "admin")
-@documented(query=AuditEventsExportSchema, media="text/csv")
-def events_csv() -> Any:
-    """Every matching audit event, oldest first, streamed."""
+@documented(query=AuditEventsExportSchema, media=tuple(exports.MEDIA.values()))
+def events_export(file_format: str) -> Any:
+    """Every matching audit event, oldest first, as `events.csv` or `events.xlsx`
+
+    Streamed like the decisions; each event's details as JSON, its text as written (an amount
+    in them is beside its currency)."""
+    path_ids(file_format=file_format)
     query = _events_export.load(request.args.to_dict())["query"]
-    rows = services().reads.export_events(query)
-    return csv_response("events.csv", EVENT_FIELDS, rows, event_row)
+    return export_events(file_format, services().reads.export_events(query))
 
 
-def csv_response(
-    name: str,
-    header: tuple[str, ...],
-    rows: Iterable[dict[str, Any]],
-    shape: Callable[[dict[str, Any]], dict[str, Any]],
-) -> Response:
-    def chunks() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        for n, row in enumerate(rows, 1):
-            item = shape(row)
-            writer.writerow([_cell(item[field]) for field in header])
-            if n % _ROWS_PER_CHUNK == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(stream_with_context(chunks()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+def export_decisions(file_format: str, rows: Iterable[dict[str, Any]]) -> Response:
+    """`rows` (the reads' export) as the decisions file in `file_format`."""
+    return exports.export_response(
+        "decisions", file_format, DECISION_FIELDS, rows, decision_row, DECISION_AMOUNTS
+    )
 
 
-# A cell a spreadsheet would run as a formula: one that starts with a tab or CR, or whose first
-# character after any blanks (spreadsheets skip them) is = + - @ or their full-width forms, which
-# some spreadsheets read as the ASCII ones.
-_FORMULA = re.compile(r"[\t\r]|[\s\u200b\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]").match
+def export_events(file_format: str, rows: Iterable[dict[str, Any]]) -> Response:
+    """`rows` (the reads' export) as the events file in `file_format`."""
+    return exports.export_response("events", file_format, EVENT_FIELDS, rows, event_row)
 
 
-def _cell(value: Any) -> str:
-    """One CSV cell. Text a spreadsheet would run as a formula is prefixed with a quote: ids and
-    names come from ERPs and API clients, and the file is opened in Excel."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = " ".join(str(v) for v in value)
-    elif isinstance(value, dict):
-        value = json.dumps(value, sort_keys=True, default=str)
-    text = str(value)
-    if _FORMULA(text):
-        return "'" + text
-    return text
+def _unescaped(body: dict[str, Any]) -> Response:
+    """`body` as JSON like `jsonify`, but with its text as written: a Chinese reason in an
+    event's details is readable in the answer, not `\\uXXXX` escapes. Only a lone surrogate
+    (exports.SURROGATE), which UTF-8 cannot hold, stays escaped, as JSON allows."""
+    found = exports.SURROGATE.sub(
+        lambda lone: f"\\u{ord(lone.group()):04x}",
+        current_app.json.dumps(body, ensure_ascii=False),
+    )
+    return current_app.response_class(found + "\n", mimetype="application/json")

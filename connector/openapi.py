@@ -63,7 +63,7 @@ class Operation:
     body: type[Schema] | None = None
     query: type[Schema] | None = None
     answer: type[Schema] | None = None
-    media: str = "application/json"
+    media: str | tuple[str, ...] = "application/json"  # several: one file in each (exports)
     # Its own statuses: a description (an Error body), or a description and the body's schema.
     errors: Mapping[int, str | tuple[str, type[Schema]]] = field(default_factory=dict)
 
@@ -164,8 +164,11 @@ class _Plugin(MarshmallowPlugin):
     Converter = _Converter
 
 
-def _json(schema: Any, description: str, media: str = "application/json") -> dict[str, Any]:
-    return {"description": description, "content": {media: {"schema": schema}}}
+def _json(
+    schema: Any, description: str, media: str | tuple[str, ...] = "application/json"
+) -> dict[str, Any]:
+    kinds = (media,) if isinstance(media, str) else media
+    return {"description": description, "content": {kind: {"schema": schema} for kind in kinds}}
 
 
 def _operation(view: Callable[..., Any], api: Operation, arguments: set[str]) -> dict[str, Any]:
@@ -193,7 +196,8 @@ def _operation(view: Callable[..., Any], api: Operation, arguments: set[str]) ->
         errors.update(_BODY_ERRORS)
         content = {"application/json": {"schema": api.body}}
         operation["requestBody"] = {"required": True, "content": content}
-    ok = " ".join((api.answer.__doc__ or "").split()) if api.answer else api.media
+    media = (api.media,) if isinstance(api.media, str) else api.media
+    ok = " ".join((api.answer.__doc__ or "").split()) if api.answer else " or ".join(media)
     described = {
         "200": _json(api.answer or {"type": "string"}, ok, api.media),
         **{status: _json(answers.Error, text) for status, text in errors.items()},

@@ -161,6 +161,10 @@ class SyncRunsQuerySchema(Schema):
     limit = fields.Integer(validate=validate.Range(min=1, max=500))
 
 
+# The files an export is asked for as, by the extension of its address (`events.xlsx`).
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
 class PathSchema(Schema):
     """Identifiers taken from the URL path, held to the same rules as those in bodies."""
 
@@ -171,6 +175,10 @@ class PathSchema(Schema):
     customer_id = fields.String(validate=_path_ref, metadata=_PATH_ID)
     decision_id = fields.String(validate=_ref)
     source = fields.String(validate=_path_ref)  # in the pages' addresses (/holds/<source>/...)
+    file_format = fields.String(
+        validate=validate.OneOf(EXPORT_FORMATS),
+        metadata={"description": "the export's file: csv (UTF-8 with a byte order mark) or xlsx"},
+    )
 
 
 _path = PathSchema()

@@ -420,6 +420,7 @@ def apply_order_event(
             f"order:{source_name}/{order_id}",
             {
                 "released": str(released),
+                "currency": before.currency,
                 "status": status,
                 "counted_until": None if until is None else until.isoformat(),
             },

@@ -29,6 +29,17 @@ DECISION_COLUMNS = (
     _d.caller,
     _d.previous_id,
 )
+# What each decision was about, from its JSON: the order's amount and currency (the snapshot's
+# input) and the customer's figures after it, in the customer's credit currency (the answer; none
+# for an unknown customer). Read by the database, so a page or an export reads no whole snapshot.
+AMOUNT_COLUMNS = (
+    _d.snapshot[("inputs", "order", "amount")].as_string().label("amount"),
+    _d.snapshot[("inputs", "order", "currency")].as_string().label("currency"),
+    _d.response[("customer", "currency")].as_string().label("credit_currency"),
+    _d.response[("customer", "credit_limit")].as_string().label("credit_limit"),
+    _d.response[("customer", "exposure")].as_string().label("exposure"),
+    _d.response[("customer", "available")].as_string().label("available"),
+)
 EVENT_COLUMNS = (_e.id, _e.occurred_at, _e.actor, _e.action, _e.subject, _e.details)
 _STREAM_BATCH = 1000
 
@@ -59,7 +70,7 @@ def _filtered(
 
 
 def _decisions(query: DecisionQuery, zone: ZoneInfo) -> Select[Any]:
-    stmt = select(*DECISION_COLUMNS)
+    stmt = select(*DECISION_COLUMNS, *AMOUNT_COLUMNS)
     if query.reason is not None:
         # reason_codes is "CODE,CODE": match a whole code, never a part of one.
         codes = literal(",") + _d.reason_codes + literal(",")

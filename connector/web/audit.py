@@ -1,8 +1,10 @@
-"""The audit page (auditors, admins): decisions and events with the API's filters, their CSV
-exports, and verifying the audit trail."""
+"""The audit page (auditors, admins): decisions and events with the API's filters, their exports
+(CSV or .xlsx), and verifying the audit trail."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -10,8 +12,9 @@ from marshmallow import Schema, ValidationError
 
 from connector import audit as audit_api
 from connector.context import services
+from connector.exports import writable
 from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
-from connector.web.forms import load_form, said
+from connector.web.forms import load_form, path_or_404, said
 from connector.web.session import current_user, page
 from gating.audit import DecisionQuery, EventQuery
 
@@ -44,6 +47,23 @@ def _query(schema: Schema) -> Any:
         abort(400, description=said(exc))
 
 
+def detail_lines(details: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """An event's details as the `key: value` lines the page shows, in the order recorded, text
+    as written (never `\\uXXXX`): a change as `old → new`, another list or mapping as JSON,
+    nothing as "-"."""
+    return [(writable(str(key)), writable(_shown(value))) for key, value in details.items()]
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.keys() == {"old", "new"}:  # sources set: old -> new
+        return f"{_shown(value['old'])} → {_shown(value['new'])}"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def _decision_query() -> DecisionQuery:
     query: DecisionQuery = _query(_decisions)
     return query
@@ -63,26 +83,28 @@ def index() -> Any:
     return render_template(
         "web/audit.html",
         decisions=[audit_api.decision_row(r) for r in decisions],
-        events=[audit_api.event_row(r) for r in events],
+        events=[{**audit_api.event_row(r), "lines": detail_lines(r["details"])} for r in events],
         args=request.args,
         query=request.query_string.decode("latin-1"),
     )
 
 
-@bp.get("/audit/decisions.csv")
+# The exports: /audit/decisions.csv (the address the page always linked) or .xlsx.
+@bp.get("/audit/decisions.csv", defaults={"file_format": "csv"})
+@bp.get("/audit/decisions.<file_format>")
 @page(*AUDITORS)
-def decisions_csv() -> Any:
+def decisions_csv(file_format: str) -> Any:
+    path_or_404(file_format=file_format)
     rows = services().reads.export_decisions(_decision_query())
-    return audit_api.csv_response(
-        "decisions.csv", audit_api.DECISION_FIELDS, rows, audit_api.decision_row
-    )
+    return audit_api.export_decisions(file_format, rows)
 
 
-@bp.get("/audit/events.csv")
+@bp.get("/audit/events.csv", defaults={"file_format": "csv"})
+@bp.get("/audit/events.<file_format>")
 @page(*AUDITORS)
-def events_csv() -> Any:
-    rows = services().reads.export_events(_event_query())
-    return audit_api.csv_response("events.csv", audit_api.EVENT_FIELDS, rows, audit_api.event_row)
+def events_csv(file_format: str) -> Any:
+    path_or_404(file_format=file_format)
+    return audit_api.export_events(file_format, services().reads.export_events(_event_query()))
 
 
 @bp.post("/audit/verify")

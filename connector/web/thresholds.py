@@ -77,8 +77,8 @@ def _diff(versions: list[dict[str, Any]], wanted: int) -> dict[str, Any] | None:
         return None
     old, new = by_version[wanted - 1], by_version[wanted]
     lines = difflib.unified_diff(
-        json.dumps(old["document"], indent=2, sort_keys=True).splitlines(),
-        json.dumps(new["document"], indent=2, sort_keys=True).splitlines(),
+        json.dumps(old["document"], indent=2, sort_keys=True, ensure_ascii=False).splitlines(),
+        json.dumps(new["document"], indent=2, sort_keys=True, ensure_ascii=False).splitlines(),
         fromfile=f"version {wanted - 1}",
         tofile=f"version {wanted}",
         lineterm="",

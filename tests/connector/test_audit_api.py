@@ -3,6 +3,7 @@ they ask, in pages that do not skip or repeat, and as CSV for a spreadsheet."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import UTC, datetime
@@ -19,9 +20,12 @@ def get(api: Any, path: str, role: str = "auditor", **params: Any) -> Any:
 
 
 def rows(response: Any) -> list[dict[str, str]]:
+    """The CSV's rows: UTF-8 starting with a byte order mark, so Excel reads it as UTF-8."""
     assert response.status_code == 200, response.data
     assert response.mimetype == "text/csv"
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    data = response.get_data()
+    assert data.startswith(codecs.BOM_UTF8)
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 @pytest.fixture
@@ -129,8 +133,14 @@ def test_the_csv_export_holds_every_match_oldest_first(api, decided):
         "source",
         "order_id",
         "customer_id",
+        "amount",
+        "currency",
         "outcome",
         "reason_codes",
+        "credit_currency",
+        "credit_limit",
+        "exposure",
+        "available",
         "thresholds_version",
         "caller",
         "previous_decision_id",

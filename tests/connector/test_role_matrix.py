@@ -36,8 +36,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("put", "/api/v1/admin/customers/{customer_id}/hold"): RELEASERS,
     ("get", "/api/v1/audit/decisions"): READERS,
     ("get", "/api/v1/audit/events"): READERS,
-    ("get", "/api/v1/audit/decisions.csv"): READERS,
-    ("get", "/api/v1/audit/events.csv"): READERS,
+    ("get", "/api/v1/audit/decisions.{file_format}"): READERS,
+    ("get", "/api/v1/audit/events.{file_format}"): READERS,
     ("get", "/api/v1/openapi.json"): EVERY_API_ROLE,
     ("get", "/metrics"): {"admin", "auditor", "metrics"},
 }

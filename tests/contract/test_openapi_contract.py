@@ -52,6 +52,11 @@ from gating.commands import CreateApiClient
 from tests.conftest import Keys, day
 from tests.contract import hostile
 
+# The audit exports, in the format their address's extension names.
+DECISIONS_EXPORT = "/api/v1/audit/decisions.{file_format}"
+EVENTS_EXPORT = "/api/v1/audit/events.{file_format}"
+CSV = {"file_format": "csv"}
+
 # Every API role, and a request without a key at all.
 ROLES = ("erp", "admin", "auditor", "credit_specialist", "credit_manager", "metrics", "none")
 
@@ -209,9 +214,7 @@ def test_real_records(
         for path in (
             "/api/v1/admin/holds",
             "/api/v1/audit/decisions",
-            "/api/v1/audit/decisions.csv",
             "/api/v1/audit/events",
-            "/api/v1/audit/events.csv",
             "/api/v1/sync/runs",
             "/api/v1/warnings",
             "/api/v1/outbox",
@@ -223,9 +226,12 @@ def test_real_records(
             "/metrics",
         ):
             send("GET", path)
+        for export in (DECISIONS_EXPORT, EVENTS_EXPORT):
+            for file_format in ("csv", "xlsx"):
+                send("GET", export, path_parameters={"file_format": file_format})
         send("GET", "/api/v1/admin/holds", query={"outcome": "blocked", "limit": 1})
         send("GET", "/api/v1/audit/decisions", query={"customer_id": "C-300", "limit": 1})
-        send("GET", "/api/v1/audit/decisions.csv", query={"from": day(-1), "to": day(0)})
+        send("GET", DECISIONS_EXPORT, path_parameters=CSV, query={"from": day(-1), "to": day(0)})
 
     lists()
 
@@ -260,16 +266,21 @@ def test_real_records(
 
     # The ends of the calendar, and numbers past what an amount or a row id can be: a 4xx or an
     # answer, never a 500 (each was one).
-    for path in ("/api/v1/audit/events", "/api/v1/audit/decisions.csv", "/api/v1/admin/holds"):
+    for path in ("/api/v1/audit/events", "/api/v1/admin/holds"):
         send("GET", path, query={"before": 2**63})
-    for path in (
-        "/api/v1/audit/decisions",
-        "/api/v1/audit/events.csv",
-        "/api/v1/admin/thresholds/shadow",
+    send("GET", DECISIONS_EXPORT, path_parameters=CSV, query={"before": 2**63})
+    for path, parameters in (
+        ("/api/v1/audit/decisions", {}),
+        (EVENTS_EXPORT, CSV),
+        (EVENTS_EXPORT, {"file_format": "xlsx"}),
+        ("/api/v1/admin/thresholds/shadow", {}),
     ):
-        send("GET", path, query={"from": "0001-01-02", "to": "9999-12-30"})
-        send("GET", path, query={"from": "0001-01-01"})
-        send("GET", path, query={"to": "9999-12-31"})
+        for query in (
+            {"from": "0001-01-02", "to": "9999-12-30"},
+            {"from": "0001-01-01"},
+            {"to": "9999-12-31"},
+        ):
+            send("GET", path, path_parameters=parameters, query=query)
     last_year = {"from": "9999-01-01", "to": "9999-12-30"}
     send("POST", "/api/v1/admin/thresholds/simulate", body={"thresholds": thresholds, **last_year})
     for terms in ({"cap": "1e400"}, {"cap": "20000.0001"}, {"expires_on": "9999-12-31"}):

@@ -488,6 +488,7 @@ def test_an_invoiced_order_still_counts_until_its_invoice_is_loaded(
         assert answer.counted_until == until
     assert store.audit[0].details == {
         "released": "0.00",
+        "currency": "CNY",  # every amount an export carries is beside its currency
         "status": "invoiced_awaiting_sync",
         "counted_until": until.isoformat(),
     }
