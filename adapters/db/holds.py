@@ -62,7 +62,7 @@ _c, _i = customers.c, invoices.c
 _earlier = decisions.alias("earlier")
 _approved = decisions.alias("approved")
 _e, _a = _earlier.c, _approved.c
-_HELD_OUTCOMES = [literal_column("'review'"), literal_column("'blocked'")]
+_HELD_OUTCOMES: list[Any] = [literal_column("'review'"), literal_column("'blocked'")]
 _SAME_ORDER = (sources.c.name, _o.external_id)
 
 # The first held decision of the order's current hold: the earliest review or blocked decision
