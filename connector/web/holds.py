@@ -139,7 +139,7 @@ _FILTER_RULES = {
 def _render_list(args: MultiDict[str, str], failed: Failed | None = None, status: int = 0) -> Any:
     loaded, filter_errors = _list_query(args)
     listing = services().reads.hold_list(loaded["query"], loaded["page"], loaded["size"])
-    sent = {k: v for k, v in args.items() if k in _LIST.fields}
+    sent = {k: v for k, v in args.items() if k in _LIST.fields and v.strip()}
     kept = {k: v for k, v in sent.items() if k not in filter_errors and k != "page"}
 
     def page_url(number: int) -> str:
@@ -153,7 +153,7 @@ def _render_list(args: MultiDict[str, str], failed: Failed | None = None, status
         sent=sent,
         filter_errors=filter_errors,
         failed=failed,
-        here=here,
+        back_to=here,
         page_url=page_url,
         **_words(),
     ), status or (400 if filter_errors else (422 if failed and failed.errors else 200))
@@ -189,7 +189,7 @@ def _render_order(source: str, order_id: str, failed: Failed | None = None) -> A
     here = url_for("web.holds.order", source=source, order_id=order_id)
     status = 422 if failed and failed.errors else 200
     return render_template(
-        "web/hold_order.html", r=row, snapshot=snapshot, failed=failed, here=here, **_words()
+        "web/hold_order.html", r=row, snapshot=snapshot, failed=failed, back_to=here, **_words()
     ), status
 
 

@@ -47,6 +47,8 @@ def test_filters_sorts_and_pages_come_from_the_query_string(desk):
     first = desk.text("/holds?size=25&sort=oldest")
 
     assert rows(filtered) == ["SO-3", "SO-1"] and "2 held orders" in filtered
+    # every form on the page comes back to the list as it was filtered
+    assert 'name="back" value="/holds?customer=payer&amp;sort=amount_low"' in filtered
     assert rows(first)[:2] == ["SO-1", "SO-2"]
     assert rows(desk.text("/holds?outcome=review&amount_min=5000")) == ["SO-5"]
 
