@@ -115,6 +115,14 @@ _ORDER = (
     .outerjoin(customers, and_(_c.source_id == _o.source_id, _c.external_id == _o.customer_ref))
 )
 _LISTED = _ORDER.where(HELD_ORDER)
+# What filters and sorts need, without the per-row subqueries (but the age, when asked for).
+_KEYS = (
+    select(_o.id)
+    .join(sources, sources.c.id == _o.source_id)
+    .join(decisions, _d.id == _o.last_decision_id)
+    .outerjoin(customers, and_(_c.source_id == _o.source_id, _c.external_id == _o.customer_ref))
+    .where(HELD_ORDER)
+)
 _SORTS: dict[str, tuple[Any, ...]] = {
     "newest": (_o.id.desc(),),
     "oldest": (_o.id.asc(),),
@@ -164,25 +172,31 @@ def hold_list(
     engine: Engine, query: HoldQuery, now: datetime, page: int, size: int
 ) -> tuple[list[dict[str, Any]], int, dict[str, Decimal]]:
     """Page `page` (from 1) of `size` matching held orders in the query's sort; how many match;
-    and their held amount per currency. Three statements, each one pass over the held orders'
-    partial index."""
-    rows_stmt = _matching(_LISTED, query, now).order_by(*_SORTS[query.sort])
+    and their held amount per currency. The count and totals, then the page's keys, then
+    their rows: the correlated subqueries (age, days overdue) run for the page's rows only,
+    not for every row an OFFSET skips or a sort reads (in one statement, page 200 of 10,000
+    by amount took 280 ms on SQLite; bench/holds.py)."""
+    keys_stmt = (
+        _matching(_KEYS, query, now)
+        .order_by(*_SORTS[query.sort])
+        .limit(size)
+        .offset((page - 1) * size)
+    )
     counted = _matching(
-        select(_o.currency, func.count().label("n"), func.sum(_o.amount).label("amount"))
-        .select_from(orders)
-        .join(sources, sources.c.id == _o.source_id)
-        .join(decisions, _d.id == _o.last_decision_id)
-        .outerjoin(customers, and_(_c.source_id == _o.source_id, _c.external_id == _o.customer_ref))
-        .where(HELD_ORDER),
+        _KEYS.with_only_columns(
+            _o.currency, func.count().label("n"), func.sum(_o.amount).label("amount")
+        ),
         query,
         now,
     ).group_by(_o.currency)
     with readonly(engine).connect() as conn:
         sums = conn.execute(counted.order_by(_o.currency)).all()
         total = sum(int(r.n) for r in sums)
-        rows = conn.execute(rows_stmt.limit(size).offset((page - 1) * size)).all() if total else []
+        keys = list(conn.execute(keys_stmt).scalars()) if total else []
+        found = conn.execute(_LISTED.where(_o.id.in_(keys))).all() if keys else []
+    by_key = {r.key: dict(r._mapping) for r in found}
     totals = {r.currency: Decimal(r.amount) for r in sums}
-    return [dict(r._mapping) for r in rows], total, totals
+    return [by_key[k] for k in keys if k in by_key], total, totals
 
 
 def order_view(engine: Engine, source: str, order_id: str) -> dict[str, Any] | None:
