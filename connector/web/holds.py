@@ -230,11 +230,12 @@ def act(source: str, order_id: str, action: str) -> Any:
         if isinstance(exc, ReleaseInThePast):
             errors = {"expires_on": gettext("The last day of a release cannot be in the past.")}
         return _show_failed(Failed(source, order_id, action, values, errors), back)
+    amount = "{:,.2f} {}".format(row["amount"], row["currency"])
     flash(
         gettext(
             "%(order)s (%(amount)s): %(done)s, now %(outcome)s.",
             order=order_id,
-            amount=f"{row['amount']:,.2f} {row['currency']}",
+            amount=amount,
             done=DONE.get(answer.action, answer.action),
             outcome=OUTCOMES.get(answer.record.outcome.value, answer.record.outcome.value),
         ),
