@@ -211,6 +211,9 @@ def act(source: str, order_id: str, action: str) -> Any:
     row = services().reads.held_order(source, order_id)
     if row is None:
         abort(404)
+    if row["status"] != "open" or row["outcome"] not in ("review", "blocked"):
+        gone = gettext("%(order)s is not held any more: nothing was done.", order=order_id)
+        return _show_failed(Failed(source, order_id, action, values, {"": gone}), back)
     if request.form.get(CONFIRMED) != "yes":
         return render_template(
             "web/hold_confirm.html",

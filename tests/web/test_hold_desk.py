@@ -230,3 +230,13 @@ def test_only_those_who_may_release_see_and_act(browser, api, who, status):  # n
     assert seen == [status, status]
     assert acted.status_code == (403 if status == 403 else 302)
     assert ("Holds</a>" in browser.text("/")) == (status == 200)
+
+
+def test_an_order_no_longer_held_is_said_so_before_any_confirmation(desk, api):
+    api.gate("SO-1", "C-300", "1000.00")
+    api.event("SO-1", "cancelled")
+
+    response = desk.post("/holds/default/SO-1/release", {"reason": "x", "back": "/holds"}, "/holds")
+
+    assert response.status_code == 422
+    assert "SO-1 is not held any more: nothing was done." in response.get_data(as_text=True)
