@@ -160,10 +160,11 @@ def _render_list(args: MultiDict[str, str], failed: Failed | None = None, status
 
 
 def _words() -> dict[str, Any]:
+    # Translated once per page (a lazy string translates each time it is shown).
     return {
-        "OUTCOMES": OUTCOMES,
-        "REASONS": REASONS,
-        "SORTS": SORTS,
+        "OUTCOMES": {k: str(v) for k, v in OUTCOMES.items()},
+        "REASONS": {k: str(v) for k, v in REASONS.items()},
+        "SORTS": {k: str(v) for k, v in SORTS.items()},
         "SIZES": SIZES,
         "today": services().clock().astimezone(services().settings.zone).date(),
     }
