@@ -5,6 +5,7 @@ whose customer is not synced yet, and who may see and act."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -240,3 +241,19 @@ def test_an_order_no_longer_held_is_said_so_before_any_confirmation(desk, api):
 
     assert response.status_code == 422
     assert "SO-1 is not held any more: nothing was done." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("order", ["SO/SL-1", "50%off", "销售/订单-1", "Q?1#2", "a/release/reject"])
+def test_the_orders_page_is_reached_from_the_list_whatever_the_id(desk, api, order):
+    api.gate(order, "C-300", "1000.00")
+    listed = desk.text("/holds?customer=C-300&currency=CNY")
+    links = {
+        html.unescape(a)
+        for a in re.findall(r'href="(/holds/default/[^"#]+)"', listed)
+        if html.unescape(a) != "/holds/default/SO-1"
+    }
+
+    (link,) = links
+    page = desk.text(link)
+
+    assert f"<h1>Order {html.escape(order)} " in page and "Slow Payer GmbH" in page
