@@ -5,7 +5,7 @@ row (the read-only unit of work and the store's read queries only)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.db.warnings_store import DbWarningStore
 from gating.audit import DecisionQuery, EventQuery, Period
 from gating.errors import CurrencyRateMissing
+from gating.holdlist import HoldPage, HoldQuery, held_days
 from gating.logins import SESSION_LIFETIME
 from gating.model import EXPOSURE_COMPONENTS, Exposure, Thresholds
 from gating.money import Rates
@@ -68,6 +69,27 @@ class Reads:
             limit=limit,
             before=before,
         )
+
+    def hold_list(self, query: HoldQuery, page: int = 1, size: int = 50) -> HoldPage:
+        """Page `page` of the held orders matching `query`, with the count and the held amount
+        per currency of all that match; each row with its customer's name (None: not synced),
+        the first held decision's time (`held_since`, `held_days`) and `days_overdue` (the
+        customer's oldest open invoice, None when none is past due)."""
+        now = self._clock()
+        today = now.astimezone(self._zone).date()
+        rows, total, totals = holds.hold_list(self._engine, query, now, page, size)
+        for row in rows:
+            _dress(row, now, today)
+        return HoldPage(rows, total, totals, page, size, today, now)
+
+    def held_order(self, source: str, order_id: str) -> dict[str, Any] | None:
+        """One gated order as the hold list shows it (held or not any more), with `status` and
+        the last decision's `snapshot`; None when no order has this id at this source."""
+        row = holds.order_view(self._engine, source, order_id)
+        if row is not None:
+            now = self._clock()
+            _dress(row, now, now.astimezone(self._zone).date())
+        return row
 
     def credit_position(self, source: str, customer_id: str) -> Mapping[str, Any]:
         """:raises CustomerNotFound, SourceNotFound:"""
@@ -249,3 +271,10 @@ class Reads:
             "invoices": dashboard.open_invoices(self._engine, key),
             "warnings": dashboard.warning_changes(self._engine, key),
         }
+
+
+def _dress(row: dict[str, Any], now: datetime, today: date) -> None:
+    """A hold list row's ages in days: `held_days` and `days_overdue` (None: nothing past due)."""
+    row["held_days"] = held_days(row["held_since"], now)
+    due = row.pop("oldest_due")
+    row["days_overdue"] = (today - due).days if due is not None and due < today else None

@@ -30,6 +30,7 @@ from gating.commands import (
     SetCustomerHold,
     UnlockUser,
 )
+from gating.holdlist import HoldPage, HoldQuery
 from gating.holds import HoldAnswer, ReevaluationReport
 from gating.logins import Admission
 from gating.model import OrderRequest
@@ -123,6 +124,8 @@ class ViewReads(Protocol):
         limit: int = ...,
         before: int | None = ...,
     ) -> Rows: ...
+    def hold_list(self, query: HoldQuery, page: int = ..., size: int = ...) -> HoldPage: ...
+    def held_order(self, source: str, order_id: str) -> dict[str, Any] | None: ...
     def credit_position(self, source: str, customer_id: str) -> Mapping[str, Any]: ...
     def decision(self, decision_id: str) -> DecisionRecord: ...
     def thresholds_versions(

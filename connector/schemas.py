@@ -18,6 +18,7 @@ from marshmallow import (
 
 from gating.audit import DecisionQuery, EventQuery, Period
 from gating.errors import InvalidAmount, UnknownCurrency
+from gating.holdlist import HOLD_SORTS, HoldQuery
 from gating.identifiers import CONTROL_FREE_PATTERN, MAX_ID_LENGTH, is_trimmed
 from gating.identifiers import URL_ID_PATTERN as URL_ID_PATTERN  # web and openapi import it here
 from gating.money import (
@@ -338,6 +339,48 @@ class HoldsQuerySchema(_Paged):
     source = fields.String(validate=_ref)
     customer_id = fields.String(validate=_ref)
     outcome = fields.String(validate=validate.OneOf(["review", "blocked"]))
+
+
+class HoldListQuerySchema(Schema):
+    """The hold list page's filters, sort and page, from its query string: loaded as
+    {"query": HoldQuery, "page", "size"}. Amounts are in the order's own currency; ages are
+    whole days since the first held decision of the order's current hold."""
+
+    class Meta:
+        unknown = RAISE
+
+    source = fields.String(validate=_ref)
+    customer = fields.String(
+        validate=validate.And(validate.Length(min=1, max=100), _PLAIN_TEXT),
+        metadata={"description": "a customer id, or any part of the customer's name"},
+    )
+    outcome = fields.String(validate=validate.OneOf(["review", "blocked"]))
+    reason = fields.String(
+        validate=validate.Regexp(
+            r"^[A-Z][A-Z_]{0,49}$", error="a reason code, like OVERDUE_INVOICES"
+        ),
+        metadata={"description": "one reason code"},
+    )
+    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="like CNY"))
+    amount_min = DecimalText(allow_nan=False, validate=validate.Range(min=0, max=10**15))
+    amount_max = DecimalText(allow_nan=False, validate=validate.Range(min=0, max=10**15))
+    held_days_min = fields.Integer(validate=validate.Range(min=0, max=36500))
+    held_days_max = fields.Integer(validate=validate.Range(min=0, max=36500))
+    sort = fields.String(load_default=HOLD_SORTS[0], validate=validate.OneOf(HOLD_SORTS))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    size = fields.Integer(load_default=50, validate=validate.OneOf([25, 50, 100, 200]))
+
+    @validates_schema
+    def _ranges(self, data: dict[str, Any], **_: Any) -> None:
+        for low, high in (("amount_min", "amount_max"), ("held_days_min", "held_days_max")):
+            below, above = data.get(low), data.get(high)
+            if below is not None and above is not None and below > above:
+                raise ValidationError({high: [f"must not be below {low}"]})
+
+    @post_load
+    def _query(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        page, size = data.pop("page"), data.pop("size")
+        return {"query": HoldQuery(**data), "page": page, "size": size}
 
 
 _reason = fields.String(

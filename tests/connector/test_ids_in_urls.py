@@ -149,7 +149,7 @@ def test_the_hold_list_forms_reach_the_held_order(browser, api, odd_id):
         ((odd_id + "-2", "reject"), {"reason": "no"}),
         ((odd_id + "-3", "reevaluate"), {}),
     ]:
-        done = browser.post(actions[order, action], data, page="/holds")
+        done = browser.post(actions[order, action], {**data, "confirmed": "yes"}, page="/holds")
         assert done.status_code == 302
         said.append(
             re.findall(
@@ -159,9 +159,9 @@ def test_the_hold_list_forms_reach_the_held_order(browser, api, odd_id):
         )
 
     assert said == [
-        [html.escape(f"{odd_id}: released, now approved.")],
-        [html.escape(f"{odd_id}-2: rejected, now blocked.")],
-        [html.escape(f"{odd_id}-3: reevaluated, now blocked.")],
+        [html.escape(f"{odd_id} (1,000.00 CNY): released, now approved.")],
+        [html.escape(f"{odd_id}-2 (1,000.00 CNY): rejected, now blocked.")],
+        [html.escape(f"{odd_id}-3 (1,000.00 CNY): decided again, now blocked.")],
     ]
     held = [
         h["order_id"]

@@ -83,18 +83,24 @@ def test_a_release_cap_the_contract_does_not_allow_is_refused(browser, api, cap)
     api.gate("SO-1", "C-300", "100.00")
     browser.login("ada")
 
-    response = browser.post("/holds/default/SO-1/release", {"reason": "paid", "cap": cap}, "/holds")
+    response = browser.post(
+        "/holds/default/SO-1/release", {"reason": "paid", "cap": cap, "confirmed": "yes"}, "/holds"
+    )
 
-    assert response.status_code == 302
-    page = browser.text("/holds")
-    assert "is not an amount" in page and "SO-1" in page  # still held
+    assert response.status_code == 422
+    assert "Not an amount" in response.get_data(as_text=True)
+    assert "SO-1" in browser.text("/holds")  # still held
 
 
 def test_a_cap_typed_with_thousands_separators_is_taken(browser, api):  # noqa: F811
     api.gate("SO-1", "C-300", "100.00")
     browser.login("ada")
 
-    browser.post("/holds/default/SO-1/release", {"reason": "paid", "cap": " 1,500.00 "}, "/holds")
+    browser.post(
+        "/holds/default/SO-1/release",
+        {"reason": "paid", "cap": " 1,500.00 ", "confirmed": "yes"},
+        "/holds",
+    )
 
     assert api.gate("SO-1", "C-300", "1500.00").get_json()["outcome"] == "approved"
 

@@ -176,21 +176,25 @@ def test_a_customer_page_shows_orders_invoiced_awaiting_sync(browser, api):
 def test_releasing_a_held_order_from_the_page_with_a_cap(browser, api):
     held = api.gate("SO-1", "C-300", "100.00").get_json()
     browser.login("mona")
+    form = {
+        "reason": "paid by wire",
+        "cap": "150.00",
+        "expires_on": day(3),
+        "decision_id": held["decision_id"],
+        "back": "/holds",
+    }
 
+    asked = browser.post("/holds/default/SO-1/release", form, page="/holds")
     response = browser.post(
-        "/holds/default/SO-1/release",
-        {
-            "reason": "paid by wire",
-            "cap": "150.00",
-            "expires_on": day(3),
-            "decision_id": held["decision_id"],
-        },
-        page="/holds",
+        "/holds/default/SO-1/release", {**form, "confirmed": "yes"}, page="/holds"
     )
     again = api.gate("SO-1", "C-300", "100.00").get_json()
 
+    assert asked.status_code == 200 and "Yes, release SO-1 (100.00 CNY)" in asked.get_data(
+        as_text=True
+    )
     assert response.status_code == 302
-    assert "SO-1: released, now approved." in browser.text("/holds")
+    assert "SO-1 (100.00 CNY): released, now approved." in browser.text("/holds")
     assert again["outcome"] == "approved" and again["reasons"][0]["code"] == "RELEASED_BY"
     assert "released by mona (credit_manager)" in again["reasons"][0]["message"]
 
@@ -199,9 +203,14 @@ def test_a_refused_release_is_shown_not_raised(browser, api):
     api.gate("SO-1", "C-300", "100.00")
     browser.login("sam")
 
-    browser.post("/holds/default/SO-1/release", {"reason": "x", "cap": "50.00"}, page="/holds")
+    response = browser.post(
+        "/holds/default/SO-1/release",
+        {"reason": "x", "cap": "50.00", "confirmed": "yes", "back": "/holds"},
+        page="/holds",
+    )
 
-    assert "below the order" in browser.text("/holds")
+    assert response.status_code == 422
+    assert "below the order" in response.get_data(as_text=True)
 
 
 def test_an_admin_raises_one_customers_overdue_days_and_sees_what_it_would_change(browser, api):
@@ -296,17 +305,19 @@ def test_odd_addresses_never_get_a_500(browser, path):
         ({"reason": "x", "expires_on": "9999-12-31"}, "this side of the year 9999"),
         ({"reason": "x", "expires_on": "2020-01-01"}, "in the past"),
         ({"reason": "x", "cap": "1e400"}, "cap"),
-        ({"reason": ""}, "say why"),
+        ({"reason": ""}, "Say why"),
     ],
 )
 def test_a_bad_release_form_is_shown_not_a_500(browser, api, form, message):
     api.gate("SO-1", "C-300", "100.00")
     browser.login("ada")
 
-    response = browser.post("/holds/default/SO-1/release", form, page="/holds")
+    response = browser.post(
+        "/holds/default/SO-1/release", {**form, "confirmed": "yes"}, page="/holds"
+    )
 
-    assert response.status_code == 302
-    assert message in browser.text("/holds")
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -328,7 +339,7 @@ def test_control_characters_are_refused_not_a_500(browser, api, method, path, da
     else:
         response = browser.post(path, data, page="/holds")
 
-    assert response.status_code in (302, 400, 404), response.status_code
+    assert response.status_code in (302, 400, 404, 422), response.status_code
 
 
 def test_a_failed_login_with_a_nul_or_an_unknown_name_records_no_name(browser, loaded):
