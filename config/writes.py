@@ -21,6 +21,7 @@ from gating.commands import (
     ResetPassword,
     RevokeApiClient,
     SetCustomerHold,
+    SetLanguage,
     UnlockUser,
 )
 from gating.holds import HoldAnswer, HoldDesk, ReevaluationReport
@@ -120,6 +121,15 @@ class Writes:
         """:raises ValueError: naming what is wrong. How many sessions ended."""
         return users.reset_password(
             self._engine, cmd.username, cmd.password, cmd.actor, self._clock()
+        )
+
+    def set_language(self, cmd: SetLanguage) -> bool:
+        """The language a user reads the pages in (audited); whether it changed.
+
+        :raises ValueError: no such user, or a language creditgate does not speak.
+        """
+        return users.set_language(
+            self._engine, cmd.username, cmd.language, cmd.actor, self._clock()
         )
 
     def end_all_sessions(self, cmd: EndAllSessions) -> int:

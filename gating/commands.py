@@ -167,6 +167,16 @@ class ResetPassword:
 
 
 @dataclass(frozen=True)
+class SetLanguage:
+    """`username` reads the pages in `language` (a tag of gating.languages.LANGUAGES); None:
+    in the browser's language."""
+
+    username: str
+    language: str | None
+    actor: str
+
+
+@dataclass(frozen=True)
 class EndAllSessions:
     """Log `username` out everywhere."""
 
