@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import flask_babel
-from babel import Locale
+from babel import Locale, support
 from babel.numbers import format_decimal
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
@@ -89,6 +89,28 @@ def _select_locale() -> str:
         return _LOCALE_OF[DEFAULT]
 
 
+class _Catalogues(flask_babel.Domain):  # type: ignore[misc]
+    """Flask-Babel's domain, finding the catalogue of translations/zh_CN: Babel parses "zh_CN"
+    as zh_Hans_CN, for which gettext looks in zh_Hans_CN/ and zh/ only."""
+
+    def get_translations(self) -> Any:
+        found = get_locale()
+        if found is None:  # outside a request
+            return support.NullTranslations()
+        name = _LOCALE_OF["zh-CN"] if found.language == "zh" else str(found)
+        cache = self.get_translations_cache(None)
+        key = (name, self.domain[0])
+        if key not in cache:
+            translations = support.Translations()
+            for directory in self.translation_directories:
+                catalogue = support.Translations.load(directory, [name], self.domain[0])
+                translations.merge(catalogue)  # type: ignore[arg-type]  # Null: a no-op
+                if hasattr(catalogue, "plural"):  # merge() does not copy it
+                    translations.plural = catalogue.plural
+            cache[key] = translations
+        return cache[key]
+
+
 def html_lang() -> str:
     """What `<html lang>` says: the page's language tag."""
     return request_tag()
@@ -135,7 +157,8 @@ def when(value: datetime | None, zone: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", _LOCALE_OF[DEFAULT])
-    Babel(app, locale_selector=_select_locale)
+    babel = Babel(app, locale_selector=_select_locale)
+    babel.domain_instance = _Catalogues()
     from connector import words
 
     words.init_app(app)

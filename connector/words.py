@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from flask import Flask
 
 from connector.i18n import _l, reads_chinese
+from gating.thresholds_versions import CONFIG_REASON
 
 OUTCOMES = {
     "approved": _l("approved"),
@@ -110,6 +111,11 @@ RUN_STATUSES = {
     "failed": _l("failed"),
 }
 
+SAID_BY_CREDITGATE = {
+    CONFIG_REASON: _l("thresholds from the defaults and CREDITGATE_CONFIG"),
+}
+"""Reasons creditgate itself records (a person's own words are shown as typed)."""
+
 LANGUAGES = {"zh-CN": "简体中文", "en": "English"}
 """Each language by its own name, as a language menu shows them."""
 
@@ -142,6 +148,7 @@ def init_app(app: Flask) -> None:
         ("bucket", BUCKETS),
         ("entity", ENTITIES),
         ("run_status", RUN_STATUSES),
+        ("said", SAID_BY_CREDITGATE),
     ):
         app.add_template_filter(lambda code, t=table: word(t, code), name)
     app.add_template_filter(lambda codes: words(REASONS, codes), "reasons")
