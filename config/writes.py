@@ -20,6 +20,7 @@ from gating.commands import (
     ReleaseOrder,
     ResetPassword,
     RevokeApiClient,
+    SetClientLanguage,
     SetCustomerHold,
     SetLanguage,
     UnlockUser,
@@ -93,6 +94,13 @@ class Writes:
             grant=cmd.grant,
             signed=cmd.signed,
             key=cmd.key,
+            language=cmd.language,
+        )
+
+    def set_client_language(self, cmd: SetClientLanguage) -> bool:
+        """:raises ValueError: no such client, or a language creditgate does not speak."""
+        return admin.set_client_language(
+            self._engine, cmd.name, cmd.language, cmd.actor, self._clock()
         )
 
     def revoke_api_client(self, cmd: RevokeApiClient) -> None:

@@ -34,10 +34,12 @@ from gating.commands import (
     ReevaluateHolds,
     ResetPassword,
     RevokeApiClient,
+    SetClientLanguage,
     UnlockUser,
 )
 from gating.errors import CreditgateError, SourceNotFound
 from gating.identifiers import is_external_id
+from gating.languages import LANGUAGES
 from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
 
@@ -150,13 +152,25 @@ def apikey() -> None:
     help="erp: every source the key may act for, comma-separated, its own first (e.g. a,b).",
 )
 @click.option("--signed", is_flag=True, help="Also issue an HMAC signing secret for the client.")
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    help="The language of its answers' messages (default: English; Accept-Language wins).",
+)
 def apikey_create(
-    role: str, name: str, source: str | None, sources: str | None, signed: bool
+    role: str,
+    name: str,
+    source: str | None,
+    sources: str | None,
+    signed: bool,
+    language: str | None,
 ) -> None:
     services = _services()
     _init(services)
     grant = tuple(sources.split(",")) if sources is not None else ()
-    command = CreateApiClient(name, role, source=source, grant=grant, signed=signed)
+    command = CreateApiClient(
+        name, role, source=source, grant=grant, signed=signed, language=language
+    )
     try:
         issued = services.writes.create_api_client(command)
     except ValueError as exc:
@@ -197,6 +211,21 @@ def apikey_list() -> None:
         click.echo(f"{row.name:<24} {role:<18} {row.source:<16} {created:<17} {used:<17} {revoked}")
     if not rows:
         click.echo("no API clients; create one with `creditgate apikey create`")
+
+
+@apikey.command("language")
+@click.argument("name")
+@click.argument("language", type=click.Choice([*LANGUAGES, "none"]))
+def apikey_language(name: str, language: str) -> None:
+    """Set the language of NAME's answers' messages (none: English unless the request sends
+    Accept-Language); audited. Every worker uses it within the API-key cache's lifetime."""
+    tag = None if language == "none" else language
+    changed = _act(
+        lambda services: services.writes.set_client_language(
+            SetClientLanguage(name, tag, CLI_ACTOR)
+        )
+    )
+    click.echo(f"{name} answers in {tag or 'English'}" + ("" if changed else " (unchanged)"))
 
 
 @apikey.command("revoke")

@@ -53,7 +53,7 @@ def locale_name(tag: str | None) -> str | None:
 def best_tag(accept: LanguageAccept) -> str | None:
     """The browser's (or API client's) best language among ours; any Chinese reads Simplified
     Chinese here rather than English. None when it asks for neither."""
-    found = accept.best_match(TAGS)
+    found = accept.best_match(sorted(TAGS, key=lambda tag: tag != DEFAULT))  # "*": English
     if found is None and any(value.lower().startswith("zh") for value, _ in accept):
         found = "zh-CN"
     return found

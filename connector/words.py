@@ -6,10 +6,12 @@ unknown code as it is. Templates use them as filters: `{{ d.outcome|outcome }}`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import Flask
 
-from connector.i18n import _l, reads_chinese
+from connector.i18n import _l, reads_chinese, request_tag
+from gating.reason_texts import reason_messages
 from gating.thresholds_versions import CONFIG_REASON
 
 OUTCOMES = {
@@ -153,6 +155,16 @@ def init_app(app: Flask) -> None:
         app.add_template_filter(lambda code, t=table: word(t, code), name)
     app.add_template_filter(lambda codes: words(REASONS, codes), "reasons")
     app.add_template_filter(move, "move")
+    app.add_template_global(worded_reasons, "worded_reasons")
+
+
+def worded_reasons(
+    reasons: list[Mapping[str, Any]], rules: list[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """A stored decision's reasons (its response's) with their messages in the reader's
+    language, from the snapshot's rules: `worded_reasons(d.response.reasons, d.snapshot.rules)`
+    (the codes stay as they are)."""
+    return reason_messages(reasons, rules, request_tag())
 
 
 def move(text: str) -> str:
