@@ -449,6 +449,11 @@ _SOURCE_OPTIONS = (
         default=None,
         help="push warnings to this source (the default), or not: read it only",
     ),
+    click.option(
+        "--language",
+        type=click.Choice(LANGUAGES),
+        help="the language of the warning texts pushed here (reasons, steps; default English)",
+    ),
 )
 
 # The options above that are plain text settings, stored as given.
@@ -473,9 +478,11 @@ _TEXT_SETTINGS = (
     "level_field",
     "hold_field",
     "task_key_field",
+    "language",
 )
-# Settings a source may have that are no kind's own: set by --warnings-for and --no-push.
-_EVERY_KIND = ("warnings_for", "push")
+# Settings a source may have that are no kind's own: set by --warnings-for, --no-push and
+# --language.
+_EVERY_KIND = ("warnings_for", "push", "language")
 
 
 def _source_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -541,7 +548,7 @@ def sources_add(name: str, kind: str, skip_check: bool, **options: Any) -> None:
 def _unsettable(kind: SourceKind) -> dict[str, str]:
     """The settings of a kind `--unset` may remove, by key: its optional ones, the list of
     sources it takes warnings for, and --url where the kind may go without one."""
-    keys = [s.key for s in kind.optional] + ["warnings_for"]
+    keys = [s.key for s in kind.optional] + ["warnings_for", "language"]
     if kind.url and all(s.key != "url" for s in kind.required):
         keys.append("url")
     return {key: "--" + key.replace("_", "-") for key in keys}
