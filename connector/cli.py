@@ -269,7 +269,15 @@ def import_cmd(folder: Path, source: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
-def demo(database: str, host: str, port: int, no_serve: bool) -> None:
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="zh-CN: Chinese customer names; the demo users' pages and the demo ERP's messages in "
+    "Chinese.",
+)
+def demo(database: str, host: str, port: int, no_serve: bool, language: str) -> None:
     """Create a demo database with telling customers, print keys and curl lines, and serve."""
     from connector.demo import DEMO_USERS, prepare_demo
 
@@ -277,7 +285,7 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
         # Before the database is reset and the curl lines for this address are printed.
         _check_can_listen(host, port)
     services = _services(database, demo=True)
-    info: dict[str, Any] = prepare_demo(services)
+    info: dict[str, Any] = prepare_demo(services, language)
     base = f"http://{host}:{port}"
     click.echo(info["summary"])
     click.echo(
