@@ -104,6 +104,7 @@ ENTITIES = {
     "invoices": _l("invoices"),
     "payments": _l("payments"),
     "orders": _l("orders"),
+    "file_import": _l("file import"),
 }
 
 RUN_STATUSES = {
