@@ -10,7 +10,7 @@ A language is stored and shown as a tag (`zh-CN`, `en`); Babel's locale names it
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,11 +43,6 @@ def _l(text: str, **variables: Any) -> Any:
     """A text translated when it is shown (module-level tables, read in a request); str() it
     before it goes into the session (a flash)."""
     return flask_babel.lazy_gettext(text, **variables)
-
-
-def locale_name(tag: str | None) -> str | None:
-    """`zh-CN` -> `zh_CN`; None for a tag creditgate does not speak."""
-    return _LOCALE_OF.get(tag) if tag else None
 
 
 def best_tag(accept: LanguageAccept) -> str | None:
@@ -127,13 +122,6 @@ def money(value: Any, currency: str = "") -> str:
     if value is None:
         return "—"
     return number(value) + (f" {currency}" if currency else "")
-
-
-def day(value: date | str | None) -> str:
-    """A date as both languages' finance people write it: 2026-12-05."""
-    if value is None:
-        return "—"
-    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def reads_chinese() -> bool:
