@@ -45,7 +45,7 @@ class Pages:
     def session_user(self, token: str) -> User | None:
         """The user of a live session (not ended, not expired, user not disabled), or None."""
         found = logins.session_user(self._engine, token, self._clock(), SESSION_LIFETIME)
-        return None if found is None else User(found.id, found.username, found.role)
+        return None if found is None else User(found.id, found.username, found.role, found.language)
 
     def end_session(self, token: str) -> None:
         logins.end_session(self._engine, token, self._clock())

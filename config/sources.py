@@ -20,6 +20,7 @@ from adapters.db.sync_store import forged
 from adapters.http import RemoteRejected, TransientError
 from adapters.zoho.api import ACCOUNTS_SERVERS as ZOHO_DATA_CENTRES
 from adapters.zoho.push import TRIGGERS as ZOHO_TRIGGERS
+from gating.languages import LANGUAGES
 from gating.push import PushTarget
 from gating.sources import SourceAdapter
 from sync.jobs import SourceConfigError
@@ -360,6 +361,8 @@ def check_source(kind: str, url: str | None, settings: Mapping[str, Any]) -> Non
     if any(not given.get(s.key) for s in found.required):
         flags = _said([s.flag + s.said for s in found.required])
         raise SourceConfigError(f"a {kind} source needs {flags}{found.needs}")
+    if "language" in settings and settings["language"] not in LANGUAGES:
+        raise SourceConfigError(f"--language takes one of {', '.join(LANGUAGES)}")
     for setting in found.settings:
         given_value = settings.get(setting.key)
         if setting.valid and setting.key in settings and not setting.valid(given_value):

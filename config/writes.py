@@ -20,7 +20,9 @@ from gating.commands import (
     ReleaseOrder,
     ResetPassword,
     RevokeApiClient,
+    SetClientLanguage,
     SetCustomerHold,
+    SetLanguage,
     UnlockUser,
 )
 from gating.holds import HoldAnswer, HoldDesk, ReevaluationReport
@@ -92,6 +94,13 @@ class Writes:
             grant=cmd.grant,
             signed=cmd.signed,
             key=cmd.key,
+            language=cmd.language,
+        )
+
+    def set_client_language(self, cmd: SetClientLanguage) -> bool:
+        """:raises ValueError: no such client, or a language creditgate does not speak."""
+        return admin.set_client_language(
+            self._engine, cmd.name, cmd.language, cmd.actor, self._clock()
         )
 
     def revoke_api_client(self, cmd: RevokeApiClient) -> None:
@@ -120,6 +129,15 @@ class Writes:
         """:raises ValueError: naming what is wrong. How many sessions ended."""
         return users.reset_password(
             self._engine, cmd.username, cmd.password, cmd.actor, self._clock()
+        )
+
+    def set_language(self, cmd: SetLanguage) -> bool:
+        """The language a user reads the pages in (audited); whether it changed.
+
+        :raises ValueError: no such user, or a language creditgate does not speak.
+        """
+        return users.set_language(
+            self._engine, cmd.username, cmd.language, cmd.actor, self._clock()
         )
 
     def end_all_sessions(self, cmd: EndAllSessions) -> int:

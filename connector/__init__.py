@@ -12,6 +12,7 @@ from config.settings import Settings
 from connector.auth import new_client_cache
 from connector.context import ViewServices, install
 from connector.errors import register_error_handlers
+from connector.i18n import init_app as init_i18n
 from gating.logins import SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def create_app(services: ViewServices) -> Flask:
     install(app, services)
     app.extensions["creditgate.clients"] = new_client_cache()
     _sessions(app, services.settings)
+    init_i18n(app)
 
     from connector import (
         admin,

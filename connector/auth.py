@@ -122,6 +122,7 @@ def requires(*roles: str) -> Callable[[F], F]:
             if client.role not in roles:
                 abort(403, description=f"role {client.role!r} may not call this; needs {roles}")
             g.client = client
+            g.client_language = client.language  # connector/i18n.py: the answer's language
             return view(*args, **kwargs)
 
         wrapper.roles = roles  # type: ignore[attr-defined]  # read by connector/openapi.py

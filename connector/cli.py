@@ -34,10 +34,12 @@ from gating.commands import (
     ReevaluateHolds,
     ResetPassword,
     RevokeApiClient,
+    SetClientLanguage,
     UnlockUser,
 )
 from gating.errors import CreditgateError, SourceNotFound
 from gating.identifiers import is_external_id
+from gating.languages import LANGUAGES
 from gating.policy import InvalidThresholds
 from gating.roles import PEOPLE_ROLES, ROLES
 
@@ -150,13 +152,25 @@ def apikey() -> None:
     help="erp: every source the key may act for, comma-separated, its own first (e.g. a,b).",
 )
 @click.option("--signed", is_flag=True, help="Also issue an HMAC signing secret for the client.")
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    help="The language of its answers' messages (default: English; Accept-Language wins).",
+)
 def apikey_create(
-    role: str, name: str, source: str | None, sources: str | None, signed: bool
+    role: str,
+    name: str,
+    source: str | None,
+    sources: str | None,
+    signed: bool,
+    language: str | None,
 ) -> None:
     services = _services()
     _init(services)
     grant = tuple(sources.split(",")) if sources is not None else ()
-    command = CreateApiClient(name, role, source=source, grant=grant, signed=signed)
+    command = CreateApiClient(
+        name, role, source=source, grant=grant, signed=signed, language=language
+    )
     try:
         issued = services.writes.create_api_client(command)
     except ValueError as exc:
@@ -197,6 +211,21 @@ def apikey_list() -> None:
         click.echo(f"{row.name:<24} {role:<18} {row.source:<16} {created:<17} {used:<17} {revoked}")
     if not rows:
         click.echo("no API clients; create one with `creditgate apikey create`")
+
+
+@apikey.command("language")
+@click.argument("name")
+@click.argument("language", type=click.Choice([*LANGUAGES, "none"]))
+def apikey_language(name: str, language: str) -> None:
+    """Set the language of NAME's answers' messages (none: English unless the request sends
+    Accept-Language); audited. Every worker uses it within the API-key cache's lifetime."""
+    tag = None if language == "none" else language
+    changed = _act(
+        lambda services: services.writes.set_client_language(
+            SetClientLanguage(name, tag, CLI_ACTOR)
+        )
+    )
+    click.echo(f"{name} answers in {tag or 'English'}" + ("" if changed else " (unchanged)"))
 
 
 @apikey.command("revoke")
@@ -240,7 +269,15 @@ def import_cmd(folder: Path, source: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
-def demo(database: str, host: str, port: int, no_serve: bool) -> None:
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="zh-CN: Chinese customer names; the demo users' pages and the demo ERP's messages in "
+    "Chinese.",
+)
+def demo(database: str, host: str, port: int, no_serve: bool, language: str) -> None:
     """Create a demo database with telling customers, print keys and curl lines, and serve."""
     from connector.demo import DEMO_USERS, prepare_demo
 
@@ -248,7 +285,7 @@ def demo(database: str, host: str, port: int, no_serve: bool) -> None:
         # Before the database is reset and the curl lines for this address are printed.
         _check_can_listen(host, port)
     services = _services(database, demo=True)
-    info: dict[str, Any] = prepare_demo(services)
+    info: dict[str, Any] = prepare_demo(services, language)
     base = f"http://{host}:{port}"
     click.echo(info["summary"])
     click.echo(
@@ -420,6 +457,11 @@ _SOURCE_OPTIONS = (
         default=None,
         help="push warnings to this source (the default), or not: read it only",
     ),
+    click.option(
+        "--language",
+        type=click.Choice(LANGUAGES),
+        help="the language of the warning texts pushed here (reasons, steps; default English)",
+    ),
 )
 
 # The options above that are plain text settings, stored as given.
@@ -444,9 +486,11 @@ _TEXT_SETTINGS = (
     "level_field",
     "hold_field",
     "task_key_field",
+    "language",
 )
-# Settings a source may have that are no kind's own: set by --warnings-for and --no-push.
-_EVERY_KIND = ("warnings_for", "push")
+# Settings a source may have that are no kind's own: set by --warnings-for, --no-push and
+# --language.
+_EVERY_KIND = ("warnings_for", "push", "language")
 
 
 def _source_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -531,7 +575,7 @@ def _note_unknown_warnings_for(services: Services, settings: Mapping[str, Any]) 
 def _unsettable(kind: SourceKind) -> dict[str, str]:
     """The settings of a kind `--unset` may remove, by key: its optional ones, the list of
     sources it takes warnings for, and --url where the kind may go without one."""
-    keys = [s.key for s in kind.optional] + ["warnings_for"]
+    keys = [s.key for s in kind.optional] + ["warnings_for", "language"]
     if kind.url and all(s.key != "url" for s in kind.required):
         keys.append("url")
     return {key: "--" + key.replace("_", "-") for key in keys}

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config.thresholds import thresholds_document
-from gating.commands import ChangeThresholds, CreateApiClient, CreateUser
+from gating.commands import ChangeThresholds, CreateApiClient, CreateUser, SetLanguage
+from gating.languages import DEFAULT_LANGUAGE, check_language
 from gating.model import OrderRequest
 from gating.services import gate_order
 
@@ -49,6 +50,20 @@ CUSTOMERS = [
     ("C-700", "Big Buyer Corp.", "2000000.00", "CNY", "", "false", ""),
 ]
 
+# `creditgate demo --language zh-CN`: the same customers in the same situations, as a credit desk
+# in China would see them (names, the hold's reason, the group's name).
+CUSTOMERS_ZH = [
+    ("C-100", "上海恒通贸易有限公司", "200000.00", "CNY", "", "false", ""),
+    ("C-200", "杭州金顺电子有限公司", "100000.00", "CNY", "", "false", ""),
+    ("C-300", "苏州华盛机械制造有限公司", "300000.00", "CNY", "", "false", ""),
+    ("C-400", "广州宏达商贸有限公司", "150000.00", "CNY", "", "true", "货物质量争议"),
+    ("C-510", "中联集团华北有限公司", "400000.00", "CNY", "G-1", "false", ""),
+    ("C-520", "中联集团华南有限公司", "300000.00", "CNY", "G-1", "false", ""),
+    ("C-600", "深圳启航科技有限公司", "", "CNY", "", "false", ""),
+    ("C-700", "北京大华采购有限公司", "2000000.00", "CNY", "", "false", ""),
+]
+GROUPS = {"en": "Acme Holdings", "zh-CN": "中联控股集团"}
+
 
 def demo_invoices(today: date) -> list[tuple[str, ...]]:
     def d(days: int) -> str:
@@ -79,16 +94,17 @@ def _write(path: Path, header: str, rows: Sequence[Sequence[str]]) -> None:
         writer.writerows(rows)
 
 
-def write_demo_csv(folder: Path, today: date) -> None:
+def write_demo_csv(folder: Path, today: date, language: str = DEFAULT_LANGUAGE) -> None:
+    chinese = language == "zh-CN"
     _write(
         folder / "groups.csv",
         "group_id,name,credit_limit,currency",
-        [("G-1", "Acme Holdings", "500000.00", "CNY")],
+        [("G-1", GROUPS["zh-CN" if chinese else "en"], "500000.00", "CNY")],
     )
     _write(
         folder / "customers.csv",
         "customer_id,name,credit_limit,currency,group_id,on_hold,hold_reason",
-        CUSTOMERS,
+        CUSTOMERS_ZH if chinese else CUSTOMERS,
     )
     _write(
         folder / "invoices.csv",
@@ -143,28 +159,35 @@ ORDERS = [
 ]
 
 
-def prepare_demo(services: Services) -> dict[str, Any]:
-    """Reset the demo database, load the demo CSVs and create keys; return what to print."""
+def prepare_demo(services: Services, language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """Reset the demo database, load the demo CSVs and create keys; return what to print.
+
+    `language` zh-CN: Chinese customer names, and the demo users and the demo ERP's key set to
+    Chinese (pages and the gate's messages)."""
+    check_language(language)
+    chinese = language == "zh-CN"
     services.reset_database()
     services.init_db()
+    why = "演示阈值：人民币，一个审批档位" if chinese else "demo thresholds: CNY, one approval tier"
     services.writes.change_thresholds(
-        ChangeThresholds(
-            thresholds_document(DEMO_THRESHOLDS), "demo", "demo thresholds: CNY, one approval tier"
-        )
+        ChangeThresholds(thresholds_document(DEMO_THRESHOLDS), "demo", why)
     )
     with tempfile.TemporaryDirectory() as tmp:
-        write_demo_csv(Path(tmp), services.clock().date())
+        write_demo_csv(Path(tmp), services.clock().date(), language)
         result = services.import_folder(Path(tmp))
     if result.errors:
         raise RuntimeError(f"demo data did not load: {[str(e) for e in result.errors]}")
     services.compute_warnings()  # the warning ladder, as the nightly job would after a sync
     # Fixed, public keys so the README's curl lines work as written. Demo database only.
     create_client = services.writes.create_api_client
-    erp = create_client(CreateApiClient("demo-erp", "erp", key=DEMO_ERP_KEY))
+    told = language if chinese else None
+    erp = create_client(CreateApiClient("demo-erp", "erp", key=DEMO_ERP_KEY, language=told))
     auditor = create_client(CreateApiClient("demo-auditor", "auditor", key=DEMO_AUDITOR_KEY))
     admin = create_client(CreateApiClient("demo-admin", "admin", key=DEMO_ADMIN_KEY))
     for name, (role, password) in DEMO_USERS.items():
         services.writes.create_user(CreateUser(name, role, password))
+        if chinese:
+            services.writes.set_language(SetLanguage(name, language, "demo"))
     for order_id, customer, amount in HELD_AT_START:
         gate_order(
             OrderRequest("default", order_id, customer, Decimal(amount), "CNY"),
@@ -172,6 +195,7 @@ def prepare_demo(services: Services) -> dict[str, Any]:
             clock=services.clock,
             rates=services.rates,
             caller=erp.client.name,
+            language=told,
         )
 
     def curls(base: str) -> list[tuple[str, str]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
-from markupsafe import escape
+from flask import Flask, jsonify, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from connector.i18n import _
 from gating.errors import (
     Conflict,
     CreditgateError,
@@ -51,11 +51,9 @@ def _domain(err: CreditgateError) -> Any:
 
 def _http(err: HTTPException) -> Any:
     if _is_page():
-        title = escape(f"{err.code} {err.name}")
-        body = (
-            f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(err.description)}</p>"
-        )
-        return body, err.code or 500, {"Content-Type": "text/html; charset=utf-8"}
+        page, status, headers = _error_page(err.code or 500, err)
+        headers |= {k: v for k, v in err.get_headers() if k.lower() != "content-type"}
+        return page, status, headers
     code = (err.name or "error").lower().replace(" ", "_")
     response = jsonify(error_body(code, err.description or err.name))
     response.status_code = err.code or 500
@@ -68,8 +66,39 @@ def _http(err: HTTPException) -> Any:
 
 
 def _is_page() -> bool:
-    """A web page (not the API, /metrics or /healthz) answers its errors in HTML."""
-    return "web" in request.blueprints  # connector/web: one blueprint per page, within "web"
+    """A web page (not the API, /metrics or /healthz) answers its errors in HTML; so does an
+    address that is no page at all, when a browser asks for it (it prefers HTML to JSON)."""
+    if "web" in request.blueprints:  # connector/web: one blueprint per page, within "web"
+        return True
+    if request.blueprints or request.path.startswith(("/api/", "/metrics", "/healthz")):
+        return False
+    return request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html"
+
+
+def _titles() -> dict[int, tuple[str, str]]:
+    """Each status a page may answer: its title, and what to do (in the reader's language)."""
+    return {
+        400: (_("Bad request"), _("The page could not use what was sent. Go back and try again.")),
+        401: (_("Not logged in"), _("Log in to see this page.")),
+        403: (_("Not allowed"), _("Your role does not open this page.")),
+        404: (_("Not found"), _("There is no such page or record. Check the address.")),
+        405: (_("Not allowed here"), _("This address does not answer that kind of request.")),
+        413: (_("Too large"), _("What was sent is too large.")),
+        429: (_("Too many requests"), _("Wait a moment and try again.")),
+        500: (_("Something went wrong"), _("The error is in the server log. Try again later.")),
+    }
+
+
+def _error_page(status: int, err: HTTPException | None = None) -> tuple[str, int, dict[str, str]]:
+    """A styled page in the reader's language that leads back (to the dashboard, or to the
+    login page when nobody is logged in). A description the code gave is shown; Werkzeug's own
+    English default is replaced by ours."""
+    title, hint = _titles().get(status, (_("Error"), ""))
+    said = None
+    if err is not None and err.description and err.description != type(err).description:
+        said = err.description
+    page = render_template("web/error.html", status=status, title=title, hint=hint, said=said)
+    return page, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def _conflict(err: Conflict) -> Any:
@@ -97,6 +126,11 @@ def _not_granted(err: SourceNotGranted) -> Any:
 
 def _unexpected(err: Exception) -> Any:
     log.exception("unhandled error")
+    if _is_page():
+        try:
+            return _error_page(500)
+        except Exception:  # the page itself failed: the plain answer below
+            log.exception("the error page failed too")
     return jsonify(error_body("internal_error", "internal error; see the server log")), 500
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from connector import answers
+from connector import answers, i18n
 from connector.auth import requires
 from connector.bodies import object_body
 from connector.context import services
@@ -18,8 +18,10 @@ from connector.openapi import SOURCE_REFUSED, documented
 from connector.schemas import GateOrderSchema, OrderEventSchema, path_ids
 from gating.commands import ApplyOrderEvent
 from gating.errors import GateUnavailable
+from gating.languages import DEFAULT_LANGUAGE
 from gating.model import OrderRequest
 from gating.money import quantize
+from gating.reason_texts import GATE_UNAVAILABLE_ZH
 from gating.roles import acting_source
 
 log = logging.getLogger(__name__)
@@ -94,14 +96,26 @@ def gate() -> Any:
         order_date=data.get("order_date"),
     )
     try:
-        result = services().gate.decide(order, g.client.name)
+        result = services().gate.decide(order, g.client.name, i18n.request_tag())
     except GateUnavailable as exc:
         return _fail_safe(order.order_id, exc)
     response = jsonify(result.record.response)
+    # The language its messages were written in: a replay gives back the answer as it was given.
+    response.headers["Content-Language"] = result.record.snapshot.get("language", DEFAULT_LANGUAGE)
     response.headers["X-Creditgate-Replayed"] = "true" if result.replayed else "false"
     if not result.replayed:
         g.decision = result.record  # counted by the metrics hook (connector/observability.py)
     return response
+
+
+def _unavailable_message(exc: GateUnavailable) -> str:
+    try:
+        chinese = i18n.request_tag() == "zh-CN"
+    except Exception:  # the answer must go out whatever else fails
+        chinese = False
+    if chinese:
+        return GATE_UNAVAILABLE_ZH.format(detail=exc)
+    return f"the credit gate cannot decide now ({exc})"
 
 
 def _fail_safe(order_id: str | None, exc: GateUnavailable) -> Any:
@@ -112,9 +126,7 @@ def _fail_safe(order_id: str | None, exc: GateUnavailable) -> Any:
         "decision_id": None,
         "order_id": order_id,
         "outcome": application.gate.fail_safe_outcome,
-        "reasons": [
-            {"code": "GATE_UNAVAILABLE", "message": f"the credit gate cannot decide now ({exc})"}
-        ],
+        "reasons": [{"code": "GATE_UNAVAILABLE", "message": _unavailable_message(exc)}],
         "customer": None,
         "decided_at": application.clock().isoformat(),
     }

@@ -21,6 +21,7 @@ from gating.errors import InvalidAmount, UnknownCurrency
 from gating.holdlist import HOLD_SORTS, HoldQuery
 from gating.identifiers import CONTROL_FREE_PATTERN, MAX_ID_LENGTH, is_trimmed
 from gating.identifiers import URL_ID_PATTERN as URL_ID_PATTERN  # web and openapi import it here
+from gating.languages import LANGUAGES
 from gating.money import (
     DECIMAL_TEXT_RULE,
     MAX_AMOUNT,
@@ -459,6 +460,16 @@ class CustomerHoldSchema(Schema):
     on_hold = fields.Boolean(required=True)
     reason = _reason
     source = fields.String(validate=_ref)
+
+
+class ProfileSchema(Schema):
+    """A person's own settings (the profile page): the language the pages are shown in; none
+    sent: the browser's language decides."""
+
+    class Meta:
+        unknown = RAISE
+
+    language = fields.String(validate=validate.OneOf(LANGUAGES), load_default=None)
 
 
 class SimulateSchema(Schema):

@@ -115,6 +115,17 @@ class CreateApiClient:
     grant: tuple[str, ...] = ()
     signed: bool = False
     key: str | None = field(default=None, repr=False)
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class SetClientLanguage:
+    """The language of `name`'s answers' messages (a tag; None: English unless the request
+    sends Accept-Language)."""
+
+    name: str
+    language: str | None
+    actor: str
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,16 @@ class ResetPassword:
 
     username: str
     password: str = field(repr=False)
+    actor: str
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    """`username` reads the pages in `language` (a tag of gating.languages.LANGUAGES); None:
+    in the browser's language."""
+
+    username: str
+    language: str | None
     actor: str
 
 

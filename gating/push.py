@@ -8,7 +8,8 @@ and a task or note is created only if none carrying this `change_id` exists yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -33,6 +34,18 @@ class WarningChange:
     hold: bool
     """Red: the customer is to be blocked / put on hold in the ERP."""
     decided_at: datetime
+    texts: Mapping[str, tuple[tuple[str, ...], str | None]] = field(
+        default_factory=dict, compare=False
+    )
+    """The reasons and step in other languages, by tag ("zh-CN"): a target whose source has
+    `language` set reads them (`in_language`); English is `reasons` and `step`."""
+
+    def in_language(self, language: str | None) -> WarningChange:
+        """The change as a target set to `language` is to show it (English when it has none)."""
+        if language is None or language not in self.texts:
+            return self
+        reasons, step = self.texts[language]
+        return replace(self, reasons=reasons, step=step if self.step is not None else None)
 
 
 @dataclass(frozen=True)

@@ -124,10 +124,15 @@ def check_hold(ctx: _Context) -> RuleVerdict:
         return _not_evaluated(ON_HOLD)
     if c.on_hold:
         why = f": {c.hold_reason}" if c.hold_reason else ""
-        return _trip(ON_HOLD, Outcome.BLOCKED, f"customer {c.ref} is on hold{why}")
+        message = f"customer {c.ref} is on hold{why}"
+        return _trip(
+            ON_HOLD, Outcome.BLOCKED, message, party="customer", ref=c.ref, reason=c.hold_reason
+        )
     if g is not None and g.on_hold:
         why = f": {g.hold_reason}" if g.hold_reason else ""
-        return _trip(ON_HOLD, Outcome.BLOCKED, f"group {g.ref} ({g.name}) is on hold{why}")
+        message = f"group {g.ref} ({g.name}) is on hold{why}"
+        figures = {"party": "group", "ref": g.ref, "name": g.name, "reason": g.hold_reason}
+        return _trip(ON_HOLD, Outcome.BLOCKED, message, **figures)
     return _ok(ON_HOLD, "not on hold")
 
 
@@ -218,6 +223,7 @@ def check_group_limit(ctx: _Context) -> RuleVerdict:
     after, limit, cur = exposure.total + order, g.credit_limit, g.currency
     figures = {
         "group": g.ref,
+        "group_name": g.name,
         "exposure": str(exposure.total),
         "order": str(order),
         "after": str(after),
@@ -240,10 +246,17 @@ def check_unknown(ctx: _Context) -> RuleVerdict:
     th, base = ctx.th, ctx.th.base_currency
     ref = ctx.inp.order.customer_id
     if th.trial_amount is None:
-        return _trip(UNKNOWN, Outcome.REVIEW, f"customer {ref} has not been synced yet")
+        message = f"customer {ref} has not been synced yet"
+        return _trip(UNKNOWN, Outcome.REVIEW, message, customer=ref)
     used = ctx.inp.trial_reserved
     after = used + ctx.order_base
-    figures = {"trial_amount": str(th.trial_amount), "reserved": str(used), "after": str(after)}
+    figures = {
+        "trial_amount": str(th.trial_amount),
+        "reserved": str(used),
+        "after": str(after),
+        "customer": ref,
+        "base_currency": base,
+    }
     if after <= th.trial_amount:
         message = (
             f"customer {ref} has not been synced yet; approved within the trial amount "
@@ -262,7 +275,8 @@ def check_no_limit(ctx: _Context) -> RuleVerdict:
     if c is None:
         return _not_evaluated(NO_LIMIT)
     if c.credit_limit is None:
-        return _trip(NO_LIMIT, Outcome.REVIEW, f"customer {c.ref} has no credit limit set")
+        message = f"customer {c.ref} has no credit limit set"
+        return _trip(NO_LIMIT, Outcome.REVIEW, message, customer=c.ref)
     return _ok(NO_LIMIT, "credit limit set")
 
 
@@ -270,12 +284,17 @@ def check_stale(ctx: _Context) -> RuleVerdict:
     hours, last = ctx.th.max_data_age_hours, ctx.inp.last_synced_at
     if hours is None:
         return _ok(STALE, "data age not checked")
-    figures = {"max_data_age_hours": hours, "last_synced_at": last.isoformat() if last else None}
+    figures: dict[str, object] = {
+        "max_data_age_hours": hours,
+        "last_synced_at": last.isoformat() if last else None,
+        "source": ctx.inp.order.source,
+    }
     if last is None:
         message = f"source {ctx.inp.order.source} has never synced successfully"
         return _trip(STALE, ctx.th.stale_data_outcome, message, **figures)
     age = ctx.now - last
     if age > timedelta(hours=hours):
+        figures["hours_since"] = f"{age.total_seconds() / 3600:.1f}"
         message = (
             f"source {ctx.inp.order.source} last synced {age.total_seconds() / 3600:.1f} hours "
             f"ago (more than {hours})"
@@ -303,6 +322,7 @@ def check_approval_tiers(ctx: _Context) -> RuleVerdict:
         order_base=str(ctx.order_base),
         tier_amount=str(tier.amount),
         required_role=tier.role,
+        base_currency=base,
     )
 
 
@@ -369,6 +389,7 @@ def _resolution_verdict(
         "role": res.role,
         "reason": res.reason,
         "created_at": res.created_at.isoformat(),
+        "on": on,
     }
     if res.action == "reject":
         return _trip(REJECTED, Outcome.BLOCKED, f"rejected by {said}", **figures)
@@ -392,7 +413,9 @@ def _resolution_verdict(
     if res.cap is not None:
         terms.append(f"up to {_fmt(res.cap, res.currency)}")
     if res.expires_at is not None:
-        terms.append(f"until {res.expires_at.astimezone(now.tzinfo).isoformat()}")
+        until = res.expires_at.astimezone(now.tzinfo).isoformat()
+        terms.append(f"until {until}")
+        figures["until"] = until
     figures["released_over"] = over
     return _trip(code, Outcome.APPROVED, f"released by {said} ({'; '.join(terms)})", **figures)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from gating.commands import ApplyOrderEvent
 from gating.errors import CreditgateError, CustomerNotFound, DecisionNotFound
+from gating.languages import DEFAULT_LANGUAGE
 from gating.model import (
     AWAITING_SYNC,
     EXPOSURE_COMPONENTS,
@@ -34,6 +35,7 @@ from gating.ports import (
     SourceRecord,
     UnitOfWork,
 )
+from gating.reason_texts import reason_message
 from gating.rules import REJECTED, RELEASED, days_overdue, decide, exposure_of, overdue_cutoff
 
 ORDER_EVENTS = ("cancelled", "invoiced")
@@ -49,15 +51,22 @@ class GateResult:
 
 
 def gate_order(
-    order: OrderRequest, *, uow: UnitOfWork, clock: Clock, rates: Rates, caller: str
+    order: OrderRequest,
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    rates: Rates,
+    caller: str,
+    language: str | None = None,
 ) -> GateResult:
     """Decide one order, reserve its amount when approved, and record the decision, atomically.
+    The reasons' messages are written in `language` (a tag; None: English), as answered.
 
     :raises SourceNotFound, CurrencyRateMissing: the caller's input cannot be decided.
     """
     now = clock()
     with uow:
-        result = decide_locked(uow, order, now, rates, caller)
+        result = decide_locked(uow, order, now, rates, caller, language=language)
         if not result.replayed:
             uow.commit()
         return result
@@ -86,6 +95,7 @@ def decide_locked(
     caller: str,
     *,
     resolve: Resolve | None = None,
+    language: str | None = None,
 ) -> GateResult:
     """Take the customer's lock, decide the order and record it, inside `uow`'s transaction
     (the caller commits). Without `resolve`, the order's stored release or rejection applies,
@@ -132,6 +142,7 @@ def decide_locked(
         existing,
         _shadow(stored, inp, rates, now),
         standing,
+        language,
     )
     codes = {r.code for r in decision.reasons}
     if standing is not None and _moved(standing, order):
@@ -296,6 +307,21 @@ def _trial_reserved(
     return total
 
 
+def _reasons(decision: Decision, language: str | None) -> list[dict[str, str]]:
+    if language is None or language == DEFAULT_LANGUAGE:
+        return [{"code": r.code, "message": r.message} for r in decision.reasons]
+    figures = {v.code: v.figures for v in decision.verdicts if v.tripped}
+    return [
+        {
+            "code": r.code,
+            "message": reason_message(
+                r.code, figures.get(r.code, {}), r.outcome.value, r.message, language
+            ),
+        }
+        for r in decision.reasons
+    ]
+
+
 def _record(
     decision: Decision,
     order: OrderRequest,
@@ -305,14 +331,19 @@ def _record(
     existing: OrderRecord | None,
     shadow: dict[str, Any] | None = None,
     standing: OrderRecord | None = None,
+    language: str | None = None,
 ) -> DecisionRecord:
+    """The decision as answered and kept. Its response is what the client was told, in the
+    language it was told in (the honest record; a replay gives it back unchanged); the snapshot
+    keeps every rule's figures, from which a page words the reasons in its reader's language
+    (gating/reason_texts.py), and notes the answer's language when it is not English."""
     decision_id = str(uuid.uuid4())
     view = decision.customer
     response: dict[str, Any] = {
         "decision_id": decision_id,
         "order_id": order.order_id,
         "outcome": decision.outcome.value,
-        "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
+        "reasons": _reasons(decision, language),
         "customer": None
         if view is None
         else {
@@ -346,6 +377,8 @@ def _record(
         snapshot["standing_reservation"] = response["standing_reservation"]
     if shadow is not None:
         snapshot["shadow"] = shadow
+    if language is not None and language != DEFAULT_LANGUAGE:
+        snapshot["language"] = language
     return DecisionRecord(
         id=decision_id,
         source=order.source,
@@ -561,14 +594,19 @@ class GateDesk:
             return self.fail_safe_seen.value
         return self._fail_safe
 
-    def decide(self, order: OrderRequest, caller: str) -> GateResult:
+    def decide(self, order: OrderRequest, caller: str, language: str | None = None) -> GateResult:
         """`gate_order`; then keeps the version's fail-safe outcome for the answers given when
         the store cannot be read.
 
         :raises GateUnavailable, SourceNotFound, CurrencyRateMissing:
         """
         result = gate_order(
-            order, uow=self._uow(), clock=self._clock, rates=self._rates, caller=caller
+            order,
+            uow=self._uow(),
+            clock=self._clock,
+            rates=self._rates,
+            caller=caller,
+            language=language,
         )
         self.fail_safe_seen = result.fail_safe
         return result

@@ -35,6 +35,16 @@ STEPS = {
     "red": "start legal action",
 }
 
+STEPS_ZH = {
+    "none": None,
+    "reminder": "付款提醒",
+    "notice": "电话联系客户",
+    "yellow": "发出正式逾期通知",
+    "orange": "发律师函",
+    "red": "启动法律程序",
+}
+"""The steps in Simplified Chinese, for a source whose `language` is zh-CN."""
+
 
 @dataclass(frozen=True)
 class Ladder:
@@ -92,10 +102,16 @@ class WarningLevel:
 
     level: str
     reasons: tuple[str, ...]
+    reasons_zh: tuple[str, ...] = ()
+    """The same reasons in Simplified Chinese (a source's `language` chooses which it reads)."""
 
     @property
     def step(self) -> str | None:
         return STEPS[self.level]
+
+    def texts(self) -> dict[str, tuple[tuple[str, ...], str | None]]:
+        """The reasons and step in each language other than English, by language tag."""
+        return {"zh-CN": (self.reasons_zh, STEPS_ZH[self.level])}
 
     @property
     def hold(self) -> bool:
@@ -108,12 +124,13 @@ class WarningLevel:
 
 def warning_for(standing: Standing, ladder: Ladder = DEFAULT_LADDER) -> WarningLevel:
     """The customer's warning level and every reason for it (pure; days in business time)."""
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, str]] = []  # level, English, Chinese
     s = standing
     if s.oldest_due is not None:
         days = (s.today - s.oldest_due).days
         name = f" {s.oldest_invoice}" if s.oldest_invoice else ""
         what = f"oldest overdue invoice{name} is {days} days overdue"
+        zh = f"最早逾期发票{name} 已逾期 {days} 天"
         for level, limit in (
             ("red", ladder.red_days),
             ("orange", ladder.orange_days),
@@ -121,28 +138,36 @@ def warning_for(standing: Standing, ladder: Ladder = DEFAULT_LADDER) -> WarningL
             ("notice", ladder.notice_days),
         ):
             if days > limit:
-                found.append((level, f"{what} (more than {limit})"))
+                found.append((level, f"{what} (more than {limit})", f"{zh}（超过 {limit} 天）"))
                 break
     if s.next_due is not None:
         ahead = (s.next_due - s.today).days
         if 0 <= ahead <= ladder.reminder_days:
             when = "today" if ahead == 0 else f"in {ahead} day{'s' if ahead != 1 else ''}"
             name = f" {s.next_invoice}" if s.next_invoice else ""
-            found.append(("reminder", f"invoice{name} falls due {when}"))
+            zh_when = "今天到期" if ahead == 0 else f"将在 {ahead} 天后到期"
+            found.append(("reminder", f"invoice{name} falls due {when}", f"发票{name} {zh_when}"))
     if s.credit_limit is not None:
         cap = s.credit_limit
         figures = f"exposure {s.exposure:,.2f} {s.currency} of a limit of {cap:,.2f}"
+        zh = f"风险敞口 {s.exposure:,.2f} {s.currency}，信用额度 {cap:,.2f}"
         if s.exposure > cap:
-            found.append(("orange", f"{figures}: over the limit"))
+            found.append(("orange", f"{figures}: over the limit", f"{zh}：已超出信用额度"))
         elif cap > 0 and s.exposure >= cap * ladder.yellow_utilization:
             share = ladder.yellow_utilization * 100
-            found.append(("yellow", f"{figures}: at least {share:.0f} % used"))
+            said = f"{figures}: at least {share:.0f} % used"
+            found.append(("yellow", said, f"{zh}：已使用至少 {share:.0f}%"))
     if s.on_hold:
-        found.append(("red", f"on hold: {s.hold_reason}" if s.hold_reason else "on hold"))
+        why = s.hold_reason
+        found.append(
+            ("red", f"on hold: {why}" if why else "on hold", f"已冻结：{why}" if why else "已冻结")
+        )
     if not found:
         return WarningLevel("none", ())
     found.sort(key=lambda item: LEVELS.index(item[0]), reverse=True)
-    return WarningLevel(found[0][0], tuple(reason for _, reason in found))
+    return WarningLevel(
+        found[0][0], tuple(en for _, en, _zh in found), tuple(zh for _, _en, zh in found)
+    )
 
 
 _LADDER_KEYS = {

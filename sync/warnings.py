@@ -129,6 +129,7 @@ def compute_warnings(
                 step=warning.step,
                 hold=warning.hold,
                 decided_at=now,
+                texts=warning.texts(),
             )
             changes.append(LevelChange(party.key, found.level, change))
         if len(changes) + len(checked) + len(first_seen) >= BATCH:

@@ -110,6 +110,35 @@ def test_the_demo_users_log_in_and_find_held_orders(tmp_path):
     services.engine.dispose()
 
 
+def test_the_demo_in_chinese_has_chinese_names_pages_and_messages(tmp_path):
+    services = build_services(Settings(database_url=f"sqlite:///{tmp_path}/demo.db"), clock=_clock)
+    prepare_demo(services, "zh-CN")
+    offered = CliRunner().invoke(main, ["demo", "--help"]).output
+    client = create_app(services).test_client()
+
+    held = client.post(
+        "/api/v1/gate/orders",
+        json={"order_id": "SO-4", "customer_id": "C-400", "amount": "1000.00", "currency": "CNY"},
+        headers=ERP,
+    ).get_json()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    client.post(
+        "/login",
+        data={"username": "demo-manager", "password": "try-me-demo-manager", "csrf_token": token},
+    )
+    customers = client.get("/customers").get_data(as_text=True)  # no Accept-Language sent
+
+    assert "--language [zh-CN|en]" in offered
+    assert held["reasons"] == [
+        {"code": "CUSTOMER_ON_HOLD", "message": "客户 C-400 已被冻结：货物质量争议"}
+    ]
+    assert '<html lang="zh-CN">' in customers
+    assert "上海恒通贸易有限公司" in customers and "中联集团华南有限公司" in customers
+    assert "Healthy Trading" not in customers
+    services.engine.dispose()
+
+
 def test_a_port_in_use_is_refused_before_anything_is_printed_or_reset(tmp_path):
     database = tmp_path / "demo.db"
     with socket.socket() as taken:

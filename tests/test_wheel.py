@@ -35,6 +35,7 @@ PACKAGES = ("adapters", "config", "connector", "gating", "sync")
 NOT_BUILT_FROM = shutil.ignore_patterns(
     ".git", ".venv", ".ci-venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
     ".*_cache", "tests", "bench", "test-artifacts", "*.db", "*.db-*",
+    "*.mo",  # compiled by the build (setup.py), from the .po: none comes from the checkout
 )  # fmt: skip
 
 pytestmark = pytest.mark.slow
@@ -128,6 +129,8 @@ def test_the_wheel_carries_every_file_of_the_product_s_packages(installed):
     assert {"connector/templates/web/login.html", "connector/static/style.css"} <= in_wheel
     assert "adapters/db/migrations/script.py.mako" in in_wheel
     assert "adapters/nav/wsdl/nav_customer.wsdl" in in_wheel
+    # The build compiled the Chinese catalogue (the copy it built from had no .mo).
+    assert "connector/translations/zh_CN/LC_MESSAGES/messages.mo" in in_wheel
 
 
 def test_the_build_prints_no_setuptools_warning(installed):
@@ -175,6 +178,7 @@ def test_the_demo_serves_its_pages_api_document_and_gate_from_the_installed_pack
 
     with _serving(installed, database) as base, requests.Session() as browser:
         login = browser.get(f"{base}/login", timeout=10)
+        chinese = requests.get(f"{base}/login", headers={"Accept-Language": "zh-CN"}, timeout=10)
         stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', login.text)
         css = browser.get(base + stylesheet.group(1), timeout=10) if stylesheet else None
         token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
@@ -206,6 +210,7 @@ def test_the_demo_serves_its_pages_api_document_and_gate_from_the_installed_pack
         )  # fmt: skip
 
     assert login.status_code == 200 and token, login.text[:2000]
+    assert '<html lang="zh-CN">' in chinese.text and "用户名" in chinese.text, chinese.text[:2000]
     assert css is not None and css.status_code == 200 and "text/css" in css.headers["Content-Type"]
     assert signed_in.status_code == 200 and signed_in.url.rstrip("/") == base, signed_in.url
     assert holds.status_code == 200 and 'data-order="SO-3"' in holds.text

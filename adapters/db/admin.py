@@ -23,6 +23,7 @@ from adapters.db.tables import api_clients, decisions, sources, thresholds_versi
 from adapters.db.tables import audit_chain as audit_chain_table
 from gating import thresholds_versions as versions
 from gating.errors import GateUnavailable
+from gating.languages import check_language
 from gating.roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ class ApiClient:
     # Every source the client may act for, `source` first, when its key was granted more than its
     # own (`apikey create --sources a,b`); empty: its own source only.
     sources: tuple[str, ...] = ()
+    # The language of its answers' messages (a tag; None: English unless the request sends
+    # Accept-Language), read with the key: no extra query per decision.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ def create_api_client(
     grant: Sequence[str] = (),
     signed: bool = False,
     key: str | None = None,
+    language: str | None = None,
 ) -> IssuedKey:
     """Create a client and return its key; only a hash of the key is stored.
 
@@ -127,6 +132,7 @@ def create_api_client(
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    check_language(language)
     granted = tuple(dict.fromkeys(name.strip() for name in grant))
     if granted and role != "erp":
         raise ValueError("only erp keys act for a source; --sources is for role erp")
@@ -165,15 +171,19 @@ def create_api_client(
                 source_id=source_id,
                 created_at=now,
                 granted_sources=list(granted) if len(granted) > 1 else None,
+                language=language,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         macs.resign(conn, api_clients, api_clients.c.id == client_id)
         detail: dict[str, Any] = {"role": role, "source": source}
         if len(granted) > 1:
             detail["sources"] = list(granted)
+        if language is not None:
+            detail["language"] = language
         AuditRepository(conn).record("cli", "api_key_created", f"api_client:{name}", detail, now)
     kept = granted if len(granted) > 1 else ()
-    return IssuedKey(ApiClient(int(client_id), name, role, source, secret, kept), key)
+    client = ApiClient(int(client_id), name, role, source, secret, kept, language)
+    return IssuedKey(client, key)
 
 
 def find_client(engine: Engine, key: str) -> ApiClient | None:
@@ -212,7 +222,9 @@ def find_client(engine: Engine, key: str) -> ApiClient | None:
             if not macs.keyring_of(engine).check("api_clients", row._mapping):
                 log.error("API client %r has no valid MAC (written outside creditgate)", row.name)
                 return None
-            return ApiClient(row.id, row.name, row.role, row.source, row.signing_secret, granted)
+            return ApiClient(
+                row.id, row.name, row.role, row.source, row.signing_secret, granted, row.language
+            )
     return None
 
 
@@ -277,6 +289,35 @@ def revoke_api_client(engine: Engine, name: str, actor: str, now: datetime) -> N
         if genuine:  # re-signing a forged row would make the forgery genuine
             macs.resign(conn, api_clients, api_clients.c.id == row.id)
         AuditRepository(conn).record(actor, "api_key_revoked", f"api_client:{name}", {}, now)
+
+
+def set_client_language(
+    engine: Engine, name: str, language: str | None, actor: str, now: datetime
+) -> bool:
+    """The language of the client's answers (None: English unless Accept-Language is sent);
+    audited old -> new; outside the row's MAC. Whether it changed. Workers see it once their
+    cache of looked-up keys expires (connector/auth.py).
+
+    :raises ValueError: no such client, or a language creditgate does not speak.
+    """
+    check_language(language)
+    with engine.begin() as conn:
+        row = conn.execute(select(api_clients).where(api_clients.c.name == name)).first()
+        if row is None:
+            raise ValueError(f"no API client named {name!r}")
+        if row.language == language:
+            return False
+        conn.execute(
+            update(api_clients).where(api_clients.c.id == row.id).values(language=language)
+        )
+        AuditRepository(conn).record(
+            actor,
+            "api_key_language_changed",
+            f"api_client:{name}",
+            {"old": row.language, "new": language},
+            now,
+        )
+    return True
 
 
 def adopt_unsigned_rows(engine: Engine, now: datetime) -> dict[str, int]:

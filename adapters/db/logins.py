@@ -165,6 +165,7 @@ class SessionUser:
     id: int
     username: str
     role: str
+    language: str | None = None
 
 
 def _token_hash(token: str) -> str:
@@ -216,7 +217,7 @@ def session_user(
     }
     if not (keyring.check("users", row._mapping) and keyring.check("web_sessions", session)):
         return None  # a user, or a session's user, written outside creditgate
-    return SessionUser(row.id, row.username, row.role)
+    return SessionUser(row.id, row.username, row.role, row.language)
 
 
 def end_session(engine: Engine, token: str, now: datetime) -> None:

@@ -19,6 +19,7 @@ from adapters.db.engine import readonly
 from adapters.db.repository import AuditRepository
 from adapters.db.tables import users
 from gating import people
+from gating.languages import check_language
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class User:
     id: int
     username: str
     role: str
+    language: str | None = None
 
 
 def create_user(engine: Engine, username: str, role: str, password: str, now: datetime) -> User:
@@ -66,7 +68,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
         return None
     if not check_password_hash(row.password_hash, password):
         return None
-    return User(row.id, row.username, row.role)
+    return User(row.id, row.username, row.role, row.language)
 
 
 def genuine(engine: Engine, row: Mapping[Any, Any]) -> bool:
@@ -217,6 +219,30 @@ def reset_password(engine: Engine, username: str, password: str, actor: str, now
         )
         _unlock(conn, username, actor, now)
     return ended
+
+
+def set_language(
+    engine: Engine, username: str, language: str | None, actor: str, now: datetime
+) -> bool:
+    """The language the user reads the pages in (None: the browser's); audited, old -> new.
+    Outside the row's MAC (it decides how a text reads, not who may do what). Whether it changed.
+
+    :raises ValueError: no such user, or a language creditgate does not speak.
+    """
+    check_language(language)
+    with engine.begin() as conn:
+        row = _find(conn, username)
+        if row.language == language:
+            return False
+        conn.execute(update(users).where(users.c.id == row.id).values(language=language))
+        AuditRepository(conn).record(
+            actor,
+            "user_language_changed",
+            f"user:{username}",
+            {"old": row.language, "new": language},
+            now,
+        )
+    return True
 
 
 def end_all_sessions(engine: Engine, username: str, actor: str, now: datetime) -> int:

@@ -241,9 +241,14 @@ class DbWarningStore:
                 .order_by(o.id)
                 .limit(limit)
             ).all()
+            # The language the target's people read (its source's `language` setting).
+            settings = conn.execute(
+                select(sources.c.settings).where(sources.c.name == target)
+            ).scalar()
         if rows and rows[0].next_attempt_at > now:
             return []  # the target asked us to wait; its changes go out in order
-        return [OutboxItem(r.id, r.target, r.attempts, _change(r.payload)) for r in rows]
+        language = (settings or {}).get("language") if isinstance(settings, dict) else None
+        return [OutboxItem(r.id, r.target, r.attempts, _change(r.payload, language)) for r in rows]
 
     def delivered(self, item_id: int, now: datetime) -> None:
         self._set(item_id, status="delivered", delivered_at=now, last_error=None, bump=True)
@@ -333,10 +338,11 @@ def _payload(c: WarningChange) -> dict[str, Any]:
         "step": c.step,
         "hold": c.hold,
         "decided_at": c.decided_at.isoformat(),
+        "texts": {tag: {"reasons": list(r), "step": step} for tag, (r, step) in c.texts.items()},
     }
 
 
-def _change(p: dict[str, Any]) -> WarningChange | HoldNotice:
+def _change(p: dict[str, Any], language: str | None = None) -> WarningChange | HoldNotice:
     if p.get("event") == "hold_resolution":
         return HoldNotice(
             change_id=p["change_id"],
@@ -362,4 +368,5 @@ def _change(p: dict[str, Any]) -> WarningChange | HoldNotice:
         step=p["step"],
         hold=bool(p["hold"]),
         decided_at=datetime.fromisoformat(p["decided_at"]),
-    )
+        texts={tag: (tuple(t["reasons"]), t["step"]) for tag, t in (p.get("texts") or {}).items()},
+    ).in_language(language)

@@ -12,23 +12,24 @@ rules apply: the same services, roles, schemas (connector/web/forms.py) and audi
 | /thresholds, overrides, what-if | thresholds.py |
 | /audit, its exports, verifying the trail | audit.py |
 | /people (admins) | people.py |
+| /profile (everyone: who you are, your language) | profile.py |
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint
 
+from connector import i18n
 from connector.context import services
-from connector.web import audit, auth, customers, dashboard, holds, people, thresholds
+from connector.web import audit, auth, customers, dashboard, holds, people, profile, thresholds
 from connector.web.session import check_csrf, csrf_token, current_user
 from gating.roles import RELEASERS
 
 bp = Blueprint("web", __name__, template_folder="../templates", static_folder="../static")
-for _page in (auth, people, dashboard, customers, holds, thresholds, audit):
+for _page in (auth, profile, people, dashboard, customers, holds, thresholds, audit):
     bp.register_blueprint(_page.bp)
 
 
@@ -39,18 +40,19 @@ def _csrf() -> None:
 
 @bp.app_context_processor
 def _context() -> dict[str, Any]:
-    return {"user": current_user(), "csrf_token": csrf_token, "RELEASERS": RELEASERS}
+    return {
+        "user": current_user(),
+        "csrf_token": csrf_token,
+        "RELEASERS": RELEASERS,
+        "zone": services().settings.zone,
+    }
 
 
 @bp.app_template_filter("money")
 def _money(value: Any, currency: str = "") -> str:
-    if value is None:
-        return "—"
-    return f"{Decimal(value):,.2f}" + (f" {currency}" if currency else "")
+    return i18n.money(value, currency)
 
 
 @bp.app_template_filter("when")
 def _when(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(services().settings.zone).strftime("%Y-%m-%d %H:%M")
+    return i18n.when(value, services().settings.zone)

@@ -11,8 +11,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from marshmallow import Schema, ValidationError
 
 from connector import audit as audit_api
+from connector import i18n
 from connector.context import services
 from connector.exports import writable
+from connector.i18n import _
 from connector.schemas import AuditDecisionsQuerySchema, AuditEventsQuerySchema
 from connector.web.forms import load_form, path_or_404, said
 from connector.web.session import current_user, page
@@ -78,8 +80,8 @@ def _event_query() -> EventQuery:
 @page(*AUDITORS)
 def index() -> Any:
     app = services()
-    decisions, _ = app.reads.audit_decisions(_decision_query(), 100)
-    events, _ = app.reads.audit_events(_event_query(), 100)
+    decisions, _next = app.reads.audit_decisions(_decision_query(), 100)
+    events, _more = app.reads.audit_events(_event_query(), 100)
     return render_template(
         "web/audit.html",
         decisions=[audit_api.decision_row(r) for r in decisions],
@@ -122,11 +124,18 @@ def verify() -> Any:
     )
     if result.ok:
         flash(
-            f"The audit trail holds: {result.links:,} links ({sealed} just sealed); "
-            f"head {result.head}.",
+            _(
+                "The audit trail holds: %(links)s links (%(sealed)s just sealed); head %(head)s.",
+                links=i18n.number(result.links, 0),
+                sealed=sealed,
+                head=result.head,
+            ),
             "info",
         )
     else:
         more = len(result.problems) + result.more - 1
-        flash(f"BROKEN: {result.broken}" + (f" (and {more:,} more)" if more else ""), "error")
+        said = _("BROKEN: %(where)s", where=result.broken)
+        if more:
+            said += " " + _("(and %(more)s more)", more=i18n.number(more, 0))
+        flash(said, "error")
     return redirect(url_for("web.audit.index"))

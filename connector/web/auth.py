@@ -42,8 +42,8 @@ def login() -> Any:
     return redirect(safe_next(request.form.get("next")))
 
 
-def _login_refused(message: str, status: int, headers: dict[str, str] | None = None) -> Any:
-    flash(message, "error")
+def _login_refused(message: object, status: int, headers: dict[str, str] | None = None) -> Any:
+    flash(str(message), "error")
     page = render_template("web/login.html", next=request.form.get("next", ""))
     return page, status, headers or {}
 
@@ -52,7 +52,7 @@ def _too_soon(retry_at: datetime) -> Any:
     """429 with Retry-After (whole seconds, rounded up) and the time to try again at."""
     seconds = max(1, math.ceil((retry_at - services().clock()).total_seconds()))
     at = retry_at.astimezone(services().settings.zone).strftime("%H:%M:%S")
-    message = LOGIN_MESSAGES["wait"].format(seconds=seconds, at=at)
+    message = str(LOGIN_MESSAGES["wait"]) % {"seconds": seconds, "at": at}
     return _login_refused(message, 429, {"Retry-After": str(seconds)})
 
 
@@ -64,8 +64,10 @@ def logout() -> Any:
         services().pages.record(
             user.username, "logout", f"user:{user.username}", {"ip": client_address()}
         )
+    # In the user's language, while they are still logged in.
+    said = str(LOGIN_MESSAGES["out_everywhere" if everywhere else "out"])
     log_out(everywhere=everywhere)  # "everywhere" is audited by the store, with the count
-    flash(LOGIN_MESSAGES["out_everywhere" if everywhere else "out"], "info")
+    flash(said, "info")
     return redirect(url_for("web.auth.login"))
 
 

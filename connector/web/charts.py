@@ -7,6 +7,9 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
+from connector import i18n
+from connector.words import BUCKETS, word
+
 _COLOURS = ("#2f7d32", "#c0a000", "#e07b00", "#d04a02", "#a4161a")
 
 
@@ -28,15 +31,16 @@ def bars(values: Mapping[str, Decimal], currency: str, *, title: str) -> Markup:
         w = slot * 0.7
         y = 24 + plot - h
         colour = _COLOURS[min(i, len(_COLOURS) - 1)]
-        amount = f"{value:,.2f}"
+        amount = i18n.number(value)
+        shown = word(BUCKETS, label)  # the bucket's words; data-bucket keeps its code
         parts.append(
             f'<g class="bar" data-bucket="{escape(label)}" data-amount="{value}">'
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{max(h, 1):.1f}" '
-            f'fill="{colour}"><title>{escape(label)}: {amount} {escape(currency)}</title></rect>'
+            f'fill="{colour}"><title>{escape(shown)}: {amount} {escape(currency)}</title></rect>'
             f'<text x="{x + w / 2:.1f}" y="{y - 6:.1f}" text-anchor="middle" '
             f'font-size="12">{amount}</text>'
             f'<text x="{x + w / 2:.1f}" y="{height - 14}" text-anchor="middle" '
-            f'font-size="13">{escape(label)}</text></g>'
+            f'font-size="13">{escape(shown)}</text></g>'
         )
     parts.append("</svg>")
     # Every text in it went through escape(); the rest are numbers formatted here.

@@ -8,9 +8,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from marshmallow import ValidationError
 
 from connector.context import services
+from connector.i18n import _
 from connector.schemas import CustomerHoldSchema
 from connector.web.charts import bars
-from connector.web.forms import PLAIN_REASON, blank, load_form, path_or_404, query_arg
+from connector.web.forms import blank, load_form, path_or_404, plain_reason, query_arg
 from connector.web.session import current_user, page
 from gating.audit import DecisionQuery
 from gating.commands import SetCustomerHold
@@ -48,9 +49,10 @@ def customer(source: str, customer_id: str) -> Any:
     extras = app.reads.customer_extras(source, customer_id)
     currency = position["currency"]
     buckets, missing = aging_in(extras.get("aging", {}), app.rates, currency)
-    chart = bars(buckets, currency, title=f"{customer_id}: open invoices by days past due")
+    title = _("%(customer)s: open invoices by days past due, in %(currency)s")
+    chart = bars(buckets, currency, title=title % {"customer": customer_id, "currency": currency})
     query = DecisionQuery(source=source, customer_id=customer_id)
-    decisions, _ = app.reads.audit_decisions(query, 20)
+    decisions, _next = app.reads.audit_decisions(query, 20)
     return render_template(
         "web/customer.html",
         p=position,
@@ -70,7 +72,7 @@ def hold(source: str, customer_id: str) -> Any:
     try:
         form = load_form(_hold_form)
     except ValidationError as exc:  # the reason: on_hold is a check box, true or false
-        flash("Say why." if blank(exc, "reason") else PLAIN_REASON, "error")
+        flash(_("Say why.") if blank(exc, "reason") else plain_reason(), "error")
     else:
         on = form["on_hold"]
         try:
@@ -78,7 +80,8 @@ def hold(source: str, customer_id: str) -> Any:
             services().writes.set_customer_hold(
                 SetCustomerHold(source, customer_id, reason, current_user().username)
             )
-            flash(f"{customer_id} is {'on hold' if on else 'no longer on hold'}.", "info")
+            said = _("%(customer)s is on hold.") if on else _("%(customer)s is no longer on hold.")
+            flash(said % {"customer": customer_id}, "info")
         except CreditgateError as exc:
             flash(str(exc), "error")
     return redirect(url_for("web.customers.customer", source=source, customer_id=customer_id))

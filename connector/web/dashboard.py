@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from connector.context import services
+from connector.i18n import _
 from connector.web.charts import bars
 from connector.web.session import page
 from gating.reports import BUCKETS
@@ -22,6 +23,6 @@ def index() -> Any:
     chart = bars(
         figures["aging"],
         figures["currency"],
-        title=f"Open invoices by days past due, in {figures['currency']}",
+        title=_("Open invoices by days past due, in %(currency)s", currency=figures["currency"]),
     )
     return render_template("web/dashboard.html", f=figures, chart=chart, buckets=BUCKETS)

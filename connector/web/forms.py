@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, request
 from marshmallow import Schema, ValidationError, fields
 
+from connector.i18n import _
 from connector.schemas import TYPED_CONTROLS, DecimalText, path_ids
 
 # Text a person types: tab, newline and carriage return are typing; any other control character
@@ -21,6 +22,11 @@ CONTROL = re.compile(f"[{TYPED_CONTROLS}]")
 
 # What the pages say when a reason the schemas refuse is not blank (blank: each page asks why).
 PLAIN_REASON = "the reason must be at most 2,000 characters of plain text"
+
+
+def plain_reason() -> str:
+    """PLAIN_REASON in the reader's language."""
+    return _("the reason must be at most 2,000 characters of plain text")
 
 
 def form_values(schema: Schema, sent: Mapping[str, str]) -> dict[str, Any]:
@@ -80,7 +86,10 @@ def query_arg(name: str) -> str | None:
     match is refused with a 400."""
     value = request.args.get(name, "").strip()
     if len(value) > 100 or CONTROL.search(value):
-        abort(400, description=f"{name}: at most 100 characters, no control characters")
+        abort(
+            400,
+            description=_("%(name)s: at most 100 characters, no control characters", name=name),
+        )
     return value or None
 
 

@@ -7,8 +7,11 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from connector.context import services
+from connector.i18n import _, ngettext
 from connector.web.forms import CONTROL
 from connector.web.session import current_user, page
+from connector.words import ACTIONS as ACTION_WORDS
+from connector.words import word
 from gating.commands import DisableUser, EnableUser, EndAllSessions, UnlockUser
 from gating.people import MAX_USERNAME
 
@@ -29,26 +32,33 @@ def change() -> Any:
     admin, name = current_user(), request.form.get("username", "")
     action = request.form.get("action", "")
     if action not in ACTIONS:
-        abort(400, description=f"action: one of {', '.join(ACTIONS)}")
+        abort(400, description=_("action: one of %(actions)s", actions=", ".join(ACTIONS)))
     if not name or len(name) > MAX_USERNAME or CONTROL.search(name):
-        abort(400, description=f"username: 1 to {MAX_USERNAME} characters, no control characters")
+        abort(
+            400,
+            description=_(
+                "username: 1 to %(most)s characters, no control characters", most=MAX_USERNAME
+            ),
+        )
     writes = services().writes
     try:
         if name == admin.username and action == "disable":
-            raise ValueError("you cannot disable yourself; ask another admin")
+            raise ValueError(_("You cannot disable yourself; ask another admin."))
         if action == "unlock":
             unlocked = writes.unlock_user(UnlockUser(name, admin.username))
-            done = "unlocked" if unlocked else "was not locked"
+            done = _("unlocked") if unlocked else _("was not locked")
         elif action == "disable":
             ended = writes.disable_user(DisableUser(name, admin.username))
-            done = f"disabled; {ended} session(s) ended"
+            done = ngettext(
+                "disabled; %(num)s session ended", "disabled; %(num)s sessions ended", ended
+            )
         elif action == "enable":
-            done = " and ".join(writes.enable_user(EnableUser(name, admin.username)))
-            done = done or "was enabled"
+            actions = writes.enable_user(EnableUser(name, admin.username))
+            done = _(", ").join(word(ACTION_WORDS, a) for a in actions) or _("was enabled")
         else:
             ended = writes.end_all_sessions(EndAllSessions(name, admin.username))
-            done = f"{ended} session(s) ended"
-        flash(f"{name}: {done.replace('_', ' ')}.", "info")
+            done = ngettext("%(num)s session ended", "%(num)s sessions ended", ended)
+        flash(_("%(user)s: %(done)s.", user=name, done=done), "info")
     except ValueError as exc:
         flash(str(exc), "error")
     return redirect(url_for("web.people.index"))

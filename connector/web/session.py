@@ -17,6 +17,8 @@ from urllib.parse import quote, urlsplit
 from flask import abort, g, redirect, request, session, url_for
 
 from connector.context import ViewPages, services
+from connector.i18n import _, _l
+from connector.words import ROLES, word
 from gating.commands import EndAllSessions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,11 +34,11 @@ SESSION_FIELD = "sid"
 
 # What the login page says. None of them tells whether a user has the name typed.
 LOGIN_MESSAGES = {
-    "wrong": "Wrong user name or password.",
-    "wait": "Too many failed logins: try again in {seconds} s (at {at}).",
-    "locked": "Too many failed logins: this login is locked. An admin can unlock it.",
-    "out": "Logged out.",
-    "out_everywhere": "Logged out everywhere: every session of yours has ended.",
+    "wrong": _l("Wrong user name or password."),
+    "wait": _l("Too many failed logins: try again in %(seconds)s s (at %(at)s)."),
+    "locked": _l("Too many failed logins: this login is locked. An admin can unlock it."),
+    "out": _l("Logged out."),
+    "out_everywhere": _l("Logged out everywhere: every session of yours has ended."),
 }
 
 
@@ -86,7 +88,7 @@ def check_csrf() -> None:
     if not isinstance(token, str) or not hmac.compare_digest(
         sent.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
     ):
-        abort(400, description="the form has expired or did not come from this site; reload it")
+        abort(400, description=_("The form has expired or did not come from this site; reload it."))
 
 
 def safe_next(target: str | None) -> str:
@@ -112,7 +114,8 @@ def page(*roles: str) -> Callable[[F], F]:
                 here = quote(request.path, safe="/") + "?" + request.query_string.decode("latin-1")
                 return redirect(url_for("web.auth.login", next=here.rstrip("?")))
             if roles and user.role not in roles:
-                abort(403, description=f"this page is for {', '.join(roles)}")
+                names = ", ".join(word(ROLES, role) for role in roles)
+                abort(403, description=_("This page is for: %(roles)s.", roles=names))
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

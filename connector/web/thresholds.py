@@ -14,8 +14,9 @@ from marshmallow import ValidationError
 from connector.admin import exact_numbers
 from connector.bodies import parse_json, problems
 from connector.context import services
+from connector.i18n import _
 from connector.schemas import SimulateSchema, ThresholdsChangeSchema
-from connector.web.forms import PLAIN_REASON, blank, load_form, said
+from connector.web.forms import blank, load_form, plain_reason, said
 from connector.web.session import current_user, page
 from gating.audit import Period
 from gating.commands import ChangeThresholds
@@ -93,7 +94,7 @@ def change() -> Any:
     try:
         document = _json_field(raw)
         if not isinstance(document, dict):
-            raise ValueError("the document must be a JSON object")
+            raise ValueError(_("The document must be a JSON object."))
     except ValueError as exc:
         flash(str(exc), "error")
         return _thresholds_page(raw, status=422)
@@ -108,7 +109,7 @@ def _json_field(raw: str) -> Any:
     try:
         value = parse_json(raw)
     except (ValueError, RecursionError) as exc:
-        raise ValueError(f"Not JSON: {exc}") from None
+        raise ValueError(_("Not JSON: %(problem)s", problem=exc)) from None
     found = problems(value, "value")
     if found:
         raise ValueError("; ".join(f"{where}: {', '.join(why)}" for where, why in found.items()))
@@ -126,7 +127,7 @@ def override() -> Any:
         ref = ""
     raw_value = request.form.get("value", "").strip()
     if kind not in ("customers", "groups") or not ref or setting not in OVERRIDABLE:
-        flash("Choose a customer or group, an id and a setting.", "error")
+        flash(_("Choose a customer or group, an id and a setting."), "error")
         return _thresholds_page(status=422)
     try:
         value: Any = parse_json(raw_value) if raw_value else None
@@ -151,9 +152,9 @@ def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
         form = load_form(_change)
     except ValidationError as exc:
         if blank(exc, "reason"):
-            flash("Say why the thresholds change: it is recorded with the version.", "error")
+            flash(_("Say why the thresholds change: it is recorded with the version."), "error")
         else:
-            flash(PLAIN_REASON if "reason" in exc.messages else said(exc), "error")
+            flash(plain_reason() if "reason" in exc.messages else said(exc), "error")
         return _thresholds_page(text, status=422)
     try:
         version = services().writes.change_thresholds(
@@ -166,7 +167,7 @@ def _save_or_simulate(document: dict[str, Any], text: str) -> Any:
     except Conflict as exc:
         flash(str(exc), "error")
         return _thresholds_page(text, status=409)
-    flash(f"Version {version} is now active.", "info")
+    flash(_("Version %(version)s is now active.", version=version), "info")
     return redirect(url_for("web.thresholds.index", diff=version))
 
 
@@ -174,7 +175,7 @@ def _simulate(document: dict[str, Any], text: str) -> Any:
     try:
         form = load_form(_period)
     except ValidationError as exc:
-        flash(f"Period: {said(exc)}", "error")
+        flash(_("Period: %(problem)s", problem=said(exc)), "error")
         return _thresholds_page(text, status=422)
     first, last = form["first"], form["last"]
     try:

@@ -341,8 +341,8 @@ def test_an_admin_unlocks_disables_and_enables_people_on_the_people_page(worker,
     mona_row = re.search(r'data-user="mona">(.*?)</tr>', page, re.S).group(1)
     assert "Unlock" in mona_row and ">10<" in mona_row
     assert "mona: unlocked." in unlocked
-    assert "sam: disabled; 1 session(s) ended." in disabled
-    assert "you cannot disable yourself" in myself
+    assert "sam: disabled; 1 session ended." in disabled
+    assert "You cannot disable yourself" in myself
     assert browser_at(worker, "10.0.0.6").login("mona").status_code == 302
     assert not _logged_in(sam)
     assert _actions(loaded, "login_unlocked", "user_disabled") == [
