@@ -6,7 +6,6 @@ import logging
 import secrets
 
 from flask import Flask
-from flask_babel import Babel
 
 from config.settings import Settings
 from connector.auth import new_client_cache
@@ -50,8 +49,6 @@ def create_app(services: ViewServices) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(apipage.bp)
-    # i16-holds: minimal Flask-Babel so `_` renders before the i18n branch lands (it owns this).
-    Babel(app)
     register_error_handlers(app)
     observability.init_app(app, services)
     headers.init_app(app)

@@ -104,7 +104,7 @@ WORDS = {
         "Reason": "原因",
         "Cap": "放行额度上限（CNY",
         "Last day": "最后有效日",
-        "Held orders": "暂停订单",
+        "Held orders": "暂停的订单",
         "Release this order?": "放行此订单？",
         "Customer (id or part of the name)": "客户（编号或名称中的任意部分）",
         "Filter": "筛选",

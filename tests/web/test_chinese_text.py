@@ -39,7 +39,12 @@ def held(browser: Browser) -> Browser:  # noqa: F811
 
 def _cell(page: str) -> str:
     """The details cell of the Audit page's customer_hold_on event."""
-    row = re.search(r"<tr><td>[^<]*</td><td>ada</td><td>customer_hold_on</td>.*?</tr>", page, re.S)
+    row = re.search(
+        r'<tr><td>[^<]*</td><td>ada</td><td><span title="customer_hold_on">[^<]*</span></td>'
+        r".*?</tr>",
+        page,
+        re.S,
+    )
     assert row, page
     cell = re.search(r'<td class="details">(.*?)</td>', row.group(0), re.S)
     assert cell, row.group(0)

@@ -30,7 +30,7 @@ def test_the_audit_page_and_export_show_who_changed_which_source_setting(
     page = _text(browser.text("/audit?action=source_changed"))
     exported = browser.client.get("/audit/events.csv?action=source_changed")
 
-    assert "source_changed" in page and "source:erp" in page
+    assert "source changed" in page and "source:erp" in page
     assert "path: /srv/erp-exports → /srv/erp-2" in page  # a line of the details, not JSON
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
     assert [(r["actor"], r["action"], r["subject"]) for r in rows] == [
@@ -41,4 +41,4 @@ def test_the_audit_page_and_export_show_who_changed_which_source_setting(
         "path": {"old": "/srv/erp-exports", "new": "/srv/erp-2"},
     }
     added = _text(browser.text("/audit?action=source_added"))
-    assert "source_added" in added and "path: - → /srv/erp-exports" in added
+    assert "source added" in added and "path: - → /srv/erp-exports" in added
