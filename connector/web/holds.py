@@ -12,11 +12,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from connector.context import services
+from connector.i18n import _l
 from connector.schemas import HoldActionSchema, HoldListQuerySchema, ReleaseSchema
 from connector.web.forms import blank, form_values, load_form, path_or_404
 from connector.web.session import current_user, page, safe_next
@@ -40,36 +41,36 @@ _TYPED = ("reason", "cap", "expires_on", "decision_id")
 CONFIRMED = "confirmed"  # the confirmation page's button sends confirmed=yes; nothing else does
 
 # The words the pages use for codes that stay codes in the data and the API.
-OUTCOMES = {"approved": lazy_gettext("approved"), "review": lazy_gettext("review"),
-            "blocked": lazy_gettext("blocked")}  # fmt: skip
+OUTCOMES = {"approved": _l("approved"), "review": _l("review"),
+            "blocked": _l("blocked")}  # fmt: skip
 DONE = {
-    "released": lazy_gettext("released"),
-    "rejected": lazy_gettext("rejected"),
-    "reevaluated": lazy_gettext("decided again"),
-    "auto_released": lazy_gettext("released automatically"),
+    "released": _l("released"),
+    "rejected": _l("rejected"),
+    "reevaluated": _l("decided again"),
+    "auto_released": _l("released automatically"),
 }
 REASONS = {
-    "CUSTOMER_ON_HOLD": lazy_gettext("customer on hold"),
-    "OVERDUE_INVOICES": lazy_gettext("overdue invoices"),
-    "CREDIT_LIMIT_EXCEEDED": lazy_gettext("credit limit exceeded"),
-    "GROUP_LIMIT_EXCEEDED": lazy_gettext("group limit exceeded"),
-    "UNKNOWN_CUSTOMER": lazy_gettext("customer not synced yet"),
-    "NO_CREDIT_LIMIT": lazy_gettext("no credit limit"),
-    "STALE_DATA": lazy_gettext("data not synced recently"),
-    "APPROVAL_REQUIRED": lazy_gettext("approval required"),
-    "REJECTED_BY": lazy_gettext("rejected"),
+    "CUSTOMER_ON_HOLD": _l("customer on hold"),
+    "OVERDUE_INVOICES": _l("overdue invoices"),
+    "CREDIT_LIMIT_EXCEEDED": _l("credit limit exceeded"),
+    "GROUP_LIMIT_EXCEEDED": _l("group limit exceeded"),
+    "UNKNOWN_CUSTOMER": _l("customer not synced yet"),
+    "NO_CREDIT_LIMIT": _l("no credit limit"),
+    "STALE_DATA": _l("data not synced recently"),
+    "APPROVAL_REQUIRED": _l("approval required"),
+    "REJECTED_BY": _l("rejected"),
 }
 SORTS = dict(
     zip(
         HOLD_SORTS,
         (
-            lazy_gettext("newest first"),
-            lazy_gettext("oldest first"),
-            lazy_gettext("held longest first"),
-            lazy_gettext("held shortest first"),
-            lazy_gettext("largest amount first"),
-            lazy_gettext("smallest amount first"),
-            lazy_gettext("customer name"),
+            _l("newest first"),
+            _l("oldest first"),
+            _l("held longest first"),
+            _l("held shortest first"),
+            _l("largest amount first"),
+            _l("smallest amount first"),
+            _l("customer name"),
         ),
         strict=True,
     )
@@ -116,14 +117,14 @@ def _list_query(args: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, st
         return _LIST.load({}), errors
 
 
-_UNKNOWN = lazy_gettext("This filter is not known; clear it.")
-_DAYS = lazy_gettext("Whole days, 0 or more; 'at least' not above 'at most'.")
-_AMOUNT = lazy_gettext("An amount such as 1,500.00, not negative; 'from' not above 'to'.")
-_CHOICE = lazy_gettext("Choose one of the listed values.")
+_UNKNOWN = _l("This filter is not known; clear it.")
+_DAYS = _l("Whole days, 0 or more; 'at least' not above 'at most'.")
+_AMOUNT = _l("An amount such as 1,500.00, not negative; 'from' not above 'to'.")
+_CHOICE = _l("Choose one of the listed values.")
 _FILTER_RULES = {
-    "customer": lazy_gettext("A customer id or part of a name: up to 100 characters, plain text."),
-    "source": lazy_gettext("A source name: up to 100 characters, plain text."),
-    "currency": lazy_gettext("Three capital letters, such as CNY."),
+    "customer": _l("A customer id or part of a name: up to 100 characters, plain text."),
+    "source": _l("A source name: up to 100 characters, plain text."),
+    "currency": _l("Three capital letters, such as CNY."),
     "amount_min": _AMOUNT,
     "amount_max": _AMOUNT,
     "held_days_min": _DAYS,
@@ -132,7 +133,7 @@ _FILTER_RULES = {
     "reason": _CHOICE,
     "sort": _CHOICE,
     "size": _CHOICE,
-    "page": lazy_gettext("A page number, 1 or more."),
+    "page": _l("A page number, 1 or more."),
 }
 
 
