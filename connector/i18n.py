@@ -49,7 +49,8 @@ def best_tag(accept: LanguageAccept) -> str | None:
     """The browser's (or API client's) best language among ours; any Chinese reads Simplified
     Chinese here rather than English. None when it asks for neither."""
     found = accept.best_match(sorted(TAGS, key=lambda tag: tag != DEFAULT))  # "*": English
-    if found is None and any(value.lower().startswith("zh") for value, _ in accept):
+    wanted = (value for value, quality in accept if quality > 0)  # q=0: "not this one"
+    if found is None and any(value.lower().startswith("zh") for value in wanted):
         found = "zh-CN"
     return found
 

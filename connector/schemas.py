@@ -342,6 +342,12 @@ class HoldsQuerySchema(_Paged):
     outcome = fields.String(validate=validate.OneOf(["review", "blocked"]))
 
 
+def _at_most_three_places(value: Decimal) -> None:
+    """No currency has more decimal places than 3 (gating.money)."""
+    if len(format(value, "f").partition(".")[2].rstrip("0")) > 3:
+        raise ValidationError("at most 3 decimal places: no currency has more")
+
+
 class HoldListQuerySchema(Schema):
     """The hold list page's filters, sort and page, from its query string: loaded as
     {"query": HoldQuery, "page", "size"}. Amounts are in the order's own currency; ages are
@@ -363,8 +369,14 @@ class HoldListQuerySchema(Schema):
         metadata={"description": "one reason code"},
     )
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="like CNY"))
-    amount_min = DecimalText(allow_nan=False, validate=validate.Range(min=0, max=10**15))
-    amount_max = DecimalText(allow_nan=False, validate=validate.Range(min=0, max=10**15))
+    amount_min = DecimalText(
+        allow_nan=False,
+        validate=validate.And(validate.Range(min=0, max=10**15), _at_most_three_places),
+    )
+    amount_max = DecimalText(
+        allow_nan=False,
+        validate=validate.And(validate.Range(min=0, max=10**15), _at_most_three_places),
+    )
     held_days_min = fields.Integer(validate=validate.Range(min=0, max=36500))
     held_days_max = fields.Integer(validate=validate.Range(min=0, max=36500))
     sort = fields.String(load_default=HOLD_SORTS[0], validate=validate.OneOf(HOLD_SORTS))
@@ -413,12 +425,6 @@ class HoldActionSchema(Schema):
             "order was decided again since"
         },
     )
-
-
-def _at_most_three_places(value: Decimal) -> None:
-    """No currency has more decimal places than 3 (gating.money)."""
-    if len(format(value, "f").partition(".")[2].rstrip("0")) > 3:
-        raise ValidationError("at most 3 decimal places: no currency has more")
 
 
 class ReleaseSchema(HoldActionSchema):

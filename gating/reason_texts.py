@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gating.languages import DEFAULT_LANGUAGE
+from gating.money import is_currency, quantize
 
 Figures = Mapping[str, Any]
 
@@ -33,9 +34,14 @@ def amount(value: object, currency: object = "") -> str:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return str(value)
-    places = 0 if str(currency) in ("JPY", "KRW") else 2
-    text = f"{number:,.{places}f}"
-    return f"{text} {currency}" if currency else text
+    code = str(currency)
+    if not number.is_finite():
+        return str(value)
+    if is_currency(code):
+        # As the English messages write it (gating/rules.py): the currency's own decimals,
+        # rounded half up, so both languages state the same amount.
+        return f"{quantize(number, code):,} {code}"
+    return f"{number:,.2f} {currency}" if currency else f"{number:,.2f}"
 
 
 def _hold(f: Figures) -> str:

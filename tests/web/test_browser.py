@@ -98,7 +98,7 @@ WORDS = {
         "Thresholds": "阈值",
         "Holds": "暂停订单",
         "Audit": "审计",
-        "blocked → approved": "驳回 → 放行",
+        "blocked → approved": "拦截 → 通过",
         "verify": "校验审计链",
         "holds": "审计链完好",
         "Reason": "原因",

@@ -69,6 +69,8 @@ def test_the_pager_keeps_the_filters(desk, api):
     ("query", "field"),
     [
         ("amount_min=abc", "amount_min"),
+        ("amount_min=0.00001", "amount_min"),  # more places than any amount is stored with
+        ("amount_max=0.12345", "amount_max"),
         ("amount_min=10&amount_max=5", "amount_max"),
         ("held_days_min=-1", "held_days_min"),
         ("sort=sideways", "sort"),
