@@ -165,11 +165,13 @@ def reason_messages(
     out = []
     for reason in reasons:
         rule = figures.get(reason.get("code"), {})
+        # The English is the rule's own sentence: the answer's may be in another language.
+        english = rule.get("message") or reason.get("message", "")
         message = reason_message(
             str(reason.get("code")),
             rule.get("figures") or {},
             str(rule.get("outcome") or ""),
-            str(reason.get("message", "")),
+            str(english),
             language,
         )
         out.append({**reason, "message": message})

@@ -105,6 +105,8 @@ _ORDER = (
         _d.decided_at,
         _d.reason_codes,
         _d.response,
+        # The rules' figures, to word the reasons in the reader's language (not the snapshot).
+        _d.snapshot["rules"].label("rules"),
         _c.name.label("customer_name"),
         _c.id.label("customer_key"),
         HELD_SINCE.label("held_since"),

@@ -162,6 +162,7 @@ def _names(loaded) -> list[str]:  # the dataset's customer and group names, user
 PAGES = [
     *("/", "/customers", "/customers/default/C-300", "/customers/default/C-800"),
     *("/thresholds", "/thresholds?diff=2", "/audit", "/people", "/profile", "/nowhere"),
+    "/holds",  # reasons answered in English, read in Chinese
 ]
 
 
@@ -218,3 +219,17 @@ def test_error_pages_are_styled_in_the_readers_language_and_lead_back(browser, a
     other = missing.get_data(as_text=True)
     assert missing.status_code == 404 and "Not found" in other and "Back to the dashboard" in other
     assert api_missing.status_code == 404 and api_missing.is_json
+
+
+def test_reasons_answered_in_chinese_read_in_english_on_the_hold_pages(browser, api):  # noqa: F811
+    body = '{"order_id": "SO-1", "customer_id": "C-300", "amount": "100.00", "currency": "CNY"}'
+    answered = api.post("/api/v1/gate/orders", body, **{"Accept-Language": "zh-CN"})
+    assert "逾期" in answered.get_json()["reasons"][0]["message"]
+    browser.login("ada")
+
+    listed = browser.client.get("/holds", headers=EN).get_data(as_text=True)
+    order = browser.client.get("/holds/default/SO-1", headers=EN).get_data(as_text=True)
+
+    for html in (listed, order):
+        assert "overdue more than 30 days" in html
+        assert "逾期" not in html
