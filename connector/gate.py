@@ -21,7 +21,7 @@ from gating.errors import GateUnavailable
 from gating.languages import DEFAULT_LANGUAGE
 from gating.model import OrderRequest
 from gating.money import quantize
-from gating.reason_texts import GATE_UNAVAILABLE_ZH
+from gating.reason_texts import GATE_UNAVAILABLE_ZH, reason_messages
 from gating.roles import acting_source
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,18 @@ def gate() -> Any:
         result = services().gate.decide(order, g.client.name, i18n.request_tag())
     except GateUnavailable as exc:
         return _fail_safe(order.order_id, exc)
-    response = jsonify(result.record.response)
-    # The language its messages were written in: a replay gives back the answer as it was given.
-    response.headers["Content-Language"] = result.record.snapshot.get("language", DEFAULT_LANGUAGE)
+    answer, language = result.record.response, result.record.snapshot.get("language")
+    language = language or DEFAULT_LANGUAGE
+    asked = i18n.request_tag()
+    if result.replayed and language != asked:
+        # A replay of a decision written in another language (a desk's release, another key's
+        # call): the same decision, codes and figures, its messages worded in this caller's
+        # language from the stored rules. The stored record stays as it was.
+        rules = result.record.snapshot.get("rules") or []
+        answer = {**answer, "reasons": reason_messages(answer["reasons"], rules, asked)}
+        language = asked
+    response = jsonify(answer)
+    response.headers["Content-Language"] = language
     response.headers["X-Creditgate-Replayed"] = "true" if result.replayed else "false"
     if not result.replayed:
         g.decision = result.record  # counted by the metrics hook (connector/observability.py)

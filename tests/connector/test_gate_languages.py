@@ -1,7 +1,8 @@
 """The gate's reasons in the API client's language (issue 16 §1): the codes stay, the messages
 follow the key's setting (`apikey create --language`, `apikey language`), and Accept-Language
-wins when the request sends it. The answer is kept as it was given (Content-Language says in
-which language), and a page can word any stored decision's reasons in its reader's language."""
+wins when the request sends it. The answer is stored as it was given; a replay in another
+language gives the same decision worded in the caller's (Content-Language says which), and a
+page can word any stored decision's reasons in its reader's language."""
 
 from __future__ import annotations
 
@@ -86,14 +87,36 @@ def test_accept_language_wins_over_the_keys_setting_both_ways(client, zh_key, ap
     assert anything.get_json()["reasons"][0]["message"].startswith("2 invoices overdue")
 
 
-def test_a_replay_gives_back_the_answer_in_the_language_it_was_given(client, zh_key):
+def test_a_replay_gives_back_the_same_decision_worded_in_the_callers_language(client, zh_key):
     first = _gate(client, zh_key, "SO-1", "C-100", "100.00")
-    again = _gate(client, zh_key, "SO-1", "C-100", "100.00", **{"Accept-Language": "en"})
+    same = _gate(client, zh_key, "SO-1", "C-100", "100.00")
+    english = _gate(client, zh_key, "SO-1", "C-100", "100.00", **{"Accept-Language": "en"})
 
     assert first.get_json()["outcome"] == "approved"
+    assert same.headers["X-Creditgate-Replayed"] == "true"
+    assert same.get_json() == first.get_json() and same.headers["Content-Language"] == "zh-CN"
+    assert english.headers["X-Creditgate-Replayed"] == "true"
+    assert english.headers["Content-Language"] == "en"
+    keep = ("decision_id", "outcome", "decided_at")
+    assert {k: english.get_json()[k] for k in keep} == {k: first.get_json()[k] for k in keep}
+
+
+def test_a_release_at_the_desk_is_replayed_to_a_chinese_erp_in_chinese(client, zh_key, api):
+    held = _gate(client, zh_key, "SO-R", "C-600", "1000.00")
+    assert held.get_json()["reasons"][0]["code"] == "NO_CREDIT_LIMIT"
+    released = api.client.post(
+        "/api/v1/admin/holds/SO-R/release",
+        json={"reason": "limit coming", "cap": "2000.00"},
+        headers=api.keys.header("admin"),
+    )
+    assert released.status_code == 200, released.get_json()
+
+    again = _gate(client, zh_key, "SO-R", "C-600", "1000.00")
+
     assert again.headers["X-Creditgate-Replayed"] == "true"
-    assert again.get_json() == first.get_json()
     assert again.headers["Content-Language"] == "zh-CN"
+    [reason] = again.get_json()["reasons"]
+    assert reason["code"] == "RELEASED_BY" and "放行" in reason["message"]
 
 
 def test_a_keys_language_is_changed_and_audited(client, loaded, api, keys):
