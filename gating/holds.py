@@ -46,13 +46,26 @@ class NotHeld(CreditgateError):
 
 
 class ReleaseNotAllowed(CreditgateError):
-    """The caller's role may not release an order this large (an approval tier's)."""
+    """The caller's role may not release an order this large (an approval tier's): then
+    `needs` is the amount in the base currency as written, `roles` who may, `role` the
+    caller's, so a page can say it in its reader's words."""
+
+    def __init__(
+        self, message: str, *, needs: str = "", roles: tuple[str, ...] = (), role: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.needs, self.roles, self.role = needs, roles, role
 
 
 class InvalidRelease(CreditgateError):
-    """A release whose terms cannot approve the order."""
+    """A release whose terms cannot approve the order; `cap` and `amount` (as written, with
+    the currency) when the cap is below the order's amount."""
 
     field = "cap"
+
+    def __init__(self, message: str, *, cap: str = "", amount: str = "") -> None:
+        super().__init__(message)
+        self.cap, self.amount = cap, amount
 
 
 def roles_for(amount_in_base: Decimal, tiers: Sequence[ApprovalTier]) -> tuple[str, ...]:
@@ -268,14 +281,21 @@ def _resolve(
                     raise InvalidRelease(
                         f"the cap {cap} {existing.currency} is below the order's amount "
                         f"{existing.amount}: release at least the amount, or have the ERP "
-                        f"lower the order first"
+                        f"lower the order first",
+                        cap=f"{quantize(cap, existing.currency):,} {existing.currency}",
+                        amount=f"{quantize(existing.amount, existing.currency):,} "
+                        f"{existing.currency}",
                     )
                 in_base = rates.convert(amount, existing.currency, base)
                 allowed = roles_for(in_base, locked.thresholds.approval_tiers)
                 if role not in allowed:
+                    needs = f"{quantize(in_base, base):,} {base}"
                     raise ReleaseNotAllowed(
-                        f"releasing {quantize(in_base, base):,} {base} needs the role "
-                        f"{' or '.join(allowed)} (approval tiers); this client is {role}"
+                        f"releasing {needs} needs the role "
+                        f"{' or '.join(allowed)} (approval tiers); this client is {role}",
+                        needs=needs,
+                        roles=allowed,
+                        role=role,
                     )
             resolution = Resolution(
                 action=action,

@@ -17,14 +17,21 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from connector.context import services
-from connector.i18n import _l
+from connector.i18n import _, _l
 from connector.schemas import HoldActionSchema, HoldListQuerySchema, ReleaseSchema
 from connector.web.forms import blank, form_values, load_form, path_or_404
 from connector.web.session import current_user, page, safe_next
+from connector.words import ROLES, word
 from gating.commands import ReevaluateHolds, ReevaluateOrder, RejectOrder, ReleaseOrder
 from gating.errors import CreditgateError
 from gating.holdlist import HOLD_SORTS, HoldQuery
-from gating.holds import HoldAnswer, ReleaseInThePast
+from gating.holds import (
+    HoldAnswer,
+    InvalidRelease,
+    NotHeld,
+    ReleaseInThePast,
+    ReleaseNotAllowed,
+)
 from gating.roles import RELEASERS
 
 bp = Blueprint("holds", __name__)
@@ -231,10 +238,8 @@ def act(source: str, order_id: str, action: str) -> Any:
         answer = _apply(source, order_id, action, form)
     except CreditgateError as exc:
         where = getattr(exc, "field", "")
-        errors = {where if where in _TYPED and where != "decision_id" else "": str(exc)}
-        if isinstance(exc, ReleaseInThePast):
-            errors = {"expires_on": gettext("The last day of a release cannot be in the past.")}
-        return _show_failed(Failed(source, order_id, action, values, errors), back)
+        where = where if where in _TYPED and where != "decision_id" else ""
+        return _show_failed(Failed(source, order_id, action, values, {where: _said(exc)}), back)
     amount = "{:,.2f} {}".format(row["amount"], row["currency"])
     flash(
         gettext(
@@ -340,3 +345,29 @@ def reevaluate_all() -> Any:
         "info",
     )
     return redirect(_back())
+
+
+def _said(exc: CreditgateError) -> str:
+    """The service's refusal in the reader's words (its own English words otherwise)."""
+    if isinstance(exc, ReleaseInThePast):
+        return _("The last day of a release cannot be in the past.")
+    if isinstance(exc, ReleaseNotAllowed) and exc.needs:
+        return _(
+            "Releasing %(amount)s needs %(roles)s (approval tiers); you are %(role)s.",
+            amount=exc.needs,
+            roles=" / ".join(word(ROLES, r) for r in exc.roles),
+            role=word(ROLES, exc.role),
+        )
+    if isinstance(exc, InvalidRelease) and exc.cap:
+        return _(
+            "The cap %(cap)s is below the order's amount %(amount)s: release at least the "
+            "amount, or have the ERP lower the order first.",
+            cap=exc.cap,
+            amount=exc.amount,
+        )
+    if isinstance(exc, NotHeld):
+        return _(
+            "This order was changed or decided again since the list was shown: look at the "
+            "hold list again."
+        )
+    return str(exc)

@@ -213,6 +213,22 @@ def test_a_refused_release_is_shown_not_raised(browser, api):
     assert "below the order" in response.get_data(as_text=True)
 
 
+def test_a_refused_release_is_said_in_the_readers_language(browser, api):
+    api.gate("SO-1", "C-300", "100.00")
+    browser.login("sam")
+    browser.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+
+    below = browser.post(
+        "/holds/default/SO-1/release",
+        {"reason": "x", "cap": "50.00", "confirmed": "yes", "back": "/holds"},
+        page="/holds",
+    )
+
+    page = below.get_data(as_text=True)
+    assert below.status_code == 422
+    assert "低于订单金额 100.00 CNY" in page and "below the order" not in page
+
+
 def test_an_admin_raises_one_customers_overdue_days_and_sees_what_it_would_change(browser, api):
     api.gate("SO-1", "C-300", "100.00")
     browser.login("ada")
