@@ -202,13 +202,18 @@ def apikey_list() -> None:
     _init(services)
     rows = services.reads.list_api_clients()
     click.echo(
-        f"{'NAME':<24} {'ROLE':<18} {'SOURCE':<16} {'CREATED':<17} {'LAST DECISION':<17} REVOKED"
+        f"{'NAME':<24} {'ROLE':<18} {'SOURCE':<16} {'LANGUAGE':<9} {'CREATED':<17} "
+        f"{'LAST DECISION':<17} REVOKED"
     )
     for row in rows:
         created, used = _at(services, row.created_at), _at(services, row.last_decision_at)
         revoked = _at(services, row.revoked_at) if row.revoked_at else "no"
         role = row.role + (" signed" if row.signed else "")
-        click.echo(f"{row.name:<24} {role:<18} {row.source:<16} {created:<17} {used:<17} {revoked}")
+        language = row.language or "en"
+        click.echo(
+            f"{row.name:<24} {role:<18} {row.source:<16} {language:<9} {created:<17} "
+            f"{used:<17} {revoked}"
+        )
     if not rows:
         click.echo("no API clients; create one with `creditgate apikey create`")
 

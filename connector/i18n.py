@@ -22,6 +22,7 @@ from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
 
 from gating.languages import DEFAULT_LANGUAGE, LANGUAGES
+from gating.money import is_currency, minor_units
 
 TAGS = LANGUAGES
 DEFAULT = DEFAULT_LANGUAGE
@@ -119,10 +120,12 @@ def number(value: Any, places: int = 2) -> str:
 
 
 def money(value: Any, currency: str = "") -> str:
-    """An amount and its currency code, in the reader's conventions; "—" for none."""
+    """An amount and its currency code, in the reader's conventions and with the currency's own
+    decimals (JPY none, KWD three); "—" for none."""
     if value is None:
         return "—"
-    return number(value) + (f" {currency}" if currency else "")
+    places = minor_units(currency) if is_currency(currency) else 2
+    return number(value, places) + (f" {currency}" if currency else "")
 
 
 def reads_chinese() -> bool:

@@ -240,6 +240,8 @@ class ClientRow:
     created_at: datetime
     last_decision_at: datetime | None
     revoked_at: datetime | None
+    language: str | None = None
+    """The language its answers' messages are written in (NULL: English)."""
 
 
 def list_api_clients(engine: Engine) -> list[ClientRow]:
@@ -267,6 +269,7 @@ def list_api_clients(engine: Engine) -> list[ClientRow]:
             row.created_at,
             last.get(row.name),
             row.revoked_at,
+            row.language,
         )
         for row in rows
     ]

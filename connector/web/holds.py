@@ -16,6 +16,7 @@ from flask_babel import gettext
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from connector import i18n
 from connector.context import services
 from connector.i18n import _, _l
 from connector.schemas import HoldActionSchema, HoldListQuerySchema, ReleaseSchema
@@ -240,7 +241,7 @@ def act(source: str, order_id: str, action: str) -> Any:
         where = getattr(exc, "field", "")
         where = where if where in _TYPED and where != "decision_id" else ""
         return _show_failed(Failed(source, order_id, action, values, {where: _said(exc)}), back)
-    amount = "{:,.2f} {}".format(row["amount"], row["currency"])
+    amount = i18n.money(row["amount"], row["currency"])
     flash(
         gettext(
             "%(order)s (%(amount)s): %(done)s, now %(outcome)s.",

@@ -150,3 +150,9 @@ def test_a_stored_decision_is_worded_in_the_readers_language(api):
 
     assert worded == [{"code": "CREDIT_LIMIT_EXCEEDED", "message": CASES[0][3]}]
     assert english == body["reasons"]
+
+
+def test_the_list_of_keys_says_which_language_each_answers_in(loaded, zh_key):
+    listed = {row.name: row.language for row in loaded.reads.list_api_clients()}
+
+    assert listed["erp-zh"] == "zh-CN" and listed["erp-test"] is None
