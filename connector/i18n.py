@@ -22,7 +22,7 @@ from flask_babel import Babel, get_locale
 from werkzeug.datastructures import LanguageAccept
 
 from gating.languages import DEFAULT_LANGUAGE, LANGUAGES
-from gating.money import is_currency, minor_units
+from gating.money import is_currency, minor_units, quantize
 
 TAGS = LANGUAGES
 DEFAULT = DEFAULT_LANGUAGE
@@ -124,8 +124,11 @@ def money(value: Any, currency: str = "") -> str:
     decimals (JPY none, KWD three); "—" for none."""
     if value is None:
         return "—"
-    places = minor_units(currency) if is_currency(currency) else 2
-    return number(value, places) + (f" {currency}" if currency else "")
+    if not is_currency(currency):
+        return number(value) + (f" {currency}" if currency else "")
+    # Rounded as the rules round (half up), then written in the reader's conventions.
+    exact = quantize(Decimal(value), currency)
+    return number(exact, minor_units(currency)) + f" {currency}"
 
 
 def reads_chinese() -> bool:
