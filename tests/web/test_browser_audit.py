@@ -10,7 +10,14 @@ import csv
 import io
 from pathlib import Path
 
-from tests.web.test_browser import backend, log_in, page, server, shot  # noqa: F401 (fixtures)
+from tests.web.test_browser import (  # noqa: F401 (fixtures)
+    backend,
+    language,
+    log_in,
+    page,
+    server,
+    shot,
+)
 
 REASON = (
     "客户涉嫌虚开增值税发票，暂停赊销，待法务核查；涉及发票 "
@@ -24,12 +31,14 @@ def test_a_long_chinese_hold_reason_wraps_in_the_audit_table_and_downloads_intac
     log_in(page, "ada")
     page.goto("/customers/default/C-100")
     page.fill("input[name=reason]", REASON)
-    page.click("form[action$='/hold'] button[type=submit]")
+    with page.expect_navigation():  # the hold is stored (and its answer's cookie set) first
+        page.click("form[action$='/hold'] button[type=submit]")
     page.context.clear_cookies()
     log_in(page, "otto")
 
     page.goto("/audit")
-    cell = page.locator("#events tr", has_text="customer_hold_on").locator("td.details")
+    held = page.locator("#events tr:has(span[title=customer_hold_on])")  # the action in words
+    cell = held.locator("td.details")
 
     assert cell.inner_text() == f"reason: {REASON}"
     width = page.evaluate("document.documentElement.scrollWidth")
