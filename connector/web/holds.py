@@ -16,7 +16,7 @@ from flask_babel import gettext
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from connector import i18n
+from connector import i18n, words
 from connector.context import services
 from connector.i18n import _, _l
 from connector.schemas import HoldActionSchema, HoldListQuerySchema, ReleaseSchema
@@ -48,25 +48,28 @@ _ACTIONS = "<any(release, reject, reevaluate):action>"
 _TYPED = ("reason", "cap", "expires_on", "decision_id")
 CONFIRMED = "confirmed"  # the confirmation page's button sends confirmed=yes; nothing else does
 
-# The words the pages use for codes that stay codes in the data and the API.
-OUTCOMES = {"approved": _l("approved"), "review": _l("review"),
-            "blocked": _l("blocked")}  # fmt: skip
+# The words the pages use for codes that stay codes in the data and the API (connector/words.py).
+OUTCOMES = words.OUTCOMES
 DONE = {
     "released": _l("released"),
     "rejected": _l("rejected"),
     "reevaluated": _l("decided again"),
     "auto_released": _l("released automatically"),
 }
+# The reasons that hold an order, for the list's filter.
 REASONS = {
-    "CUSTOMER_ON_HOLD": _l("customer on hold"),
-    "OVERDUE_INVOICES": _l("overdue invoices"),
-    "CREDIT_LIMIT_EXCEEDED": _l("credit limit exceeded"),
-    "GROUP_LIMIT_EXCEEDED": _l("group limit exceeded"),
-    "UNKNOWN_CUSTOMER": _l("customer not synced yet"),
-    "NO_CREDIT_LIMIT": _l("no credit limit"),
-    "STALE_DATA": _l("data not synced recently"),
-    "APPROVAL_REQUIRED": _l("approval required"),
-    "REJECTED_BY": _l("rejected"),
+    code: words.REASONS[code]
+    for code in (
+        "CUSTOMER_ON_HOLD",
+        "OVERDUE_INVOICES",
+        "CREDIT_LIMIT_EXCEEDED",
+        "GROUP_LIMIT_EXCEEDED",
+        "UNKNOWN_CUSTOMER",
+        "NO_CREDIT_LIMIT",
+        "STALE_DATA",
+        "APPROVAL_REQUIRED",
+        "REJECTED_BY",
+    )
 }
 SORTS = dict(
     zip(
