@@ -85,13 +85,13 @@ def test_apikey_list_shows_every_client_and_never_a_key_or_a_secret(cli):
 
     assert listed.exit_code == 0, listed.output
     lines = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
-    # name, role (signed), source, created (date, time), last decision, revoked
-    assert lines["erp-1"][1:3] == ["erp", "default"]
+    # name, role (signed), source, language, created (date, time), last decision, revoked
+    assert lines["erp-1"][1:4] == ["erp", "default", "en"]
     assert lines["erp-both"][1:3] == ["erp", "default,erp2"]  # every source it was granted
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d", lines["erp-1"][5]) and lines["erp-1"][-1] == "no"
-    assert lines["audit-1"][1:4] == ["auditor", "signed", "default"]
-    assert lines["audit-1"][6:] == ["-", "no"]
-    assert lines["old-admin"][5] == "-" and re.fullmatch(r"\d\d:\d\d", lines["old-admin"][-1])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", lines["erp-1"][6]) and lines["erp-1"][-1] == "no"
+    assert lines["audit-1"][1:5] == ["auditor", "signed", "default", "en"]
+    assert lines["audit-1"][7:] == ["-", "no"]
+    assert lines["old-admin"][6] == "-" and re.fullmatch(r"\d\d:\d\d", lines["old-admin"][-1])
     secret = re.search(r"signing secret: (\w+)", signed.stdout).group(1)
     with cli.engine.connect() as conn:
         hashes = conn.execute(select(api_clients.c.key_hash)).scalars().all()
